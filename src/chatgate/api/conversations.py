@@ -1,0 +1,124 @@
+"""Conversations and their message tree. Every query is scoped by the signed-in user: another
+user's id is simply not found."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from chatgate.api.deps import CurrentUser, ServicesDep
+from chatgate.api.schemas import (
+    ConversationIn,
+    ConversationOut,
+    ConversationPage,
+    ConversationPatch,
+    ErrorInfo,
+    Id,
+    MessageList,
+    MessageOut,
+    SettingsOut,
+    Text,
+)
+from chatgate.db.models import Conversation, Message
+from chatgate.services.conversations import ConversationSettings
+
+router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+
+
+def conversation_out(conversation: Conversation) -> ConversationOut:
+    return ConversationOut(
+        id=conversation.id,
+        title=conversation.title,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+        current_leaf_id=conversation.current_leaf_id,
+        settings=SettingsOut.model_validate(ConversationSettings.of(conversation.settings)),
+    )
+
+
+def message_out(message: Message) -> MessageOut:
+    error = (
+        ErrorInfo(code=message.error_code, message=message.error_message or "")
+        if message.error_code
+        else None
+    )
+    return MessageOut(
+        id=message.id,
+        parent_id=message.parent_id,
+        role=message.role,
+        content=message.content,
+        status=message.status,
+        model=message.model,
+        error=error,
+        prompt_tokens=message.prompt_tokens,
+        completion_tokens=message.completion_tokens,
+        created_at=message.created_at,
+        updated_at=message.updated_at,
+    )
+
+
+@router.get("", response_model=ConversationPage)
+async def list_conversations(
+    user: CurrentUser,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[Text | None, Query(max_length=200)] = None,
+    q: Annotated[Text | None, Query(max_length=200)] = None,
+) -> ConversationPage:
+    """Newest activity first, a page at a time; `q` searches titles."""
+    page = await services.conversations.page(user.id, limit=limit, cursor=cursor, query=q or None)
+    return ConversationPage(
+        items=[conversation_out(c) for c in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post("", response_model=ConversationOut, status_code=status.HTTP_201_CREATED)
+async def create_conversation(
+    body: ConversationIn, user: CurrentUser, services: ServicesDep
+) -> ConversationOut:
+    settings = body.settings.changes() if body.settings else None
+    conversation = await services.conversations.create(user.id, title=body.title, settings=settings)
+    return conversation_out(conversation)
+
+
+@router.get("/{conversation_id}", response_model=ConversationOut)
+async def get_conversation(
+    conversation_id: Id, user: CurrentUser, services: ServicesDep
+) -> ConversationOut:
+    return conversation_out(await services.conversations.get(user.id, conversation_id))
+
+
+@router.patch("/{conversation_id}", response_model=ConversationOut)
+async def update_conversation(
+    conversation_id: Id, body: ConversationPatch, user: CurrentUser, services: ServicesDep
+) -> ConversationOut:
+    conversation = await services.conversations.update(
+        user.id,
+        conversation_id,
+        title=body.title,
+        settings=body.settings.changes() if body.settings else None,
+        current_leaf_id=body.current_leaf_id,
+    )
+    return conversation_out(conversation)
+
+
+@router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_conversation(
+    conversation_id: Id, user: CurrentUser, services: ServicesDep
+) -> Response:
+    await services.conversations.delete(user.id, conversation_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{conversation_id}/messages", response_model=MessageList)
+async def list_messages(
+    conversation_id: Id,
+    user: CurrentUser,
+    services: ServicesDep,
+    leaf: Annotated[Id | None, Query(description="Only the branch ending at this message.")] = None,
+) -> MessageList:
+    messages, current_leaf = await services.conversations.messages(
+        user.id, conversation_id, leaf=leaf
+    )
+    return MessageList(messages=[message_out(m) for m in messages], current_leaf_id=current_leaf)

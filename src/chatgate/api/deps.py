@@ -1,0 +1,59 @@
+"""Dependencies as types: handlers declare `services: ServicesDep, user: CurrentUser`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from chatgate.api.middleware import SESSION_COOKIE
+from chatgate.errors import Forbidden, Unauthenticated
+from chatgate.services.auth import Principal
+from chatgate.services.container import Services
+from chatgate.services.users import UserInfo
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_principal(request: Request, services: ServicesDep) -> Principal:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        principal = await services.auth.resolve_session(token)
+        if principal is not None:
+            return principal
+    raise Unauthenticated()
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_user(principal: PrincipalDep) -> UserInfo:
+    return principal.user
+
+
+CurrentUser = Annotated[UserInfo, Depends(get_user)]
+
+
+async def get_admin(user: CurrentUser) -> UserInfo:
+    if not user.is_admin:
+        raise Forbidden("Only administrators can do that.")
+    return user
+
+
+AdminUser = Annotated[UserInfo, Depends(get_admin)]
+
+
+def client_ip(request: Request) -> str:
+    # ProxyHeadersMiddleware has already replaced the peer with the forwarded address when (and
+    # only when) the peer is a trusted proxy.
+    return request.client.host if request.client else "unknown"
+
+
+def user_agent(request: Request) -> str:
+    return request.headers.get("user-agent", "")

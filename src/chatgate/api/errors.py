@@ -1,0 +1,90 @@
+"""The one place where exceptions become HTTP responses: `{"error": {"code", "message"}}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chatgate.api.middleware import error_response_parts
+from chatgate.errors import (
+    BadRequest,
+    ChatGateError,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
+
+log = structlog.get_logger(__name__)
+
+_BY_STATUS: dict[int, type[ChatGateError]] = {
+    400: BadRequest,
+    401: Unauthenticated,
+    403: Forbidden,
+    404: NotFound,
+}
+
+
+def error_response(error: ChatGateError) -> Response:
+    status, headers, body = error_response_parts(error)
+    response = Response(content=body, status_code=status, media_type="application/json")
+    for key, value in headers:
+        if key not in (b"content-type", b"content-length"):
+            response.headers[key.decode()] = value.decode()
+    return response
+
+
+def _validation_fields(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Never echo the submitted values back: they may be passwords.
+    return [
+        {
+            "loc": [str(part) for part in error.get("loc", ())],
+            "message": str(error.get("msg", "invalid")),
+        }
+        for error in exc.errors()[:20]
+    ]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ChatGateError)
+    async def _domain(_request: Request, exc: ChatGateError) -> Response:
+        if exc.status >= 500:
+            log.warning("request failed", code=exc.code, error=exc.message)
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        if any(error.get("type") == "json_invalid" for error in exc.errors()):
+            return error_response(BadRequest("The request body is not valid JSON."))
+        fields = _validation_fields(exc)
+        if any(f["loc"][:1] == ["body"] and len(f["loc"]) == 1 for f in fields):
+            message = "The request body must be a JSON object of the documented shape."
+        else:
+            first = fields[0] if fields else {"loc": [], "message": "invalid"}
+            message = f"{'.'.join(first['loc'][1:]) or 'request'}: {first['message']}"
+        return error_response(ValidationFailed(message, extra={"fields": fields}))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        kind = _BY_STATUS.get(exc.status_code)
+        if kind is not None:
+            message = "The request body is not valid JSON." if exc.status_code == 400 else None
+            return error_response(kind(message))
+        body = {"error": {"code": f"http_{exc.status_code}", "message": str(exc.detail)}}
+        return Response(
+            content=orjson.dumps(body),
+            status_code=exc.status_code,
+            media_type="application/json",
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        log.error("unhandled error", exc_info=exc)
+        return error_response(ChatGateError())

@@ -1,0 +1,199 @@
+"""Request and response bodies: the API contract (docs/api.md), published in /openapi.json.
+
+Unknown fields in requests are ignored, so `role`, `user_id` or `owner` sent by a client can
+never be assigned.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _clean(text: str) -> str:
+    # NUL cannot be stored by PostgreSQL, and lone surrogates cannot be encoded as UTF-8: refuse
+    # both here so every backend behaves the same.
+    if "\x00" in text:
+        raise ValueError("text must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_clean)]
+Id = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# -- auth -------------------------------------------------------------------------------------
+class AuthConfigOut(_Out):
+    mode: Literal["accounts", "password", "open"]
+    registration: Literal["closed", "invite", "approval", "open"]
+    setup_required: bool
+    version: str
+    announcement: str | None = None
+
+
+class LoginIn(_In):
+    username: Annotated[Text, Field(max_length=64)] | None = None
+    password: Annotated[Text, Field(max_length=1024)] | None = None
+
+
+class SetupIn(_In):
+    token: Annotated[Text, Field(min_length=1, max_length=200)]
+    username: Annotated[Text, Field(min_length=1, max_length=64)]
+    password: Annotated[Text, Field(max_length=1024)]
+
+
+class RegisterIn(_In):
+    username: Annotated[Text, Field(min_length=1, max_length=64)]
+    password: Annotated[Text, Field(max_length=1024)]
+    invite_code: Annotated[Text, Field(max_length=200)] | None = None
+
+
+class PasswordChangeIn(_In):
+    current_password: Annotated[Text, Field(max_length=1024)]
+    new_password: Annotated[Text, Field(max_length=1024)]
+
+
+class UserOut(_Out):
+    id: str
+    username: str
+    role: Literal["admin", "user"]
+    status: Literal["active", "pending", "disabled"]
+    is_anonymous: bool
+    created_at: datetime
+
+
+class PendingOut(_Out):
+    status: Literal["pending"] = "pending"
+    message: str
+
+
+# -- conversations ----------------------------------------------------------------------------
+class SettingsIn(_In):
+    model: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    system_prompt: Annotated[Text, Field(max_length=100_000)] | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    context_messages: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    context_tokens: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        # Only fields the client sent; an explicit null resets a field to the server default.
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class SettingsOut(_Out):
+    model: str | None
+    system_prompt: str
+    temperature: float | None
+    top_p: float | None
+    max_tokens: int | None
+    context_messages: int
+    context_tokens: int | None
+
+
+class ConversationIn(_In):
+    title: Annotated[Text, Field(max_length=200)] | None = None
+    settings: SettingsIn | None = None
+
+
+class ConversationPatch(_In):
+    title: Annotated[Text, Field(max_length=200)] | None = None
+    settings: SettingsIn | None = None
+    current_leaf_id: Id | None = None
+
+
+class ConversationOut(_Out):
+    id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    current_leaf_id: str | None
+    settings: SettingsOut
+
+
+class ConversationPage(_Out):
+    items: list[ConversationOut]
+    next_cursor: str | None
+
+
+class ErrorInfo(_Out):
+    code: str
+    message: str
+
+
+class MessageOut(_Out):
+    id: str
+    parent_id: str | None
+    role: Literal["user", "assistant", "system"]
+    content: str
+    status: Literal["complete", "queued", "streaming", "stopped", "interrupted", "error"]
+    model: str | None
+    error: ErrorInfo | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageList(_Out):
+    messages: list[MessageOut]
+    current_leaf_id: str | None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+# -- administration ---------------------------------------------------------------------------
+class AdminUserIn(_In):
+    username: Annotated[Text, Field(min_length=1, max_length=64)]
+    password: Annotated[Text, Field(max_length=1024)]
+    role: Literal["admin", "user"] = "user"
+
+
+class AdminUserPatch(_In):
+    role: Literal["admin", "user"] | None = None
+    status: Literal["active", "pending", "disabled"] | None = None
+
+
+class AdminPasswordIn(_In):
+    password: Annotated[Text, Field(max_length=1024)]
+
+
+class InviteIn(_In):
+    max_uses: Annotated[int, Field(ge=1, le=10_000)] = 1
+    days: Annotated[int, Field(ge=1, le=3650)] | None = 7
+    role: Literal["admin", "user"] = "user"
+    note: Annotated[Text, Field(max_length=200)] = ""
+
+
+class InviteOut(_Out):
+    id: str
+    role: str
+    max_uses: int
+    use_count: int
+    note: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    code: str | None = Field(None, description="Shown once, when the invite is created.")
+    url: str | None = None

@@ -1,0 +1,97 @@
+"""The ASGI application: routers, middleware, lifespan, and the built web app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.responses import HTMLResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from chatgate import __version__
+from chatgate.api import admin, auth, conversations, errors, health
+from chatgate.api.middleware import BodyLimit, CsrfGuard, RequestContext
+from chatgate.config import Settings
+from chatgate.services.container import Services
+
+STATIC_DIR = Path(__file__).parent / "static"
+# Paths the single-page app must never swallow: unknown API routes stay JSON 404s.
+API_PREFIXES = ("/api/", "/v1/", "/healthz", "/readyz", "/openapi.json", "/docs")
+
+
+class SpaFiles(StaticFiles):
+    """The built web app: real files as they are, every other page path gets index.html."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if (
+            response.status_code == 404
+            and not scope["path"].startswith(API_PREFIXES)
+            and "." not in path.rsplit("/", 1)[-1]
+        ):
+            response = await super().get_response("index.html", scope)
+        if path.startswith("assets/"):
+            response.headers["cache-control"] = "public, max-age=31536000, immutable"
+        elif response.headers.get("content-type", "").startswith("text/html") or path.endswith(
+            ("sw.js", ".webmanifest")
+        ):
+            response.headers["cache-control"] = "no-cache"
+        return response
+
+
+RUNNING_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ChatGate</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1rem">
+<h1>ChatGate is running</h1>
+<p>The web app has not been built into this installation. Run <code>make web</code> (or
+<code>make run</code>, which builds it) and reload this page.</p>
+<p>The HTTP API works: see <a href="/openapi.json">/openapi.json</a>.</p></body></html>"""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    on_started: Callable[[Services], Awaitable[None]] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        started = services or await Services.start(settings)
+        app.state.services = started
+        if on_started is not None:
+            await on_started(started)
+        try:
+            yield
+        finally:
+            if services is None:
+                await started.close()
+
+    app = FastAPI(
+        title="ChatGate",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url=None,
+    )
+    errors.install(app)
+    for router in (health.router, auth.router, conversations.router, admin.router):
+        app.include_router(router)
+
+    if (STATIC_DIR / "index.html").is_file():
+        app.mount("/", SpaFiles(directory=STATIC_DIR, html=True), name="web")
+    else:
+
+        @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+        async def running() -> HTMLResponse:
+            return HTMLResponse(RUNNING_PAGE)
+
+    # Added innermost first: requests meet ProxyHeaders, RequestContext, BodyLimit, CsrfGuard.
+    app.add_middleware(CsrfGuard, public_origin=settings.public_url)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    return app

@@ -1,0 +1,471 @@
+"""Configuration: one `Settings` object, read once at startup.
+
+Sources, highest precedence first:
+
+1. explicit overrides (command-line flags),
+2. `CHATGATE_*` environment variables (nested with `__`, lists as JSON),
+3. `CHATGATE_*` lines of the `--env-file`,
+4. chatgpt-web's variable names (`OPENAI_API_KEY`, `AUTH_SECRET_KEY`, …) from the environment or
+   the `--env-file`, translated by `chatgate.compat`,
+5. `chatgate.toml` (providers, credentials, quotas),
+6. defaults.
+
+A setting given by two sources with different values is an error when one of them is a
+chatgpt-web variable (an old `.env` left next to a new configuration is a common mistake);
+otherwise the higher source wins. Unknown `CHATGATE_*` variables and unknown keys in
+`chatgate.toml` stop the startup with a message that names them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "CHATGATE_"
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message says which setting and what to do."""
+
+
+class AuthMode(StrEnum):
+    accounts = "accounts"
+    password = "password"
+    open = "open"
+
+
+class Registration(StrEnum):
+    closed = "closed"
+    invite = "invite"
+    approval = "approval"
+    open = "open"
+
+
+class ProviderKind(StrEnum):
+    openai = "openai"
+    anthropic = "anthropic"
+    chatgpt_web = "chatgpt_web"
+    local = "local"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(_Strict):
+    id: str = Field(description="Name users and API clients see.")
+    upstream: str | None = Field(None, description="Name sent to the upstream (default: id).")
+    context_window: int | None = Field(None, gt=0, description="Tokens the model accepts.")
+    max_output_tokens: int | None = Field(None, gt=0)
+
+    @property
+    def upstream_name(self) -> str:
+        return self.upstream or self.id
+
+
+class CredentialConfig(_Strict):
+    name: str | None = None
+    api_key: SecretStr | None = Field(None, description="API key or ChatGPT access token.")
+    concurrency: int | None = Field(None, gt=0, description="Requests in flight at once.")
+    requests_per_minute: int | None = Field(None, gt=0)
+    tokens_per_minute: int | None = Field(None, gt=0)
+    proxy: SecretStr | None = Field(None, description="Outbound proxy for this credential.")
+
+
+class ProviderConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    kind: ProviderKind
+    base_url: str | None = None
+    models: list[ModelConfig] = Field(default_factory=list)
+    proxy: SecretStr | None = None
+    credentials: list[CredentialConfig] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _models_as_strings(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("models"), list):
+            data = dict(data)
+            data["models"] = [{"id": m} if isinstance(m, str) else m for m in data["models"]]
+        return data
+
+
+class QuotaConfig(_Strict):
+    requests_per_hour: int | None = Field(
+        None, gt=0, description="Per user; chatgpt-web's MAX_REQUEST_PER_HOUR."
+    )
+
+
+class Settings(BaseSettings):
+    """Every setting of ChatGate. Environment names are `CHATGATE_` + the field name in capitals."""
+
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
+
+    data_dir: Path = Field(
+        Path("data"), description="Where the SQLite database and the generated secret live."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default SQLite in data_dir. PostgreSQL: postgresql+psycopg://user@host/db",
+    )
+    host: str = Field("0.0.0.0", description="Address to bind.")  # noqa: S104 - a LAN server by design
+    port: int = Field(3002, ge=1, le=65535)
+    public_url: str | None = Field(
+        None, description="Public base URL, used in printed links, e.g. https://chat.example.org"
+    )
+    auth_mode: AuthMode = Field(
+        AuthMode.accounts, description="accounts, password (one shared password) or open."
+    )
+    registration: Registration = Field(
+        Registration.closed, description="closed, invite, approval or open."
+    )
+    access_password: SecretStr | None = Field(
+        None, description="The shared password of password mode."
+    )
+    allow_open_network: bool = Field(
+        False, description="Let open mode bind a non-loopback address."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Addresses whose X-Forwarded-For/-Proto headers are believed.",
+    )
+    session_days: int = Field(
+        30, gt=0, description="Sessions end after this many days without use."
+    )
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        "auto", description="Secure cookie flag; auto = when the request came over HTTPS."
+    )
+    max_body_bytes: int = Field(1_048_576, gt=0, description="Largest accepted request body.")
+    login_attempts_per_account: str = Field(
+        "10/15 minutes", description="Failed sign-ins allowed per account."
+    )
+    login_attempts_per_ip: str = Field(
+        "30/15 minutes", description="Failed sign-ins allowed per client address."
+    )
+    registrations_per_ip: str = Field("10/hour")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["console", "json"] = "console"
+    api_docs: bool = Field(False, description="Serve the interactive API docs at /docs.")
+
+    providers: list[ProviderConfig] = Field(
+        default_factory=list, description="Upstreams (chatgate.toml)."
+    )
+    default_model: str | None = Field(None, description="Model for new conversations.")
+    proxy: SecretStr | None = Field(
+        None, description="Outbound proxy for every upstream without its own."
+    )
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect to an upstream.")
+    first_token_timeout: float = Field(
+        120.0, gt=0, description="Seconds to wait for the first token."
+    )
+    idle_timeout: float = Field(
+        90.0, gt=0, description="Longest silence between tokens (not a total deadline)."
+    )
+    upstream_retries: int = Field(2, ge=0, le=10, description="Retries before the first token.")
+    quotas: QuotaConfig = Field(default_factory=QuotaConfig)
+
+    local_model_path: Path | None = Field(
+        None, description="A GGUF file instead of the bundled SmolLM2."
+    )
+    local_threads: int = Field(1, ge=1, le=64, description="CPU threads for the local model.")
+    local_context: int = Field(2048, ge=256, description="Context window of the local model.")
+    local_concurrency: int = Field(1, ge=1, le=16, description="Local generations at once.")
+
+    stream_retention_seconds: float = Field(
+        300.0, ge=0, description="How long a finished stream can be replayed."
+    )
+    stop_on_disconnect: bool = Field(
+        False, description="Stop a generation when its last client leaves."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings() merges every source itself (it must know where each value came from).
+        return (init_settings,)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.auth_mode is AuthMode.password and not self.access_password:
+            raise ValueError(
+                "auth_mode is 'password' but no access password is set: "
+                "set CHATGATE_ACCESS_PASSWORD (or chatgpt-web's AUTH_SECRET_KEY)."
+            )
+        if (
+            self.auth_mode is AuthMode.open
+            and not self.allow_open_network
+            and not _is_loopback(self.host)
+        ):
+            raise ValueError(
+                f"auth_mode 'open' lets anyone who reaches {self.host}:{self.port} use your upstream "
+                "credentials. Bind 127.0.0.1 (--host 127.0.0.1), choose another auth_mode, or accept "
+                "the risk with --allow-open-network (CHATGATE_ALLOW_OPEN_NETWORK=true)."
+            )
+        names = [p.name for p in self.providers]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(
+                f"providers: the name {duplicated[0]!r} is used twice; give each provider its own name."
+            )
+        for provider in self.providers:
+            if provider.kind is ProviderKind.chatgpt_web and not provider.base_url:
+                raise ValueError(
+                    f"provider {provider.name!r}: a ChatGPT access token needs the URL of a reverse proxy "
+                    "(base_url, or chatgpt-web's API_REVERSE_PROXY). ChatGate has no default proxy: "
+                    "whoever runs the proxy can see the token."
+                )
+            if (
+                provider.kind in (ProviderKind.openai, ProviderKind.anthropic)
+                and not provider.credentials
+            ):
+                raise ValueError(
+                    f"provider {provider.name!r} has no credentials: add [[providers.credentials]] api_key = ..."
+                )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'chatgate.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class SettingSource:
+    """Where an effective value came from, for `chatgate doctor`."""
+
+    origin: str  # "default", "flag", "environment", "env file", "chatgpt-web", "chatgate.toml"
+    detail: str = ""
+
+
+@dataclass
+class LoadedSettings:
+    settings: Settings
+    sources: dict[str, SettingSource] = field(default_factory=dict)
+    mapped: list[MappedVariable] = field(default_factory=list)
+    config_file: Path | None = None
+    env_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class MappedVariable:
+    """One chatgpt-web variable and the setting it became."""
+
+    variable: str
+    target: str
+    value: str  # masked when secret
+
+
+def _env_source(environ: Mapping[str, str]) -> dict[str, Any]:
+    source = EnvSettingsSource(
+        Settings,
+        case_sensitive=False,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+    )
+    source.env_vars = {k.lower(): v for k, v in environ.items()}
+    return dict(source())
+
+
+def _dotenv_source(env_file: Path) -> dict[str, Any]:
+    source = DotEnvSettingsSource(
+        Settings,
+        env_file=env_file,
+        case_sensitive=False,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+    )
+    # DotEnvSettingsSource also reads the process environment; keep only the file's own values.
+    source.env_vars = {k.lower(): v for k, v in source._read_env_files().items()}
+    return dict(source())
+
+
+def _check_unknown_variables(names: list[str], where: str) -> None:
+    known = {f.upper() for f in Settings.model_fields}
+    for name in names:
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        head = name.upper()[len(ENV_PREFIX) :].split("__", 1)[0]
+        if head not in known:
+            hint = difflib.get_close_matches(head, known, n=1)
+            suggestion = f" Did you mean {ENV_PREFIX}{hint[0]}?" if hint else ""
+            raise SettingsError(
+                f"Unknown setting {name} in {where}.{suggestion} See docs/configuration.md."
+            )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise SettingsError(f"Cannot read the configuration file {path}: {exc.strerror}.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} is not valid TOML: {exc}.") from exc
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        hint = difflib.get_close_matches(unknown[0], list(Settings.model_fields), n=1)
+        suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
+        raise SettingsError(
+            f"Unknown setting {unknown[0]!r} in {path}.{suggestion} See docs/configuration.md."
+        )
+    return data
+
+
+def _dotenv_all(env_file: Path) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    if not env_file.is_file():
+        raise SettingsError(f"The env file {env_file} does not exist.")
+    return {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+
+
+def load_settings(
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    env_file: Path | None = None,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedSettings:
+    """Read every source, check it, and return the settings with where each value came from."""
+    from chatgate import compat
+
+    env = dict(os.environ if environ is None else environ)
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    _check_unknown_variables(list(env), "the environment")
+
+    file_values: dict[str, str] = {}
+    if env_file is None and env.get(f"{ENV_PREFIX}ENV_FILE"):
+        env_file = Path(env[f"{ENV_PREFIX}ENV_FILE"])
+    if env_file is not None:
+        file_values = _dotenv_all(env_file)
+        _check_unknown_variables(list(file_values), str(env_file))
+
+    if config_file is None:
+        named = env.get(f"{ENV_PREFIX}CONFIG_FILE") or file_values.get(f"{ENV_PREFIX}CONFIG_FILE")
+        if named:
+            config_file = Path(named)
+            if not config_file.is_file():
+                raise SettingsError(
+                    f"CHATGATE_CONFIG_FILE names {config_file}, which does not exist."
+                )
+        elif Path("chatgate.toml").is_file():
+            config_file = Path("chatgate.toml")
+    toml_values = _read_toml(config_file) if config_file else {}
+
+    env_values = _env_source(
+        {k: v for k, v in env.items() if not k.upper().endswith(("CONFIG_FILE", "ENV_FILE"))}
+    )
+    dotenv_values_ = (
+        _dotenv_source(env_file)
+        if env_file is not None and any(k.upper().startswith(ENV_PREFIX) for k in file_values)
+        else {}
+    )
+    dotenv_values_ = {
+        k: v for k, v in dotenv_values_.items() if k not in ("config_file", "env_file")
+    }
+    legacy = compat.translate(
+        {**file_values, **env}, existing_providers=toml_values.get("providers", [])
+    )
+
+    layers: list[tuple[SettingSource, dict[str, Any]]] = [
+        (SettingSource("chatgate.toml", str(config_file or "")), toml_values),
+        (SettingSource("chatgpt-web"), legacy.values),
+        (SettingSource("env file", str(env_file or "")), dotenv_values_),
+        (SettingSource("environment"), env_values),
+        (SettingSource("flag"), dict(overrides)),
+    ]
+    merged: dict[str, Any] = {}
+    sources: dict[str, SettingSource] = {}
+    for source, values in layers:
+        for key, value in values.items():
+            if key == "providers" and source.origin == "chatgpt-web":
+                merged["providers"] = [*merged.get("providers", []), *value]
+                sources.setdefault("providers", source)
+                continue
+            if (
+                key in merged
+                and sources[key].origin == "chatgpt-web"
+                and _normalise(merged[key]) != _normalise(value)
+            ):
+                variable = legacy.variable_for.get(key, "a chatgpt-web variable")
+                raise SettingsError(
+                    f"Contradictory settings: {variable} sets {key} to {_show(key, merged[key])}, but the "
+                    f"{source.origin} sets it to {_show(key, value)}. Remove one of them."
+                )
+            merged[key] = value
+            sources[key] = source
+    try:
+        settings = Settings(**merged)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from exc
+    for name in Settings.model_fields:
+        sources.setdefault(name, SettingSource("default"))
+    return LoadedSettings(settings, sources, legacy.mapped, config_file, env_file)
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, StrEnum):
+        return value.value
+    return str(value) if not isinstance(value, dict | list) else value
+
+
+def _show(key: str, value: Any) -> str:
+    if key in SECRET_FIELDS:
+        return "(a secret)"
+    return repr(_normalise(value))
+
+
+SECRET_FIELDS = frozenset({"access_password", "proxy"})
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = ["The configuration is invalid:"]
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"  - {where}: {message}")
+    return "\n".join(lines)
+
+
+def mask_secret(value: str) -> str:
+    """`sk-…wxyz` for long keys (enough to tell two apart); short secrets show nothing."""
+    if len(value) < 20:
+        return "•" * 8
+    return f"{value[:3]}…{value[-4:]}"

@@ -1,0 +1,172 @@
+"""The tables. Messages are rows forming a tree (`parent_id`), never one JSON blob per chat."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from chatgate.ids import new_id, utcnow
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them as naive text)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+ID = sa.String(32)
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: sa.JSON(),
+    }
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(sa.String(64))
+    # Lower-cased username: "Alice" and "alice" are one account.
+    username_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(16), default="user")  # admin | user
+    status: Mapped[str] = mapped_column(
+        sa.String(16), default="active"
+    )  # active | pending | disabled
+    is_anonymous: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_seen_at: Mapped[datetime | None]
+
+
+class InstanceSetting(Base):
+    """Instance-wide state kept in the database (fingerprints, admin choices made at run time)."""
+
+    __tablename__ = "instance_settings"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Session(Base):
+    __tablename__ = "sessions"
+
+    # HMAC of the cookie value: a copy of the database does not yield usable cookies.
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ID, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        ID, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(100))
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Invite(Base):
+    """Invite codes, and the one-time setup token for the first admin (kind='setup')."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(sa.String(16), default="invite")  # invite | setup
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_by: Mapped[str | None] = mapped_column(
+        ID, sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    role: Mapped[str] = mapped_column(sa.String(16), default="user")
+    max_uses: Mapped[int] = mapped_column(default=1)
+    use_count: Mapped[int] = mapped_column(default=0)
+    note: Mapped[str] = mapped_column(sa.String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (sa.Index("ix_conversations_user_recent", "user_id", "updated_at", "id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(sa.String(200), default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    current_leaf_id: Mapped[str | None] = mapped_column(ID)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.Index("ix_messages_conversation", "conversation_id", "created_at"),
+        # Startup recovery looks for rows a crash left running.
+        sa.Index("ix_messages_status_live", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = mapped_column(
+        ID, sa.ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    # The owner, repeated from the conversation so routes taking a message id scope by it directly.
+    user_id: Mapped[str] = mapped_column(
+        ID, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    parent_id: Mapped[str | None] = mapped_column(ID)
+    role: Mapped[str] = mapped_column(sa.String(16))  # user | assistant
+    content: Mapped[str] = mapped_column(sa.Text, default="")
+    status: Mapped[str] = mapped_column(sa.String(16), default="complete")
+    model: Mapped[str | None] = mapped_column(sa.String(200))
+    provider: Mapped[str | None] = mapped_column(sa.String(64))
+    error_code: Mapped[str | None] = mapped_column(sa.String(64))
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+    prompt_tokens: Mapped[int | None]
+    completion_tokens: Mapped[int | None]
+    # Upstream continuation state (ChatGPT web: conversation_id and message id of this answer).
+    provider_state: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

@@ -1,0 +1,1 @@
+"""Query functions, one module per table group. The only place with SQL."""

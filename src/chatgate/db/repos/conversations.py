@@ -1,0 +1,144 @@
+"""Conversations and their messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatgate.db.models import Conversation, Message
+
+LIVE_STATUSES = ("queued", "streaming")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_conversations(
+    s: AsyncSession,
+    user_id: str,
+    *,
+    limit: int,
+    before: tuple[datetime, str] | None = None,
+    title_query: str | None = None,
+) -> Sequence[Conversation]:
+    """Newest activity first; `before` is the (updated_at, id) of the last row of the previous page."""
+    query = sa.select(Conversation).where(Conversation.user_id == user_id)
+    if before is not None:
+        updated_at, conversation_id = before
+        query = query.where(
+            sa.or_(
+                Conversation.updated_at < updated_at,
+                sa.and_(Conversation.updated_at == updated_at, Conversation.id < conversation_id),
+            )
+        )
+    if title_query:
+        pattern = f"%{_escape_like(title_query.lower())}%"
+        query = query.where(sa.func.lower(Conversation.title).like(pattern, escape="\\"))
+    query = query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit)
+    return (await s.execute(query)).scalars().all()
+
+
+async def get_conversation(
+    s: AsyncSession, user_id: str, conversation_id: str
+) -> Conversation | None:
+    result = await s.execute(
+        sa.select(Conversation).where(
+            Conversation.id == conversation_id, Conversation.user_id == user_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def add_conversation(s: AsyncSession, conversation: Conversation) -> Conversation:
+    s.add(conversation)
+    await s.flush()
+    return conversation
+
+
+async def update_conversation(s: AsyncSession, conversation_id: str, **values: Any) -> None:
+    await s.execute(
+        sa.update(Conversation).where(Conversation.id == conversation_id).values(**values)
+    )
+
+
+async def delete_conversation(s: AsyncSession, user_id: str, conversation_id: str) -> bool:
+    # Messages first: SQLite enforces ON DELETE CASCADE only with foreign_keys=ON, which other
+    # tools opening the file may not set.
+    owned = sa.select(Conversation.id).where(
+        Conversation.id == conversation_id, Conversation.user_id == user_id
+    )
+    await s.execute(sa.delete(Message).where(Message.conversation_id.in_(owned)))
+    result = await s.execute(
+        sa.delete(Conversation).where(
+            Conversation.id == conversation_id, Conversation.user_id == user_id
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def list_messages(s: AsyncSession, conversation_id: str) -> Sequence[Message]:
+    query = (
+        sa.select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.created_at, Message.id)
+    )
+    return (await s.execute(query)).scalars().all()
+
+
+async def get_message(s: AsyncSession, user_id: str, message_id: str) -> Message | None:
+    result = await s.execute(
+        sa.select(Message).where(Message.id == message_id, Message.user_id == user_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def add_message(s: AsyncSession, message: Message) -> Message:
+    s.add(message)
+    await s.flush()
+    return message
+
+
+async def update_message(s: AsyncSession, message_id: str, **values: Any) -> None:
+    await s.execute(sa.update(Message).where(Message.id == message_id).values(**values))
+
+
+async def checkpoint_messages(s: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Many partial answers in one statement: [{"mid", "content", "status", "updated_at"}, ...]."""
+    if not rows:
+        return
+    table = Message.__table__
+    assert isinstance(table, sa.Table)
+    statement = (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("mid"))
+        .values(
+            content=sa.bindparam("content"),
+            status=sa.bindparam("status"),
+            updated_at=sa.bindparam("updated_at"),
+        )
+    )
+    await s.execute(statement, rows)
+
+
+async def interrupt_live_messages(
+    s: AsyncSession, now: datetime, *, ids: Sequence[str] | None = None
+) -> int:
+    """Rows a crash left queued or streaming become `interrupted`, keeping their partial text."""
+    query = sa.update(Message).where(Message.status.in_(LIVE_STATUSES))
+    if ids is not None:
+        query = query.where(Message.id.in_(ids))
+    result = await s.execute(
+        query.values(
+            status="interrupted",
+            updated_at=now,
+            finished_at=now,
+            error_code="interrupted",
+            error_message="The server stopped while this answer was being written.",
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

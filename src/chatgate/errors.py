@@ -1,0 +1,190 @@
+"""Domain errors. Every layer raises these; `chatgate.api.errors` turns them into the one JSON shape
+`{"error": {"code": ..., "message": ...}}` with the status below.
+
+    ChatGateError
+    ├── BadRequest (400) ─ ValidationFailed (422)
+    ├── BodyTooLarge (413)
+    ├── Unauthenticated (401) ─ InvalidCredentials
+    ├── Forbidden (403) ─ CsrfFailed, AccountDisabled, ApprovalPending, RegistrationClosed
+    ├── NotFound (404)
+    ├── Conflict (409) ─ UsernameTaken
+    ├── Gone (410) ─ SetupUsed, InviteInvalid
+    ├── RateLimited (429, Retry-After) ─ QuotaExceeded
+    ├── NoModel (503), ModelUnavailable (400)
+    ├── UpstreamError (502) ─ UpstreamTimeout (504), UpstreamRateLimited (429), UpstreamAuth (502)
+    └── StorageFull (507), StorageUnavailable (503)
+
+Messages are for people: say what happened and what to do. They never contain secrets, paths or
+upstream bodies.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ChatGateError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    default_message: ClassVar[str] = "Something went wrong on the server."
+
+    def __init__(self, message: str | None = None, *, extra: dict[str, Any] | None = None) -> None:
+        self.message = message or self.default_message
+        self.extra = extra or {}
+        super().__init__(self.message)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class BadRequest(ChatGateError):
+    status, code, default_message = 400, "bad_request", "The request is not valid."
+
+
+class ValidationFailed(BadRequest):
+    status, code, default_message = 422, "validation_error", "Some fields are not valid."
+
+
+class BodyTooLarge(ChatGateError):
+    status, code, default_message = 413, "body_too_large", "The request is too large."
+
+
+class Unauthenticated(ChatGateError):
+    status, code, default_message = 401, "unauthenticated", "Please sign in."
+
+
+class InvalidCredentials(Unauthenticated):
+    code, default_message = "invalid_credentials", "Wrong username or password."
+
+
+class Forbidden(ChatGateError):
+    status, code, default_message = 403, "forbidden", "You are not allowed to do that."
+
+
+class CsrfFailed(Forbidden):
+    code, default_message = "csrf_failed", "This request did not come from ChatGate's own page."
+
+
+class AccountDisabled(Forbidden):
+    code, default_message = "account_disabled", "This account is disabled. Ask the administrator."
+
+
+class ApprovalPending(Forbidden):
+    code, default_message = (
+        "approval_pending",
+        "Your account is waiting for the administrator's approval.",
+    )
+
+
+class RegistrationClosed(Forbidden):
+    code, default_message = (
+        "registration_closed",
+        "Registration is closed. Ask the administrator for an account.",
+    )
+
+
+class NotFound(ChatGateError):
+    status, code, default_message = 404, "not_found", "Not found."
+
+
+class Conflict(ChatGateError):
+    status, code, default_message = 409, "conflict", "That conflicts with the current state."
+
+
+class UsernameTaken(Conflict):
+    code, default_message = "username_taken", "That username is taken."
+
+
+class Gone(ChatGateError):
+    status, code, default_message = 410, "gone", "This link is no longer valid."
+
+
+class SetupUsed(Gone):
+    code, default_message = "setup_used", "This setup link was already used or has expired."
+
+
+class InviteInvalid(Gone):
+    code, default_message = "invite_invalid", "This invite code is not valid any more."
+
+
+class WeakPassword(ValidationFailed):
+    code = "weak_password"
+
+
+class RateLimited(ChatGateError):
+    status, code, default_message = 429, "rate_limited", "Too many attempts. Try again later."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float = 60,
+        extra: dict[str, Any] | None = None,
+    ):
+        super().__init__(message, extra=extra)
+        self.retry_after = max(1, int(retry_after + 0.999))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class QuotaExceeded(RateLimited):
+    code = "quota_exceeded"
+
+
+class NoModel(ChatGateError):
+    status, code = 503, "no_model"
+    default_message = (
+        "No model is available: the administrator has not configured an upstream and the bundled "
+        "local model is not installed."
+    )
+
+
+class ModelUnavailable(ChatGateError):
+    status, code, default_message = 400, "model_unavailable", "That model is not available."
+
+
+class UpstreamError(ChatGateError):
+    status, code, default_message = 502, "upstream_error", "The AI service returned an error."
+    retryable: ClassVar[bool] = False
+
+
+class UpstreamTimeout(UpstreamError):
+    status, code, default_message = (
+        504,
+        "upstream_timeout",
+        "The AI service did not answer in time.",
+    )
+
+
+class UpstreamRateLimited(UpstreamError):
+    status, code, default_message = (
+        429,
+        "upstream_rate_limited",
+        "The AI service is busy. Try again shortly.",
+    )
+
+
+class UpstreamAuth(UpstreamError):
+    code = "upstream_auth"
+    default_message = (
+        "The AI service refused ChatGate's credentials. The administrator has been told."
+    )
+
+
+class StorageFull(ChatGateError):
+    status, code, default_message = (
+        507,
+        "storage_full",
+        "The server's disk is full; nothing was saved.",
+    )
+
+
+class StorageUnavailable(ChatGateError):
+    status, code, default_message = (
+        503,
+        "storage_unavailable",
+        "The database is busy or unavailable. Try again.",
+    )

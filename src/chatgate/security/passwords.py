@@ -1,0 +1,46 @@
+"""Password hashing (argon2id via pwdlib) and the password policy.
+
+Hashing takes tens of milliseconds and ~64 MiB, so it runs in a worker thread, and a bounded
+number at once so a burst of logins cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from pwdlib import PasswordHash
+
+from chatgate.errors import WeakPassword
+
+MIN_LENGTH = 8
+MAX_LENGTH = 1024
+_hasher = PasswordHash.recommended()
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="argon2")
+# Verified against when the user does not exist, so unknown users cost the same as wrong passwords.
+_DUMMY_HASH = _hasher.hash("chatgate-dummy-password-for-timing")
+
+
+def check_policy(password: str, *, username: str | None = None) -> None:
+    """Length only (any characters, no composition rules), as OWASP ASVS asks."""
+    if len(password) < MIN_LENGTH:
+        raise WeakPassword(f"Use at least {MIN_LENGTH} characters.")
+    if len(password) > MAX_LENGTH:
+        raise WeakPassword(f"Use at most {MAX_LENGTH} characters.")
+    if not password.strip():
+        raise WeakPassword("A password cannot be only spaces.")
+    if username and password.casefold() == username.casefold():
+        raise WeakPassword("The password cannot be the username.")
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.get_running_loop().run_in_executor(_pool, _hasher.hash, password)
+
+
+async def verify_password(password: str, password_hash: str | None) -> tuple[bool, str | None]:
+    """(matches, new hash if the stored one should be upgraded)."""
+    loop = asyncio.get_running_loop()
+    if password_hash is None:
+        await loop.run_in_executor(_pool, _hasher.verify, password, _DUMMY_HASH)
+        return False, None
+    return await loop.run_in_executor(_pool, _hasher.verify_and_update, password, password_hash)

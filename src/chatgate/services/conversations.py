@@ -1,0 +1,173 @@
+"""Conversations: listing, settings, and the message tree."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatgate.db.engine import Database
+from chatgate.db.models import Conversation, Message
+from chatgate.db.repos import conversations as repo
+from chatgate.errors import BadRequest, NotFound
+from chatgate.ids import utcnow
+
+DEFAULT_TITLE = "New chat"
+TITLE_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSettings:
+    """Per-conversation choices; None means "the server default"."""
+
+    model: str | None = None
+    system_prompt: str = ""
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    context_messages: int = 20
+    context_tokens: int | None = None
+
+    @classmethod
+    def of(cls, raw: dict[str, Any] | None) -> ConversationSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (raw or {}).items() if k in known})
+
+    def merged(self, changes: dict[str, Any]) -> ConversationSettings:
+        return ConversationSettings.of({**asdict(self), **changes})
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: Sequence[Conversation]
+    next_cursor: str | None
+
+
+def encode_cursor(updated_at: datetime, conversation_id: str) -> str:
+    raw = f"{updated_at.isoformat()}|{conversation_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, conversation_id = raw.split("|", 1)
+        return datetime.fromisoformat(stamp), conversation_id
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise BadRequest("The cursor is not valid; start again from the first page.") from exc
+
+
+def branch_of(messages: Sequence[Message], leaf_id: str | None) -> list[Message]:
+    """The path from the root to `leaf_id`, oldest first."""
+    by_id = {m.id: m for m in messages}
+    path: list[Message] = []
+    current = by_id.get(leaf_id) if leaf_id else None
+    seen: set[str] = set()
+    while current is not None and current.id not in seen:
+        seen.add(current.id)
+        path.append(current)
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    path.reverse()
+    return path
+
+
+class Conversations:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def page(
+        self, user_id: str, *, limit: int, cursor: str | None, query: str | None
+    ) -> Page:
+        before = decode_cursor(cursor) if cursor else None
+        async with self._db.read() as s:
+            rows = await repo.list_conversations(
+                s, user_id, limit=limit + 1, before=before, title_query=query
+            )
+        items = rows[:limit]
+        next_cursor = (
+            encode_cursor(items[-1].updated_at, items[-1].id) if len(rows) > limit else None
+        )
+        return Page(items, next_cursor)
+
+    async def create(
+        self, user_id: str, *, title: str | None, settings: dict[str, Any] | None
+    ) -> Conversation:
+        conversation = Conversation(
+            user_id=user_id,
+            title=(title or "").strip()[:TITLE_MAX] or DEFAULT_TITLE,
+            settings=ConversationSettings.of(settings).as_dict(),
+        )
+
+        async def create(s: AsyncSession) -> Conversation:
+            return await repo.add_conversation(s, conversation)
+
+        return await self._db.write(create)
+
+    async def get(self, user_id: str, conversation_id: str) -> Conversation:
+        async with self._db.read() as s:
+            conversation = await repo.get_conversation(s, user_id, conversation_id)
+        if conversation is None:
+            raise NotFound("Conversation not found.")
+        return conversation
+
+    async def update(
+        self,
+        user_id: str,
+        conversation_id: str,
+        *,
+        title: str | None = None,
+        settings: dict[str, Any] | None = None,
+        current_leaf_id: str | None = None,
+    ) -> Conversation:
+        async def update(s: AsyncSession) -> Conversation:
+            conversation = await repo.get_conversation(s, user_id, conversation_id)
+            if conversation is None:
+                raise NotFound("Conversation not found.")
+            if title is not None:
+                conversation.title = title.strip()[:TITLE_MAX] or DEFAULT_TITLE
+            if settings is not None:
+                conversation.settings = (
+                    ConversationSettings.of(conversation.settings).merged(settings).as_dict()
+                )
+            if current_leaf_id is not None:
+                message = await repo.get_message(s, user_id, current_leaf_id)
+                if message is None or message.conversation_id != conversation_id:
+                    raise NotFound("Message not found in this conversation.")
+                conversation.current_leaf_id = current_leaf_id
+            await s.flush()
+            return conversation
+
+        return await self._db.write(update)
+
+    async def delete(self, user_id: str, conversation_id: str) -> None:
+        async def delete(s: AsyncSession) -> None:
+            if not await repo.delete_conversation(s, user_id, conversation_id):
+                raise NotFound("Conversation not found.")
+
+        await self._db.write(delete)
+
+    async def messages(
+        self, user_id: str, conversation_id: str, *, leaf: str | None = None
+    ) -> tuple[list[Message], str | None]:
+        async with self._db.read() as s:
+            conversation = await repo.get_conversation(s, user_id, conversation_id)
+            if conversation is None:
+                raise NotFound("Conversation not found.")
+            messages = list(await repo.list_messages(s, conversation_id))
+        if leaf is not None:
+            if not any(m.id == leaf for m in messages):
+                raise NotFound("Message not found in this conversation.")
+            messages = branch_of(messages, leaf)
+        return messages, conversation.current_leaf_id
+
+    @staticmethod
+    def touch(conversation: Conversation) -> None:
+        conversation.updated_at = utcnow()

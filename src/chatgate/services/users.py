@@ -1,0 +1,307 @@
+"""Accounts: the first admin, registration by policy, invites, roles and status."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatgate.config import Registration, Settings
+from chatgate.db.engine import Database
+from chatgate.db.models import Invite, User
+from chatgate.db.repos import users as repo
+from chatgate.errors import (
+    InviteInvalid,
+    NotFound,
+    RegistrationClosed,
+    SetupUsed,
+    UsernameTaken,
+    ValidationFailed,
+)
+from chatgate.ids import new_id, utcnow
+from chatgate.security.passwords import check_policy, hash_password
+from chatgate.security.secrets import TokenHasher, new_token
+
+SETUP_VALID_FOR = timedelta(days=7)
+ROLES = ("admin", "user")
+STATUSES = ("active", "pending", "disabled")
+_USERNAME = re.compile(r"^[\w.\-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    id: str
+    username: str
+    role: str
+    status: str
+    is_anonymous: bool
+    created_at: datetime
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @classmethod
+    def of(cls, user: User) -> UserInfo:
+        return cls(
+            user.id, user.username, user.role, user.status, user.is_anonymous, user.created_at
+        )
+
+
+def normalise_username(username: str) -> str:
+    name = unicodedata.normalize("NFKC", username).strip()
+    if not _USERNAME.match(name):
+        raise ValidationFailed(
+            "A username has 1 to 64 letters, digits, dots, dashes or underscores, without spaces.",
+            extra={"fields": [{"loc": ["body", "username"], "message": "invalid username"}]},
+        )
+    return name
+
+
+class Users:
+    def __init__(self, db: Database, settings: Settings, hasher: TokenHasher) -> None:
+        self._db = db
+        self._settings = settings
+        self._hasher = hasher
+
+    # -- first admin --------------------------------------------------------------------------
+    async def needs_setup(self) -> bool:
+        async with self._db.read() as s:
+            return await repo.count_admins(s) == 0
+
+    async def issue_setup_token(self) -> str | None:
+        """A fresh one-time setup token while no admin exists (older ones stop working)."""
+        token = new_token()
+        code_hash = self._hasher.hash(token, purpose="setup")
+
+        async def issue(s: AsyncSession) -> bool:
+            if await repo.count_admins(s) > 0:
+                return False
+            now = utcnow()
+            await repo.revoke_setup_tokens(s, now)
+            await repo.add_invite(
+                s,
+                Invite(
+                    kind="setup",
+                    code_hash=code_hash,
+                    role="admin",
+                    expires_at=now + SETUP_VALID_FOR,
+                ),
+            )
+            return True
+
+        return token if await self._db.write(issue) else None
+
+    async def complete_setup(self, token: str, username: str, password: str) -> UserInfo:
+        username = normalise_username(username)
+        check_policy(password, username=username)
+        password_hash = await hash_password(password)
+        code_hash = self._hasher.hash(token, purpose="setup")
+
+        async def setup(s: AsyncSession) -> UserInfo:
+            invite = await repo.get_invite_by_hash(s, code_hash, kind="setup")
+            now = utcnow()
+            if invite is None or not _usable(invite, now) or await repo.count_admins(s) > 0:
+                raise SetupUsed()
+            invite.use_count += 1
+            invite.revoked_at = now
+            user = await self._insert(s, username, password_hash, role="admin")
+            return UserInfo.of(user)
+
+        return await self._db.write(setup)
+
+    # -- accounts -----------------------------------------------------------------------------
+    async def create_user(
+        self, username: str, password: str, *, role: str = "user", status: str = "active"
+    ) -> UserInfo:
+        if role not in ROLES or status not in STATUSES:
+            raise ValidationFailed("Unknown role or status.")
+        username = normalise_username(username)
+        check_policy(password, username=username)
+        password_hash = await hash_password(password)
+
+        async def create(s: AsyncSession) -> UserInfo:
+            return UserInfo.of(
+                await self._insert(s, username, password_hash, role=role, status=status)
+            )
+
+        return await self._db.write(create)
+
+    async def register(self, username: str, password: str, invite_code: str | None) -> UserInfo:
+        """Create an account as the registration policy allows; a valid invite always admits."""
+        username = normalise_username(username)
+        check_policy(password, username=username)
+        policy = self._settings.registration
+        if not invite_code and policy in (Registration.closed, Registration.invite):
+            if policy is Registration.invite:
+                raise InviteInvalid("An invite code is needed to register.")
+            raise RegistrationClosed()
+        password_hash = await hash_password(password)
+        code_hash = self._hasher.hash(invite_code, purpose="invite") if invite_code else None
+
+        async def register(s: AsyncSession) -> UserInfo:
+            role, status = "user", "pending" if policy is Registration.approval else "active"
+            if code_hash is not None:
+                invite = await repo.get_invite_by_hash(s, code_hash, kind="invite")
+                if invite is None or not _usable(invite, utcnow()):
+                    raise InviteInvalid()
+                invite.use_count += 1
+                role, status = invite.role, "active"
+            return UserInfo.of(
+                await self._insert(s, username, password_hash, role=role, status=status)
+            )
+
+        return await self._db.write(register)
+
+    async def create_anonymous(self) -> UserInfo:
+        async def create(s: AsyncSession) -> UserInfo:
+            user_id = new_id()
+            name = f"guest-{user_id[-10:]}"
+            user = User(id=user_id, username=name, username_key=name, is_anonymous=True)
+            return UserInfo.of(await repo.add_user(s, user))
+
+        return await self._db.write(create)
+
+    async def _insert(
+        self,
+        s: AsyncSession,
+        username: str,
+        password_hash: str,
+        *,
+        role: str,
+        status: str = "active",
+    ) -> User:
+        if await repo.get_user_by_username(s, username) is not None:
+            raise UsernameTaken()
+        user = User(
+            username=username,
+            username_key=username.casefold(),
+            password_hash=password_hash,
+            role=role,
+            status=status,
+        )
+        return await repo.add_user(s, user)
+
+    async def get(self, user_id: str) -> UserInfo:
+        async with self._db.read() as s:
+            user = await repo.get_user(s, user_id)
+        if user is None:
+            raise NotFound("No such user.")
+        return UserInfo.of(user)
+
+    async def get_by_username(self, username: str) -> UserInfo:
+        async with self._db.read() as s:
+            user = await repo.get_user_by_username(s, username)
+        if user is None:
+            raise NotFound(f"No user named {username!r}.")
+        return UserInfo.of(user)
+
+    async def all(self) -> list[UserInfo]:
+        async with self._db.read() as s:
+            return [UserInfo.of(u) for u in await repo.list_users(s)]
+
+    async def update(
+        self, user_id: str, *, role: str | None = None, status: str | None = None
+    ) -> UserInfo:
+        """Change role or status; every session of the user ends (the caller revokes them)."""
+        if (role is not None and role not in ROLES) or (
+            status is not None and status not in STATUSES
+        ):
+            raise ValidationFailed("Unknown role or status.")
+
+        async def update(s: AsyncSession) -> UserInfo:
+            user = await repo.get_user(s, user_id)
+            if user is None:
+                raise NotFound("No such user.")
+            if role is not None:
+                user.role = role
+            if status is not None:
+                user.status = status
+            await s.flush()
+            await repo.delete_user_sessions(s, user_id)
+            return UserInfo.of(user)
+
+        return await self._db.write(update)
+
+    async def set_password(
+        self, user_id: str, password: str, *, keep_session: str | None = None
+    ) -> None:
+        user = await self.get(user_id)
+        check_policy(password, username=user.username)
+        password_hash = await hash_password(password)
+
+        async def change(s: AsyncSession) -> None:
+            row = await repo.get_user(s, user_id)
+            if row is None:
+                raise NotFound("No such user.")
+            row.password_hash = password_hash
+            await repo.delete_user_sessions(s, user_id, keep=keep_session)
+
+        await self._db.write(change)
+
+    async def password_hash_of(self, username: str) -> tuple[UserInfo | None, str | None]:
+        async with self._db.read() as s:
+            user = await repo.get_user_by_username(s, username)
+        if user is None:
+            return None, None
+        return UserInfo.of(user), user.password_hash
+
+    async def upgrade_hash(self, user_id: str, new_hash: str) -> None:
+        async def upgrade(s: AsyncSession) -> None:
+            user = await repo.get_user(s, user_id)
+            if user is not None:
+                user.password_hash = new_hash
+
+        await self._db.write(upgrade)
+
+    # -- invites ------------------------------------------------------------------------------
+    async def create_invite(
+        self,
+        created_by: str | None,
+        *,
+        max_uses: int = 1,
+        days: int | None = 7,
+        role: str = "user",
+        note: str = "",
+    ) -> tuple[Invite, str]:
+        if role not in ROLES:
+            raise ValidationFailed("Unknown role.")
+        code = new_token(18)
+        invite = Invite(
+            kind="invite",
+            code_hash=self._hasher.hash(code, purpose="invite"),
+            created_by=created_by,
+            role=role,
+            max_uses=max_uses,
+            note=note,
+            expires_at=utcnow() + timedelta(days=days) if days else None,
+        )
+
+        async def create(s: AsyncSession) -> Invite:
+            return await repo.add_invite(s, invite)
+
+        return await self._db.write(create), code
+
+    async def list_invites(self) -> list[Invite]:
+        async with self._db.read() as s:
+            return list(await repo.list_invites(s))
+
+    async def revoke_invite(self, invite_id: str) -> None:
+        async def revoke(s: AsyncSession) -> None:
+            invite = await repo.get_invite(s, invite_id)
+            if invite is None:
+                raise NotFound("No such invite.")
+            invite.revoked_at = invite.revoked_at or utcnow()
+
+        await self._db.write(revoke)
+
+
+def _usable(invite: Invite, now: datetime) -> bool:
+    return (
+        invite.revoked_at is None
+        and invite.use_count < invite.max_uses
+        and (invite.expires_at is None or invite.expires_at > now)
+    )
