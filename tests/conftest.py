@@ -6,6 +6,7 @@ bodies run on PostgreSQL (`make pytest-postgres`).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
@@ -29,6 +31,22 @@ from chatgate.services.container import Services
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2id with tiny parameters in-process: the production cost (~0.3 s a hash) would
+    dominate the suite. tests/unit/test_passwords.py checks the production parameters."""
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    from chatgate.security import passwords
+
+    saved = passwords._hasher, passwords._DUMMY_HASH
+    passwords._hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    passwords._DUMMY_HASH = passwords._hasher.hash("dummy password for timing")
+    yield
+    passwords._hasher, passwords._DUMMY_HASH = saved
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +101,7 @@ class Harness:
     def __init__(self, app: FastAPI, stack: AsyncExitStack) -> None:
         self.app = app
         self._stack = stack
+        self._url: str | None = None
 
     @property
     def services(self) -> Services:
@@ -108,6 +127,34 @@ class Harness:
         assert response.status_code == 200, response.text
         return client
 
+    async def serve(self) -> str:
+        """Serve the app on a real loopback socket (for streams read as they arrive); its URL."""
+        if self._url is None:
+            config = uvicorn.Config(
+                self.app, host="127.0.0.1", port=0, lifespan="off", log_config=None
+            )
+            server = uvicorn.Server(config)
+            task = asyncio.create_task(server.serve())
+            while not server.started:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.01)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            self._url = f"http://127.0.0.1:{port}"
+
+            async def stop() -> None:
+                server.should_exit = True
+                await task
+
+            self._stack.push_async_callback(stop)
+        return self._url
+
+    async def remote_user(self, client: httpx.AsyncClient) -> httpx.AsyncClient:
+        """A socket client carrying the same session as `client`."""
+        base = await self.serve()
+        remote = httpx.AsyncClient(base_url=base, cookies=dict(client.cookies), timeout=30)
+        return await self._stack.enter_async_context(remote)
+
 
 @pytest.fixture
 async def make_harness(make_settings: Callable[..., Settings]) -> AsyncIterator[Callable[..., Any]]:
@@ -125,8 +172,3 @@ async def make_harness(make_settings: Callable[..., Settings]) -> AsyncIterator[
 async def harness(make_harness: Callable[..., Any]) -> Harness:
     h: Harness = await make_harness()
     return h
-
-
-@pytest.fixture
-def anyio_backend() -> Iterator[str]:
-    yield "asyncio"

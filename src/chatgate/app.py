@@ -13,7 +13,7 @@ from starlette.types import Scope
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from chatgate import __version__
-from chatgate.api import admin, auth, conversations, errors, health
+from chatgate.api import admin, auth, chat, conversations, errors, health, models
 from chatgate.api.middleware import BodyLimit, CsrfGuard, RequestContext
 from chatgate.config import Settings
 from chatgate.services.container import Services
@@ -78,7 +78,14 @@ def create_app(
         redoc_url=None,
     )
     errors.install(app)
-    for router in (health.router, auth.router, conversations.router, admin.router):
+    for router in (
+        health.router,
+        auth.router,
+        conversations.router,
+        chat.router,
+        models.router,
+        admin.router,
+    ):
         app.include_router(router)
 
     if (STATIC_DIR / "index.html").is_file():

@@ -146,7 +146,7 @@ def translate(env: Mapping[str, str], *, existing_providers: list[Any]) -> Trans
     if providers:
         out.values["providers"] = providers
         out.variable_for["providers"] = "OPENAI_API_KEY/OPENAI_ACCESS_TOKEN"
-    if model:
+    if model and providers:
         out.set("default_model", model, "OPENAI_API_MODEL", model)
 
     secret = _get(env, "AUTH_SECRET_KEY")

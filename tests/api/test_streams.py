@@ -1,0 +1,184 @@
+"""Streams survive closed tabs, reloads and second tabs; stop works from anywhere.
+
+These tests read streams over a real socket, as a browser does, so events are seen as they
+arrive rather than after the answer is complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from tests.conftest import Harness
+from tests.fakes.upstream import FakeUpstream
+from tests.support.streams import answer_text, data, events_of, iter_events, kinds
+
+REPLY = "one two three four five six seven eight nine ten eleven twelve"
+
+
+async def _setup(
+    chat: Harness, fake: FakeUpstream, *, token_delay: float
+) -> tuple[httpx.AsyncClient, str]:
+    fake.reply = REPLY
+    fake.set_scenario("normal", token_delay=token_delay)
+    alice = await chat.user("alice")
+    cid = (await alice.post("/api/conversations", json={})).json()["id"]
+    return await chat.remote_user(alice), cid
+
+
+async def test_tokens_arrive_one_by_one_before_the_answer_ends(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    remote, cid = await _setup(chat, fake, token_delay=0.05)
+    arrivals: list[float] = []
+    async with remote.stream(
+        "POST", f"/api/conversations/{cid}/messages", json={"content": "count"}
+    ) as response:
+        async for event in iter_events(response):
+            if event.event == "delta":
+                arrivals.append(time.monotonic())
+    assert len(arrivals) >= 10
+    assert arrivals[-1] - arrivals[0] > 0.3, "deltas must not arrive in one lump"
+
+
+async def test_closing_the_client_does_not_stop_the_answer_and_reattach_sends_only_what_is_missing(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    remote, cid = await _setup(chat, fake, token_delay=0.05)
+    seen: list[str] = []
+    async with remote.stream(
+        "POST", f"/api/conversations/{cid}/messages", json={"content": "go"}
+    ) as response:
+        async for event in iter_events(response):
+            seen.append(event.id or "")
+            if event.event == "start":
+                generation = data(event)["message_id"]
+            if event.event == "delta" and len(seen) >= 5:
+                break  # the tab closes mid-answer
+    last_seen = int(seen[-1])
+
+    # Another tab re-attaches while the answer is still being written.
+    async with remote.stream(
+        "GET", f"/api/generations/{generation}/events", headers={"Last-Event-ID": str(last_seen)}
+    ) as response:
+        rest = [event async for event in iter_events(response)]
+    assert int(rest[0].id or 0) == last_seen + 1
+    assert [int(e.id or 0) for e in rest] == list(range(last_seen + 1, last_seen + 1 + len(rest)))
+    assert kinds(rest)[-1] == "done"
+
+    # The whole stream from the start equals the stored answer.
+    replay = events_of(await remote.get(f"/api/generations/{generation}/events"))
+    assert answer_text(replay) == REPLY
+    stored = (await remote.get(f"/api/conversations/{cid}/messages")).json()["messages"][-1]
+    assert stored["content"] == REPLY and stored["status"] == "complete"
+
+
+async def test_generation_finishes_and_is_stored_with_nobody_listening(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    remote, cid = await _setup(chat, fake, token_delay=0.02)
+    async with remote.stream(
+        "POST", f"/api/conversations/{cid}/messages", json={"content": "go"}
+    ) as response:
+        async for event in iter_events(response):
+            if event.event == "delta":
+                break
+    for _ in range(200):
+        stored = (await remote.get(f"/api/conversations/{cid}/messages")).json()["messages"][-1]
+        if stored["status"] == "complete":
+            break
+        await asyncio.sleep(0.05)
+    assert stored["content"] == REPLY
+
+
+async def test_partial_text_is_checkpointed_while_streaming(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    remote, cid = await _setup(chat, fake, token_delay=0.25)
+    async with remote.stream(
+        "POST", f"/api/conversations/{cid}/messages", json={"content": "slowly"}
+    ) as response:
+        async for event in iter_events(response):
+            if event.event == "delta":
+                break
+        await asyncio.sleep(1.6)
+        stored = (await remote.get(f"/api/conversations/{cid}/messages")).json()["messages"][-1]
+        assert stored["status"] == "streaming"
+        assert stored["content"] and REPLY.startswith(stored["content"])
+        await remote.post(f"/api/generations/{stored['id']}/stop")
+
+
+async def test_stop_from_a_second_tab_ends_the_upstream_request_within_a_second(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    remote, cid = await _setup(chat, fake, token_delay=0.2)
+    other_tab = await chat.remote_user(remote)
+    events = []
+    async with remote.stream(
+        "POST", f"/api/conversations/{cid}/messages", json={"content": "go"}
+    ) as response:
+        async for event in iter_events(response):
+            events.append(event)
+            if event.event == "start":
+                generation = data(event)["message_id"]
+            if kinds(events).count("delta") == 3:
+                stopped_at = time.monotonic()
+                answer = await other_tab.post(f"/api/generations/{generation}/stop")
+                assert answer.status_code == 202
+                assert answer.json()["status"] == "stopped"
+    assert data(events[-1]) == {"status": "stopped"}
+    record = fake.requests[-1]
+    assert record.closed_by_client_at is not None
+    assert record.closed_by_client_at - stopped_at < 1.0
+    stored = (await remote.get(f"/api/conversations/{cid}/messages")).json()["messages"][-1]
+    assert stored["status"] == "stopped"
+    assert stored["content"] == answer_text(events)
+    assert stored["content"] and REPLY.startswith(stored["content"])
+
+
+async def test_reattaching_after_the_answer_finished_gets_the_stored_text(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    alice = await chat.user("alice")
+    cid = (await alice.post("/api/conversations", json={})).json()["id"]
+    events = events_of(
+        await alice.post(f"/api/conversations/{cid}/messages", json={"content": "hi"})
+    )
+    generation = data(events[0])["message_id"]
+    chat.services.generations._live.clear()  # as after a restart, or once the replay window closed
+    replay = events_of(
+        await alice.get(f"/api/generations/{generation}/events", headers={"Last-Event-ID": "3"})
+    )
+    assert kinds(replay) == ["reset", "done"]
+    assert data(replay[0])["text"] == answer_text(events)
+    assert int(replay[0].id or 0) == 4
+
+
+async def test_another_users_generation_is_404(chat: Harness, fake: FakeUpstream) -> None:
+    fake.set_scenario("normal", token_delay=0.1)
+    alice = await chat.user("alice")
+    bob = await chat.user("bob")
+    cid = (await alice.post("/api/conversations", json={})).json()["id"]
+    remote = await chat.remote_user(alice)
+    async with remote.stream(
+        "POST", f"/api/conversations/{cid}/messages", json={"content": "secret"}
+    ) as response:
+        async for event in iter_events(response):
+            if event.event == "start":
+                generation = data(event)["message_id"]
+                break
+    for response in (
+        await bob.get(f"/api/generations/{generation}/events"),
+        await bob.post(f"/api/generations/{generation}/stop"),
+        await bob.post(f"/api/conversations/{cid}/messages", json={"content": "mine now"}),
+        await bob.post(f"/api/conversations/{cid}/messages/{generation}/regenerate"),
+        await bob.post(f"/api/conversations/{cid}/messages/{generation}/continue"),
+    ):
+        assert response.status_code == 404, response.request.url
+    assert chat.services.generations.get("x", generation) is None
+    await remote.post(f"/api/generations/{generation}/stop")
+    assert (await alice.get(f"/api/conversations/{cid}/messages")).json()["messages"][-1][
+        "status"
+    ] == "stopped"

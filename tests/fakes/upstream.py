@@ -1,0 +1,1456 @@
+"""Fake LLM upstream: one raw asyncio HTTP/1.1 server speaking three provider protocols.
+
+Every byte and every pause is under the test's control; each streamed token is written with its
+own ``write`` + ``drain`` on a ``TCP_NODELAY`` socket, so it leaves as its own packet.
+
+Protocols (dispatched by path)
+------------------------------
+* OpenAI-compatible: ``GET /v1/models``, ``POST /v1/chat/completions`` (also without ``/v1``).
+* Anthropic Messages: ``POST /v1/messages``; ``GET /v1/models`` answers in Anthropic's shape when
+  the request carries ``x-api-key`` or ``anthropic-version``. ``max_tokens`` is required (400
+  ``invalid_request_error`` otherwise), as on the real API.
+* ChatGPT web through a reverse proxy (chatgpt-web's accessToken mode):
+  ``POST /backend-api/conversation`` (also ``/api/conversation`` and ``/conversation``). Replies
+  are cumulative (``message.content.parts[0]`` = whole text so far), one in-flight request per
+  access token (a concurrent one gets 429 ``{"detail": BUSY_DETAIL}``) and, with
+  ``strict_conversations`` (default), an unknown ``conversation_id`` or a ``parent_message_id``
+  that is not a message of that conversation gets 404 ``{"detail": ...}``.
+
+Tokens and usage (tests elsewhere assert exact ledger totals against this rule)
+-----------------------------------------------------------------------------
+* The reply is split by :func:`split_tokens`: ``re.findall(r"\\s*\\S{1,4}|\\s+\\Z", text)`` -
+  optional leading whitespace plus 1-4 non-space code points (a Chinese character or an emoji
+  code point is never cut); the concatenation equals the reply exactly. ``reply`` may also be
+  an explicit token list, or a callable ``(request_json) -> str | list[str]``.
+* ``max_tokens`` (OpenAI: ``max_completion_tokens`` or ``max_tokens``; Anthropic: ``max_tokens``)
+  truncates the token list; then ``finish_reason`` is ``"length"`` / ``stop_reason`` is
+  ``"max_tokens"`` (ChatGPT web: ``finish_details.type`` ``"max_tokens"``).
+* ``prompt_tokens`` (Anthropic ``input_tokens``) = ``C // 4 + 1`` where ``C`` is the number of
+  code points (``len()``) of all text in the request: OpenAI every ``messages[].content``
+  (string, or the ``text`` of ``{"type": "text"}`` parts); Anthropic ``system`` (string or text
+  blocks) plus every ``messages[].content`` (string or text blocks); ChatGPT web every string
+  in ``messages[].content.parts``. See :func:`count_prompt_tokens`.
+* ``completion_tokens`` (Anthropic ``output_tokens``) = number of tokens actually sent;
+  ``total_tokens`` = the sum. OpenAI streams report usage only with
+  ``stream_options.include_usage`` (then every chunk carries ``"usage": null`` and a final
+  ``"choices": []`` chunk carries the numbers); non-stream replies always carry ``usage``.
+  Anthropic's ``message_start`` carries ``input_tokens`` and ``output_tokens: 1`` (as the real
+  API does); the final count is in ``message_delta.usage.output_tokens``. ChatGPT web reports
+  no usage at all.
+
+Scenarios
+---------
+``set_scenario(name, **params)`` sets the default; ``queue(*names)`` adds one-shot scenarios
+consumed in order (by generation requests only: ``/v1/models`` has its own
+``set_models_scenario``). Every scenario also accepts ``token_delay`` (seconds before each
+token). See :data:`SCENARIOS` for the names and their default parameters.
+
+Run ``python -m tests.fakes.upstream --port 9100`` for a foreground server (prints its URL,
+exits on SIGTERM/SIGINT) with the HTTP control plane under ``/__control/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import orjson
+
+from tests.fakes._server import (
+    BadRequestError,
+    BufferedReader,
+    HttpRequest,
+    ThreadedServer,
+    abort_with_rst,
+    await_until,
+    response_head,
+    ssl_client_context,
+    ssl_server_context,
+    wait_until,
+)
+
+__all__ = [
+    "BUSY_DETAIL",
+    "SCENARIOS",
+    "ChatGptTurn",
+    "FakeUpstream",
+    "RecordedRequest",
+    "Reply",
+    "Scenario",
+    "count_prompt_tokens",
+    "main",
+    "split_for_wire",
+    "split_tokens",
+]
+
+Json = Any
+Reply = str | Sequence[str] | Callable[[Json], str | Sequence[str]]
+
+BUSY_DETAIL = (
+    "Only one message at a time. Please allow any other responses to complete before sending "
+    "another message, or wait one minute."
+)
+
+# name -> default parameters (every scenario also accepts ``token_delay``, seconds before each
+# token; default: the fake's ``token_delay``).
+#   normal                    the reply, token by token
+#   slow                      token_delay defaults to 0.2 s
+#   long_pause                pause ``pause`` s before token number ``after_tokens`` (0-based)
+#   stall_before_first_token  headers at once, then nothing for ``seconds``, then the reply
+#   hang                      read the request, never answer (until the client leaves)
+#   rate_limited              ``status`` (429) + ``Retry-After: retry_after`` (None: no header)
+#   server_error              JSON error with ``status`` (500; Anthropic 529 = overloaded_error)
+#   auth_error                401 in the provider's shape
+#   html_error                ``<!DOCTYPE html>`` "Bad gateway" page with ``status`` (502; 200 ok)
+#   cloudflare_challenge      Cloudflare "Just a moment..." page, ``status`` 403, cf-mitigated
+#   reset_mid_stream          ``after_tokens`` tokens, then TCP RST (non-stream: half the body)
+#   error_mid_stream          ``after_tokens`` tokens, then the provider's in-stream error event
+#                             and a clean end without [DONE] (non-stream: 500)
+#   malformed_crlf            every SSE line ends in CRLF
+#   malformed_comments        ``: keep-alive`` comments, blank lines, ``event: message``,
+#                             ``id:`` and ``retry:`` lines interleaved
+#   split_bytes               every event written as pieces of ``chunk_sizes`` bytes, one HTTP
+#                             chunk + ``write_delay`` s each, always cut inside ``data:`` and
+#                             inside every multi-byte UTF-8 character (see split_for_wire)
+#   missing_done              clean end without ``data: [DONE]`` (Anthropic: no message_stop)
+#   double_done               the terminating event twice
+#   invalid_json_line         one truncated-JSON ``data:`` line before token ``after_tokens``
+#   empty_choices             OpenAI: a ``"choices": []`` chunk before every token (no-op else)
+#   huge_line                 the first token's event padded to > ``size`` bytes on one line
+#                             (an extra top-level ``x_padding`` field; the text is unchanged)
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "normal": {},
+    "slow": {"token_delay": 0.2},
+    "long_pause": {"after_tokens": 2, "pause": 2.0},
+    "stall_before_first_token": {"seconds": 5.0},
+    "hang": {},
+    "rate_limited": {"retry_after": 1, "status": 429},
+    "server_error": {"status": 500},
+    "auth_error": {"status": 401},
+    "html_error": {"status": 502},
+    "cloudflare_challenge": {"status": 403},
+    "reset_mid_stream": {"after_tokens": 3},
+    "error_mid_stream": {"after_tokens": 3},
+    "malformed_crlf": {},
+    "malformed_comments": {},
+    "split_bytes": {"chunk_sizes": (1, 2, 3, 5, 8), "write_delay": 0.001},
+    "missing_done": {},
+    "double_done": {},
+    "invalid_json_line": {"after_tokens": 1},
+    "empty_choices": {},
+    "huge_line": {"size": 1 << 20},
+}
+
+_TOKEN_RE = re.compile(r"\s*\S{1,4}|\s+\Z")
+
+
+def split_tokens(text: str) -> list[str]:
+    """Split ``text`` into small tokens whose concatenation is exactly ``text``."""
+    tokens: list[str] = _TOKEN_RE.findall(text)
+    if "".join(tokens) != text:  # pragma: no cover - the regex covers every position
+        raise AssertionError("tokenizer lost characters")
+    return tokens
+
+
+def _text_len(content: Any) -> int:
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, list):
+        total = 0
+        for part in content:
+            if isinstance(part, str):
+                total += len(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                total += len(part["text"])
+        return total
+    return 0
+
+
+def count_prompt_tokens(protocol: str, body: Json) -> int:
+    """The fake's prompt token count: ``chars // 4 + 1`` (see the module docstring)."""
+    chars = 0
+    if isinstance(body, dict):
+        messages = body.get("messages")
+        if protocol == "anthropic":
+            chars += _text_len(body.get("system"))
+        if isinstance(messages, list):
+            for message in messages:
+                if not isinstance(message, dict):
+                    continue
+                content = message.get("content")
+                if protocol == "chatgpt_web":
+                    parts = content.get("parts") if isinstance(content, dict) else None
+                    chars += sum(len(p) for p in parts or [] if isinstance(p, str))
+                else:
+                    chars += _text_len(content)
+    return chars // 4 + 1
+
+
+class Scenario:
+    """A scenario name with its parameters (defaults from :data:`SCENARIOS` filled in)."""
+
+    __slots__ = ("name", "params")
+
+    def __init__(self, name: str, /, **params: Any) -> None:
+        if name not in SCENARIOS:
+            raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
+        unknown = set(params) - set(SCENARIOS[name]) - {"token_delay"}
+        if unknown:
+            raise ValueError(f"scenario {name!r} takes no parameter(s) {sorted(unknown)}")
+        self.name = name
+        self.params: dict[str, Any] = {**SCENARIOS[name], **params}
+
+    @classmethod
+    def coerce(cls, value: str | Scenario | dict[str, Any]) -> Scenario:
+        if isinstance(value, Scenario):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        params = dict(value)
+        return cls(str(params.pop("name")), **params)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.params}
+
+    def __repr__(self) -> str:
+        args = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"Scenario({self.name!r}{args})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Scenario) and self.name == other.name and self.params == other.params
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass
+class RecordedRequest:
+    """One request the fake received (control-plane requests are not recorded)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: Json
+    received_at: float
+    protocol: str  # "openai" | "anthropic" | "chatgpt_web" | "models" | "unknown"
+    query: str = ""
+    body: bytes = field(default=b"", repr=False)
+    scenario: str = ""  # also "invalid_key", "busy", "bad_request", "not_found"
+    status: int | None = None
+    stream: bool = False
+    tokens_sent: int = 0
+    text_sent: str = ""
+    prompt_tokens: int = 0
+    closed_by_client_at: float | None = None
+    finished_at: float | None = None
+    # ChatGPT web only:
+    conversation_id: str | None = None  # the conversation replied in (new or continued)
+    parent_message_id: str | None = None  # as sent by the client
+    user_message_id: str | None = None  # messages[-1].id as sent by the client
+    message_id: str | None = None  # the assistant message id the fake replied with
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "json": self.json,
+            "received_at": self.received_at,
+            "protocol": self.protocol,
+            "scenario": self.scenario,
+            "status": self.status,
+            "stream": self.stream,
+            "tokens_sent": self.tokens_sent,
+            "text_sent": self.text_sent,
+            "prompt_tokens": self.prompt_tokens,
+            "closed_by_client_at": self.closed_by_client_at,
+            "finished_at": self.finished_at,
+            "conversation_id": self.conversation_id,
+            "parent_message_id": self.parent_message_id,
+            "user_message_id": self.user_message_id,
+            "message_id": self.message_id,
+        }
+
+
+@dataclass
+class ChatGptTurn:
+    user_message_id: str
+    parent_message_id: str | None
+    assistant_message_id: str
+
+
+class _ClientGoneError(Exception):
+    pass
+
+
+class _AbortedError(Exception):
+    pass
+
+
+# -- connection ---------------------------------------------------------------------------------
+class _Connection:
+    """One client connection: request reading, response writing, disconnect watching."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.input = BufferedReader(reader)
+        self.writer = writer
+        self.gone = asyncio.Event()
+        self.gone_at: float | None = None
+        self.aborted = False
+        self._watcher: asyncio.Task[None] | None = None
+        self._finishers: list[Callable[[], None]] = []
+
+    def on_finish(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` just before the response's last bytes go out (or when it ends early),
+        so whatever a client observes after the end of a response is already recorded."""
+        self._finishers.append(fn)
+
+    def finish(self) -> None:
+        finishers, self._finishers = self._finishers, []
+        for fn in finishers:
+            fn()
+
+    def watch(self) -> None:
+        """Start noticing the client closing the connection while a response is produced."""
+
+        async def run() -> None:
+            try:
+                while await self.input.fill():
+                    pass
+            except (ConnectionError, OSError, ssl.SSLError):
+                pass
+            self.gone_at = time.monotonic()
+            self.gone.set()
+
+        if self._watcher is None and not self.gone.is_set():
+            self._watcher = asyncio.create_task(run())
+
+    async def unwatch(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
+            await asyncio.wait([watcher])  # never swallows a cancellation of this task
+
+    def check(self) -> None:
+        if self.gone.is_set() or self.writer.transport.is_closing():
+            raise _ClientGoneError
+
+    async def write(self, data: bytes) -> None:
+        self.check()
+        try:
+            self.writer.write(data)
+            await self.writer.drain()
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            raise _ClientGoneError from exc
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep, but wake up (raising) as soon as the client goes away."""
+        self.check()
+        if seconds <= 0:
+            return
+        try:
+            await asyncio.wait_for(self.gone.wait(), seconds)
+        except TimeoutError:
+            return
+        raise _ClientGoneError
+
+    async def send(
+        self,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        *,
+        keep_alive: bool,
+    ) -> None:
+        all_headers = [
+            *headers,
+            ("Content-Length", str(len(body))),
+            ("Connection", "keep-alive" if keep_alive else "close"),
+        ]
+        self.check()
+        self.finish()
+        await self.write(response_head(status, all_headers) + body)
+
+    async def send_json(
+        self,
+        status: int,
+        payload: Json,
+        *,
+        keep_alive: bool,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        await self.send(
+            status,
+            [("Content-Type", "application/json"), *(headers or [])],
+            orjson.dumps(payload),
+            keep_alive=keep_alive,
+        )
+
+    async def start_chunked(
+        self, status: int, headers: list[tuple[str, str]], *, keep_alive: bool
+    ) -> None:
+        all_headers = [
+            *headers,
+            ("Transfer-Encoding", "chunked"),
+            ("Connection", "keep-alive" if keep_alive else "close"),
+        ]
+        await self.write(response_head(status, all_headers))
+
+    async def chunk(self, data: bytes) -> None:
+        if data:
+            await self.write(b"%x\r\n%b\r\n" % (len(data), data))
+
+    async def end_chunked(self) -> None:
+        self.check()
+        self.finish()
+        await self.write(b"0\r\n\r\n")
+
+    async def reset(self) -> None:
+        """Abort the connection with a TCP RST after the bytes already written left."""
+        with contextlib.suppress(Exception):
+            await self.writer.drain()
+        await asyncio.sleep(0.01)
+        self.finish()
+        self.aborted = True
+        abort_with_rst(self.writer)
+
+
+class _SseWriter:
+    """Renders SSE events (lists of lines) with the scenario's wire quirks."""
+
+    _NOISE = (": keep-alive\n\n", "\n", ":\n\n", "retry: 3000\n\n", ": ping\n")
+
+    def __init__(self, conn: _Connection, scenario: Scenario) -> None:
+        self.conn = conn
+        self.eol = "\r\n" if scenario.name == "malformed_crlf" else "\n"
+        self.noisy = scenario.name == "malformed_comments"
+        self.split = scenario.name == "split_bytes"
+        self.chunk_sizes: tuple[int, ...] = tuple(scenario.params.get("chunk_sizes") or (1,))
+        self.write_delay = float(scenario.params.get("write_delay") or 0.0)
+        self.count = 0
+        self._cut = 0
+
+    def render(self, lines: Sequence[str]) -> bytes:
+        i = self.count
+        self.count += 1
+        if not self.noisy:
+            return (self.eol.join(lines) + self.eol * 2).encode()
+        body = list(lines)
+        if not any(line.startswith("event:") for line in body) and i % 2 == 0:
+            body.insert(0, "event: message")
+        if len(body) > 1:
+            body.insert(1, ": interleaved comment")
+        if i % 3 == 1:
+            body.append(f"id: {i}")
+        return (self._NOISE[i % len(self._NOISE)] + "\n".join(body) + "\n\n").encode()
+
+    async def send(self, lines: Sequence[str]) -> None:
+        data = self.render(lines)
+        if not self.split:
+            await self.conn.chunk(data)
+            return
+        pieces = split_for_wire(data, self.chunk_sizes, offset=self._cut)
+        self._cut += len(pieces)
+        for piece in pieces:
+            await self.conn.chunk(piece)
+            await self.conn.sleep(self.write_delay)
+
+
+def split_for_wire(data: bytes, chunk_sizes: Sequence[int], *, offset: int = 0) -> list[bytes]:
+    """The ``split_bytes`` cutter: pieces of ``chunk_sizes`` (cycled from ``offset``), plus a
+    forced cut inside every ``data:`` (after ``da``) and after the first byte of every
+    multi-byte UTF-8 character. The pieces concatenate back to ``data``."""
+    forced = sorted(
+        {m.start() + 2 for m in re.finditer(rb"data:", data)}
+        | {i + 1 for i, b in enumerate(data) if b >= 0xC0}
+    )
+    sizes = [max(1, int(size)) for size in chunk_sizes] or [1]
+    pieces: list[bytes] = []
+    pos = 0
+    cut = offset
+    next_forced = 0
+    while pos < len(data):
+        end = min(len(data), pos + sizes[cut % len(sizes)])
+        cut += 1
+        while next_forced < len(forced) and forced[next_forced] <= pos:
+            next_forced += 1
+        if next_forced < len(forced) and forced[next_forced] < end:
+            end = forced[next_forced]
+        pieces.append(data[pos:end])
+        pos = end
+    return pieces
+
+
+def _data(payload: Json) -> str:
+    return "data: " + orjson.dumps(payload).decode()
+
+
+# -- the exchange (one generation request) --------------------------------------------------------
+@dataclass
+class _Exchange:
+    conn: _Connection
+    request: HttpRequest
+    record: RecordedRequest
+    body: dict[str, Any]
+    scenario: Scenario
+    tokens: list[str]
+    finish_length: bool
+    model: str
+    token_delay: float
+    keep_alive: bool
+    include_usage: bool = False
+    created: int = field(default_factory=lambda: int(time.time()))
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:24])
+    sent: list[str] = field(default_factory=list)
+    user_message_id: str = ""
+
+    @property
+    def text_so_far(self) -> str:
+        return "".join(self.sent)
+
+
+class _Protocol:
+    name = ""
+    stream_headers: ClassVar[list[tuple[str, str]]] = [
+        ("Content-Type", "text/event-stream; charset=utf-8"),
+        ("Cache-Control", "no-cache"),
+    ]
+
+    def error(self, status: int, kind: str) -> Json:
+        raise NotImplementedError
+
+    def start_events(self, ex: _Exchange) -> list[list[str]]:
+        return []
+
+    def token_event(self, ex: _Exchange, token: str, extra: dict[str, Any]) -> list[str]:
+        raise NotImplementedError
+
+    def end_events(self, ex: _Exchange) -> list[list[str]]:
+        return []
+
+    def done_event(self, ex: _Exchange) -> list[str] | None:
+        return ["data: [DONE]"]
+
+    def error_event(self, ex: _Exchange) -> list[str]:
+        raise NotImplementedError
+
+    def invalid_event(self, ex: _Exchange) -> list[str]:
+        return ['data: {"choices": [{"index": 0, "delta": {"content": "garbage']
+
+    def empty_choices_event(self, ex: _Exchange) -> list[str] | None:
+        return None
+
+    def complete(self, ex: _Exchange) -> Json:
+        raise NotImplementedError
+
+
+class _OpenAI(_Protocol):
+    name = "openai"
+    _errors: ClassVar[dict[int, tuple[str, str | None]]] = {
+        400: ("invalid_request_error", None),
+        401: ("invalid_request_error", "invalid_api_key"),
+        403: ("invalid_request_error", "unsupported_country_region_territory"),
+        404: ("invalid_request_error", "model_not_found"),
+        429: ("requests", "rate_limit_exceeded"),
+    }
+    _messages: ClassVar[dict[int, str]] = {
+        401: "Incorrect API key provided. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+        429: "Rate limit reached for requests. Please try again in 1s.",
+        500: "The server had an error while processing your request. Sorry about that!",
+        503: "The engine is currently overloaded, please try again later.",
+    }
+
+    def error(self, status: int, kind: str) -> Json:
+        etype, code = self._errors.get(status, ("server_error", None))
+        message = kind or self._messages.get(status, f"Upstream error {status}")
+        return {"error": {"message": message, "type": etype, "param": None, "code": code}}
+
+    def _chunk(self, ex: _Exchange, choices: list[Json], **extra: Any) -> list[str]:
+        payload: dict[str, Any] = {
+            "id": f"chatcmpl-{ex.id}",
+            "object": "chat.completion.chunk",
+            "created": ex.created,
+            "model": ex.model,
+            "system_fingerprint": "fp_fake",
+            "choices": choices,
+        }
+        if ex.include_usage:
+            payload["usage"] = None
+        payload.update(extra)
+        return [_data(payload)]
+
+    def start_events(self, ex: _Exchange) -> list[list[str]]:
+        if ex.tokens:
+            return []
+        # An empty reply still announces the role.
+        delta = {"role": "assistant", "content": ""}
+        return [self._chunk(ex, [{"index": 0, "delta": delta, "finish_reason": None}])]
+
+    def token_event(self, ex: _Exchange, token: str, extra: dict[str, Any]) -> list[str]:
+        delta: dict[str, Any] = {"content": token}
+        if not ex.sent:
+            delta = {"role": "assistant", "content": token}
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
+        return self._chunk(ex, [choice], **extra)
+
+    def usage(self, ex: _Exchange) -> Json:
+        completion = len(ex.sent)
+        prompt = ex.record.prompt_tokens
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+
+    def end_events(self, ex: _Exchange) -> list[list[str]]:
+        finish = "length" if ex.finish_length else "stop"
+        events = [self._chunk(ex, [{"index": 0, "delta": {}, "finish_reason": finish}])]
+        if ex.include_usage:
+            events.append(self._chunk(ex, [], usage=self.usage(ex)))
+        return events
+
+    def error_event(self, ex: _Exchange) -> list[str]:
+        return [_data(self.error(500, ""))]
+
+    def empty_choices_event(self, ex: _Exchange) -> list[str] | None:
+        return self._chunk(
+            ex,
+            [],
+            prompt_filter_results=[
+                {"prompt_index": 0, "content_filter_results": {"hate": {"filtered": False}}}
+            ],
+        )
+
+    def complete(self, ex: _Exchange) -> Json:
+        return {
+            "id": f"chatcmpl-{ex.id}",
+            "object": "chat.completion",
+            "created": ex.created,
+            "model": ex.model,
+            "system_fingerprint": "fp_fake",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": ex.text_so_far, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "length" if ex.finish_length else "stop",
+                }
+            ],
+            "usage": self.usage(ex),
+        }
+
+
+class _Anthropic(_Protocol):
+    name = "anthropic"
+    _types: ClassVar[dict[int, str]] = {
+        400: "invalid_request_error",
+        401: "authentication_error",
+        403: "permission_error",
+        404: "not_found_error",
+        413: "request_too_large",
+        429: "rate_limit_error",
+        500: "api_error",
+        529: "overloaded_error",
+    }
+
+    def error(self, status: int, kind: str) -> Json:
+        etype = self._types.get(status, "api_error")
+        message = kind or {
+            401: "invalid x-api-key",
+            429: "Number of request tokens has exceeded your per-minute rate limit",
+            529: "Overloaded",
+        }.get(status, "Internal server error")
+        return {"type": "error", "error": {"type": etype, "message": message}}
+
+    @staticmethod
+    def _event(name: str, payload: Json) -> list[str]:
+        return [f"event: {name}", _data(payload)]
+
+    def start_events(self, ex: _Exchange) -> list[list[str]]:
+        message: dict[str, Any] = {
+            "id": f"msg_{ex.id}",
+            "type": "message",
+            "role": "assistant",
+            "model": ex.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": ex.record.prompt_tokens, "output_tokens": 1},
+        }
+        return [
+            self._event("message_start", {"type": "message_start", "message": message}),
+            self._event(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            ),
+            self._event("ping", {"type": "ping"}),
+        ]
+
+    def token_event(self, ex: _Exchange, token: str, extra: dict[str, Any]) -> list[str]:
+        payload = {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "text_delta", "text": token},
+            **extra,
+        }
+        return self._event("content_block_delta", payload)
+
+    def stop_reason(self, ex: _Exchange) -> str:
+        return "max_tokens" if ex.finish_length else "end_turn"
+
+    def end_events(self, ex: _Exchange) -> list[list[str]]:
+        return [
+            self._event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            self._event(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": self.stop_reason(ex), "stop_sequence": None},
+                    "usage": {"output_tokens": len(ex.sent)},
+                },
+            ),
+        ]
+
+    def done_event(self, ex: _Exchange) -> list[str] | None:
+        return self._event("message_stop", {"type": "message_stop"})
+
+    def error_event(self, ex: _Exchange) -> list[str]:
+        return self._event("error", self.error(529, ""))
+
+    def invalid_event(self, ex: _Exchange) -> list[str]:
+        return [
+            "event: content_block_delta",
+            'data: {"type": "content_block_delta", "index": 0, "delta": {"type": "text_del',
+        ]
+
+    def complete(self, ex: _Exchange) -> Json:
+        return {
+            "id": f"msg_{ex.id}",
+            "type": "message",
+            "role": "assistant",
+            "model": ex.model,
+            "content": [{"type": "text", "text": ex.text_so_far}],
+            "stop_reason": self.stop_reason(ex),
+            "stop_sequence": None,
+            "usage": {"input_tokens": ex.record.prompt_tokens, "output_tokens": len(ex.sent)},
+        }
+
+
+class _ChatGptWeb(_Protocol):
+    name = "chatgpt_web"
+
+    def error(self, status: int, kind: str) -> Json:
+        if status == 401 and not kind:
+            return {
+                "detail": {
+                    "message": "Your authentication token has expired. "
+                    "Please try signing in again.",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "token_expired",
+                }
+            }
+        message = kind or {
+            429: "You've reached our limit of messages per hour. Please try again later.",
+        }.get(status, "Something went wrong. If this issue persists please contact us.")
+        return {"detail": message}
+
+    def _message(
+        self, ex: _Exchange, text: str, *, final: bool, extra: dict[str, Any]
+    ) -> list[str]:
+        metadata: dict[str, Any] = {
+            "message_type": "next",
+            "model_slug": ex.model,
+            "parent_id": ex.user_message_id,
+        }
+        if final:
+            finish = "max_tokens" if ex.finish_length else "stop"
+            metadata["finish_details"] = {"type": finish, "stop_tokens": [100260]}
+            metadata["is_complete"] = True
+        payload = {
+            "message": {
+                "id": ex.record.message_id,
+                "author": {"role": "assistant", "name": None, "metadata": {}},
+                "create_time": ex.created,
+                "update_time": None,
+                "content": {"content_type": "text", "parts": [text]},
+                "status": "finished_successfully" if final else "in_progress",
+                "end_turn": True if final else None,
+                "weight": 1.0,
+                "metadata": metadata,
+                "recipient": "all",
+            },
+            "conversation_id": ex.record.conversation_id,
+            "error": None,
+            **extra,
+        }
+        return [_data(payload)]
+
+    def token_event(self, ex: _Exchange, token: str, extra: dict[str, Any]) -> list[str]:
+        # Cumulative: the whole text so far, including this token.
+        return self._message(ex, ex.text_so_far + token, final=False, extra=extra)
+
+    def end_events(self, ex: _Exchange) -> list[list[str]]:
+        return [self._message(ex, ex.text_so_far, final=True, extra={})]
+
+    def error_event(self, ex: _Exchange) -> list[str]:
+        return [
+            _data(
+                {
+                    "message": None,
+                    "conversation_id": ex.record.conversation_id,
+                    "error": "Something went wrong while generating the response.",
+                }
+            )
+        ]
+
+    def invalid_event(self, ex: _Exchange) -> list[str]:
+        return ['data: {"message": {"id": "garbage", "content": {"parts": ["trunc']
+
+
+_OPENAI = _OpenAI()
+_ANTHROPIC = _Anthropic()
+_CHATGPT = _ChatGptWeb()
+
+_HTML_ERROR = """<!DOCTYPE html>
+<html>
+<head><title>{status} Bad gateway</title></head>
+<body>
+<center><h1>{status} Bad gateway</h1></center>
+<p>The upstream server returned an invalid response. Bad gateway.</p>
+<hr><center>nginx</center>
+</body>
+</html>
+"""
+
+_CLOUDFLARE = """<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>
+<meta http-equiv="Content-Type" content="text/html; charset=UTF-8">
+<meta name="robots" content="noindex,nofollow"></head>
+<body><div class="main-wrapper" role="main"><div class="main-content">
+<h1 class="zone-name-title h1">chat.openai.com</h1>
+<h2 class="h2" id="challenge-running">Checking if the site connection is secure</h2>
+<noscript><div class="h2">Enable JavaScript and cookies to continue</div></noscript>
+<div id="challenge-body-text" class="core-msg spacer">chat.openai.com needs to review the
+security of your connection before proceeding.</div></div></div>
+<div class="footer" role="contentinfo"><div class="footer-inner">
+<div class="text-center">Ray ID: <code>8a1b2c3d4e5f6a7b</code></div>
+<div class="text-center">Performance &amp; security by Cloudflare</div></div></div>
+</body></html>
+"""
+
+
+# -- the server ---------------------------------------------------------------------------------
+class FakeUpstream(ThreadedServer):
+    """Fake OpenAI-compatible / Anthropic / ChatGPT-web upstream on a real loopback socket.
+
+    All options are keyword-only. ``valid_keys``: when not None, a request whose API key
+    (OpenAI ``Authorization: Bearer``, Anthropic ``x-api-key`` or Bearer, ChatGPT web Bearer
+    access token) is not in the set gets 401 in the provider's error shape.
+    """
+
+    def __init__(
+        self,
+        *,
+        reply: Reply = "Hello 你好 🌍 world",
+        token_delay: float = 0.0,
+        models: Sequence[str] = ("fake-model", "fake-model-2"),
+        valid_keys: Iterable[str] | None = None,
+        scenario: str | Scenario = "normal",
+        strict_conversations: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: bool = False,
+    ) -> None:
+        super().__init__(host=host, port=port, ssl_context=ssl_server_context() if tls else None)
+        self.tls = tls
+        self.reply: Reply = reply
+        self.token_delay = token_delay
+        self.models: list[str] = list(models)
+        self.valid_keys: set[str] | None = set(valid_keys) if valid_keys is not None else None
+        self.strict_conversations = strict_conversations
+        self.conversations: dict[str, list[ChatGptTurn]] = {}
+        self._lock = threading.Lock()
+        self._default = Scenario.coerce(scenario)
+        self._models_scenario = Scenario("normal")
+        self._queue: list[Scenario] = []
+        self._records: list[RecordedRequest] = []
+        self._in_flight: set[str] = set()
+
+    # -- public API ------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.netloc}"
+
+    @property
+    def ssl_client_context(self) -> ssl.SSLContext:
+        """Client SSL context trusting this fake's certificate (``tls=True`` only)."""
+        return ssl_client_context()
+
+    def set_scenario(self, name: str | Scenario, /, **params: Any) -> None:
+        """Set the default scenario used when the queue is empty."""
+        scenario = Scenario.coerce(name) if not params else Scenario(str(name), **params)
+        with self._lock:
+            self._default = scenario
+
+    def set_models_scenario(self, name: str | Scenario, /, **params: Any) -> None:
+        """Scenario for ``GET /v1/models`` (normal, slow, stall_*, hang and the error ones)."""
+        scenario = Scenario.coerce(name) if not params else Scenario(str(name), **params)
+        with self._lock:
+            self._models_scenario = scenario
+
+    def queue(self, *names: str | Scenario | dict[str, Any]) -> None:
+        """Queue one-shot scenarios, consumed in order by the next generation requests."""
+        scenarios = [Scenario.coerce(name) for name in names]
+        with self._lock:
+            self._queue.extend(scenarios)
+
+    @property
+    def scenario(self) -> Scenario:
+        return self._default
+
+    @property
+    def queued(self) -> list[Scenario]:
+        with self._lock:
+            return list(self._queue)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._records)
+
+    def calls(self, path: str | None = None) -> int:
+        return sum(1 for r in self.requests if path is None or r.path == path)
+
+    def reset(self) -> None:
+        """Forget records, queue and conversations; back to the ``normal`` scenario."""
+        with self._lock:
+            self._records.clear()
+            self._queue.clear()
+            self._default = Scenario("normal")
+            self._models_scenario = Scenario("normal")
+            self.conversations.clear()
+
+    def wait_for(self, predicate: Callable[[FakeUpstream], bool], timeout: float = 5.0) -> None:
+        """Block until ``predicate(self)`` holds (sync tests)."""
+        wait_until(lambda: predicate(self), timeout)
+
+    async def await_for(
+        self, predicate: Callable[[FakeUpstream], bool], timeout: float = 5.0
+    ) -> None:
+        """Wait until ``predicate(self)`` holds without blocking the caller's event loop."""
+        await await_until(lambda: predicate(self), timeout)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _next_scenario(self) -> Scenario:
+        with self._lock:
+            return self._queue.pop(0) if self._queue else self._default
+
+    def _tokens_for(self, body: Json) -> list[str]:
+        reply = self.reply
+        value = reply(body) if callable(reply) else reply
+        if isinstance(value, str):
+            return split_tokens(value)
+        return [str(token) for token in value]
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = _Connection(reader, writer)
+        try:
+            while True:
+                try:
+                    request = await conn.input.read_request()
+                except BadRequestError as exc:
+                    await conn.send_json(400, {"error": str(exc)}, keep_alive=False)
+                    return
+                if request is None:
+                    return
+                keep_alive = await self._serve(conn, request)
+                if not keep_alive or conn.aborted or conn.gone.is_set():
+                    return
+        finally:
+            await conn.unwatch()
+
+    async def _serve(self, conn: _Connection, request: HttpRequest) -> bool:
+        if request.path.startswith("/__control/"):
+            await self._control(conn, request)
+            return request.keep_alive
+        body: Json = None
+        if request.body:
+            try:
+                body = orjson.loads(request.body)
+            except orjson.JSONDecodeError:
+                body = None
+        path = request.path.rstrip("/") or "/"
+        protocol = "unknown"
+        if request.method == "GET" and path in ("/v1/models", "/models"):
+            protocol = "models"
+        elif request.method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
+            protocol = "openai"
+        elif request.method == "POST" and path == "/v1/messages":
+            protocol = "anthropic"
+        elif request.method == "POST" and path in (
+            "/backend-api/conversation",
+            "/api/conversation",
+            "/conversation",
+        ):
+            protocol = "chatgpt_web"
+        record = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=request.query,
+            headers=dict(request.headers),
+            json=body,
+            body=request.body,
+            received_at=time.monotonic(),
+            protocol=protocol,
+        )
+        with self._lock:
+            self._records.append(record)
+
+        def finished() -> None:
+            record.finished_at = time.monotonic()
+
+        conn.on_finish(finished)
+        conn.watch()
+        try:
+            if protocol == "models":
+                await self._models(conn, request, record)
+            elif protocol in ("openai", "anthropic", "chatgpt_web"):
+                await self._generate(conn, request, record, protocol)
+            else:
+                record.scenario = "not_found"
+                await self._status(conn, request, record, 404, {"error": "not found"})
+        except _ClientGoneError:
+            record.closed_by_client_at = conn.gone_at or time.monotonic()
+            return False
+        except _AbortedError:
+            return False
+        finally:
+            conn.finish()
+            await conn.unwatch()
+        return request.keep_alive
+
+    async def _status(
+        self,
+        conn: _Connection,
+        request: HttpRequest,
+        record: RecordedRequest,
+        status: int,
+        payload: Json,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        record.status = status
+        await conn.send_json(status, payload, keep_alive=request.keep_alive, headers=headers)
+
+    @staticmethod
+    def _api_key(request: HttpRequest, protocol: str) -> str:
+        auth = request.headers.get("authorization", "")
+        bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        if protocol in ("anthropic", "models"):
+            return request.headers.get("x-api-key") or bearer
+        return bearer
+
+    async def _error_scenarios(
+        self,
+        conn: _Connection,
+        request: HttpRequest,
+        record: RecordedRequest,
+        scenario: Scenario,
+        proto: _Protocol,
+    ) -> bool:
+        """Answer the scenarios that never produce a reply; True if it answered."""
+        name, params = scenario.name, scenario.params
+        if name == "hang":
+            await conn.gone.wait()
+            raise _ClientGoneError
+        if name == "rate_limited":
+            status = int(params["status"])
+            headers: list[tuple[str, str]] = []
+            if params["retry_after"] is not None:
+                headers.append(("Retry-After", str(params["retry_after"])))
+            if proto is _ANTHROPIC:
+                headers.append(("anthropic-ratelimit-requests-remaining", "0"))
+            else:
+                headers.append(("x-ratelimit-remaining-requests", "0"))
+            await self._status(conn, request, record, status, proto.error(status, ""), headers)
+            return True
+        if name in ("server_error", "auth_error"):
+            status = int(params["status"])
+            await self._status(conn, request, record, status, proto.error(status, ""))
+            return True
+        if name in ("html_error", "cloudflare_challenge"):
+            status = int(params["status"])
+            record.status = status
+            headers = [("Content-Type", "text/html; charset=UTF-8")]
+            if name == "html_error":
+                page = _HTML_ERROR.format(status=status)
+                headers.append(("Server", "nginx"))
+            else:
+                page = _CLOUDFLARE
+                headers += [("Server", "cloudflare"), ("cf-mitigated", "challenge")]
+                headers.append(("cf-ray", "8a1b2c3d4e5f6a7b-FRA"))
+            await conn.send(status, headers, page.encode(), keep_alive=request.keep_alive)
+            return True
+        return False
+
+    async def _models(
+        self, conn: _Connection, request: HttpRequest, record: RecordedRequest
+    ) -> None:
+        anthropic = "x-api-key" in request.headers or "anthropic-version" in request.headers
+        proto: _Protocol = _ANTHROPIC if anthropic else _OPENAI
+        if self.valid_keys is not None and self._api_key(request, "models") not in self.valid_keys:
+            record.scenario = "invalid_key"
+            await self._status(conn, request, record, 401, proto.error(401, ""))
+            return
+        with self._lock:
+            scenario = self._models_scenario
+        record.scenario = scenario.name
+        if await self._error_scenarios(conn, request, record, scenario, proto):
+            return
+        if scenario.name == "stall_before_first_token":
+            await conn.sleep(float(scenario.params["seconds"]))
+        await conn.sleep(float(scenario.params.get("token_delay") or 0.0))
+        if anthropic:
+            data = [
+                {
+                    "type": "model",
+                    "id": model,
+                    "display_name": model,
+                    "created_at": "2025-01-01T00:00:00Z",
+                }
+                for model in self.models
+            ]
+            payload: Json = {
+                "data": data,
+                "has_more": False,
+                "first_id": self.models[0] if self.models else None,
+                "last_id": self.models[-1] if self.models else None,
+            }
+        else:
+            payload = {
+                "object": "list",
+                "data": [
+                    {"id": model, "object": "model", "created": 1700000000, "owned_by": "fake"}
+                    for model in self.models
+                ],
+            }
+        await self._status(conn, request, record, 200, payload)
+
+    async def _generate(
+        self,
+        conn: _Connection,
+        request: HttpRequest,
+        record: RecordedRequest,
+        protocol: str,
+    ) -> None:
+        proto: _Protocol = {"openai": _OPENAI, "anthropic": _ANTHROPIC}.get(protocol, _CHATGPT)
+        key = self._api_key(request, protocol)
+        if self.valid_keys is not None and key not in self.valid_keys:
+            record.scenario = "invalid_key"
+            await self._status(conn, request, record, 401, proto.error(401, ""))
+            return
+        body = record.json
+        problem = self._validate(protocol, body)
+        if problem:
+            record.scenario = "bad_request"
+            await self._status(conn, request, record, 400, proto.error(400, problem))
+            return
+        assert isinstance(body, dict)
+        record.prompt_tokens = count_prompt_tokens(protocol, body)
+        record.stream = protocol == "chatgpt_web" or bool(body.get("stream"))
+        if protocol != "chatgpt_web":
+            await self._run(conn, request, record, proto, body)
+            return
+        # ChatGPT web: one in-flight request per access token, conversation chain.
+        if key in self._in_flight:
+            record.scenario = "busy"
+            await self._status(conn, request, record, 429, {"detail": BUSY_DETAIL})
+            return
+        problem = self._check_conversation(body)
+        if problem:
+            record.scenario = "not_found"
+            await self._status(conn, request, record, 404, {"detail": problem})
+            return
+        self._in_flight.add(key)
+        conn.on_finish(lambda: self._in_flight.discard(key))  # free once the reply ends
+        try:
+            await self._run(conn, request, record, proto, body)
+        finally:
+            self._in_flight.discard(key)
+
+    @staticmethod
+    def _validate(protocol: str, body: Json) -> str:
+        if not isinstance(body, dict):
+            return "The request body is not valid JSON."
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return "'messages' must be a non-empty array"
+        if protocol == "anthropic" and not isinstance(body.get("max_tokens"), int):
+            return "max_tokens: Field required"
+        if protocol == "chatgpt_web":
+            if body.get("action") not in ("next", "variant", "continue"):
+                return "Invalid action"
+            for message in messages:
+                content = message.get("content") if isinstance(message, dict) else None
+                if not isinstance(content, dict) or not isinstance(content.get("parts"), list):
+                    return "Invalid message content"
+        return ""
+
+    def _check_conversation(self, body: dict[str, Any]) -> str:
+        conversation_id = body.get("conversation_id")
+        if not conversation_id or not self.strict_conversations:
+            return ""
+        turns = self.conversations.get(str(conversation_id))
+        if turns is None:
+            return f"Can't load conversation {conversation_id}"
+        known = {t.user_message_id for t in turns} | {t.assistant_message_id for t in turns}
+        if body.get("parent_message_id") not in known:
+            return f"Parent message {body.get('parent_message_id')} not found"
+        return ""
+
+    async def _run(
+        self,
+        conn: _Connection,
+        request: HttpRequest,
+        record: RecordedRequest,
+        proto: _Protocol,
+        body: dict[str, Any],
+    ) -> None:
+        scenario = self._next_scenario()
+        record.scenario = scenario.name
+        if await self._error_scenarios(conn, request, record, scenario, proto):
+            return
+        tokens = self._tokens_for(body)
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        finish_length = False
+        if isinstance(limit, int) and proto is not _CHATGPT and 0 <= limit < len(tokens):
+            tokens, finish_length = tokens[:limit], True
+        delay = scenario.params.get("token_delay")
+        stream_options = body.get("stream_options")
+        ex = _Exchange(
+            conn=conn,
+            request=request,
+            record=record,
+            body=body,
+            scenario=scenario,
+            tokens=tokens,
+            finish_length=finish_length,
+            model=str(body.get("model") or (self.models[0] if self.models else "fake-model")),
+            token_delay=float(self.token_delay if delay is None else delay),
+            keep_alive=request.keep_alive,
+            include_usage=isinstance(stream_options, dict)
+            and bool(stream_options.get("include_usage")),
+        )
+        if proto is _CHATGPT:
+            self._register_turn(ex)
+        if record.stream:
+            await self._stream(ex, proto)
+        else:
+            await self._complete(ex, proto)
+
+    def _register_turn(self, ex: _Exchange) -> None:
+        body = ex.body
+        last = body["messages"][-1]
+        user_id = str(last.get("id") or uuid.uuid4())
+        parent = body.get("parent_message_id")
+        conversation_id = str(body.get("conversation_id") or uuid.uuid4())
+        ex.user_message_id = user_id
+        ex.record.user_message_id = user_id
+        ex.record.parent_message_id = str(parent) if parent is not None else None
+        ex.record.conversation_id = conversation_id
+        ex.record.message_id = str(uuid.uuid4())
+        turn = ChatGptTurn(user_id, ex.record.parent_message_id, ex.record.message_id)
+        self.conversations.setdefault(conversation_id, []).append(turn)
+
+    async def _complete(self, ex: _Exchange, proto: _Protocol) -> None:
+        """Non-streaming reply (OpenAI, Anthropic)."""
+        conn, params, name = ex.conn, ex.scenario.params, ex.scenario.name
+        if name == "stall_before_first_token":
+            await conn.sleep(float(params["seconds"]))
+        for index, token in enumerate(ex.tokens):
+            if name == "long_pause" and index == int(params["after_tokens"]):
+                await conn.sleep(float(params["pause"]))
+            await conn.sleep(ex.token_delay)
+            ex.sent.append(token)
+        if name == "error_mid_stream":
+            ex.sent.clear()
+            await self._status(conn, ex.request, ex.record, 500, proto.error(500, ""))
+            return
+        payload = proto.complete(ex)
+        if name == "huge_line":
+            payload["x_padding"] = "x" * int(params["size"])
+        data = orjson.dumps(payload)
+        ex.record.status = 200
+        if name == "reset_mid_stream":
+            head = response_head(
+                200,
+                [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+            )
+            await conn.write(head + data[: len(data) // 2])
+            ex.sent.clear()
+            await conn.reset()
+            raise _AbortedError
+        ex.record.tokens_sent = len(ex.sent)
+        ex.record.text_sent = ex.text_so_far
+        await conn.send(200, [("Content-Type", "application/json")], data, keep_alive=ex.keep_alive)
+
+    async def _stream(self, ex: _Exchange, proto: _Protocol) -> None:
+        conn, params, name, record = ex.conn, ex.scenario.params, ex.scenario.name, ex.record
+        out = _SseWriter(conn, ex.scenario)
+        record.status = 200
+        headers = [*proto.stream_headers, ("X-Request-Id", ex.id)]
+        await conn.start_chunked(200, headers, keep_alive=ex.keep_alive)
+        if name == "stall_before_first_token":
+            await conn.sleep(float(params["seconds"]))
+        for event in proto.start_events(ex):
+            await out.send(event)
+        after = int(params.get("after_tokens", 0))
+        for index in range(len(ex.tokens) + 1):
+            if index == after or (index == len(ex.tokens) and after > index):
+                if name == "reset_mid_stream":
+                    await conn.reset()
+                    raise _AbortedError
+                if name == "error_mid_stream":
+                    await out.send(proto.error_event(ex))
+                    await conn.end_chunked()
+                    return
+                if name == "invalid_json_line":
+                    await out.send(proto.invalid_event(ex))
+                if name == "long_pause" and index < len(ex.tokens):
+                    await conn.sleep(float(params["pause"]))
+            if index == len(ex.tokens):
+                break
+            if name == "empty_choices":
+                empty = proto.empty_choices_event(ex)
+                if empty is not None:
+                    await out.send(empty)
+            await conn.sleep(ex.token_delay)
+            token = ex.tokens[index]
+            extra = {"x_padding": "x" * int(params["size"])} if name == "huge_line" else {}
+            event = proto.token_event(ex, token, extra if index == 0 else {})
+            conn.check()
+            # Counted before the write, so a client that got the token sees it counted.
+            ex.sent.append(token)
+            record.tokens_sent = len(ex.sent)
+            record.text_sent = ex.text_so_far
+            await out.send(event)
+        for event in proto.end_events(ex):
+            await out.send(event)
+        if name != "missing_done":
+            done = proto.done_event(ex)
+            if done is not None:
+                await out.send(done)
+                if name == "double_done":
+                    await out.send(done)
+        await conn.end_chunked()
+
+    # -- control plane -----------------------------------------------------------------------
+    async def _control(self, conn: _Connection, request: HttpRequest) -> None:
+        action = request.path.removeprefix("/__control/").strip("/")
+        keep = request.keep_alive
+        try:
+            body: Json = orjson.loads(request.body) if request.body else {}
+            if request.method == "GET" and action == "requests":
+                await conn.send_json(200, [r.to_dict() for r in self.requests], keep_alive=keep)
+                return
+            if request.method == "GET" and action == "health":
+                await conn.send_json(200, {"ok": True, "url": self.base_url}, keep_alive=keep)
+                return
+            if request.method != "POST" or not isinstance(body, dict):
+                raise ValueError(f"unknown control request {request.method} {request.path}")
+            if action == "scenario":
+                params = dict(body)
+                name = str(params.pop("name"))
+                if params.pop("models", False):
+                    self.set_models_scenario(name, **params)
+                else:
+                    self.set_scenario(name, **params)
+            elif action == "queue":
+                self.queue(*body.get("names", []))
+            elif action == "reset":
+                self.reset()
+            elif action == "config":
+                self._configure(body)
+            else:
+                raise ValueError(f"unknown control action {action!r}")
+        except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+            await conn.send_json(400, {"error": str(exc)}, keep_alive=keep)
+            return
+        await conn.send_json(
+            200,
+            {"ok": True, "scenario": self._default.to_dict(), "queued": len(self._queue)},
+            keep_alive=keep,
+        )
+
+    def _configure(self, body: dict[str, Any]) -> None:
+        if "reply" in body:
+            self.reply = body["reply"] if isinstance(body["reply"], str) else list(body["reply"])
+        if "token_delay" in body:
+            self.token_delay = float(body["token_delay"])
+        if "models" in body:
+            self.models = [str(m) for m in body["models"]]
+        if "valid_keys" in body:
+            keys = body["valid_keys"]
+            self.valid_keys = None if keys is None else {str(k) for k in keys}
+        if "strict_conversations" in body:
+            self.strict_conversations = bool(body["strict_conversations"])
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return key, value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fakes.upstream",
+        description="Fake OpenAI / Anthropic / ChatGPT-web upstream (control plane: /__control/).",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9100, help="0 picks a free port")
+    parser.add_argument("--scenario", default="normal", choices=sorted(SCENARIOS))
+    parser.add_argument(
+        "--param", action="append", default=[], type=_parse_param, help="scenario KEY=VALUE"
+    )
+    parser.add_argument("--reply", default="Hello 你好 🌍 world")
+    parser.add_argument("--token-delay", type=float, default=0.0)
+    parser.add_argument("--models", default="fake-model,fake-model-2", help="comma-separated")
+    parser.add_argument("--valid-key", action="append", default=None, dest="valid_keys")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS (self-signed)")
+    args = parser.parse_args(argv)
+    fake = FakeUpstream(
+        reply=args.reply,
+        token_delay=args.token_delay,
+        models=[m for m in args.models.split(",") if m],
+        valid_keys=args.valid_keys,
+        scenario=Scenario(args.scenario, **dict(args.param)),
+        host=args.host,
+        port=args.port,
+        tls=args.tls,
+    )
+    asyncio.run(fake.serve_foreground(on_ready=lambda: print(fake.base_url, flush=True)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

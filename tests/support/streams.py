@@ -1,0 +1,42 @@
+"""Reading ChatGate's event streams in tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+
+from tests.fakes.sse import SseEvent, SseParser, parse_sse
+
+
+def events_of(response: httpx.Response) -> list[SseEvent]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    return parse_sse(response.content)
+
+
+def data(event: SseEvent) -> Any:
+    return orjson.loads(event.data)
+
+
+def answer_text(events: list[SseEvent]) -> str:
+    text = ""
+    for event in events:
+        if event.event == "reset":
+            text = data(event)["text"]
+        elif event.event == "delta":
+            text += data(event)["text"]
+    return text
+
+
+def kinds(events: list[SseEvent]) -> list[str]:
+    return [e.event for e in events]
+
+
+async def iter_events(response: httpx.Response) -> AsyncIterator[SseEvent]:
+    parser = SseParser()
+    async for chunk in response.aiter_bytes():
+        for event in parser.feed(chunk):
+            yield event

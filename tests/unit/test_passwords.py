@@ -1,0 +1,41 @@
+"""Passwords are hashed with argon2id at OWASP-recommended cost, and the policy is length-only."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatgate.errors import WeakPassword
+from chatgate.security import passwords
+
+
+def test_production_hasher_is_argon2id_with_64_mib() -> None:
+    # The suite swaps in a cheap hasher; the saved production one is what ships.
+    from pwdlib import PasswordHash
+
+    stored = PasswordHash.recommended().hash("a long enough password")
+    assert stored.startswith("$argon2id$") and "m=65536" in stored
+
+
+@pytest.mark.parametrize("password", ["", "1234567", " " * 12])
+def test_short_or_blank_passwords_are_weak(password: str) -> None:
+    with pytest.raises(WeakPassword):
+        passwords.check_policy(password)
+
+
+@pytest.mark.parametrize(
+    "password", ["eight888", "パスワードは長くて安全です", "a" * 1024, "emoji 🔑🔑🔑🔑"]
+)
+def test_any_characters_are_accepted(password: str) -> None:
+    passwords.check_policy(password)
+
+
+def test_password_equal_to_username_is_refused() -> None:
+    with pytest.raises(WeakPassword):
+        passwords.check_policy("Alice-the-great", username="alice-the-great")
+
+
+async def test_verify_upgrades_nothing_for_a_current_hash() -> None:
+    stored = await passwords.hash_password("a long enough password")
+    assert await passwords.verify_password("a long enough password", stored) == (True, None)
+    assert (await passwords.verify_password("wrong password!", stored))[0] is False
+    assert (await passwords.verify_password("anything at all", None))[0] is False
