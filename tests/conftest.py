@@ -88,6 +88,7 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
             "database_url": database_url,
             "host": "127.0.0.1",
             "log_level": "warning",
+            "shutdown_grace_seconds": 0,
         }
         values.update(overrides)
         return Settings(**values)

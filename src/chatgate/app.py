@@ -68,7 +68,7 @@ def create_app(
             yield
         finally:
             if services is None:
-                await started.close()
+                await started.close(grace=settings.shutdown_grace_seconds)
 
     app = FastAPI(
         title="ChatGate",

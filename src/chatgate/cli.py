@@ -138,8 +138,15 @@ def serve(
                     f"  (or run: chatgate user add NAME --admin)"
                 )
 
+    class GracefulServer(uvicorn.Server):
+        # uvicorn re-raises SIGTERM after a graceful shutdown, so the process "dies of SIGTERM";
+        # systemd and CI read that as a failure. A clean stop exits 0.
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
+
     application = create_app(settings, on_started=announce)
-    server = uvicorn.Server(
+    server = GracefulServer(
         uvicorn.Config(
             application,
             host=settings.host,
@@ -148,7 +155,7 @@ def serve(
             log_config=None,
             access_log=False,
             server_header=False,
-            timeout_graceful_shutdown=10,
+            timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
         )
     )
     server.run()

@@ -192,6 +192,11 @@ class Settings(BaseSettings):
     stop_on_disconnect: bool = Field(
         False, description="Stop a generation when its last client leaves."
     )
+    shutdown_grace_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="On SIGTERM, how long running answers may finish before they are marked interrupted.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -322,8 +327,12 @@ def _dotenv_source(env_file: Path) -> dict[str, Any]:
     return dict(source())
 
 
+# Variables that name where the settings are, rather than being settings.
+LOCATOR_VARIABLES = frozenset({"CONFIG_FILE", "ENV_FILE"})
+
+
 def _check_unknown_variables(names: list[str], where: str) -> None:
-    known = {f.upper() for f in Settings.model_fields}
+    known = {f.upper() for f in Settings.model_fields} | LOCATOR_VARIABLES
     for name in names:
         if not name.upper().startswith(ENV_PREFIX):
             continue

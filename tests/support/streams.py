@@ -10,6 +10,8 @@ import orjson
 
 from tests.fakes.sse import SseEvent, SseParser, parse_sse
 
+__all__ = ["SseEvent", "SseParser", "answer_text", "data", "events_of", "iter_events", "kinds"]
+
 
 def events_of(response: httpx.Response) -> list[SseEvent]:
     assert response.status_code == 200, response.text

@@ -112,6 +112,11 @@ def error_from_response(
         error = UpstreamRateLimited(retryable=True, retry_after=retry_after, detail=detail)
     elif status in (401, 403):
         error = UpstreamAuth(detail=detail)
+    elif status == 407:
+        error = UpstreamError(
+            "The outbound proxy refused ChatGate's proxy credentials; the administrator must check the proxy settings.",
+            detail=f"{provider}: HTTP 407 from the outbound proxy",
+        )
     elif status in (408, 504, 524):
         error = UpstreamTimeout(retryable=True, retry_after=retry_after, detail=detail)
     elif status >= 500:
