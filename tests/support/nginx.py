@@ -23,8 +23,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def nginx(directory: Path, server_block: str) -> Iterator[int]:
-    """Run nginx with `server_block` (which must `listen` on {port}); yields the port."""
+def nginx(
+    directory: Path, server_block: str, *, probe: tuple[str, int] | None = None
+) -> Iterator[int]:
+    """Run nginx with `server_block`, which listens on `{port}` (filled in here) or on `probe`."""
     if NGINX is None:
         pytest.skip(
             "NGINX NOT INSTALLED: the reverse-proxy tests did not run (apt-get install nginx)"
@@ -59,7 +61,7 @@ http {{
         while True:
             with (
                 contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", port), timeout=0.2),
+                socket.create_connection(probe or ("127.0.0.1", port), timeout=0.2),
             ):
                 break
             if process.poll() is not None or time.monotonic() > deadline:

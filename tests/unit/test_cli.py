@@ -71,7 +71,7 @@ def test_doctor_shows_how_chatgpt_web_variables_were_mapped_with_secrets_masked(
 ) -> None:
     env_file = tmp_path / "service.env"
     env_file.write_text(CHATGPT_WEB_ENV)
-    result = run(["doctor", "--env-file", str(env_file)], tmp_path)
+    result = run(["doctor", "--offline", "--env-file", str(env_file)], tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for variable in (
@@ -100,3 +100,83 @@ def test_configuration_errors_exit_2_with_the_reason(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", [["migrate"], ["version"]])
 def test_simple_commands_succeed(tmp_path: Path, command: list[str]) -> None:
     assert run(command, tmp_path).returncode == 0
+
+
+def test_import_command_brings_a_history_file_in(tmp_path: Path) -> None:
+    data = Path(__file__).parents[1] / "data"
+    assert (
+        run(
+            ["user", "add", "alice", "--password-stdin"], tmp_path, stdin="a long enough password\n"
+        ).returncode
+        == 0
+    )
+    result = run(["import", "--user", "alice", str(data / "chatgpt-conversations.json")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Imported 2 conversations and 7 messages (chatgpt format) for alice." in result.stdout
+    assert "image" in result.stdout
+    missing = run(
+        ["import", "--user", "nobody", str(data / "chatgpt-conversations.json")], tmp_path
+    )
+    assert missing.returncode == 1 and "nobody" in missing.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    assert run(["import", "--user", "alice", str(bad)], tmp_path).returncode == 1
+
+
+def test_doctor_reports_an_unreachable_upstream_and_a_broken_proxy_without_secrets(
+    tmp_path: Path,
+) -> None:
+    from tests.fakes.proxies import HttpConnectProxy
+    from tests.fakes.upstream import FakeUpstream
+
+    with (
+        FakeUpstream(valid_keys=["sk-good-key-0123456789"]) as fake,
+        HttpConnectProxy(username="u", password="PROXYSECRET") as proxy,
+    ):
+        broken_proxy = proxy.url.replace("PROXYSECRET", "WRONGSECRET")
+        config = tmp_path / "chatgate.toml"
+        config.write_text(
+            f"""
+[[providers]]
+name = "good"
+kind = "openai"
+base_url = "{fake.base_url}/v1"
+models = ["a"]
+[[providers.credentials]]
+api_key = "sk-good-key-0123456789"
+
+[[providers]]
+name = "refused"
+kind = "openai"
+base_url = "{fake.base_url}/v1"
+models = ["b"]
+[[providers.credentials]]
+api_key = "sk-bad-key-SECRET-0000"
+
+[[providers]]
+name = "gone"
+kind = "openai"
+base_url = "http://127.0.0.1:9/v1"
+models = ["c"]
+[[providers.credentials]]
+api_key = "sk-gone-key-SECRET-000"
+
+[[providers]]
+name = "behind-proxy"
+kind = "openai"
+base_url = "{fake.base_url}/v1"
+models = ["d"]
+proxy = "{broken_proxy}"
+[[providers.credentials]]
+api_key = "sk-good-key-0123456789"
+"""
+        )
+        result = run(["doctor", "--config", str(config)], tmp_path)
+    out = result.stdout
+    assert result.returncode == 1
+    lines = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") >= 4}
+    assert "ok" in lines["good"]
+    assert "key is refused" in lines["refused"]
+    assert "unreachable" in lines["gone"] or "timed out" in lines["gone"]
+    assert "proxy" in lines["behind-proxy"].split("│")[4]
+    assert "SECRET" not in out and "sk-good-key-0123456789" not in out

@@ -23,7 +23,7 @@ def test_short_or_blank_passwords_are_weak(password: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "password", ["eight888", "パスワードは長くて安全です", "a" * 1024, "emoji 🔑🔑🔑🔑"]
+    "password", ["eight-8-8-8", "パスワードは長くて安全です", "a" * 1024, "emoji 🔑🔑🔑🔑"]
 )
 def test_any_characters_are_accepted(password: str) -> None:
     passwords.check_policy(password)
@@ -39,3 +39,11 @@ async def test_verify_upgrades_nothing_for_a_current_hash() -> None:
     assert await passwords.verify_password("a long enough password", stored) == (True, None)
     assert (await passwords.verify_password("wrong password!", stored))[0] is False
     assert (await passwords.verify_password("anything at all", None))[0] is False
+
+
+@pytest.mark.parametrize(
+    "password", ["password", "password1", "qwertyuiop", "iloveyou", "PASSWORD123"]
+)
+def test_common_passwords_are_refused(password: str) -> None:
+    with pytest.raises(WeakPassword, match="common"):
+        passwords.check_policy(password)

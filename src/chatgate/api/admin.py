@@ -1,53 +1,87 @@
-"""Administration: accounts and invites. Administrators see accounts, never conversation content."""
+"""Administration: accounts, invites, quotas, upstreams, usage and the audit log.
+
+Administrators see usage, never conversation content — unless the operator sets
+`admin_content_access`, and then every reading is written to the audit log.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+import csv
+import io
+from datetime import date, timedelta
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Query, Request, Response, status
+
+from chatgate.api.conversations import conversation_out, message_out
 from chatgate.api.deps import AdminUser, ServicesDep
 from chatgate.api.schemas import (
     AdminPasswordIn,
     AdminUserIn,
+    AdminUserOut,
     AdminUserPatch,
+    ConversationPage,
     Id,
+    InstanceSettingsIn,
+    InstanceSettingsOut,
     InviteIn,
     InviteOut,
-    UserOut,
+    MessageList,
 )
-from chatgate.errors import Conflict
+from chatgate.api.sse import SelfTestStream
+from chatgate.db.repos import usage as usage_repo
+from chatgate.errors import Conflict, Forbidden, ValidationFailed
+from chatgate.ids import utcnow
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
-@router.get("/users", response_model=list[UserOut])
-async def list_users(_admin: AdminUser, services: ServicesDep) -> list[UserOut]:
-    return [UserOut.model_validate(u) for u in await services.users.all()]
+@router.get("/users", response_model=list[AdminUserOut])
+async def list_users(_admin: AdminUser, services: ServicesDep) -> list[AdminUserOut]:
+    return [AdminUserOut.model_validate(u) for u in await services.users.all()]
 
 
-@router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
-async def create_user(body: AdminUserIn, _admin: AdminUser, services: ServicesDep) -> UserOut:
-    return UserOut.model_validate(
-        await services.users.create_user(body.username, body.password, role=body.role)
+@router.post("/users", response_model=AdminUserOut, status_code=status.HTTP_201_CREATED)
+async def create_user(body: AdminUserIn, admin: AdminUser, services: ServicesDep) -> AdminUserOut:
+    user = await services.users.create_user(body.username, body.password, role=body.role)
+    await services.audit.record(
+        admin.id, "user.create", target_user_id=user.id, detail=user.username
     )
+    return AdminUserOut.model_validate(user)
 
 
-@router.patch("/users/{user_id}", response_model=UserOut)
+@router.patch("/users/{user_id}", response_model=AdminUserOut)
 async def update_user(
     user_id: Id, body: AdminUserPatch, admin: AdminUser, services: ServicesDep
-) -> UserOut:
-    """Approve (status active), disable, or change the role; the user's sessions end at once."""
+) -> AdminUserOut:
+    """Approve (status active), disable, change the role (the user's sessions end at once), or set
+    the user's quota overrides."""
     if user_id == admin.id and (body.role == "user" or body.status in ("disabled", "pending")):
         raise Conflict("You cannot demote or disable yourself; ask another administrator.")
-    return UserOut.model_validate(
-        await services.users.update(user_id, role=body.role, status=body.status)
-    )
+    user = await services.users.get(user_id)
+    if body.role is not None or body.status is not None:
+        user = await services.users.update(user_id, role=body.role, status=body.status)
+        await services.audit.record(
+            admin.id,
+            "user.update",
+            target_user_id=user_id,
+            detail=f"role={user.role} status={user.status}",
+        )
+    if "quota" in body.model_fields_set:
+        overrides = body.quota.overrides() if body.quota else {}
+        user = await services.users.set_quota(user_id, overrides or None)
+        await services.audit.record(
+            admin.id, "user.quota", target_user_id=user_id, detail=str(overrides)
+        )
+    return AdminUserOut.model_validate(user)
 
 
 @router.post("/users/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)
 async def reset_password(
-    user_id: Id, body: AdminPasswordIn, _admin: AdminUser, services: ServicesDep
+    user_id: Id, body: AdminPasswordIn, admin: AdminUser, services: ServicesDep
 ) -> Response:
     await services.users.set_password(user_id, body.password)
+    await services.audit.record(admin.id, "user.password_reset", target_user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -81,3 +115,159 @@ async def create_invite(
 async def revoke_invite(invite_id: Id, _admin: AdminUser, services: ServicesDep) -> Response:
     await services.users.revoke_invite(invite_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- the instance ---------------------------------------------------------------------------
+@router.get("/settings", response_model=InstanceSettingsOut)
+async def get_settings(_admin: AdminUser, services: ServicesDep) -> InstanceSettingsOut:
+    return InstanceSettingsOut(**services.instance.as_dict())
+
+
+@router.patch("/settings", response_model=InstanceSettingsOut)
+async def update_settings(
+    body: InstanceSettingsIn, admin: AdminUser, services: ServicesDep
+) -> InstanceSettingsOut:
+    """Registration policy, default model and the announcement banner, changed at run time."""
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    if changes.get("default_model"):
+        services.registry.route(changes["default_model"])  # must exist
+    await services.instance.update(changes)
+    await services.audit.record(admin.id, "settings.update", detail=str(changes))
+    return InstanceSettingsOut(**services.instance.as_dict())
+
+
+@router.get(
+    "/selftest/stream",
+    response_class=Response,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def selftest_stream(_admin: AdminUser) -> Response:
+    """Twenty events 100 ms apart: the console measures whether they arrive one by one."""
+    return SelfTestStream()
+
+
+@router.get("/providers")
+async def providers(_admin: AdminUser, services: ServicesDep) -> list[dict[str, Any]]:
+    """Each upstream: its models, queue and credentials' state (in flight, cool-down, last error)."""
+    return [
+        {
+            "name": provider.name,
+            "kind": provider.kind.value,
+            "models": [m.id for m in provider.models],
+            "queue_length": services.scheduler.queue_length(provider.name),
+            "credentials": services.scheduler.status(provider.name),
+        }
+        for provider in services.registry.providers
+    ]
+
+
+# -- usage ------------------------------------------------------------------------------------
+GROUPS = ("day", "user", "model")
+
+
+def _period(since: date | None, until: date | None) -> tuple[str, str]:
+    today = utcnow().date()
+    until = until or today
+    since = since or until - timedelta(days=29)
+    if since > until:
+        raise ValidationFailed("since must not be after until.")
+    return since.isoformat(), until.isoformat()
+
+
+def _groups(group: str) -> list[str]:
+    chosen = [g.strip() for g in group.split(",") if g.strip()]
+    if not chosen or any(g not in GROUPS for g in chosen):
+        raise ValidationFailed("group is a comma-separated list of day, user and model.")
+    return chosen
+
+
+@router.get("/usage")
+async def usage(
+    _admin: AdminUser,
+    services: ServicesDep,
+    since: date | None = None,
+    until: date | None = None,
+    group: Annotated[str, Query(max_length=40)] = "day",
+) -> list[dict[str, Any]]:
+    """Requests, tokens and cost between two UTC days, grouped by day, user and/or model."""
+    first, last = _period(since, until)
+    async with services.db.read() as s:
+        return await usage_repo.summary(s, since_day=first, until_day=last, group=_groups(group))
+
+
+@router.get("/usage.csv", response_class=Response)
+async def usage_csv(
+    _admin: AdminUser,
+    services: ServicesDep,
+    since: date | None = None,
+    until: date | None = None,
+    group: Annotated[str, Query(max_length=40)] = "day,user,model",
+) -> Response:
+    first, last = _period(since, until)
+    groups = _groups(group)
+    async with services.db.read() as s:
+        rows = await usage_repo.summary(s, since_day=first, until_day=last, group=groups)
+    out = io.StringIO()
+    fields = [*groups, "requests", "prompt_tokens", "completion_tokens", "cost_usd"]
+    writer = csv.DictWriter(out, fieldnames=fields)
+    writer.writeheader()
+    for row in rows:
+        # A username starting with = + - @ would be a formula in a spreadsheet.
+        writer.writerow(
+            {k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in row.items()}
+        )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": f'attachment; filename="chatgate-usage-{first}-{last}.csv"'
+        },
+    )
+
+
+@router.get("/audit")
+async def audit_log(_admin: AdminUser, services: ServicesDep) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": entry.id,
+            "actor": actor,
+            "action": entry.action,
+            "target_user_id": entry.target_user_id,
+            "detail": entry.detail,
+            "created_at": entry.created_at.isoformat(),
+        }
+        for entry, actor in await services.audit.recent()
+    ]
+
+
+# -- content, only where the operator allows it --------------------------------------------
+def _content_allowed(services: Any) -> None:
+    if not services.settings.admin_content_access:
+        raise Forbidden(
+            "Administrators cannot read conversations on this server (admin_content_access is off)."
+        )
+
+
+@router.get("/users/{user_id}/conversations", response_model=ConversationPage)
+async def user_conversations(
+    user_id: Id, admin: AdminUser, services: ServicesDep
+) -> ConversationPage:
+    _content_allowed(services)
+    await services.users.get(user_id)
+    page = await services.conversations.page(user_id, limit=100, cursor=None, query=None)
+    await services.audit.record(admin.id, "content.list", target_user_id=user_id)
+    return ConversationPage(
+        items=[conversation_out(c) for c in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/users/{user_id}/conversations/{conversation_id}/messages", response_model=MessageList)
+async def user_messages(
+    user_id: Id, conversation_id: Id, admin: AdminUser, services: ServicesDep
+) -> MessageList:
+    _content_allowed(services)
+    messages, leaf = await services.conversations.messages(user_id, conversation_id)
+    await services.audit.record(
+        admin.id, "content.read", target_user_id=user_id, detail=f"conversation {conversation_id}"
+    )
+    return MessageList(messages=[message_out(m) for m in messages], current_leaf_id=leaf)

@@ -48,9 +48,10 @@ async def auth_config(services: ServicesDep) -> AuthConfigOut:
     settings = services.settings
     return AuthConfigOut(
         mode=settings.auth_mode.value,
-        registration=settings.registration.value,
+        registration=services.instance.registration.value,
         setup_required=await services.users.needs_setup(),
         version=__version__,
+        announcement=services.instance.announcement,
     )
 
 

@@ -35,7 +35,7 @@ async def send_message(
 ) -> Response:
     """Ask; the answer streams back. Leave out `parent_id` to continue the current branch, give
     it to branch from an earlier answer (edit and resend), or send null for a new first question."""
-    generation = await services.generations.send(
+    generation = await services.chat.send(
         user.id,
         conversation_id,
         body.content,
@@ -59,9 +59,7 @@ async def regenerate(
     body: RegenerateIn | None = None,
 ) -> Response:
     model = body.model if body else None
-    generation = await services.generations.regenerate(
-        user.id, conversation_id, message_id, model=model
-    )
+    generation = await services.chat.regenerate(user.id, conversation_id, message_id, model=model)
     return _follow(services, generation)
 
 
@@ -77,7 +75,7 @@ async def continue_answer(
     services: ServicesDep,
     _body: ContinueIn | None = None,
 ) -> Response:
-    generation = await services.generations.continue_(user.id, conversation_id, message_id)
+    generation = await services.chat.continue_(user.id, conversation_id, message_id)
     return _follow(services, generation)
 
 

@@ -51,6 +51,7 @@ def message_out(message: Message) -> MessageOut:
         status=message.status,
         model=message.model,
         error=error,
+        finish_reason=message.finish_reason,
         prompt_tokens=message.prompt_tokens,
         completion_tokens=message.completion_tokens,
         created_at=message.created_at,

@@ -22,6 +22,13 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def get_principal(request: Request, services: ServicesDep) -> Principal:
+    authorization = request.headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer ":
+        # An API key; a wrong one is refused even if a session cookie came along.
+        principal = await services.api_keys.resolve(authorization[7:].strip())
+        if principal is None:
+            raise Unauthenticated("The API key is not valid (revoked, or mistyped).")
+        return principal
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         principal = await services.auth.resolve_session(token)

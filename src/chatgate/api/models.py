@@ -11,12 +11,15 @@ router = APIRouter(prefix="/api/models", tags=["models"])
 
 
 @router.get("", response_model=ModelsOut)
-async def list_models(_user: CurrentUser, services: ServicesDep) -> ModelsOut:
-    registry = services.registry
+async def list_models(user: CurrentUser, services: ServicesDep) -> ModelsOut:
+    quota = services.quotas.effective(user.role, user.quota)
+    routes = [
+        r for r in services.registry.models() if services.quotas.model_allowed(quota, r.model.id)
+    ]
+    default = services.chat.default_model()
+    if default not in {r.model.id for r in routes}:
+        default = routes[0].model.id if routes else None
     return ModelsOut(
-        default=registry.default_model,
-        models=[
-            ModelOut(id=r.model.id, provider=r.provider.name, name=r.model.id)
-            for r in registry.models()
-        ],
+        default=default,
+        models=[ModelOut(id=r.model.id, provider=r.provider.name, name=r.model.id) for r in routes],
     )

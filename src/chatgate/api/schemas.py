@@ -144,6 +144,9 @@ class MessageOut(_Out):
     status: Literal["complete", "queued", "streaming", "stopped", "interrupted", "error"]
     model: str | None
     error: ErrorInfo | None
+    finish_reason: str | None = Field(
+        None, description='"length" when max_tokens cut the answer (it can be continued).'
+    )
     prompt_tokens: int | None
     completion_tokens: int | None
     created_at: datetime
@@ -173,6 +176,9 @@ class AdminUserIn(_In):
 class AdminUserPatch(_In):
     role: Literal["admin", "user"] | None = None
     status: Literal["active", "pending", "disabled"] | None = None
+    quota: QuotaIn | None = Field(
+        None, description="Replaces the user's overrides; {} clears them."
+    )
 
 
 class AdminPasswordIn(_In):
@@ -230,3 +236,66 @@ class ModelOut(_Out):
 class ModelsOut(_Out):
     default: str | None
     models: list[ModelOut]
+
+
+class QuotaIn(_In):
+    """Per-user overrides: a key with null means unlimited; leave a key out to inherit."""
+
+    requests_per_hour: Annotated[int, Field(ge=0)] | None = None
+    concurrent_generations: Annotated[int, Field(ge=0)] | None = None
+    messages_per_day: Annotated[int, Field(ge=0)] | None = None
+    messages_per_month: Annotated[int, Field(ge=0)] | None = None
+    tokens_per_day: Annotated[int, Field(ge=0)] | None = None
+    tokens_per_month: Annotated[int, Field(ge=0)] | None = None
+    max_input_tokens: Annotated[int, Field(ge=1)] | None = None
+    allowed_models: list[Annotated[Text, Field(max_length=200)]] | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class AdminUserOut(UserOut):
+    quota: dict[str, Any] | None = None
+
+
+class InstanceSettingsIn(_In):
+    registration: Literal["closed", "invite", "approval", "open"] | None = None
+    sharing: bool | None = None
+    default_model: Annotated[Text, Field(max_length=200)] | None = None
+    announcement: Annotated[Text, Field(max_length=5000)] | None = None
+
+
+class InstanceSettingsOut(_Out):
+    registration: str
+    sharing: bool
+    default_model: str | None
+    announcement: str | None
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"model": ErrorBody, "description": DESCRIPTIONS.get(status, "Error")}
+        for status in statuses
+    }
+
+
+DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Not signed in",
+    403: "Not allowed",
+    404: "Not found (also: someone else's object)",
+    409: "Conflict",
+    410: "Link used or expired",
+    413: "Too large",
+    422: "Invalid fields",
+    429: "Rate limit or quota (see Retry-After)",
+    500: "Server error",
+    502: "Upstream error",
+    503: "Unavailable",
+    504: "Upstream timeout",
+    507: "Disk full",
+}
+# Every route may answer with these; documented once for all of them.
+COMMON_ERRORS = error_responses(
+    400, 401, 403, 404, 409, 410, 413, 422, 429, 500, 502, 503, 504, 507
+)

@@ -128,3 +128,31 @@ class StoredAnswerStream(_StreamResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
         await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+
+class SelfTestStream(_StreamResponse):
+    """`count` small events `interval` seconds apart, each stamped with the server's clock: the
+    browser checks they arrive spread out, not in one lump (a buffering proxy)."""
+
+    def __init__(self, *, count: int = 20, interval: float = 0.1) -> None:
+        super().__init__()
+        self.count = count
+        self.interval = interval
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        import time
+
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        for n in range(1, self.count + 1):
+            payload = {"n": n, "of": self.count, "sent_at": round(time.time() * 1000)}
+            await send(
+                {"type": "http.response.body", "body": frame(n, "tick", payload), "more_body": True}
+            )
+            await asyncio.sleep(self.interval)
+        await send(
+            {
+                "type": "http.response.body",
+                "body": frame(self.count + 1, "done", {}),
+                "more_body": False,
+            }
+        )

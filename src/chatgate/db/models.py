@@ -61,6 +61,8 @@ class User(Base):
         sa.String(16), default="active"
     )  # active | pending | disabled
     is_anonymous: Mapped[bool] = mapped_column(default=False)
+    # Per-user quota overrides; absent keys fall back to the role's defaults.
+    quota: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     last_seen_at: Mapped[datetime | None]
@@ -163,6 +165,8 @@ class Message(Base):
     provider: Mapped[str | None] = mapped_column(sa.String(64))
     error_code: Mapped[str | None] = mapped_column(sa.String(64))
     error_message: Mapped[str | None] = mapped_column(sa.Text)
+    # Why the upstream stopped: "stop", or "length" when max_tokens cut the answer (continuable).
+    finish_reason: Mapped[str | None] = mapped_column(sa.String(16))
     prompt_tokens: Mapped[int | None]
     completion_tokens: Mapped[int | None]
     # Upstream continuation state (ChatGPT web: conversation_id and message id of this answer).
@@ -170,3 +174,65 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class UsageRecord(Base):
+    """The ledger: one row per generation (chat or /v1), written when it is admitted to the
+    queue and completed with its token counts when it ends."""
+
+    __tablename__ = "usage"
+    __table_args__ = (
+        sa.Index("ix_usage_user_time", "user_id", "created_at"),
+        sa.Index("ix_usage_day", "day"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("users.id", ondelete="CASCADE"))
+    message_id: Mapped[str | None] = mapped_column(ID)
+    source: Mapped[str] = mapped_column(sa.String(16), default="chat")  # chat | api
+    model: Mapped[str] = mapped_column(sa.String(200))
+    provider: Mapped[str] = mapped_column(sa.String(64))
+    credential: Mapped[str | None] = mapped_column(sa.String(130))
+    status: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    prompt_tokens: Mapped[int] = mapped_column(default=0)
+    completion_tokens: Mapped[int] = mapped_column(default=0)
+    estimated: Mapped[bool] = mapped_column(
+        default=False
+    )  # counted by ChatGate, not reported upstream
+    cost_micro_usd: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    day: Mapped[str] = mapped_column(sa.String(10))  # UTC date, for grouping on every backend
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Security-relevant administrator actions, above all any reading of someone's chats."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    actor_id: Mapped[str | None] = mapped_column(ID, sa.ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    target_user_id: Mapped[str | None] = mapped_column(ID)
+    detail: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Share(Base):
+    """A read-only snapshot of one branch of a conversation, published at an unguessable URL."""
+
+    __tablename__ = "shares"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    # HMAC of the 128-bit token in the URL: a database copy does not reveal working links.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(
+        ID, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    conversation_id: Mapped[str] = mapped_column(
+        ID, sa.ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(sa.String(200))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]

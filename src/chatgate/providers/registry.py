@@ -76,7 +76,36 @@ def build_provider(config: ProviderConfig, settings: Settings) -> Provider:
         return Anthropic(config.name, base, list(config.models), credentials)
     if config.kind is ProviderKind.chatgpt_web:
         return ChatGPTWeb(config.name, base, list(config.models), credentials)
-    raise ValueError(f"provider kind {config.kind} is built elsewhere")
+    if config.kind is ProviderKind.local:
+        # The local model next to upstreams, by choice: [[providers]] kind = "local".
+        from chatgate.providers.local_llama import build_local_provider
+
+        local = build_local_provider(
+            settings,
+            name=config.name,
+            model=config.models[0] if config.models else None,
+            required=True,
+        )
+        assert local is not None  # required=True raises instead
+        return local
+    raise ValueError(f"provider kind {config.kind} is not supported")
+
+
+def build_providers(settings: Settings) -> list[Provider]:
+    """The configured upstreams; with none, the bundled local model (when it is installed)."""
+    if settings.providers:
+        if settings.local_model_path and all(
+            p.kind is not ProviderKind.local for p in settings.providers
+        ):
+            log.warning(
+                "local_model_path is unused: upstreams are configured. "
+                'Add [[providers]] name = "local", kind = "local" to offer the local model too.'
+            )
+        return [build_provider(p, settings) for p in settings.providers]
+    from chatgate.providers.local_llama import build_local_provider
+
+    local = build_local_provider(settings)
+    return [local] if local is not None else []
 
 
 class Registry:
@@ -98,7 +127,17 @@ class Registry:
             raise ValueError(f"default_model {default_model!r} is not offered by any provider")
         self.default_model = default_model or next(iter(self._routes), None)
 
+    @property
+    def bundled_default(self) -> bool:
+        """New conversations are answered by the bundled SmolLM2 (the startup banner says so)."""
+        if self.default_model is None:
+            return False
+        provider = self._routes[self.default_model].provider
+        return provider.kind is ProviderKind.local and bool(getattr(provider, "bundled", False))
+
     def route(self, model_id: str | None) -> ModelRoute:
+        if not self._routes:
+            raise NoModel()
         if model_id is None:
             if self.default_model is None:
                 raise NoModel()

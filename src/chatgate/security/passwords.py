@@ -7,7 +7,9 @@ number at once so a burst of logins cannot exhaust memory.
 from __future__ import annotations
 
 import asyncio
+import functools
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from pwdlib import PasswordHash
 
@@ -21,8 +23,14 @@ _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="argon2")
 _DUMMY_HASH = _hasher.hash("chatgate-dummy-password-for-timing")
 
 
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    text = (Path(__file__).parent.parent / "data" / "common-passwords.txt").read_text()
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
 def check_policy(password: str, *, username: str | None = None) -> None:
-    """Length only (any characters, no composition rules), as OWASP ASVS asks."""
+    """Length, and not a well-known password; any characters, no composition rules (OWASP ASVS)."""
     if len(password) < MIN_LENGTH:
         raise WeakPassword(f"Use at least {MIN_LENGTH} characters.")
     if len(password) > MAX_LENGTH:
@@ -31,6 +39,8 @@ def check_policy(password: str, *, username: str | None = None) -> None:
         raise WeakPassword("A password cannot be only spaces.")
     if username and password.casefold() == username.casefold():
         raise WeakPassword("The password cannot be the username.")
+    if password.casefold() in _common_passwords() or password in _common_passwords():
+        raise WeakPassword("This password is one of the most common ones; choose another.")
 
 
 async def hash_password(password: str) -> str:

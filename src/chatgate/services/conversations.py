@@ -36,7 +36,15 @@ class ConversationSettings:
     @classmethod
     def of(cls, raw: dict[str, Any] | None) -> ConversationSettings:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (raw or {}).items() if k in known})
+        # null resets a setting to its default (for the two that have a non-null one, too).
+        required = {"system_prompt", "context_messages"}
+        return cls(
+            **{
+                k: v
+                for k, v in (raw or {}).items()
+                if k in known and not (v is None and k in required)
+            }
+        )
 
     def merged(self, changes: dict[str, Any]) -> ConversationSettings:
         return ConversationSettings.of({**asdict(self), **changes})

@@ -1,9 +1,11 @@
 """The generation lifecycle (DESIGN.md §6).
 
-1. The question is checked, then committed together with an assistant row in status `queued`.
+1. Quotas are checked and the request is recorded in the usage ledger — for chats together with
+   the question and an assistant row in status `queued` — in one transaction, before any
+   upstream call.
 2. The scheduler admits the request when its credential has room; the client hears its position.
 3. The answer is produced by a server-side task that does not depend on any HTTP connection:
-   pieces go to the live event log, and the row is checkpointed once a second for all running
+   pieces go to the live event log, and rows are checkpointed once a second for all running
    generations together (never a write per token).
 4. The final state — `complete`, `stopped`, `interrupted` or `error`, with usage — is committed
    before the `done` event, so a client that saw `done` can reload and find the same text.
@@ -17,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,26 +26,30 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chatgate.config import ProviderKind, Settings
+from chatgate.config import Settings
 from chatgate.db.engine import Database
-from chatgate.db.models import Conversation, Message
+from chatgate.db.models import Message, UsageRecord, User
 from chatgate.db.repos import conversations as repo
+from chatgate.db.repos import usage as usage_repo
 from chatgate.errors import (
-    BadRequest,
     ChatGateError,
     NotFound,
-    StorageFull,
     UpstreamAuth,
     UpstreamError,
     UpstreamRateLimited,
     UpstreamTimeout,
 )
 from chatgate.ids import new_id, utcnow
-from chatgate.providers.base import ChatRequest, Finish, ReasoningDelta, TextDelta, Usage
-from chatgate.providers.registry import ModelRoute, Registry
-from chatgate.services import context as context_builder
+from chatgate.providers.base import (
+    ChatRequest,
+    Credential,
+    Finish,
+    ReasoningDelta,
+    TextDelta,
+    Usage,
+)
+from chatgate.providers.registry import ModelRoute
 from chatgate.services import tokens
-from chatgate.services.conversations import DEFAULT_TITLE, ConversationSettings, branch_of
 from chatgate.services.live import (
     DONE,
     ERROR,
@@ -56,59 +61,59 @@ from chatgate.services.live import (
     USAGE,
     LiveGeneration,
 )
+from chatgate.services.quotas import Quotas
 from chatgate.services.scheduler import FAILING_REST_SECONDS, Scheduler
 
 log = structlog.get_logger(__name__)
 
 CHECKPOINT_INTERVAL = 1.0
 HEARTBEAT_AFTER = 15.0
-TITLE_LENGTH = 60
 MAX_RETRY_WAIT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
-class _Plan:
-    """Everything decided before anything is written."""
+class Job:
+    """One answer to produce: for whom, from which model, with what, and where it is kept."""
 
-    conversation: Conversation
+    user_id: str
     route: ModelRoute
-    settings: ConversationSettings
-    branch: list[Message]  # ends with the user message being answered
-    state: dict[str, Any] | None
+    request: ChatRequest
+    prompt_estimate: int
+    source: str = "api"  # chat (stored in a conversation) | api (/v1: only the ledger)
+    conversation_id: str | None = None
+    question: Message | None = None  # a new question to store first
+    question_id: str | None = None
+    continue_answer: Message | None = None
+    title: str | None = None
+
+    @property
+    def stored(self) -> bool:
+        return self.conversation_id is not None
 
 
-def _auto_title(text: str) -> str:
-    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
-    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
-
-
-def _provider_state(branch: Sequence[Message], provider: str) -> dict[str, Any] | None:
-    """Continuation ids from the nearest earlier answer given by the same provider."""
-    for message in reversed(branch):
-        if message.role == "assistant" and message.provider == provider and message.provider_state:
-            return message.provider_state
-    return None
+def cost_micro_usd(route: ModelRoute, prompt: int, completion: int) -> int:
+    model = route.model
+    return round(prompt * (model.input_price or 0) + completion * (model.output_price or 0))
 
 
 class Generations:
     def __init__(
-        self, db: Database, settings: Settings, registry: Registry, scheduler: Scheduler
+        self, db: Database, settings: Settings, scheduler: Scheduler, quotas: Quotas
     ) -> None:
         self._db = db
         self._settings = settings
-        self._registry = registry
         self._scheduler = scheduler
+        self._quotas = quotas
         self._live: dict[str, LiveGeneration] = {}
         self._ticker: asyncio.Task[None] | None = None
-        self._closing = False
 
     # -- lifecycle of the service -----------------------------------------------------------
-    async def start(self) -> None:
+    async def start_service(self) -> None:
         self._ticker = asyncio.create_task(self._tick(), name="generations-ticker")
 
     async def shutdown(self, grace: float = 0.0) -> None:
-        """Let running answers finish for `grace` seconds, then mark the rest `interrupted`."""
-        self._closing = True
+        """Let running answers finish for `grace` seconds, then mark the rest `interrupted`.
+        Safe to call twice (the server's shutdown and the app's lifespan both do)."""
         running = [g.task for g in self._live.values() if g.task is not None and not g.task.done()]
         if running and grace > 0:
             await asyncio.wait(running, timeout=grace)
@@ -125,142 +130,40 @@ class Generations:
         await self._checkpoint()
 
     # -- starting ---------------------------------------------------------------------------
-    async def send(
-        self,
-        user_id: str,
-        conversation_id: str,
-        content: str,
-        *,
-        parent_id: str | None,
-        root: bool,
-        model: str | None,
-    ) -> LiveGeneration:
-        """A new question (after `parent_id`, the current leaf, or as a new root) and its answer."""
-        if not content.strip():
-            raise BadRequest("The message is empty.")
-        conversation, messages = await self._load(user_id, conversation_id)
-        by_id = {m.id: m for m in messages}
-        parent = None if root else (parent_id or conversation.current_leaf_id)
-        if parent is not None:
-            if parent not in by_id:
-                raise NotFound("The message to answer after is not in this conversation.")
-            if by_id[parent].role != "assistant":
-                raise BadRequest("A question must follow an answer; regenerate the answer instead.")
-        branch = branch_of(messages, parent) if parent else []
-        question = Message(
-            id=new_id(),
-            conversation_id=conversation_id,
-            user_id=user_id,
-            parent_id=parent,
-            role="user",
-            content=content,
-            status="complete",
-        )
-        plan = self._plan(conversation, [*branch, question], model)
-        title = (
-            _auto_title(content) if conversation.title == DEFAULT_TITLE and not messages else None
-        )
-        return await self._begin(plan, question=question, title=title)
-
-    async def regenerate(
-        self, user_id: str, conversation_id: str, message_id: str, *, model: str | None
-    ) -> LiveGeneration:
-        """Another answer to the same question: a new sibling of the answer (or child of the question)."""
-        conversation, messages = await self._load(user_id, conversation_id)
-        by_id = {m.id: m for m in messages}
-        target = by_id.get(message_id)
-        if target is None:
-            raise NotFound("Message not found in this conversation.")
-        question = target if target.role == "user" else by_id.get(target.parent_id or "")
-        if question is None or question.role != "user":
-            raise BadRequest("There is no question to answer again.")
-        plan = self._plan(conversation, branch_of(messages, question.id), model)
-        return await self._begin(plan, question=None)
-
-    async def continue_(
-        self, user_id: str, conversation_id: str, message_id: str
-    ) -> LiveGeneration:
-        """Carry on writing a stopped, interrupted or cut-off answer, in the same message."""
-        conversation, messages = await self._load(user_id, conversation_id)
-        answer = next((m for m in messages if m.id == message_id), None)
-        if answer is None or answer.role != "assistant":
-            raise NotFound("Answer not found in this conversation.")
-        running = self._live.get(answer.id)
-        if (running is not None and not running.finished) or answer.status in (
-            "queued",
-            "streaming",
-        ):
-            raise BadRequest("This answer is still being written.")
-        if not answer.content:
-            raise BadRequest("There is nothing to continue; regenerate the answer instead.")
-        branch = branch_of(messages, answer.parent_id)
-        plan = self._plan(conversation, branch, answer.model)
-        if plan.route.provider.kind is ProviderKind.chatgpt_web:
-            raise BadRequest("Continuing an answer is not available with the ChatGPT web provider.")
-        return await self._begin(plan, question=None, continue_answer=answer)
-
-    async def _load(self, user_id: str, conversation_id: str) -> tuple[Conversation, list[Message]]:
-        async with self._db.read() as s:
-            conversation = await repo.get_conversation(s, user_id, conversation_id)
-            if conversation is None:
-                raise NotFound("Conversation not found.")
-            return conversation, list(await repo.list_messages(s, conversation_id))
-
-    def _plan(self, conversation: Conversation, branch: list[Message], model: str | None) -> _Plan:
-        settings = ConversationSettings.of(conversation.settings)
-        route = self._registry.route(model or settings.model)
-        return _Plan(
-            conversation, route, settings, branch, _provider_state(branch, route.provider.name)
-        )
-
-    async def _begin(
-        self,
-        plan: _Plan,
-        *,
-        question: Message | None,
-        title: str | None = None,
-        continue_answer: Message | None = None,
-    ) -> LiveGeneration:
+    async def start(self, job: Job) -> LiveGeneration:
         now = utcnow()
-        # The answer sorts after its question even when both land in the same microsecond.
-        answered_at = now + timedelta(microseconds=1)
-        conversation = plan.conversation
-        question_id = question.id if question else plan.branch[-1].id
-        answer_id = continue_answer.id if continue_answer is not None else new_id()
-        answer = Message(
-            id=answer_id,
-            conversation_id=conversation.id,
-            user_id=conversation.user_id,
-            parent_id=question_id,
-            role="assistant",
-            content="",
-            status="queued",
-            model=plan.route.model.id,
-            provider=plan.route.provider.name,
-            created_at=answered_at,
-            updated_at=answered_at,
-        )
+        route = job.route
+        answer_id = job.continue_answer.id if job.continue_answer is not None else new_id()
+        usage_id = new_id()
 
         async def commit(s: AsyncSession) -> None:
-            if question is not None:
-                question.created_at = question.updated_at = now
-                await repo.add_message(s, question)
-            if continue_answer is not None:
-                await repo.update_message(
-                    s,
-                    answer_id,
-                    status="queued",
-                    updated_at=now,
-                    finished_at=None,
-                    error_code=None,
-                    error_message=None,
-                )
-            else:
-                await repo.add_message(s, answer)
-            values: dict[str, Any] = {"current_leaf_id": answer_id, "updated_at": now}
-            if title:
-                values["title"] = title
-            await repo.update_conversation(s, conversation.id, **values)
+            user = await s.get(User, job.user_id)
+            if user is None:
+                raise NotFound("No such user.")
+            quota = self._quotas.effective(user.role, user.quota)
+            await self._quotas.check(
+                s,
+                job.user_id,
+                quota,
+                model_id=route.model.id,
+                input_tokens=job.prompt_estimate,
+                now=now,
+            )
+            await usage_repo.add_usage(
+                s,
+                UsageRecord(
+                    id=usage_id,
+                    user_id=job.user_id,
+                    message_id=answer_id if job.stored else None,
+                    source=job.source,
+                    model=route.model.id,
+                    provider=route.provider.name,
+                    day=now.date().isoformat(),
+                    created_at=now,
+                ),
+            )
+            if job.stored:
+                await self._store_question(s, job, answer_id, now)
 
         try:
             await self._db.write(commit)
@@ -272,56 +175,78 @@ class Generations:
         loop = asyncio.get_running_loop()
         generation = LiveGeneration(
             id=answer_id,
-            user_id=conversation.user_id,
-            conversation_id=conversation.id,
-            user_message_id=question_id,
-            model=plan.route.model.id,
-            provider=plan.route.provider.name,
-            prefix=continue_answer.content if continue_answer else "",
+            user_id=job.user_id,
+            conversation_id=job.conversation_id or "",
+            user_message_id=job.question_id or "",
+            model=route.model.id,
+            provider=route.provider.name,
+            prefix=job.continue_answer.content if job.continue_answer else "",
             now=loop.time(),
         )
+        generation.usage_id = usage_id
+        generation.stored = job.stored
         generation.emit(
             START,
             {
-                "conversation_id": conversation.id,
-                "user_message_id": question_id,
+                "conversation_id": job.conversation_id,
+                "user_message_id": job.question_id,
                 "message_id": answer_id,
-                "model": plan.route.model.id,
+                "model": route.model.id,
             },
         )
-        if continue_answer is not None:
-            generation.emit(RESET, {"text": continue_answer.content})
-        if title:
-            generation.emit(TITLE, {"title": title})
+        if job.continue_answer is not None:
+            generation.emit(RESET, {"text": job.continue_answer.content})
+        if job.title:
+            generation.emit(TITLE, {"title": job.title})
         self._live[answer_id] = generation
         generation.task = asyncio.create_task(
-            self._run(generation, plan, continue_answer), name=f"generation-{answer_id}"
+            self._run(generation, job), name=f"generation-{answer_id}"
         )
         return generation
 
+    @staticmethod
+    async def _store_question(s: AsyncSession, job: Job, answer_id: str, now: Any) -> None:
+        assert job.conversation_id is not None
+        if job.question is not None:
+            job.question.created_at = job.question.updated_at = now
+            await repo.add_message(s, job.question)
+        if job.continue_answer is not None:
+            await repo.update_message(
+                s,
+                answer_id,
+                status="queued",
+                updated_at=now,
+                finished_at=None,
+                error_code=None,
+                error_message=None,
+            )
+        else:
+            # The answer sorts after its question even when both land in the same microsecond.
+            answered_at = now + timedelta(microseconds=1)
+            answer = Message(
+                id=answer_id,
+                conversation_id=job.conversation_id,
+                user_id=job.user_id,
+                parent_id=job.question_id,
+                role="assistant",
+                content="",
+                status="queued",
+                model=job.route.model.id,
+                provider=job.route.provider.name,
+                created_at=answered_at,
+                updated_at=answered_at,
+            )
+            await repo.add_message(s, answer)
+        values: dict[str, Any] = {"current_leaf_id": answer_id, "updated_at": now}
+        if job.title:
+            values["title"] = job.title
+        await repo.update_conversation(s, job.conversation_id, **values)
+
     # -- running ----------------------------------------------------------------------------
-    async def _run(
-        self, generation: LiveGeneration, plan: _Plan, continued: Message | None
-    ) -> None:
-        route = plan.route
-        provider = route.provider
+    async def _run(self, generation: LiveGeneration, job: Job) -> None:
+        provider = job.route.provider
         loop = asyncio.get_running_loop()
         retries = self._settings.upstream_retries
-        built = context_builder.build(
-            plan.branch,
-            plan.settings,
-            route.model,
-            continuation=continued.content if continued else None,
-        )
-        request = ChatRequest(
-            model=route.model,
-            messages=built.messages,
-            temperature=plan.settings.temperature,
-            top_p=plan.settings.top_p,
-            max_tokens=plan.settings.max_tokens,
-            state=plan.state,
-            continuation=continued is not None,
-        )
 
         def on_position(position: int) -> None:
             generation.emit(QUEUED, {"position": position})
@@ -333,6 +258,7 @@ class Generations:
                     provider.name, generation.user_id, on_position
                 )
                 credential = lease.credential
+                generation.credential = credential.id
                 failure: UpstreamError | None = None
                 try:
                     if generation.status != "streaming":
@@ -341,7 +267,7 @@ class Generations:
                         generation.emit(STREAMING, {})
                     generation.admitted_at = generation.last_activity = loop.time()
                     async with contextlib.aclosing(
-                        provider.stream_chat(request, credential)
+                        provider.stream_chat(job.request, credential)
                     ) as events:
                         await self._stream(generation, events)
                     self._scheduler.succeeded(credential)
@@ -392,7 +318,7 @@ class Generations:
             status = "error"
             generation.error = ("internal_error", "Something went wrong on the server.")
             log.error("generation crashed", generation=generation.id, exc_info=exc)
-        await asyncio.shield(self._finish(generation, status, built.prompt_tokens))
+        await asyncio.shield(self._finish(generation, job, status))
 
     async def _stream(self, generation: LiveGeneration, events: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -406,12 +332,13 @@ class Generations:
                 generation.prompt_tokens = event.prompt_tokens
                 generation.completion_tokens = event.completion_tokens
             elif type(event) is Finish:
+                generation.finish_reason = event.reason
                 if event.state:
                     generation.provider_state = event.state
             elif type(event) is ReasoningDelta:
                 generation.last_activity = loop.time()
 
-    def _note_failure(self, provider: str, credential: Any, error: UpstreamError) -> None:
+    def _note_failure(self, provider: str, credential: Credential, error: UpstreamError) -> None:
         if isinstance(error, UpstreamRateLimited):
             wait = error.retry_after if error.retry_after is not None else 2.0
             self._scheduler.cool_down(
@@ -437,48 +364,58 @@ class Generations:
         backoff: float = min(0.5 * 2.0 ** (attempt - 1), MAX_RETRY_WAIT)
         return backoff * random.uniform(0.8, 1.2)
 
-    async def _finish(self, generation: LiveGeneration, status: str, estimated_prompt: int) -> None:
+    async def _finish(self, generation: LiveGeneration, job: Job, status: str) -> None:
         loop = asyncio.get_running_loop()
-        text = generation.text()
-        if generation.prompt_tokens is None and generation.admitted_at is not None:
-            generation.prompt_tokens = estimated_prompt
-        if generation.completion_tokens is None and generation.admitted_at is not None:
-            generation.completion_tokens = tokens.count(generation.generated_text())
+        admitted = generation.admitted_at is not None
+        estimated = generation.prompt_tokens is None or generation.completion_tokens is None
+        if generation.prompt_tokens is None:
+            generation.prompt_tokens = job.prompt_estimate if admitted else 0
+        if generation.completion_tokens is None:
+            generated = generation.generated_text()
+            generation.completion_tokens = tokens.count(generated) if generated else 0
         generation.status = status
         now = utcnow()
-        values: dict[str, Any] = {
-            "content": text,
-            "status": status,
-            "prompt_tokens": generation.prompt_tokens,
-            "completion_tokens": generation.completion_tokens,
-            "provider_state": generation.provider_state,
-            "updated_at": now,
-            "finished_at": now,
-            "error_code": generation.error[0] if generation.error else None,
-            "error_message": generation.error[1] if generation.error else None,
-        }
+        prompt, completion = generation.prompt_tokens, generation.completion_tokens
+        error_code, error_message = generation.error if generation.error else (None, None)
+        text = generation.text()
 
         async def save(s: AsyncSession) -> None:
-            await repo.update_message(s, generation.id, **values)
+            if generation.stored:
+                await repo.update_message(
+                    s,
+                    generation.id,
+                    content=text,
+                    status=status,
+                    prompt_tokens=prompt if admitted else None,
+                    completion_tokens=completion if admitted else None,
+                    provider_state=generation.provider_state,
+                    finish_reason=generation.finish_reason,
+                    updated_at=now,
+                    finished_at=now,
+                    error_code=error_code,
+                    error_message=error_message,
+                )
+            await usage_repo.finish_usage(
+                s,
+                generation.usage_id,
+                status=status,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                estimated=estimated,
+                credential=generation.credential,
+                cost_micro_usd=cost_micro_usd(job.route, prompt, completion),
+                finished_at=now,
+            )
 
         try:
             await self._db.write(save)
             generation.dirty = False
-        except StorageFull as exc:
-            generation.error = (exc.code, exc.message)
-            status = generation.status = "error"
         except ChatGateError as exc:
             generation.error = (exc.code, exc.message)
             status = generation.status = "error"
             log.error("saving the answer failed", generation=generation.id, error=exc.message)
-        if generation.prompt_tokens is not None or generation.completion_tokens is not None:
-            generation.emit(
-                USAGE,
-                {
-                    "prompt_tokens": generation.prompt_tokens,
-                    "completion_tokens": generation.completion_tokens,
-                },
-            )
+        if admitted:
+            generation.emit(USAGE, {"prompt_tokens": prompt, "completion_tokens": completion})
         if generation.error:
             generation.emit(ERROR, {"code": generation.error[0], "message": generation.error[1]})
         generation.emit(DONE, {"status": status})
@@ -488,6 +425,10 @@ class Generations:
     def get(self, user_id: str, generation_id: str) -> LiveGeneration | None:
         generation = self._live.get(generation_id)
         return generation if generation is not None and generation.user_id == user_id else None
+
+    def is_running(self, generation_id: str) -> bool:
+        generation = self._live.get(generation_id)
+        return generation is not None and not generation.finished
 
     async def stored(self, user_id: str, generation_id: str) -> Message:
         async with self._db.read() as s:
@@ -513,17 +454,19 @@ class Generations:
 
     def unsubscribed(self, generation: LiveGeneration) -> None:
         generation.subscribers -= 1
+        stop = self._settings.stop_on_disconnect or not generation.stored
         if (
-            self._settings.stop_on_disconnect
+            stop
             and generation.subscribers == 0
             and generation.task is not None
             and not generation.task.done()
         ):
+            # An API client that hangs up wants nothing more; a browser tab may come back.
             generation.stop_reason = "disconnect"
             generation.task.cancel()
 
-    def live_count(self) -> int:
-        return sum(1 for g in self._live.values() if not g.finished)
+    def live_for(self, user_id: str) -> int:
+        return sum(1 for g in self._live.values() if g.user_id == user_id and not g.finished)
 
     # -- once a second ----------------------------------------------------------------------
     async def _tick(self) -> None:
@@ -557,7 +500,7 @@ class Generations:
         rows: list[dict[str, Any]] = []
         now = utcnow()
         for generation in self._live.values():
-            if generation.dirty and not generation.finished:
+            if generation.dirty and generation.stored and not generation.finished:
                 generation.dirty = False
                 rows.append(
                     {
@@ -567,19 +510,20 @@ class Generations:
                         "updated_at": now,
                     }
                 )
-        if rows:
+        if not rows:
+            return
 
-            async def save(s: AsyncSession) -> None:
-                await repo.checkpoint_messages(s, rows)
+        async def save(s: AsyncSession) -> None:
+            await repo.checkpoint_messages(s, rows)
 
-            try:
-                await self._db.write(save)
-            except ChatGateError as exc:
-                log.warning("checkpoint failed", error=exc.message, generations=len(rows))
-                for row in rows:
-                    live = self._live.get(row["mid"])
-                    if live is not None:
-                        live.dirty = True
+        try:
+            await self._db.write(save)
+        except ChatGateError as exc:
+            log.warning("checkpoint failed", error=exc.message, generations=len(rows))
+            for row in rows:
+                live = self._live.get(row["mid"])
+                if live is not None:
+                    live.dirty = True
 
     def _forget_old(self) -> None:
         now = asyncio.get_running_loop().time()

@@ -30,8 +30,10 @@ class LiveGeneration:
         "admitted_at",
         "completion_tokens",
         "conversation_id",
+        "credential",
         "dirty",
         "error",
+        "finish_reason",
         "finished_at",
         "first_token_at",
         "id",
@@ -45,8 +47,10 @@ class LiveGeneration:
         "provider_state",
         "status",
         "stop_reason",
+        "stored",
         "subscribers",
         "task",
+        "usage_id",
         "user_id",
         "user_message_id",
     )
@@ -86,6 +90,10 @@ class LiveGeneration:
         self.last_activity = now
         self.finished_at: float | None = None
         self._wakeup: asyncio.Event | None = None
+        self.usage_id = ""
+        self.stored = True  # False for /v1 answers, which live only in the ledger
+        self.credential: str | None = None
+        self.finish_reason: str | None = None
 
     # -- producing --------------------------------------------------------------------------
     def emit(self, kind: str, payload: Any) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -213,6 +212,19 @@ class Scheduler:
             c is not credential and not c.state.failing for c in self._pool(pool_name).credentials
         )
 
-
-def monotonic() -> float:
-    return time.monotonic()
+    def status(self, pool_name: str) -> list[dict[str, object]]:
+        """Each credential's state for the admin console — never its secret."""
+        pool = self._pool(pool_name)
+        now = asyncio.get_running_loop().time()
+        return [
+            {
+                "name": c.name,
+                "concurrency": c.concurrency,
+                "in_flight": c.state.in_flight,
+                "requests": c.state.requests,
+                "cooling_down_seconds": round(max(0.0, c.state.cooldown_until - now), 1),
+                "failing": c.state.failing,
+                "last_error": c.state.last_error,
+            }
+            for c in pool.credentials
+        ]

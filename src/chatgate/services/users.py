@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,7 @@ from chatgate.errors import (
 from chatgate.ids import new_id, utcnow
 from chatgate.security.passwords import check_policy, hash_password
 from chatgate.security.secrets import TokenHasher, new_token
+from chatgate.services.instance import Instance
 
 SETUP_VALID_FOR = timedelta(days=7)
 ROLES = ("admin", "user")
@@ -39,6 +41,7 @@ class UserInfo:
     status: str
     is_anonymous: bool
     created_at: datetime
+    quota: dict[str, Any] | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -47,7 +50,13 @@ class UserInfo:
     @classmethod
     def of(cls, user: User) -> UserInfo:
         return cls(
-            user.id, user.username, user.role, user.status, user.is_anonymous, user.created_at
+            user.id,
+            user.username,
+            user.role,
+            user.status,
+            user.is_anonymous,
+            user.created_at,
+            user.quota,
         )
 
 
@@ -62,10 +71,17 @@ def normalise_username(username: str) -> str:
 
 
 class Users:
-    def __init__(self, db: Database, settings: Settings, hasher: TokenHasher) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        hasher: TokenHasher,
+        instance: Instance | None = None,
+    ) -> None:
         self._db = db
         self._settings = settings
         self._hasher = hasher
+        self._instance = instance
 
     # -- first admin --------------------------------------------------------------------------
     async def needs_setup(self) -> bool:
@@ -134,7 +150,7 @@ class Users:
         """Create an account as the registration policy allows; a valid invite always admits."""
         username = normalise_username(username)
         check_policy(password, username=username)
-        policy = self._settings.registration
+        policy = self._instance.registration if self._instance else self._settings.registration
         if not invite_code and policy in (Registration.closed, Registration.invite):
             if policy is Registration.invite:
                 raise InviteInvalid("An invite code is needed to register.")
@@ -202,6 +218,16 @@ class Users:
     async def all(self) -> list[UserInfo]:
         async with self._db.read() as s:
             return [UserInfo.of(u) for u in await repo.list_users(s)]
+
+    async def set_quota(self, user_id: str, quota: dict[str, Any] | None) -> UserInfo:
+        """Replace the user's own quota overrides (None: only the role's defaults apply)."""
+
+        async def save(s: AsyncSession) -> None:
+            if not await repo.set_user_quota(s, user_id, quota):
+                raise NotFound("No such user.")
+
+        await self._db.write(save)
+        return await self.get(user_id)
 
     async def update(
         self, user_id: str, *, role: str | None = None, status: str | None = None

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chatgate.db.models import Conversation, Message
+from chatgate.db.models import Conversation, Message, Share
 
 LIVE_STATUSES = ("queued", "streaming")
 
@@ -142,3 +142,38 @@ async def interrupt_live_messages(
         )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def add_share(s: AsyncSession, share: Share) -> Share:
+    s.add(share)
+    await s.flush()
+    return share
+
+
+async def get_share_by_token(s: AsyncSession, token_hash: str) -> Share | None:
+    result = await s.execute(
+        sa.select(Share).where(Share.token_hash == token_hash, Share.revoked_at.is_(None))
+    )
+    return result.scalar_one_or_none()
+
+
+async def list_shares(s: AsyncSession, user_id: str, conversation_id: str) -> Sequence[Share]:
+    query = (
+        sa.select(Share)
+        .where(
+            Share.user_id == user_id,
+            Share.conversation_id == conversation_id,
+            Share.revoked_at.is_(None),
+        )
+        .order_by(Share.created_at.desc())
+    )
+    return (await s.execute(query)).scalars().all()
+
+
+async def revoke_share(s: AsyncSession, user_id: str, share_id: str, now: datetime) -> bool:
+    result = await s.execute(
+        sa.update(Share)
+        .where(Share.id == share_id, Share.user_id == user_id, Share.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -148,3 +148,32 @@ async def delete_anonymous_sessions(s: AsyncSession) -> int:
     anonymous = sa.select(User.id).where(User.is_anonymous.is_(True))
     result = await s.execute(sa.delete(Session).where(Session.user_id.in_(anonymous)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def add_api_key(s: AsyncSession, key: ApiKey) -> ApiKey:
+    s.add(key)
+    await s.flush()
+    return key
+
+
+async def list_api_keys(s: AsyncSession, user_id: str) -> Sequence[ApiKey]:
+    query = sa.select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.created_at.desc())
+    return (await s.execute(query)).scalars().all()
+
+
+async def revoke_api_key(s: AsyncSession, user_id: str, key_id: str, now: datetime) -> bool:
+    result = await s.execute(
+        sa.update(ApiKey)
+        .where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def touch_api_key(s: AsyncSession, key_id: str, now: datetime) -> None:
+    await s.execute(sa.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+
+
+async def set_user_quota(s: AsyncSession, user_id: str, quota: dict[str, Any] | None) -> bool:
+    result = await s.execute(sa.update(User).where(User.id == user_id).values(quota=quota))
+    return bool(result.rowcount)  # type: ignore[attr-defined]

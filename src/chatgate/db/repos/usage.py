@@ -1,0 +1,104 @@
+"""The usage ledger and the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatgate.db.models import AuditEntry, UsageRecord, User
+
+LIVE = ("queued", "streaming")
+
+
+async def add_usage(s: AsyncSession, record: UsageRecord) -> None:
+    s.add(record)
+    await s.flush()
+
+
+async def finish_usage(s: AsyncSession, record_id: str, **values: Any) -> None:
+    await s.execute(sa.update(UsageRecord).where(UsageRecord.id == record_id).values(**values))
+
+
+async def interrupt_live_usage(s: AsyncSession, now: datetime) -> None:
+    await s.execute(
+        sa.update(UsageRecord)
+        .where(UsageRecord.status.in_(LIVE))
+        .values(status="interrupted", finished_at=now)
+    )
+
+
+async def count_since(
+    s: AsyncSession, user_id: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """Requests since `since`, and the oldest of them (when its hour ends, one slot frees)."""
+    query = sa.select(sa.func.count(), sa.func.min(UsageRecord.created_at)).where(
+        UsageRecord.user_id == user_id, UsageRecord.created_at >= since
+    )
+    count, oldest = (await s.execute(query)).one()
+    return int(count), oldest
+
+
+async def tokens_since(s: AsyncSession, user_id: str, since: datetime) -> int:
+    query = sa.select(
+        sa.func.coalesce(sa.func.sum(UsageRecord.prompt_tokens + UsageRecord.completion_tokens), 0)
+    ).where(UsageRecord.user_id == user_id, UsageRecord.created_at >= since)
+    return int((await s.execute(query)).scalar_one())
+
+
+async def live_count(s: AsyncSession, user_id: str) -> int:
+    query = sa.select(sa.func.count()).where(
+        UsageRecord.user_id == user_id, UsageRecord.status.in_(LIVE)
+    )
+    return int((await s.execute(query)).scalar_one())
+
+
+async def summary(
+    s: AsyncSession, *, since_day: str, until_day: str, group: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Totals between two UTC days (inclusive), grouped by any of day, user, model."""
+    columns = {"day": UsageRecord.day, "model": UsageRecord.model, "user": User.username}
+    keys = [columns[g] for g in group]
+    query = (
+        sa.select(
+            *keys,
+            sa.func.count().label("requests"),
+            sa.func.sum(UsageRecord.prompt_tokens).label("prompt_tokens"),
+            sa.func.sum(UsageRecord.completion_tokens).label("completion_tokens"),
+            sa.func.sum(UsageRecord.cost_micro_usd).label("cost_micro_usd"),
+        )
+        .join(User, User.id == UsageRecord.user_id)
+        .where(UsageRecord.day >= since_day, UsageRecord.day <= until_day)
+        .group_by(*keys)
+        .order_by(*keys)
+    )
+    rows = []
+    for row in (await s.execute(query)).all():
+        item = {g: row[i] for i, g in enumerate(group)}
+        item.update(
+            requests=int(row.requests),
+            prompt_tokens=int(row.prompt_tokens or 0),
+            completion_tokens=int(row.completion_tokens or 0),
+            cost_usd=round(int(row.cost_micro_usd or 0) / 1_000_000, 6),
+        )
+        rows.append(item)
+    return rows
+
+
+async def add_audit(s: AsyncSession, entry: AuditEntry) -> None:
+    s.add(entry)
+    await s.flush()
+
+
+async def list_audit(s: AsyncSession, limit: int) -> Sequence[tuple[AuditEntry, str | None]]:
+    actor = sa.orm.aliased(User)
+    query = (
+        sa.select(AuditEntry, actor.username)
+        .outerjoin(actor, actor.id == AuditEntry.actor_id)
+        .order_by(AuditEntry.created_at.desc())
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in (await s.execute(query)).all()]

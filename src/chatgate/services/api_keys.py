@@ -1,0 +1,79 @@
+"""Personal API keys for people's own tools (`Authorization: Bearer cg-…`): shown once, stored as
+an HMAC, revocable; a key acts as its owner, under the owner's quotas."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatgate.db.engine import Database
+from chatgate.db.models import ApiKey
+from chatgate.db.repos import users as repo
+from chatgate.errors import NotFound, ValidationFailed
+from chatgate.ids import utcnow
+from chatgate.security.secrets import TokenHasher, new_token
+from chatgate.services.auth import Principal
+from chatgate.services.users import UserInfo
+
+PREFIX = "cg-"
+MAX_KEYS = 20
+TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+class ApiKeys:
+    def __init__(self, db: Database, hasher: TokenHasher) -> None:
+        self._db = db
+        self._hasher = hasher
+
+    def _hash(self, key: str) -> str:
+        return self._hasher.hash(key, purpose="api-key")
+
+    async def create(self, user_id: str, name: str) -> tuple[ApiKey, str]:
+        raw = PREFIX + new_token(30)
+
+        async def create(s: AsyncSession) -> ApiKey:
+            existing = [k for k in await repo.list_api_keys(s, user_id) if k.revoked_at is None]
+            if len(existing) >= MAX_KEYS:
+                raise ValidationFailed(f"You can have at most {MAX_KEYS} keys; revoke one first.")
+            key = ApiKey(
+                user_id=user_id,
+                name=name.strip() or "API key",
+                prefix=raw[:8],
+                key_hash=self._hash(raw),
+            )
+            return await repo.add_api_key(s, key)
+
+        return await self._db.write(create), raw
+
+    async def list(self, user_id: str) -> Sequence[ApiKey]:
+        async with self._db.read() as s:
+            return await repo.list_api_keys(s, user_id)
+
+    async def revoke(self, user_id: str, key_id: str) -> None:
+        async def revoke(s: AsyncSession) -> None:
+            if not await repo.revoke_api_key(s, user_id, key_id, utcnow()):
+                raise NotFound("No such key.")
+
+        await self._db.write(revoke)
+
+    async def resolve(self, raw: str) -> Principal | None:
+        if not raw.startswith(PREFIX):
+            return None
+        async with self._db.read() as s:
+            found = await repo.get_api_key(s, self._hash(raw))
+        if found is None:
+            return None
+        key, user = found
+        if key.revoked_at is not None or user.status != "active":
+            return None
+        now = utcnow()
+        if key.last_used_at is None or now - key.last_used_at > TOUCH_INTERVAL:
+            key_id = key.id
+
+            async def touch(s: AsyncSession) -> None:
+                await repo.touch_api_key(s, key_id, now)
+
+            await self._db.write(touch)
+        return Principal(UserInfo.of(user), None)

@@ -1,0 +1,37 @@
+"""The audit log: administrators' security-relevant actions, above all reading someone's chats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatgate.db.engine import Database
+from chatgate.db.models import AuditEntry
+from chatgate.db.repos import usage as repo
+
+
+class Audit:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(
+        self,
+        actor_id: str | None,
+        action: str,
+        *,
+        target_user_id: str | None = None,
+        detail: str = "",
+    ) -> None:
+        entry = AuditEntry(
+            actor_id=actor_id, action=action, target_user_id=target_user_id, detail=detail[:2000]
+        )
+
+        async def save(s: AsyncSession) -> None:
+            await repo.add_audit(s, entry)
+
+        await self._db.write(save)
+
+    async def recent(self, limit: int = 200) -> Sequence[tuple[AuditEntry, str | None]]:
+        async with self._db.read() as s:
+            return await repo.list_audit(s, limit)

@@ -1,0 +1,189 @@
+"""From a conversation to a generation job: which branch, which model, what context.
+
+`send` asks a new question (after the current leaf, after a chosen answer — edit and resend — or
+as a new first question), `regenerate` answers a question again as a sibling, `continue_` carries
+on a cut-off answer in place. `complete` serves API clients (`/v1`), with no conversation stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from chatgate.config import ProviderKind
+from chatgate.db.engine import Database
+from chatgate.db.models import Conversation, Message
+from chatgate.db.repos import conversations as repo
+from chatgate.errors import BadRequest, NotFound
+from chatgate.ids import new_id
+from chatgate.providers.base import ChatMessage, ChatRequest
+from chatgate.providers.registry import Registry
+from chatgate.services import context as context_builder
+from chatgate.services import tokens
+from chatgate.services.conversations import DEFAULT_TITLE, ConversationSettings, branch_of
+from chatgate.services.generations import Generations, Job
+from chatgate.services.instance import Instance
+from chatgate.services.live import LiveGeneration
+
+TITLE_LENGTH = 60
+
+
+def auto_title(text: str) -> str:
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+def provider_state(branch: Sequence[Message], provider: str) -> dict[str, Any] | None:
+    """Continuation ids from the nearest earlier answer given by the same provider."""
+    for message in reversed(branch):
+        if message.role == "assistant" and message.provider == provider and message.provider_state:
+            return message.provider_state
+    return None
+
+
+class Chat:
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        generations: Generations,
+        instance: Instance | None = None,
+    ) -> None:
+        self._db = db
+        self._registry = registry
+        self._generations = generations
+        self._instance = instance
+
+    def default_model(self) -> str | None:
+        chosen = self._instance.default_model if self._instance else None
+        return chosen or self._registry.default_model
+
+    async def send(
+        self,
+        user_id: str,
+        conversation_id: str,
+        content: str,
+        *,
+        parent_id: str | None,
+        root: bool,
+        model: str | None,
+    ) -> LiveGeneration:
+        if not content.strip():
+            raise BadRequest("The message is empty.")
+        conversation, messages = await self._load(user_id, conversation_id)
+        by_id = {m.id: m for m in messages}
+        parent = None if root else (parent_id or conversation.current_leaf_id)
+        if parent is not None:
+            if parent not in by_id:
+                raise NotFound("The message to answer after is not in this conversation.")
+            if by_id[parent].role != "assistant":
+                raise BadRequest("A question must follow an answer; regenerate the answer instead.")
+        question = Message(
+            id=new_id(),
+            conversation_id=conversation_id,
+            user_id=user_id,
+            parent_id=parent,
+            role="user",
+            content=content,
+            status="complete",
+        )
+        branch = [*(branch_of(messages, parent) if parent else []), question]
+        title = (
+            auto_title(content) if conversation.title == DEFAULT_TITLE and not messages else None
+        )
+        return await self._start(conversation, branch, model, question=question, title=title)
+
+    async def regenerate(
+        self, user_id: str, conversation_id: str, message_id: str, *, model: str | None
+    ) -> LiveGeneration:
+        conversation, messages = await self._load(user_id, conversation_id)
+        by_id = {m.id: m for m in messages}
+        target = by_id.get(message_id)
+        if target is None:
+            raise NotFound("Message not found in this conversation.")
+        question = target if target.role == "user" else by_id.get(target.parent_id or "")
+        if question is None or question.role != "user":
+            raise BadRequest("There is no question to answer again.")
+        return await self._start(conversation, branch_of(messages, question.id), model)
+
+    async def continue_(
+        self, user_id: str, conversation_id: str, message_id: str
+    ) -> LiveGeneration:
+        conversation, messages = await self._load(user_id, conversation_id)
+        answer = next((m for m in messages if m.id == message_id), None)
+        if answer is None or answer.role != "assistant":
+            raise NotFound("Answer not found in this conversation.")
+        if self._generations.is_running(answer.id) or answer.status in ("queued", "streaming"):
+            raise BadRequest("This answer is still being written.")
+        if not answer.content:
+            raise BadRequest("There is nothing to continue; regenerate the answer instead.")
+        branch = branch_of(messages, answer.parent_id)
+        return await self._start(conversation, branch, answer.model, continue_answer=answer)
+
+    async def complete(
+        self,
+        user_id: str,
+        model: str | None,
+        messages: list[ChatMessage],
+        *,
+        temperature: float | None,
+        top_p: float | None,
+        max_tokens: int | None,
+    ) -> LiveGeneration:
+        """An OpenAI-style request from an API client: the client sends the context itself."""
+        route = self._registry.route(model)
+        request = ChatRequest(route.model, messages, temperature, top_p, max_tokens)
+        estimate = sum(tokens.count_message(m.content) for m in messages)
+        return await self._generations.start(
+            Job(user_id=user_id, route=route, request=request, prompt_estimate=estimate)
+        )
+
+    async def _load(self, user_id: str, conversation_id: str) -> tuple[Conversation, list[Message]]:
+        async with self._db.read() as s:
+            conversation = await repo.get_conversation(s, user_id, conversation_id)
+            if conversation is None:
+                raise NotFound("Conversation not found.")
+            return conversation, list(await repo.list_messages(s, conversation_id))
+
+    async def _start(
+        self,
+        conversation: Conversation,
+        branch: list[Message],
+        model: str | None,
+        *,
+        question: Message | None = None,
+        title: str | None = None,
+        continue_answer: Message | None = None,
+    ) -> LiveGeneration:
+        settings = ConversationSettings.of(conversation.settings)
+        route = self._registry.route(model or settings.model or self.default_model())
+        if continue_answer is not None and route.provider.kind is ProviderKind.chatgpt_web:
+            raise BadRequest("Continuing an answer is not available with the ChatGPT web provider.")
+        built = context_builder.build(
+            branch,
+            settings,
+            route.model,
+            continuation=continue_answer.content if continue_answer else None,
+        )
+        request = ChatRequest(
+            model=route.model,
+            messages=built.messages,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            max_tokens=settings.max_tokens,
+            state=provider_state(branch, route.provider.name),
+            continuation=continue_answer is not None,
+        )
+        job = Job(
+            user_id=conversation.user_id,
+            route=route,
+            request=request,
+            prompt_estimate=built.prompt_tokens,
+            source="chat",
+            conversation_id=conversation.id,
+            question=question,
+            question_id=question.id if question else branch[-1].id,
+            continue_answer=continue_answer,
+            title=title,
+        )
+        return await self._generations.start(job)

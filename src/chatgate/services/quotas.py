@@ -1,0 +1,178 @@
+"""Per-person quotas: general defaults, then the role's, then the person's own overrides.
+
+Checked from the usage ledger inside the same transaction that records the new request, before
+any upstream call; a request over a limit gets `429` with the time until a slot frees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatgate.config import QuotaConfig, Settings
+from chatgate.db.repos import usage as repo
+from chatgate.errors import Forbidden, QuotaExceeded, ValidationFailed
+
+QUOTA_FIELDS = tuple(QuotaConfig.model_fields)
+
+
+def start_of_day(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def start_of_month(now: datetime) -> datetime:
+    return start_of_day(now).replace(day=1)
+
+
+def next_month(now: datetime) -> datetime:
+    first = start_of_month(now)
+    return (first + timedelta(days=32)).replace(day=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    requests_last_hour: int
+    oldest_in_hour: datetime | None
+    messages_today: int
+    messages_this_month: int
+    tokens_today: int
+    tokens_this_month: int
+    running: int
+
+
+class ModelNotAllowed(Forbidden):
+    code, default_message = "model_not_allowed", "You are not allowed to use that model."
+
+
+class InputTooLong(ValidationFailed):
+    status, code = 413, "input_too_long"
+
+
+class Quotas:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def effective(self, role: str, overrides: dict[str, Any] | None) -> QuotaConfig:
+        values = self._settings.quotas.model_dump(exclude_unset=True)
+        role_quota = self._settings.role_quotas.get(role)
+        if role_quota is not None:
+            values.update(role_quota.model_dump(exclude_unset=True))
+        for key, value in (overrides or {}).items():
+            if key in QUOTA_FIELDS:
+                values[key] = value
+        return QuotaConfig(**values)
+
+    def model_allowed(self, quota: QuotaConfig, model_id: str) -> bool:
+        return quota.allowed_models is None or model_id in quota.allowed_models
+
+    async def usage(self, s: AsyncSession, user_id: str, now: datetime) -> Usage:
+        hour, oldest = await repo.count_since(s, user_id, now - timedelta(hours=1))
+        day, _ = await repo.count_since(s, user_id, start_of_day(now))
+        month, _ = await repo.count_since(s, user_id, start_of_month(now))
+        return Usage(
+            requests_last_hour=hour,
+            oldest_in_hour=oldest,
+            messages_today=day,
+            messages_this_month=month,
+            tokens_today=await repo.tokens_since(s, user_id, start_of_day(now)),
+            tokens_this_month=await repo.tokens_since(s, user_id, start_of_month(now)),
+            running=await repo.live_count(s, user_id),
+        )
+
+    async def check(
+        self,
+        s: AsyncSession,
+        user_id: str,
+        quota: QuotaConfig,
+        *,
+        model_id: str,
+        input_tokens: int,
+        now: datetime,
+    ) -> None:
+        """Raise if one more request now would break a limit."""
+        if not self.model_allowed(quota, model_id):
+            raise ModelNotAllowed()
+        if quota.max_input_tokens is not None and input_tokens > quota.max_input_tokens:
+            raise InputTooLong(
+                f"This message with its context is about {input_tokens} tokens; your limit is "
+                f"{quota.max_input_tokens}. Shorten it or reduce the context size."
+            )
+        limits = (
+            quota.requests_per_hour,
+            quota.concurrent_generations,
+            quota.messages_per_day,
+            quota.messages_per_month,
+            quota.tokens_per_day,
+            quota.tokens_per_month,
+        )
+        if all(limit is None for limit in limits):
+            return
+        used = await self.usage(s, user_id, now)
+        tomorrow = start_of_day(now) + timedelta(days=1)
+        if (
+            quota.concurrent_generations is not None
+            and used.running >= quota.concurrent_generations
+        ):
+            raise QuotaExceeded(
+                f"You already have {used.running} answer(s) being written; wait for one to finish.",
+                retry_after=5,
+                extra={"quota": "concurrent_generations", "limit": quota.concurrent_generations},
+            )
+        if (
+            quota.requests_per_hour is not None
+            and used.requests_last_hour >= quota.requests_per_hour
+        ):
+            frees = (used.oldest_in_hour or now) + timedelta(hours=1)
+            raise _exceeded("requests_per_hour", quota.requests_per_hour, frees, now)
+        if quota.messages_per_day is not None and used.messages_today >= quota.messages_per_day:
+            raise _exceeded("messages_per_day", quota.messages_per_day, tomorrow, now)
+        if (
+            quota.messages_per_month is not None
+            and used.messages_this_month >= quota.messages_per_month
+        ):
+            raise _exceeded("messages_per_month", quota.messages_per_month, next_month(now), now)
+        if quota.tokens_per_day is not None and used.tokens_today >= quota.tokens_per_day:
+            raise _exceeded("tokens_per_day", quota.tokens_per_day, tomorrow, now)
+        if quota.tokens_per_month is not None and used.tokens_this_month >= quota.tokens_per_month:
+            raise _exceeded("tokens_per_month", quota.tokens_per_month, next_month(now), now)
+
+    def report(self, quota: QuotaConfig, used: Usage, now: datetime) -> dict[str, Any]:
+        """What a person has used and has left, for their own settings page."""
+        tomorrow = start_of_day(now) + timedelta(days=1)
+
+        def line(limit: int | None, value: int, resets: datetime | None) -> dict[str, Any]:
+            return {
+                "limit": limit,
+                "used": value,
+                "remaining": None if limit is None else max(0, limit - value),
+                "resets_at": resets.isoformat() if resets else None,
+            }
+
+        hour_frees = (used.oldest_in_hour + timedelta(hours=1)) if used.oldest_in_hour else None
+        return {
+            "requests_per_hour": line(quota.requests_per_hour, used.requests_last_hour, hour_frees),
+            "concurrent_generations": line(quota.concurrent_generations, used.running, None),
+            "messages_per_day": line(quota.messages_per_day, used.messages_today, tomorrow),
+            "messages_per_month": line(
+                quota.messages_per_month, used.messages_this_month, next_month(now)
+            ),
+            "tokens_per_day": line(quota.tokens_per_day, used.tokens_today, tomorrow),
+            "tokens_per_month": line(
+                quota.tokens_per_month, used.tokens_this_month, next_month(now)
+            ),
+            "max_input_tokens": quota.max_input_tokens,
+            "allowed_models": quota.allowed_models,
+        }
+
+
+def _exceeded(name: str, limit: int, frees_at: datetime, now: datetime) -> QuotaExceeded:
+    readable = name.replace("_", " ").replace("per", "per")
+    when = frees_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return QuotaExceeded(
+        f"You have reached your limit of {limit} {readable}. It resets at {when}.",
+        retry_after=max(1.0, (frees_at - now).total_seconds()),
+        extra={"quota": name, "limit": limit, "resets_at": frees_at.isoformat()},
+    )

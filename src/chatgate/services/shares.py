@@ -1,0 +1,92 @@
+"""Read-only share links: a snapshot of the current branch at an unguessable URL (128 random
+bits), revocable by its owner, showing only that conversation and nothing about its owner."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chatgate.db.engine import Database
+from chatgate.db.models import Share
+from chatgate.db.repos import conversations as repo
+from chatgate.errors import Forbidden, NotFound
+from chatgate.ids import utcnow
+from chatgate.security.secrets import TokenHasher
+from chatgate.services.conversations import branch_of
+from chatgate.services.instance import Instance
+
+
+class Shares:
+    def __init__(self, db: Database, hasher: TokenHasher, instance: Instance) -> None:
+        self._db = db
+        self._hasher = hasher
+        self._instance = instance
+
+    def _hash(self, token: str) -> str:
+        return self._hasher.hash(token, purpose="share")
+
+    async def create(self, user_id: str, conversation_id: str) -> tuple[Share, str]:
+        if not self._instance.sharing:
+            raise Forbidden("The administrator has turned sharing off.")
+        token = secrets.token_urlsafe(16)  # 128 bits
+        async with self._db.read() as s:
+            conversation = await repo.get_conversation(s, user_id, conversation_id)
+            if conversation is None:
+                raise NotFound("Conversation not found.")
+            messages = await repo.list_messages(s, conversation_id)
+        branch = branch_of(messages, conversation.current_leaf_id)
+        snapshot: dict[str, Any] = {
+            "title": conversation.title,
+            "messages": [
+                {
+                    "role": m.role,
+                    "content": m.content,
+                    "model": m.model,
+                    "created_at": m.created_at.isoformat(),
+                }
+                for m in branch
+                if m.role in ("user", "assistant")
+            ],
+        }
+        share = Share(
+            token_hash=self._hash(token),
+            user_id=user_id,
+            conversation_id=conversation_id,
+            title=conversation.title,
+            snapshot=snapshot,
+        )
+
+        async def save(s: AsyncSession) -> Share:
+            return await repo.add_share(s, share)
+
+        return await self._db.write(save), token
+
+    async def list(self, user_id: str, conversation_id: str) -> Sequence[Share]:
+        async with self._db.read() as s:
+            if await repo.get_conversation(s, user_id, conversation_id) is None:
+                raise NotFound("Conversation not found.")
+            return await repo.list_shares(s, user_id, conversation_id)
+
+    async def revoke(self, user_id: str, share_id: str) -> None:
+        async def revoke(s: AsyncSession) -> None:
+            if not await repo.revoke_share(s, user_id, share_id, utcnow()):
+                raise NotFound("No such share link.")
+
+        await self._db.write(revoke)
+
+    async def open(self, token: str) -> dict[str, Any]:
+        """What a visitor sees; a revoked link, or sharing turned off, is simply not found."""
+        if not self._instance.sharing:
+            raise NotFound("This shared conversation does not exist.")
+        async with self._db.read() as s:
+            share = await repo.get_share_by_token(s, self._hash(token))
+        if share is None:
+            raise NotFound("This shared conversation does not exist.")
+        return {
+            "title": share.snapshot.get("title", ""),
+            "shared_at": share.created_at.isoformat(),
+            "messages": share.snapshot.get("messages", []),
+        }

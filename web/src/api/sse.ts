@@ -1,0 +1,144 @@
+/**
+ * The one reader for generation streams (send, regenerate, continue and re-attach all use it):
+ * fetch + eventsource-parser, cancellable with an AbortController. When the connection drops
+ * before `done`, it re-attaches to `GET /api/generations/{id}/events` with `Last-Event-ID`, so
+ * no event is lost or repeated.
+ */
+import { createParser, type EventSourceMessage } from 'eventsource-parser'
+import { ApiError, errorFromResponse, notifyUnauthenticated, streams, type StreamRequest } from './client'
+import type { StreamEvent } from './types'
+
+export type StreamOutcome = 'done' | 'aborted' | 'lost'
+
+export interface GenerationStreamOptions {
+  request: StreamRequest
+  onEvent: (event: StreamEvent) => void
+  signal?: AbortSignal
+  /** The generation being re-attached to; otherwise learnt from the `start` event. */
+  generationId?: string | null
+  lastEventId?: string | null
+  maxReconnects?: number
+  reconnectDelayMs?: (attempt: number) => number
+  fetchImpl?: typeof fetch
+}
+
+const KNOWN_EVENTS = new Set(['start', 'queued', 'streaming', 'delta', 'reset', 'usage', 'title', 'error', 'done'])
+
+function toStreamEvent(message: EventSourceMessage): StreamEvent | null {
+  const name = message.event ?? 'message'
+  if (!KNOWN_EVENTS.has(name)) return null
+  let data: unknown
+  try {
+    data = message.data ? JSON.parse(message.data) : {}
+  } catch {
+    return null
+  }
+  return { event: name, data, id: message.id ?? null } as StreamEvent
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal?.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+  })
+}
+
+/** Feed a response body through the SSE parser; resolves true when `done` was seen. */
+async function readBody(
+  body: ReadableStream<Uint8Array>,
+  handle: (event: StreamEvent) => void,
+  onId: (id: string) => void,
+): Promise<boolean> {
+  let finished = false
+  const parser = createParser({
+    onEvent(message) {
+      if (finished) return
+      if (message.id) onId(message.id)
+      const event = toStreamEvent(message)
+      if (!event) return
+      handle(event)
+      if (event.event === 'done') finished = true
+    },
+  })
+  const reader = body.getReader()
+  const decoder = new TextDecoder()
+  try {
+    while (!finished) {
+      const { value, done } = await reader.read()
+      if (done) break
+      parser.feed(decoder.decode(value, { stream: true }))
+    }
+    if (!finished) parser.feed(decoder.decode())
+  } finally {
+    if (finished) reader.cancel().catch(() => undefined)
+    else reader.releaseLock()
+  }
+  return finished
+}
+
+/**
+ * Run a generation stream to its `done` event. Throws ApiError when the server refuses the
+ * request before streaming (validation, quota, unknown conversation).
+ */
+export async function runGenerationStream(options: GenerationStreamOptions): Promise<StreamOutcome> {
+  const doFetch = options.fetchImpl ?? fetch.bind(globalThis)
+  const maxReconnects = options.maxReconnects ?? 6
+  const delay = options.reconnectDelayMs ?? ((attempt: number) => Math.min(500 * 2 ** attempt, 8000))
+  let generationId = options.generationId ?? null
+  let lastEventId = options.lastEventId ?? null
+  let request = options.request
+  let attempt = 0
+
+  const handle = (event: StreamEvent): void => {
+    if (event.event === 'start') generationId = event.data.message_id
+    options.onEvent(event)
+  }
+
+  for (;;) {
+    if (options.signal?.aborted) return 'aborted'
+    const headers: Record<string, string> = { Accept: 'text/event-stream' }
+    if (request.method === 'POST') headers['Content-Type'] = 'application/json'
+    if (lastEventId && request.method === 'GET') headers['Last-Event-ID'] = lastEventId
+    let res: Response
+    try {
+      res = await doFetch(request.url, {
+        method: request.method,
+        headers,
+        body: 'body' in request ? JSON.stringify(request.body) : undefined,
+        credentials: 'same-origin',
+        cache: 'no-store',
+        signal: options.signal,
+      })
+    } catch (err) {
+      if (options.signal?.aborted) return 'aborted'
+      // The first POST never reached the server (or we cannot know): report it, do not re-post.
+      if (request.method === 'POST' && !generationId) throw new ApiError(0, 'network_error', (err as Error).message)
+      if (!generationId || attempt >= maxReconnects) return 'lost'
+      await sleep(delay(attempt++), options.signal)
+      request = streams.attach(generationId)
+      continue
+    }
+    if (!res.ok) {
+      const error = await errorFromResponse(res)
+      if (res.status === 401) notifyUnauthenticated()
+      if (request.method === 'POST') throw error
+      // A re-attach refused: the generation is over or gone; the caller reloads the stored answer.
+      return 'lost'
+    }
+    if (!res.body) return 'lost'
+    let finished = false
+    try {
+      finished = await readBody(res.body, handle, (id) => {
+        lastEventId = id
+        attempt = 0 // progress was made: the reconnect budget starts again
+      })
+    } catch {
+      if (options.signal?.aborted) return 'aborted'
+    }
+    if (finished) return 'done'
+    if (options.signal?.aborted) return 'aborted'
+    if (!generationId || attempt >= maxReconnects) return 'lost'
+    await sleep(delay(attempt++), options.signal)
+    request = streams.attach(generationId)
+  }
+}

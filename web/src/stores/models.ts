@@ -1,0 +1,22 @@
+/** The models this user may use (GET /api/models), loaded once. */
+import { defineStore } from 'pinia'
+import { api } from '@/api/client'
+import type { ModelInfo } from '@/api/types'
+
+export const useModelsStore = defineStore('models', {
+  state: () => ({ models: [] as ModelInfo[], defaultModel: null as string | null, loaded: false, loading: false }),
+  actions: {
+    async load(force = false): Promise<void> {
+      if ((this.loaded && !force) || this.loading) return
+      this.loading = true
+      try {
+        const list = await api.models.list()
+        this.models = list.models
+        this.defaultModel = list.default
+        this.loaded = true
+      } finally {
+        this.loading = false
+      }
+    },
+  },
+})
