@@ -48,7 +48,7 @@ install-runtime: ## Install ChatGate into $(PYTHON) without dev tools (container
 $(STATIC)/index.html: $(WEB_SOURCES)
 	@if [ -f web/package.json ]; then \
 	  echo "==> Building the web app into $(STATIC)"; \
-	  cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build; \
+	  cd web && npm ci --include=dev --no-audit --no-fund --loglevel=error && npm run build; \
 	fi
 
 web: ## Rebuild the web app into src/chatgate/static

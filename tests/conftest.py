@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -30,6 +31,7 @@ from chatgate.db.models import Base
 from chatgate.services.container import Services
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
 PASSWORD = "correct horse battery staple"
 
 
@@ -90,6 +92,9 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
             "log_level": "warning",
             "shutdown_grace_seconds": 0,
         }
+        if REDIS_URL:
+            values["redis_url"] = REDIS_URL
+            values["redis_prefix"] = f"test-{uuid.uuid4().hex[:12]}"
         values.update(overrides)
         return Settings(**values)
 
@@ -99,10 +104,21 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
 class Harness:
     """The running app, plus helpers to make clients and users."""
 
-    def __init__(self, app: FastAPI, stack: AsyncExitStack) -> None:
+    def __init__(self, app: FastAPI, stack: AsyncExitStack, lifespan: LifespanManager) -> None:
         self.app = app
         self._stack = stack
+        self._lifespan = lifespan
+        self._closed = False
         self._url: str | None = None
+
+    async def close(self) -> None:
+        """Shut this instance down now (as before a restart); the fixture would do it at the end."""
+        if not self._closed:
+            self._closed = True
+            await self._lifespan.__aexit__(None, None, None)
+
+    async def close_quietly(self) -> None:
+        await self.close()
 
     @property
     def services(self) -> Services:
@@ -163,8 +179,11 @@ async def make_harness(make_settings: Callable[..., Settings]) -> AsyncIterator[
 
         async def make(**overrides: Any) -> Harness:
             app = create_app(make_settings(**overrides))
-            await stack.enter_async_context(LifespanManager(app))
-            return Harness(app, stack)
+            lifespan = LifespanManager(app)
+            await lifespan.__aenter__()
+            harness = Harness(app, stack, lifespan)
+            stack.push_async_callback(harness.close_quietly)
+            return harness
 
         yield make
 

@@ -52,6 +52,8 @@ class SpaFiles(StaticFiles):
             if exc.status_code != 404 or not is_page:
                 raise
             response = await super().get_response("index.html", scope)
+        if scope["path"].startswith("/s/"):
+            response.headers["x-robots-tag"] = "noindex, nofollow"  # shared links stay unlisted
         if path.startswith("assets/"):
             response.headers["cache-control"] = "public, max-age=31536000, immutable"
         elif response.headers.get("content-type", "").startswith("text/html") or path.endswith(

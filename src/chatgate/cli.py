@@ -57,7 +57,8 @@ def _migrate(settings: Settings) -> None:
 def _with_users(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
     """Run `action(users_service)` against the database (migrated first)."""
     from chatgate.db.engine import Database
-    from chatgate.security.secrets import TokenHasher, load_or_create_secret
+    from chatgate.security.secrets import TokenHasher
+    from chatgate.services.instance import instance_secret
     from chatgate.services.users import Users
 
     _migrate(settings)
@@ -66,7 +67,7 @@ def _with_users(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
         db = Database(settings.resolved_database_url)
         await db.start()
         try:
-            users = Users(db, settings, TokenHasher(load_or_create_secret(settings.data_dir)))
+            users = Users(db, settings, TokenHasher(await instance_secret(settings, db)))
             return await action(users)
         finally:
             await db.close()

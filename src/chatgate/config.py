@@ -149,6 +149,20 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None, description="Public base URL, used in printed links, e.g. https://chat.example.org"
     )
+    redis_url: str | None = Field(
+        None,
+        description="Redis for running several instances (redis://host:6379/0); see docs/scaling.md.",
+    )
+    redis_prefix: str = Field("chatgate", description="Prefix of ChatGate's keys in Redis.")
+    secret_key: SecretStr | None = Field(
+        None,
+        description="64 hex digits keying session and API-key hashes. Default: generated into data_dir "
+        "(one instance) or into the shared database (several instances).",
+    )
+    db_pool_size: int = Field(
+        10, ge=1, le=200, description="Database connections kept open per instance."
+    )
+    db_max_overflow: int = Field(10, ge=0, le=200, description="Extra connections under load.")
     auth_mode: AuthMode = Field(
         AuthMode.accounts, description="accounts, password (one shared password) or open."
     )
@@ -500,7 +514,7 @@ def _show(key: str, value: Any) -> str:
     return repr(_normalise(value))
 
 
-SECRET_FIELDS = frozenset({"access_password", "proxy"})
+SECRET_FIELDS = frozenset({"access_password", "proxy", "secret_key"})
 
 
 def _explain(exc: ValidationError) -> str:

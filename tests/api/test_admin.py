@@ -88,3 +88,24 @@ async def test_admin_cannot_lock_themselves_out(harness: Harness) -> None:
     assert (
         await admin.patch(f"/api/admin/users/{me}", json={"status": "disabled"})
     ).status_code == 409
+
+
+async def test_invites_and_sign_outs_are_audited_and_effective_limits_shown(
+    make_harness: Callable[..., Any],
+) -> None:
+    harness: Harness = await make_harness(
+        quotas={"messages_per_day": 5}, role_quotas={"admin": {"messages_per_day": None}}
+    )
+    admin = await harness.user("root", role="admin")
+    invite = (await admin.post("/api/admin/invites", json={})).json()
+    await admin.delete(f"/api/admin/invites/{invite['id']}")
+    alice = await harness.user("alice")
+    alice_id = (await alice.get("/api/auth/me")).json()["id"]
+    await admin.post(f"/api/admin/users/{alice_id}/signout")
+    actions = {e["action"] for e in (await admin.get("/api/admin/audit")).json()}
+    assert {"invite.create", "invite.revoke", "user.signout"} <= actions
+    users = {u["username"]: u for u in (await admin.get("/api/admin/users")).json()}
+    assert users["alice"]["effective_quota"]["messages_per_day"] == 5
+    assert users["root"]["effective_quota"]["messages_per_day"] is None
+    settings = (await admin.get("/api/admin/settings")).json()
+    assert "effective_default_model" in settings and "configured_default_model" in settings

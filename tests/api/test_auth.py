@@ -291,6 +291,7 @@ async def test_changing_the_shared_password_ends_its_sessions(
     client = await harness.client()
     await client.post("/api/auth/login", json={"password": "first password"})
     cookie = client.cookies["chatgate_session"]
+    await harness.close()
 
     restarted: Harness = await make_harness(auth_mode="password", access_password="second password")
     response = await (await restarted.client(cookies={"chatgate_session": cookie})).get(

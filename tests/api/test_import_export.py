@@ -259,3 +259,20 @@ async def test_admin_can_turn_sharing_off(make_harness: Callable[..., Any]) -> N
     await admin.patch("/api/admin/settings", json={"sharing": False})
     assert (await admin.post(f"/api/conversations/{cid}/shares")).status_code == 403
     assert (await (await harness.client()).get(f"/api/shared/{token}")).status_code == 404
+
+
+async def test_links_that_do_not_open_are_all_the_same_404(harness: Harness) -> None:
+    admin = await harness.user("root", role="admin")
+    alice = await harness.user("alice")
+    cid = (await alice.post("/api/conversations", json={"title": "mine"})).json()["id"]
+    token = (await alice.post(f"/api/conversations/{cid}/shares")).json()["url"].rsplit("/", 1)[1]
+    visitor = await harness.client()
+    opened = await visitor.get(f"/api/shared/{token}")
+    assert opened.status_code == 200 and opened.headers["x-robots-tag"] == "noindex, nofollow"
+    for bad in ("short", "x" * 65, "has space in it!!!!!!", "A" * 22):
+        assert (await visitor.get(f"/api/shared/{bad}")).status_code == 404
+    alice_id = (await alice.get("/api/auth/me")).json()["id"]
+    await admin.patch(f"/api/admin/users/{alice_id}", json={"status": "disabled"})
+    assert (await visitor.get(f"/api/shared/{token}")).status_code == 404, (
+        "a disabled account publishes nothing"
+    )

@@ -190,8 +190,9 @@ async def test_no_generation_task_is_left_behind(chat: Harness, fake: FakeUpstre
         fake.set_scenario(scenario)
         await _ask(chat, client=await chat.user(f"user-{scenario}"))
     await asyncio.sleep(0.05)
-    live = chat.services.generations._live.values()
-    assert all(g.task is not None and g.task.done() for g in live)
+    generations = chat.services.generations
+    assert generations._live == {}, "finished generations leave the running set"
+    assert all(g.task is not None and g.task.done() for g in generations._recent.values())
     leftovers = [
         t
         for t in asyncio.all_tasks()

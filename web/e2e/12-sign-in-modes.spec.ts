@@ -81,6 +81,8 @@ test('approval and invite registration tell the visitor what happens next', asyn
     const { context, page } = await newPage(browser, server.url)
     await page.goto('/')
     await page.getByRole('link', { name: 'Create one' }).click()
+    // The sign-in form has a Username field too: wait for the registration form first.
+    await expect(page.getByRole('heading', { name: 'Create your account' })).toBeVisible()
     await page.getByLabel('Username').fill('waiting')
     await page.getByLabel('Password', { exact: true }).fill('waiting-password-1')
     await page.getByLabel('Confirm password').fill('waiting-password-1')
@@ -95,6 +97,8 @@ test('approval and invite registration tell the visitor what happens next', asyn
     const { context, page } = await newPage(browser, server.url)
     await page.goto('/')
     await page.getByRole('link', { name: 'Create one' }).click()
+    // The sign-in form has a Username field too: wait for the registration form first.
+    await expect(page.getByRole('heading', { name: 'Create your account' })).toBeVisible()
     await page.getByLabel('Username').fill('invited')
     await page.getByLabel('Password', { exact: true }).fill('invited-password-1')
     await page.getByLabel('Confirm password').fill('invited-password-1')

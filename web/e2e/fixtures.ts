@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { test as base, expect, type APIRequestContext, type Locator, type Page } from '@playwright/test'
+import { test as base, expect, type APIRequestContext, type Browser, type Locator, type Page } from '@playwright/test'
 import { chatgateEnv } from './server'
 import { STATE_FILE, type E2EState } from './state'
 
@@ -142,3 +142,20 @@ export async function send(page: Page, text: string): Promise<void> {
   await box.fill(text)
   await page.getByRole('button', { name: 'Send message' }).click()
 }
+
+/** A new browser context (its own cookies) signed in as `user`, on the new-chat screen. */
+export async function pageFor(browser: Browser, user: TestUser, options: { viewport?: { width: number; height: number } } = {}): Promise<Page> {
+  const context = await browser.newContext({ baseURL: state.url, serviceWorkers: 'block', locale: 'en-US', colorScheme: 'light', ...options })
+  const page = await context.newPage()
+  await signIn(page.request, user)
+  await page.goto('/')
+  await expect(page.getByRole('textbox', { name: 'Message', exact: true })).toBeVisible()
+  return page
+}
+
+/** Call the API as whoever the page's context is signed in as. */
+export async function apiAs(page: Page, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, data?: unknown) {
+  return page.request.fetch(path, { method, data, headers: { Origin: state.url } })
+}
+
+export { ADMIN } from './state'

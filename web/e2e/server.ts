@@ -129,3 +129,36 @@ export async function startChatGate(options: {
     },
   }
 }
+
+export interface RunningProxy {
+  url: string
+  stop(): Promise<void>
+}
+
+/**
+ * The test suite's BufferingProxy (tests/fakes/proxies.py) in front of `target`: it holds every
+ * response back until it is complete, like a buffering reverse proxy or CDN.
+ */
+export async function startBufferingProxy(target: string, name = 'buffering-proxy'): Promise<RunningProxy> {
+  const log = join(logDir, `${name}.log`)
+  const script = [
+    'import sys, threading',
+    'from tests.fakes.proxies import BufferingProxy',
+    'proxy = BufferingProxy(sys.argv[1])',
+    'proxy.start()',
+    'print("PROXY_URL=" + proxy.url, flush=True)',
+    'threading.Event().wait()',
+  ].join('\n')
+  const child = startProcess(python, ['-c', script, target], { cwd: repoRoot, env: { ...process.env, PYTHONUNBUFFERED: '1' }, log })
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline) {
+    let text = ''
+    try { text = readFileSync(log, 'utf8') } catch { text = '' }
+    const found = /PROXY_URL=(\S+)/.exec(text)
+    if (found) return { url: found[1], stop: () => stopProcess(child) }
+    if (child.exitCode !== null) throw new Error(`the buffering proxy exited:\n${text}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  await stopProcess(child)
+  throw new Error('the buffering proxy did not start')
+}

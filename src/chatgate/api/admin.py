@@ -36,9 +36,15 @@ from chatgate.ids import utcnow
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
+def _admin_user(services: Any, user: Any) -> AdminUserOut:
+    effective = services.quotas.effective(user.role, user.quota).model_dump()
+    return AdminUserOut.model_validate(user).model_copy(update={"effective_quota": effective})
+
+
 @router.get("/users", response_model=list[AdminUserOut])
 async def list_users(_admin: AdminUser, services: ServicesDep) -> list[AdminUserOut]:
-    return [AdminUserOut.model_validate(u) for u in await services.users.all()]
+    """Accounts with their quota overrides and the limits that result."""
+    return [_admin_user(services, u) for u in await services.users.all()]
 
 
 @router.post("/users", response_model=AdminUserOut, status_code=status.HTTP_201_CREATED)
@@ -47,7 +53,7 @@ async def create_user(body: AdminUserIn, admin: AdminUser, services: ServicesDep
     await services.audit.record(
         admin.id, "user.create", target_user_id=user.id, detail=user.username
     )
-    return AdminUserOut.model_validate(user)
+    return _admin_user(services, user)
 
 
 @router.patch("/users/{user_id}", response_model=AdminUserOut)
@@ -73,7 +79,7 @@ async def update_user(
         await services.audit.record(
             admin.id, "user.quota", target_user_id=user_id, detail=str(overrides)
         )
-    return AdminUserOut.model_validate(user)
+    return _admin_user(services, user)
 
 
 @router.post("/users/{user_id}/password", status_code=status.HTTP_204_NO_CONTENT)
@@ -86,9 +92,10 @@ async def reset_password(
 
 
 @router.post("/users/{user_id}/signout", status_code=status.HTTP_204_NO_CONTENT)
-async def sign_out_everywhere(user_id: Id, _admin: AdminUser, services: ServicesDep) -> Response:
+async def sign_out_everywhere(user_id: Id, admin: AdminUser, services: ServicesDep) -> Response:
     await services.users.get(user_id)
     await services.auth.end_all_sessions(user_id)
+    await services.audit.record(admin.id, "user.signout", target_user_id=user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -104,6 +111,9 @@ async def create_invite(
     invite, code = await services.users.create_invite(
         admin.id, max_uses=body.max_uses, days=body.days, role=body.role, note=body.note
     )
+    await services.audit.record(
+        admin.id, "invite.create", detail=f"role={body.role} uses={body.max_uses}"
+    )
     base = services.settings.public_url or str(request.base_url)
     out = InviteOut.model_validate(invite)
     return out.model_copy(
@@ -112,15 +122,24 @@ async def create_invite(
 
 
 @router.delete("/invites/{invite_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_invite(invite_id: Id, _admin: AdminUser, services: ServicesDep) -> Response:
+async def revoke_invite(invite_id: Id, admin: AdminUser, services: ServicesDep) -> Response:
     await services.users.revoke_invite(invite_id)
+    await services.audit.record(admin.id, "invite.revoke", detail=invite_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # -- the instance ---------------------------------------------------------------------------
+def _instance_settings(services: Any) -> InstanceSettingsOut:
+    return InstanceSettingsOut(
+        **services.instance.as_dict(),
+        configured_default_model=services.registry.default_model,
+        effective_default_model=services.chat.default_model(),
+    )
+
+
 @router.get("/settings", response_model=InstanceSettingsOut)
 async def get_settings(_admin: AdminUser, services: ServicesDep) -> InstanceSettingsOut:
-    return InstanceSettingsOut(**services.instance.as_dict())
+    return _instance_settings(services)
 
 
 @router.patch("/settings", response_model=InstanceSettingsOut)
@@ -133,7 +152,7 @@ async def update_settings(
         services.registry.route(changes["default_model"])  # must exist
     await services.instance.update(changes)
     await services.audit.record(admin.id, "settings.update", detail=str(changes))
-    return InstanceSettingsOut(**services.instance.as_dict())
+    return _instance_settings(services)
 
 
 @router.get(
@@ -154,8 +173,8 @@ async def providers(_admin: AdminUser, services: ServicesDep) -> list[dict[str, 
             "name": provider.name,
             "kind": provider.kind.value,
             "models": [m.id for m in provider.models],
-            "queue_length": services.scheduler.queue_length(provider.name),
-            "credentials": services.scheduler.status(provider.name),
+            "queue_length": await services.scheduler.queue_length(provider.name),
+            "credentials": await services.scheduler.status(provider.name),
         }
         for provider in services.registry.providers
     ]

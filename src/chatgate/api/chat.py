@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Response, status
 
 from chatgate.api.deps import CurrentUser, ServicesDep
 from chatgate.api.schemas import ContinueIn, Id, RegenerateIn, SendIn, StopOut
-from chatgate.api.sse import GenerationStream, StoredAnswerStream
+from chatgate.api.sse import GenerationStream, RemoteGenerationStream, StoredAnswerStream
 from chatgate.services.container import Services
 from chatgate.services.live import LiveGeneration
 
@@ -91,6 +91,9 @@ async def generation_events(
     generation = services.generations.get(user.id, generation_id)
     if generation is not None:
         return _follow(services, generation, after)
+    elsewhere = await services.generations.follow_elsewhere(user.id, generation_id, after)
+    if elsewhere is not None:
+        return RemoteGenerationStream(elsewhere)
     message = await services.generations.stored(user.id, generation_id)
     error = (
         {"code": message.error_code, "message": message.error_message or ""}

@@ -255,7 +255,10 @@ class QuotaIn(_In):
 
 
 class AdminUserOut(UserOut):
-    quota: dict[str, Any] | None = None
+    quota: dict[str, Any] | None = Field(None, description="This user's own overrides.")
+    effective_quota: dict[str, Any] | None = Field(
+        None, description="The limits that apply (null: unlimited)."
+    )
 
 
 class InstanceSettingsIn(_In):
@@ -270,6 +273,8 @@ class InstanceSettingsOut(_Out):
     sharing: bool
     default_model: str | None
     announcement: str | None
+    configured_default_model: str | None = Field(None, description="From the configuration file.")
+    effective_default_model: str | None = Field(None, description="What new conversations use.")
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

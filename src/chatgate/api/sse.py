@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -156,3 +156,38 @@ class SelfTestStream(_StreamResponse):
                 "more_body": False,
             }
         )
+
+
+class RemoteGenerationStream(_StreamResponse):
+    """Follows a generation that another instance is running, through its Redis stream."""
+
+    def __init__(self, batches: AsyncIterator[list[tuple[int, str, Any]]]) -> None:
+        super().__init__()
+        self.batches = batches
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        writer = asyncio.ensure_future(self._write(send))
+        watcher = asyncio.ensure_future(GenerationStream._watch_disconnect(receive))
+        try:
+            await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (writer, watcher):
+                task.cancel()
+            for task in (writer, watcher):
+                with contextlib.suppress(asyncio.CancelledError, OSError):
+                    await task
+            closer = getattr(self.batches, "aclose", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()
+
+    async def _write(self, send: Send) -> None:
+        async for batch in self.batches:
+            body = (
+                b"".join(frame(seq, kind, payload) for seq, kind, payload in batch)
+                if batch
+                else PING
+            )
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})

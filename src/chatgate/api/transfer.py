@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -11,6 +12,7 @@ from pydantic import Field
 
 from chatgate.api.deps import CurrentUser, ServicesDep
 from chatgate.api.schemas import Id, _Out
+from chatgate.errors import NotFound
 from chatgate.services.importers import parse
 
 router = APIRouter(tags=["import-export"])
@@ -116,10 +118,14 @@ async def revoke_share(share_id: Id, user: CurrentUser, services: ServicesDep) -
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
 @router.get("/api/shared/{token}")
-async def open_share(
-    token: Annotated[str, Field(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
-    services: ServicesDep,
-) -> dict[str, Any]:
-    """Public: the shared snapshot, for anyone with the link (no sign-in)."""
+async def open_share(token: str, response: Response, services: ServicesDep) -> dict[str, Any]:
+    """Public: the shared snapshot, for anyone with the link (no sign-in). Anything that does not
+    open — malformed, revoked, unknown — is the same 404."""
+    response.headers["x-robots-tag"] = "noindex, nofollow"
+    if not _TOKEN.match(token):
+        raise NotFound("This shared conversation does not exist.")
     return await services.shares.open(token)

@@ -236,3 +236,16 @@ class Share(Base):
     snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+
+class InstanceRecord(Base):
+    """Running ChatGate processes on this database, so a second one without Redis is refused."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    host: Mapped[str] = mapped_column(sa.String(255))
+    pid: Mapped[int]
+    shared: Mapped[bool] = mapped_column(default=False)  # coordinates through Redis
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)

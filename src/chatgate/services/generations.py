@@ -19,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +55,7 @@ from chatgate.services import tokens
 from chatgate.services.live import (
     DONE,
     ERROR,
+    LIVE_STATUSES,
     QUEUED,
     RESET,
     START,
@@ -62,11 +65,15 @@ from chatgate.services.live import (
     LiveGeneration,
 )
 from chatgate.services.quotas import Quotas
-from chatgate.services.scheduler import FAILING_REST_SECONDS, Scheduler
+from chatgate.services.scheduler import FAILING_REST_SECONDS, Admission
+
+if TYPE_CHECKING:
+    from chatgate.coordination.redis_streams import SharedGenerations
 
 log = structlog.get_logger(__name__)
 
 CHECKPOINT_INTERVAL = 1.0
+REAP_EVERY_TICKS = 5
 HEARTBEAT_AFTER = 15.0
 MAX_RETRY_WAIT = 30.0
 
@@ -98,18 +105,44 @@ def cost_micro_usd(route: ModelRoute, prompt: int, completion: int) -> int:
 
 class Generations:
     def __init__(
-        self, db: Database, settings: Settings, scheduler: Scheduler, quotas: Quotas
+        self,
+        db: Database,
+        settings: Settings,
+        scheduler: Admission,
+        quotas: Quotas,
+        *,
+        shared: SharedGenerations | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._scheduler = scheduler
         self._quotas = quotas
+        self._shared = shared
+        # Running generations, and finished ones kept for replay (oldest first).
         self._live: dict[str, LiveGeneration] = {}
+        self._recent: OrderedDict[str, LiveGeneration] = OrderedDict()
+        self._unmirrored: set[str] = set()
         self._ticker: asyncio.Task[None] | None = None
+        self._ticks = 0
 
     # -- lifecycle of the service -----------------------------------------------------------
     async def start_service(self) -> None:
+        if self._shared is not None:
+            await self._shared.start(self._mirror_source, self._stop_requested)
         self._ticker = asyncio.create_task(self._tick(), name="generations-ticker")
+
+    async def recover(self) -> int:
+        """At startup, answers a crash left `queued`/`streaming` become `interrupted` (keeping
+        their text). With several instances, only those whose instance is gone."""
+        if self._shared is not None:
+            return await self._reap_orphans()
+
+        async def recover(s: AsyncSession) -> int:
+            now = utcnow()
+            await usage_repo.interrupt_live_usage(s, now)
+            return await repo.interrupt_live_messages(s, now)
+
+        return await self._db.write(recover)
 
     async def shutdown(self, grace: float = 0.0) -> None:
         """Let running answers finish for `grace` seconds, then mark the rest `interrupted`.
@@ -128,6 +161,7 @@ class Generations:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
         await self._checkpoint()
+        await self.settle()
 
     # -- starting ---------------------------------------------------------------------------
     async def start(self, job: Job) -> LiveGeneration:
@@ -199,6 +233,10 @@ class Generations:
         if job.title:
             generation.emit(TITLE, {"title": job.title})
         self._live[answer_id] = generation
+        self._recent.pop(answer_id, None)
+        if self._shared is not None:
+            await self._shared.claim(answer_id)
+            self._unmirrored.add(answer_id)
         generation.task = asyncio.create_task(
             self._run(generation, job), name=f"generation-{answer_id}"
         )
@@ -270,9 +308,9 @@ class Generations:
                         provider.stream_chat(job.request, credential)
                     ) as events:
                         await self._stream(generation, events)
-                    self._scheduler.succeeded(credential)
+                    await self._scheduler.succeeded(credential)
                 except UpstreamError as error:
-                    self._note_failure(provider.name, credential, error)
+                    await self._note_failure(provider.name, credential, error)
                     if (
                         generation.first_token_at is not None
                         or not error.retryable
@@ -338,14 +376,16 @@ class Generations:
             elif type(event) is ReasoningDelta:
                 generation.last_activity = loop.time()
 
-    def _note_failure(self, provider: str, credential: Credential, error: UpstreamError) -> None:
+    async def _note_failure(
+        self, provider: str, credential: Credential, error: UpstreamError
+    ) -> None:
         if isinstance(error, UpstreamRateLimited):
             wait = error.retry_after if error.retry_after is not None else 2.0
-            self._scheduler.cool_down(
+            await self._scheduler.cool_down(
                 credential, min(wait, MAX_RETRY_WAIT * 10), reason=error.detail or error.message
             )
         elif isinstance(error, UpstreamAuth):
-            self._scheduler.cool_down(
+            await self._scheduler.cool_down(
                 credential, FAILING_REST_SECONDS, reason=error.detail, failing=True
             )
             log.error(
@@ -355,7 +395,7 @@ class Generations:
                 detail=error.detail,
             )
         else:
-            credential.state.last_error = error.detail or error.message
+            await self._scheduler.note_error(credential, error.detail or error.message)
 
     @staticmethod
     def _retry_wait(error: UpstreamError, attempt: int) -> float:
@@ -420,10 +460,13 @@ class Generations:
             generation.emit(ERROR, {"code": generation.error[0], "message": generation.error[1]})
         generation.emit(DONE, {"status": status})
         generation.finished_at = loop.time()
+        if self._live.get(generation.id) is generation:
+            del self._live[generation.id]
+            self._recent[generation.id] = generation
 
     # -- control ----------------------------------------------------------------------------
     def get(self, user_id: str, generation_id: str) -> LiveGeneration | None:
-        generation = self._live.get(generation_id)
+        generation = self._live.get(generation_id) or self._recent.get(generation_id)
         return generation if generation is not None and generation.user_id == user_id else None
 
     def is_running(self, generation_id: str) -> bool:
@@ -438,10 +481,19 @@ class Generations:
         return message
 
     async def stop(self, user_id: str, generation_id: str) -> str:
-        """Stop from any tab. Returns the status the generation ends (or ended) with."""
+        """Stop from any tab, through any instance. Returns the status it ends (or ended) with."""
         generation = self.get(user_id, generation_id)
         if generation is None:
-            return (await self.stored(user_id, generation_id)).status
+            message = await self.stored(user_id, generation_id)
+            if self._shared is None or message.status not in LIVE_STATUSES:
+                return message.status
+            await self._shared.request_stop(generation_id)
+            for _ in range(100):  # the owner stops it and commits the final state
+                await asyncio.sleep(0.05)
+                message = await self.stored(user_id, generation_id)
+                if message.status not in LIVE_STATUSES:
+                    break
+            return message.status
         if generation.task is not None and not generation.task.done():
             generation.stop_reason = generation.stop_reason or "user"
             generation.task.cancel()
@@ -465,17 +517,83 @@ class Generations:
             generation.stop_reason = "disconnect"
             generation.task.cancel()
 
-    def live_for(self, user_id: str) -> int:
-        return sum(1 for g in self._live.values() if g.user_id == user_id and not g.finished)
+    async def follow_elsewhere(
+        self, user_id: str, generation_id: str, after: int
+    ) -> AsyncIterator[list[tuple[int, str, Any]]] | None:
+        """Events of a generation running on another instance (None when there is none)."""
+        if self._shared is None:
+            return None
+        message = await self.stored(user_id, generation_id)
+        if message.status not in LIVE_STATUSES and not await self._shared.exists(generation_id):
+            return None
+        if not await self._shared.exists(generation_id):
+            return None
+        return self._shared.events(generation_id, after, idle=HEARTBEAT_AFTER)
+
+    # -- several instances ----------------------------------------------------------------------
+    async def settle(self) -> None:
+        """Make everything produced so far visible to the other instances."""
+        if self._shared is not None:
+            await self._shared.flush()
+
+    def _mirror_source(self) -> list[tuple[str, int, list[str], list[Any], bool]]:
+        items = []
+        for generation_id in list(self._unmirrored):
+            generation = self._live.get(generation_id) or self._recent.get(generation_id)
+            if generation is None:
+                self._unmirrored.discard(generation_id)
+                continue
+            if generation.finished:
+                self._unmirrored.discard(generation_id)
+            items.append(
+                (generation.id, 0, generation.kinds, generation.payloads, generation.finished)
+            )
+        return items
+
+    async def _stop_requested(self, generation_id: str) -> None:
+        generation = self._live.get(generation_id)
+        if generation is not None and generation.task is not None and not generation.task.done():
+            generation.stop_reason = generation.stop_reason or "user"
+            generation.task.cancel()
+
+    async def _reap_orphans(self) -> int:
+        """Answers whose instance died: `interrupted`, with the text of their last checkpoint."""
+        assert self._shared is not None
+        async with self._db.read() as s:
+            candidates = await repo.live_messages(s)
+        orphans = await self._shared.orphans([m.id for m in candidates], set(self._live))
+        if not orphans:
+            return 0
+        now = utcnow()
+
+        async def interrupt(s: AsyncSession) -> int:
+            await usage_repo.interrupt_usage_of(s, orphans, now)
+            return await repo.interrupt_live_messages(s, now, ids=orphans)
+
+        count = await self._db.write(interrupt)
+        by_id = {m.id: m for m in candidates}
+        error = {
+            "code": "interrupted",
+            "message": "The server answering this stopped; the text so far is kept.",
+        }
+        for generation_id in orphans:
+            await self._shared.append_final(
+                generation_id, by_id[generation_id].content, "interrupted", error
+            )
+        log.warning("interrupted answers of a stopped instance", count=count)
+        return count
 
     # -- once a second ----------------------------------------------------------------------
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(CHECKPOINT_INTERVAL)
+            self._ticks += 1
             try:
                 self._enforce_timeouts()
                 await self._checkpoint()
                 self._forget_old()
+                if self._shared is not None and self._ticks % REAP_EVERY_TICKS == 0:
+                    await self._reap_orphans()
             except Exception as exc:
                 log.error("generation ticker failed", exc_info=exc)
 
@@ -528,9 +646,8 @@ class Generations:
     def _forget_old(self) -> None:
         now = asyncio.get_running_loop().time()
         keep = self._settings.stream_retention_seconds
-        for generation_id in [
-            g.id
-            for g in self._live.values()
-            if g.finished_at is not None and now - g.finished_at > keep
-        ]:
-            del self._live[generation_id]
+        while self._recent:
+            oldest = next(iter(self._recent.values()))
+            if oldest.finished_at is not None and now - oldest.finished_at <= keep:
+                break
+            self._recent.popitem(last=False)

@@ -3,14 +3,19 @@ announcement banner). Kept in the database; they override the configuration file
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chatgate.config import Registration, Settings
+from chatgate.config import Registration, Settings, SettingsError
 from chatgate.db.engine import Database
 from chatgate.db.repos import users as repo
+from chatgate.security.secrets import load_or_create_secret
 
+log = structlog.get_logger(__name__)
 KEY = "admin_choices"
 FIELDS = ("registration", "default_model", "announcement", "sharing")
 
@@ -24,6 +29,15 @@ class Instance:
     async def load(self) -> None:
         async with self._db.read() as s:
             self._choices = await repo.get_instance_setting(s, KEY) or {}
+
+    async def follow(self, interval: float = 5.0) -> None:
+        """With several instances, pick up the choices another instance's administrator made."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.load()
+            except Exception as exc:  # noqa: BLE001 - keep the last known choices
+                log.warning("reloading instance settings failed", error=str(exc))
 
     @property
     def registration(self) -> Registration:
@@ -61,3 +75,34 @@ class Instance:
 
         await self._db.write(save)
         self._choices = choices
+
+
+SECRET_KEY = "instance_secret"
+
+
+async def instance_secret(settings: Settings, db: Database) -> bytes:
+    """The key of every stored token hash. Configured, or generated once: into the data directory
+    for a single instance, into the shared database when several instances must agree on it."""
+    if settings.secret_key is not None:
+        value = settings.secret_key.get_secret_value().strip()
+        try:
+            key = bytes.fromhex(value)
+        except ValueError:
+            key = b""
+        if len(key) < 32:
+            raise SettingsError(
+                "secret_key must be at least 64 hexadecimal digits (openssl rand -hex 32)."
+            )
+        return key
+    if not settings.redis_url:
+        return load_or_create_secret(settings.data_dir)
+    candidate = secrets.token_hex(32)
+
+    async def shared(s: AsyncSession) -> str:
+        stored = await repo.get_instance_setting(s, SECRET_KEY)
+        if stored is None:
+            await repo.put_instance_setting(s, SECRET_KEY, {"hex": candidate})
+            return candidate
+        return str(stored["hex"])
+
+    return bytes.fromhex(await db.write(shared))

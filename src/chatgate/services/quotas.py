@@ -98,7 +98,12 @@ class Quotas:
         if quota.max_input_tokens is not None and input_tokens > quota.max_input_tokens:
             raise InputTooLong(
                 f"This message with its context is about {input_tokens} tokens; your limit is "
-                f"{quota.max_input_tokens}. Shorten it or reduce the context size."
+                f"{quota.max_input_tokens}. Shorten it or reduce the context size.",
+                extra={
+                    "quota": "max_input_tokens",
+                    "limit": quota.max_input_tokens,
+                    "tokens": input_tokens,
+                },
             )
         limits = (
             quota.requests_per_hour,

@@ -18,6 +18,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from chatgate.errors import UpstreamAuth
 from chatgate.providers.base import Credential
@@ -36,9 +37,38 @@ class _Waiter:
     position: int = 0
 
 
-class Lease:
-    """A granted slot on a credential; `release()` exactly once (idempotent)."""
+class Lease(Protocol):
+    """A granted slot on a credential; `release()` may be called more than once."""
 
+    credential: Credential
+
+    def release(self) -> None: ...
+
+
+class Admission(Protocol):
+    """What the generation service needs from a scheduler: in-process (this module) or shared
+    between instances through Redis (chatgate.coordination.redis_scheduler)."""
+
+    def add_pool(self, name: str, credentials: list[Credential]) -> None: ...
+
+    async def acquire(
+        self, pool_name: str, user_id: str, on_position: PositionCallback | None = None
+    ) -> Lease: ...
+
+    async def cool_down(
+        self, credential: Credential, seconds: float, *, reason: str, failing: bool = False
+    ) -> None: ...
+
+    async def note_error(self, credential: Credential, reason: str) -> None: ...
+
+    async def succeeded(self, credential: Credential) -> None: ...
+
+    async def queue_length(self, pool_name: str) -> int: ...
+
+    async def status(self, pool_name: str) -> list[dict[str, object]]: ...
+
+
+class LocalLease:
     __slots__ = ("_pool", "_released", "credential", "user_id")
 
     def __init__(self, pool: _Pool, credential: Credential, user_id: str) -> None:
@@ -154,6 +184,8 @@ class _Pool:
 
 
 class Scheduler:
+    """The in-process scheduler (one ChatGate process)."""
+
     def __init__(self) -> None:
         self._pools: dict[str, _Pool] = {}
 
@@ -176,7 +208,7 @@ class Scheduler:
             credential = pool._free_credential(now)
             if credential is not None:
                 pool.grant(credential, user_id, now)
-                return Lease(pool, credential, user_id)
+                return LocalLease(pool, credential, user_id)
         waiter = _Waiter(user_id, loop.create_future(), on_position)
         pool.waiting.append(waiter)
         pool.dispatch()
@@ -189,9 +221,9 @@ class Scheduler:
                 waiter.future.cancel()
                 pool.dispatch()
             raise
-        return Lease(pool, credential, user_id)
+        return LocalLease(pool, credential, user_id)
 
-    def cool_down(
+    async def cool_down(
         self, credential: Credential, seconds: float, *, reason: str, failing: bool = False
     ) -> None:
         state = credential.state
@@ -201,18 +233,16 @@ class Scheduler:
         state.last_error = reason
         state.failing = failing or state.failing
 
-    def succeeded(self, credential: Credential) -> None:
+    async def note_error(self, credential: Credential, reason: str) -> None:
+        credential.state.last_error = reason
+
+    async def succeeded(self, credential: Credential) -> None:
         credential.state.failing = False
 
-    def queue_length(self, pool_name: str) -> int:
+    async def queue_length(self, pool_name: str) -> int:
         return len([w for w in self._pool(pool_name).waiting if not w.future.done()])
 
-    def has_alternative(self, pool_name: str, credential: Credential) -> bool:
-        return any(
-            c is not credential and not c.state.failing for c in self._pool(pool_name).credentials
-        )
-
-    def status(self, pool_name: str) -> list[dict[str, object]]:
+    async def status(self, pool_name: str) -> list[dict[str, object]]:
         """Each credential's state for the admin console — never its secret."""
         pool = self._pool(pool_name)
         now = asyncio.get_running_loop().time()

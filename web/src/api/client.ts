@@ -3,7 +3,9 @@
  * `code` (translated by the UI through `errors.<code>`). Cookies authenticate; nothing else does.
  */
 import type {
-  AuthConfig, Conversation, ConversationSettings, MessageTree, ModelList, Page, User,
+  AccountUsage, AdminUser, ApiKey, AuditEntry, AuthConfig, Conversation, ConversationSettings, ExportFormat,
+  ImportReport, InstanceSettings, Invite, MessageTree, ModelList, Page, ProviderStatus, QuotaOverrides,
+  SharedConversation, ShareLink, UsageGroup, UsageRow, User,
 } from './types'
 
 /** Codes the UI produces itself, in addition to the server's. */
@@ -19,14 +21,20 @@ export class ApiError extends Error {
   readonly code: string
   readonly fields: FieldError[]
   readonly retryAfter: number | null
+  /** The error's other fields (a quota error's `quota`, `limit`, `resets_at`). */
+  readonly details: Record<string, unknown>
 
-  constructor(status: number, code: string, message: string, fields: FieldError[] = [], retryAfter: number | null = null) {
+  constructor(
+    status: number, code: string, message: string, fields: FieldError[] = [], retryAfter: number | null = null,
+    details: Record<string, unknown> = {},
+  ) {
     super(message)
     this.name = 'ApiError'
     this.status = status
     this.code = code
     this.fields = fields
     this.retryAfter = retryAfter
+    this.details = details
   }
 }
 
@@ -36,24 +44,37 @@ const STATUS_CODES: Record<number, string> = {
   502: 'upstream_error', 504: 'upstream_timeout',
 }
 
-/** Build an ApiError from a non-2xx response (the one error shape, or whatever a proxy sent). */
-export async function errorFromResponse(res: Response): Promise<ApiError> {
-  const retryHeader = res.headers.get('Retry-After')
+/** Build an ApiError from a status and body (the one error shape, or whatever a proxy sent). */
+export function errorFromBody(status: number, statusText: string, text: string, retryHeader: string | null): ApiError {
   const retryAfter = retryHeader && /^\d+$/.test(retryHeader.trim()) ? Number(retryHeader) : null
-  let code = STATUS_CODES[res.status] ?? 'internal_error'
-  let message = res.statusText || `HTTP ${res.status}`
+  let code = STATUS_CODES[status] ?? 'internal_error'
+  let message = statusText || `HTTP ${status}`
   let fields: FieldError[] = []
+  let details: Record<string, unknown> = {}
   try {
-    const body = (await res.json()) as { error?: { code?: string; message?: string; fields?: FieldError[] } }
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string; fields?: FieldError[] } }
     if (body?.error?.code) {
-      code = body.error.code
-      message = body.error.message ?? message
-      fields = body.error.fields ?? []
+      const { code: c, message: m, fields: f, ...rest } = body.error
+      code = c as string
+      message = m ?? message
+      fields = f ?? []
+      details = rest
     }
   } catch {
     // not JSON (an HTML error page from a proxy): keep the status-derived code
   }
-  return new ApiError(res.status, code, message, fields, retryAfter)
+  return new ApiError(status, code, message, fields, retryAfter, details)
+}
+
+/** Build an ApiError from a non-2xx response. */
+export async function errorFromResponse(res: Response): Promise<ApiError> {
+  let text = ''
+  try {
+    text = await res.text()
+  } catch {
+    text = ''
+  }
+  return errorFromBody(res.status, res.statusText, text, res.headers.get('Retry-After'))
 }
 
 type UnauthenticatedHandler = () => void
@@ -144,6 +165,92 @@ export const api = {
   generations: {
     stop: (id: string) => requestJson<void>('POST', `/api/generations/${enc(id)}/stop`),
   },
+  account: {
+    usage: () => requestJson<AccountUsage>('GET', '/api/account/usage'),
+    keys: () => requestJson<ApiKey[]>('GET', '/api/account/keys'),
+    createKey: (name: string) => requestJson<ApiKey>('POST', '/api/account/keys', { name }),
+    revokeKey: (id: string) => requestJson<void>('DELETE', `/api/account/keys/${enc(id)}`),
+  },
+  shares: {
+    create: (conversationId: string) => requestJson<ShareLink>('POST', `/api/conversations/${enc(conversationId)}/shares`),
+    list: (conversationId: string) => requestJson<ShareLink[]>('GET', `/api/conversations/${enc(conversationId)}/shares`),
+    revoke: (id: string) => requestJson<void>('DELETE', `/api/shares/${enc(id)}`),
+    /** Public: no session needed, and a 401 here must not send anyone to the sign-in page. */
+    open: (token: string) => requestJson<SharedConversation>('GET', `/api/shared/${enc(token)}`, undefined, { quiet401: true }),
+  },
+  admin: {
+    users: () => requestJson<AdminUser[]>('GET', '/api/admin/users'),
+    createUser: (body: { username: string; password: string; role: 'admin' | 'user' }) =>
+      requestJson<AdminUser>('POST', '/api/admin/users', body),
+    updateUser: (id: string, body: { role?: 'admin' | 'user'; status?: 'active' | 'pending' | 'disabled'; quota?: QuotaOverrides }) =>
+      requestJson<AdminUser>('PATCH', `/api/admin/users/${enc(id)}`, body),
+    resetPassword: (id: string, password: string) =>
+      requestJson<void>('POST', `/api/admin/users/${enc(id)}/password`, { password }),
+    signOutEverywhere: (id: string) => requestJson<void>('POST', `/api/admin/users/${enc(id)}/signout`),
+    invites: () => requestJson<Invite[]>('GET', '/api/admin/invites'),
+    createInvite: (body: { max_uses: number; days: number | null; role: 'admin' | 'user'; note: string }) =>
+      requestJson<Invite>('POST', '/api/admin/invites', body),
+    revokeInvite: (id: string) => requestJson<void>('DELETE', `/api/admin/invites/${enc(id)}`),
+    settings: () => requestJson<InstanceSettings>('GET', '/api/admin/settings'),
+    updateSettings: (body: Partial<InstanceSettings>) => requestJson<InstanceSettings>('PATCH', '/api/admin/settings', body),
+    providers: (signal?: AbortSignal) => requestJson<ProviderStatus[]>('GET', '/api/admin/providers', undefined, { signal }),
+    usage: (params: { since?: string; until?: string; group: UsageGroup[] }) =>
+      requestJson<UsageRow[]>('GET', `/api/admin/usage?${usageQuery(params)}`),
+    audit: () => requestJson<AuditEntry[]>('GET', '/api/admin/audit'),
+  },
+}
+
+function usageQuery(params: { since?: string; until?: string; group?: UsageGroup[] }): URLSearchParams {
+  const query = new URLSearchParams()
+  if (params.since) query.set('since', params.since)
+  if (params.until) query.set('until', params.until)
+  if (params.group?.length) query.set('group', params.group.join(','))
+  return query
+}
+
+/** Download links (plain GETs with the session cookie; the server sends them as attachments). */
+export const links = {
+  exportAll: (format: ExportFormat) => `/api/export?format=${format}`,
+  exportOne: (conversationId: string, format: ExportFormat) => `/api/conversations/${enc(conversationId)}/export?format=${format}`,
+  usageCsv: (params: { since?: string; until?: string }) => `/api/admin/usage.csv?${usageQuery(params)}`,
+  selftest: '/api/admin/selftest/stream',
+}
+
+export interface UploadProgress {
+  loaded: number
+  total: number
+}
+
+/**
+ * Upload an export file to `POST /api/import` (the body is the file itself), reporting upload
+ * progress. XMLHttpRequest, because fetch cannot report upload progress.
+ */
+export function uploadImport(file: Blob, onProgress: (p: UploadProgress) => void, signal?: AbortSignal): Promise<ImportReport> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest()
+    xhr.open('POST', '/api/import')
+    xhr.withCredentials = true
+    xhr.setRequestHeader('Accept', 'application/json')
+    xhr.setRequestHeader('Content-Type', 'application/json')
+    xhr.upload.onprogress = (e) => onProgress({ loaded: e.loaded, total: e.lengthComputable ? e.total : file.size })
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        try {
+          resolve(JSON.parse(xhr.responseText) as ImportReport)
+        } catch (err) {
+          reject(new ApiError(xhr.status, 'internal_error', String(err)))
+        }
+        return
+      }
+      const error = errorFromBody(xhr.status, xhr.statusText, xhr.responseText, xhr.getResponseHeader('Retry-After'))
+      if (xhr.status === 401) notifyUnauthenticated()
+      reject(error)
+    }
+    xhr.onerror = () => reject(new ApiError(0, 'network_error', 'upload failed'))
+    xhr.onabort = () => reject(new DOMException('aborted', 'AbortError'))
+    signal?.addEventListener('abort', () => xhr.abort(), { once: true })
+    xhr.send(file)
+  })
 }
 
 /** The requests that answer with a generation stream. */

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { ApiError } from './client'
-import { runGenerationStream } from './sse'
+import { readTimedEvents, runGenerationStream, type TimedEvent } from './sse'
 import type { StreamEvent } from './types'
 
 const encoder = new TextEncoder()
@@ -146,5 +146,33 @@ describe('runGenerationStream', () => {
     ]))
     await runGenerationStream({ request: send, onEvent: (e) => events.push(e), fetchImpl })
     expect(events.map((e) => e.event)).toEqual(['delta', 'done'])
+  })
+})
+
+describe('readTimedEvents (the connection self-test)', () => {
+  it('stamps each event with its arrival time and stops at done', async () => {
+    const ticks = [1, 2, 3].map((n) => `id: ${n}\nevent: tick\ndata: {"n":${n},"of":3,"sent_at":${1000 + n * 100}}\n\n`)
+    let clock = 0
+    const events: TimedEvent[] = []
+    const fetchImpl = vi.fn(async () => streamResponse([...ticks, 'id: 4\nevent: done\ndata: {}\n\n', 'event: tick\ndata: {}\n\n']))
+    await readTimedEvents('/api/admin/selftest/stream', (e) => events.push(e), { fetchImpl, now: () => (clock += 10) })
+    expect(events.map((e) => [e.event, e.arrivedAt])).toEqual([['tick', 10], ['tick', 20], ['tick', 30], ['done', 40]])
+    expect(events[0].data).toEqual({ n: 1, of: 3, sent_at: 1100 })
+  })
+
+  it('throws the server\'s error when the stream is refused', async () => {
+    const fetchImpl = vi.fn(async () => new Response(JSON.stringify({ error: { code: 'forbidden', message: 'no' } }), { status: 403 }))
+    await expect(readTimedEvents('/x', () => undefined, { fetchImpl })).rejects.toMatchObject({ code: 'forbidden', status: 403 })
+  })
+})
+
+describe('errors keep their details', () => {
+  it('a quota error carries quota, limit and resets_at', async () => {
+    const body = { error: { code: 'quota_exceeded', message: 'm', quota: 'messages_per_day', limit: 5, resets_at: '2026-03-11T00:00:00+00:00' } }
+    const fetchImpl = vi.fn(async () => new Response(JSON.stringify(body), { status: 429, headers: { 'Retry-After': '120' } }))
+    const error = await runGenerationStream({ request: send, onEvent: () => undefined, fetchImpl }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ApiError)
+    expect((error as ApiError).details).toEqual({ quota: 'messages_per_day', limit: 5, resets_at: '2026-03-11T00:00:00+00:00' })
+    expect((error as ApiError).retryAfter).toBe(120)
   })
 })

@@ -43,21 +43,16 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   })
 }
 
-/** Feed a response body through the SSE parser; resolves true when `done` was seen. */
-async function readBody(
-  body: ReadableStream<Uint8Array>,
-  handle: (event: StreamEvent) => void,
-  onId: (id: string) => void,
-): Promise<boolean> {
+/**
+ * Feed a response body through the SSE parser, message by message, until the body ends or
+ * `onMessage` returns true (the last event). Resolves true when it was stopped that way.
+ */
+async function pump(body: ReadableStream<Uint8Array>, onMessage: (message: EventSourceMessage) => boolean): Promise<boolean> {
   let finished = false
   const parser = createParser({
     onEvent(message) {
       if (finished) return
-      if (message.id) onId(message.id)
-      const event = toStreamEvent(message)
-      if (!event) return
-      handle(event)
-      if (event.event === 'done') finished = true
+      if (onMessage(message)) finished = true
     },
   })
   const reader = body.getReader()
@@ -74,6 +69,66 @@ async function readBody(
     else reader.releaseLock()
   }
   return finished
+}
+
+/** Feed a generation stream's body through the parser; resolves true when `done` was seen. */
+function readBody(
+  body: ReadableStream<Uint8Array>,
+  handle: (event: StreamEvent) => void,
+  onId: (id: string) => void,
+): Promise<boolean> {
+  return pump(body, (message) => {
+    if (message.id) onId(message.id)
+    const event = toStreamEvent(message)
+    if (!event) return false
+    handle(event)
+    return event.event === 'done'
+  })
+}
+
+export interface TimedEvent {
+  event: string
+  data: unknown
+  /** performance.now() when the parser produced the event (i.e. when its bytes arrived). */
+  arrivedAt: number
+}
+
+/**
+ * Read any other event stream (the admin's connection self-test) to its end or its `done`
+ * event, stamping each event with its arrival time. Throws ApiError when the server refuses.
+ */
+export async function readTimedEvents(
+  url: string,
+  onEvent: (event: TimedEvent) => void,
+  options: { signal?: AbortSignal; fetchImpl?: typeof fetch; now?: () => number } = {},
+): Promise<void> {
+  const doFetch = options.fetchImpl ?? fetch.bind(globalThis)
+  const now = options.now ?? (() => performance.now())
+  let res: Response
+  try {
+    res = await doFetch(url, { headers: { Accept: 'text/event-stream' }, credentials: 'same-origin', cache: 'no-store', signal: options.signal })
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err
+    throw new ApiError(0, 'network_error', (err as Error).message)
+  }
+  if (!res.ok) {
+    const error = await errorFromResponse(res)
+    if (res.status === 401) notifyUnauthenticated()
+    throw error
+  }
+  if (!res.body) throw new ApiError(0, 'stream_interrupted', 'no body')
+  await pump(res.body, (message) => {
+    const arrivedAt = now()
+    let data: unknown = null
+    try {
+      data = message.data ? JSON.parse(message.data) : null
+    } catch {
+      data = message.data
+    }
+    const name = message.event ?? 'message'
+    onEvent({ event: name, data, arrivedAt })
+    return name === 'done'
+  })
 }
 
 /**

@@ -98,3 +98,133 @@ export interface StreamEvents {
 export type StreamEvent = {
   [K in keyof StreamEvents]: { event: K; data: StreamEvents[K]; id: string | null }
 }[keyof StreamEvents]
+
+// -- account ----------------------------------------------------------------------------------
+
+/** The quotas a person has (GET /api/account/usage), in a stable display order. */
+export const QUOTA_NAMES = [
+  'requests_per_hour', 'concurrent_generations', 'messages_per_day', 'messages_per_month',
+  'tokens_per_day', 'tokens_per_month',
+] as const
+export type QuotaName = (typeof QUOTA_NAMES)[number]
+
+export interface QuotaLine {
+  /** `null` = unlimited. */
+  limit: number | null
+  used: number
+  remaining: number | null
+  resets_at: string | null
+}
+
+export type AccountUsage = Record<QuotaName, QuotaLine> & {
+  max_input_tokens: number | null
+  allowed_models: string[] | null
+}
+
+export interface ApiKey {
+  id: string
+  name: string
+  prefix: string
+  created_at: string
+  last_used_at: string | null
+  revoked_at: string | null
+  /** The whole key: only in the answer to its creation. */
+  key?: string | null
+}
+
+// -- import, export, sharing ------------------------------------------------------------------
+
+export interface ImportReport {
+  format: string
+  conversations: number
+  messages: number
+  conversation_ids: string[]
+  skipped: { where: string; reason: string }[]
+}
+
+export type ExportFormat = 'json' | 'markdown' | 'html'
+
+export interface ShareLink {
+  id: string
+  title: string
+  created_at: string
+  /** Only in the answer to its creation. */
+  url?: string | null
+}
+
+export interface SharedConversation {
+  title: string
+  shared_at: string
+  messages: { role: 'user' | 'assistant'; content: string; model: string | null; created_at: string }[]
+}
+
+// -- administration ---------------------------------------------------------------------------
+
+/** Per-user quota overrides: a key left out inherits, a key set to null is unlimited. */
+export type QuotaOverrides = Partial<Record<QuotaName | 'max_input_tokens', number | null>> & {
+  allowed_models?: string[] | null
+}
+
+export interface AdminUser extends User {
+  quota: QuotaOverrides | null
+}
+
+export interface Invite {
+  id: string
+  role: 'admin' | 'user'
+  max_uses: number
+  use_count: number
+  note: string
+  created_at: string
+  expires_at: string | null
+  revoked_at: string | null
+  /** Only in the answer to its creation. */
+  code?: string | null
+  url?: string | null
+}
+
+export interface InstanceSettings {
+  registration: RegistrationPolicy
+  sharing: boolean
+  default_model: string | null
+  announcement: string | null
+}
+
+export interface CredentialStatus {
+  name: string
+  concurrency: number
+  in_flight: number
+  requests: number
+  cooling_down_seconds: number
+  failing: boolean
+  last_error: string | null
+}
+
+export interface ProviderStatus {
+  name: string
+  kind: string
+  models: string[]
+  queue_length: number
+  credentials: CredentialStatus[]
+}
+
+export type UsageGroup = 'day' | 'user' | 'model'
+
+export interface UsageRow {
+  day?: string
+  user?: string
+  model?: string
+  requests: number
+  prompt_tokens: number
+  completion_tokens: number
+  cost_usd: number
+}
+
+export interface AuditEntry {
+  id: string
+  actor: string | null
+  action: string
+  target_user_id: string | null
+  detail: string | null
+  created_at: string
+}

@@ -13,7 +13,7 @@ const API_ERROR_CODES = ['bad_request', 'validation_error', 'body_too_large', 'u
   'csrf_failed', 'not_found', 'conflict', 'rate_limited', 'quota_exceeded', 'setup_used', 'invalid_credentials',
   'registration_closed', 'invite_invalid', 'approval_pending', 'account_disabled', 'weak_password',
   'username_taken', 'no_model', 'model_unavailable', 'upstream_error', 'upstream_timeout',
-  'upstream_rate_limited', 'upstream_auth', 'storage_full', 'internal_error']
+  'upstream_rate_limited', 'upstream_auth', 'storage_full', 'internal_error', 'input_too_long', 'model_not_allowed', 'gone']
 
 describe('locales', () => {
   const reference = keys(messages['en-US']).sort()
@@ -43,6 +43,16 @@ describe('locales', () => {
       const locale = messages[code as keyof typeof messages]
       expect(locale.chat.emptyTitle, code).not.toBe(messages['en-US'].chat.emptyTitle)
       expect(locale.errors.invalid_credentials, code).not.toBe(messages['en-US'].errors.invalid_credentials)
+    }
+  })
+
+  it('names every quota in every language', () => {
+    const names = ['requests_per_hour', 'concurrent_generations', 'messages_per_day', 'messages_per_month',
+      'tokens_per_day', 'tokens_per_month', 'max_input_tokens', 'allowed_models'] as const
+    for (const code of Object.keys(messages).filter((c) => c !== 'en-US')) {
+      const locale = messages[code as keyof typeof messages]
+      for (const name of names) expect(locale.quota[name], `${code} ${name}`).not.toBe(messages['en-US'].quota[name])
+      expect(locale.admin.verdict_buffered, code).not.toBe(messages['en-US'].admin.verdict_buffered)
     }
   })
 

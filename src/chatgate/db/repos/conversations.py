@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chatgate.db.models import Conversation, Message, Share
+from chatgate.db.models import Conversation, Message, Share, User
 
 LIVE_STATUSES = ("queued", "streaming")
 
@@ -151,8 +151,12 @@ async def add_share(s: AsyncSession, share: Share) -> Share:
 
 
 async def get_share_by_token(s: AsyncSession, token_hash: str) -> Share | None:
+    """A live link: not revoked, and its owner's account is active (a disabled account publishes
+    nothing)."""
     result = await s.execute(
-        sa.select(Share).where(Share.token_hash == token_hash, Share.revoked_at.is_(None))
+        sa.select(Share)
+        .join(User, User.id == Share.user_id)
+        .where(Share.token_hash == token_hash, Share.revoked_at.is_(None), User.status == "active")
     )
     return result.scalar_one_or_none()
 
@@ -177,3 +181,9 @@ async def revoke_share(s: AsyncSession, user_id: str, share_id: str, now: dateti
         .values(revoked_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def live_messages(s: AsyncSession) -> Sequence[Message]:
+    """Answers the database believes are being written (for recovery after a crash)."""
+    query = sa.select(Message).where(Message.status.in_(LIVE_STATUSES))
+    return (await s.execute(query)).scalars().all()

@@ -102,3 +102,11 @@ async def list_audit(s: AsyncSession, limit: int) -> Sequence[tuple[AuditEntry, 
         .limit(limit)
     )
     return [(row[0], row[1]) for row in (await s.execute(query)).all()]
+
+
+async def interrupt_usage_of(s: AsyncSession, message_ids: Sequence[str], now: datetime) -> None:
+    await s.execute(
+        sa.update(UsageRecord)
+        .where(UsageRecord.message_id.in_(message_ids), UsageRecord.status.in_(LIVE))
+        .values(status="interrupted", finished_at=now)
+    )

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chatgate.db.models import ApiKey, InstanceSetting, Invite, Session, User
+from chatgate.db.models import ApiKey, InstanceRecord, InstanceSetting, Invite, Session, User
 
 
 async def get_user(s: AsyncSession, user_id: str) -> User | None:
@@ -177,3 +177,23 @@ async def touch_api_key(s: AsyncSession, key_id: str, now: datetime) -> None:
 async def set_user_quota(s: AsyncSession, user_id: str, quota: dict[str, Any] | None) -> bool:
     result = await s.execute(sa.update(User).where(User.id == user_id).values(quota=quota))
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def upsert_instance(s: AsyncSession, record: InstanceRecord) -> None:
+    existing = await s.get(InstanceRecord, record.id)
+    if existing is None:
+        s.add(record)
+    else:
+        existing.last_seen = record.last_seen
+    await s.flush()
+
+
+async def other_instances(s: AsyncSession, me: str, since: datetime) -> Sequence[InstanceRecord]:
+    query = sa.select(InstanceRecord).where(
+        InstanceRecord.id != me, InstanceRecord.last_seen >= since
+    )
+    return (await s.execute(query)).scalars().all()
+
+
+async def delete_instance(s: AsyncSession, instance_id: str) -> None:
+    await s.execute(sa.delete(InstanceRecord).where(InstanceRecord.id == instance_id))

@@ -1,0 +1,380 @@
+"""`python -m bench`: start the fake and ChatGate pinned to their cores, prepare users and data,
+run the load steps against every target, and write docs/benchmarks.md and the plot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+import platform
+import resource
+import secrets
+import signal
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import procs
+from bench import profile as profiler
+from bench.bystander import run_probes
+from bench.chatgate_api import ChatGateApi, UserSession, new_http
+from bench.chatgate_proc import MODEL, ChatGateInstance, free_port
+from bench.config import RunConfig, parse
+from bench.protocol import Shape, answer, new_marker, prompt
+from bench.report import write_report
+from bench.seed import seed
+from bench.steps import Context, StepResult, run_step, wait_fake_idle
+from bench.targets import ChatGateTarget, OpenAITarget, Target
+from bench.targets_check import check
+
+ADMIN = "bench-admin"
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+    }
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def start_fake(config: RunConfig, workdir: Path) -> tuple[procs.Child, int]:
+    shape = config.shape
+    fake = procs.Child(
+        "fake",
+        [
+            sys.executable,
+            "-m",
+            "bench.fake_upstream",
+            "--port",
+            "0",
+            "--tokens",
+            str(shape.tokens),
+            "--rate",
+            str(shape.rate),
+            "--ttft",
+            str(shape.ttft),
+        ],
+        log=workdir / "fake.log",
+        core=config.harness_core,
+        stdout_pipe=True,
+    )
+    return fake, int(fake.read_line("LISTENING "))
+
+
+def stored_everything(database: Path, tokens: int) -> dict[str, int]:
+    """Every answer given to the stream users, straight from SQLite after the server stopped."""
+    expected = answer(tokens)
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            "SELECT m.status, m.content = ? FROM messages m JOIN users u ON u.id = m.user_id "
+            "WHERE m.role = 'assistant' AND u.username LIKE 'bench-user-%'",
+            (expected,),
+        ).fetchall()
+    return {
+        "answers": len(rows),
+        "complete_and_exact": sum(1 for status, exact in rows if status == "complete" and exact),
+        "not_complete": sum(1 for status, _ in rows if status != "complete"),
+    }
+
+
+async def make_users(api: ChatGateApi, instance: ChatGateInstance, count: int) -> list[UserSession]:
+    password = secrets.token_urlsafe(18)
+    admin = await api.login(ADMIN, instance.admin_password)
+    names = [f"bench-user-{i:03d}" for i in range(count)] + ["bench-bystander"]
+    for name in names:
+        await api._json("POST", "/api/admin/users", admin, {"username": name, "password": password})
+    return list(await asyncio.gather(*(api.login(name, password) for name in names)))
+
+
+async def detect_v1(
+    api: ChatGateApi, users: list[UserSession], config: RunConfig, pid: int
+) -> tuple[Target | None, str]:
+    """ChatGate's OpenAI-compatible endpoint, when it exists, with a personal key per user."""
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": prompt(new_marker(), Shape(1, 0, 0))}],
+        "stream": True,
+    }
+    status = await api.probe("/v1/chat/completions", None, body)
+    if status in (404, 405):  # 405: the web app's static files answered, no such route
+        return None, f"ChatGate has no `/v1/chat/completions` yet (HTTP {status}): skipped."
+    base = f"{api.base}/v1"
+    if config.v1_key:
+        return OpenAITarget("chatgate-v1", base, MODEL, config.v1_key, pid=pid), ""
+    keys = [await api.create_api_key(user) for user in users]
+    if all(keys):
+        return OpenAITarget("chatgate-v1", base, MODEL, keys=[str(k) for k in keys], pid=pid), ""
+    return None, (
+        f"ChatGate's `/v1/chat/completions` answered HTTP {status} without a key and no key "
+        "could be made at `/api/account/keys`: pass `--v1-key` to include it."
+    )
+
+
+async def warm_up(ctx: Context, targets: list[Target]) -> None:
+    """One short step on every gateway, not measured (imports, caches, connection pools)."""
+    config = ctx.config
+    saved = (config.window, config.floor_window, config.bystander_window, config.settle)
+    config.window = config.floor_window = 1.0
+    config.bystander_window, config.settle = 0.0, 0.0
+    try:
+        for target in targets[1:]:
+            await run_step(ctx, target, min(10, max(config.steps)), gateway=False)
+    finally:
+        config.window, config.floor_window, config.bystander_window, config.settle = saved
+
+
+async def wait_quiet(limit: float, threshold: float = 0.25) -> float:
+    """Until other processes use less than `threshold` of a core (at most `limit` seconds);
+    returns the background load last seen. Our own processes are idle between steps."""
+    deadline = time.monotonic() + limit
+    while True:
+        before = procs.busy_seconds()
+        await asyncio.sleep(1.0)
+        background = procs.busy_seconds() - before
+        if background < threshold or time.monotonic() >= deadline:
+            return background
+
+
+async def measure_idle(chatgate: procs.Child, seconds: float = 3.0) -> dict[str, float]:
+    pids = procs.tree(chatgate.pid)
+    cpu0 = procs.cpu_seconds(pids)
+    await asyncio.sleep(seconds)
+    return {
+        "pss_mb": procs.pss_kb(pids) / 1024,
+        "rss_mb": procs.rss_kb(pids) / 1024,
+        "cpu_util": (procs.cpu_seconds(pids) - cpu0) / seconds,
+    }
+
+
+async def run(config: RunConfig) -> dict[str, Any]:
+    procs.pin_self(config.harness_core, config.nice)
+    # `kill` (SIGTERM) cancels the run like Ctrl-C does, so the finally blocks stop the children.
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    raise_fd_limit()
+    workdir = Path(tempfile.mkdtemp(prefix="chatgate-bench-"))
+    log(f"work directory {workdir}")
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "command": config.command,
+        "shape": {"tokens": config.shape.tokens, "rate": config.shape.rate},
+        "nice": config.nice,
+        "chatgate_env": config.chatgate_env,
+        "notes": [],
+        "steps": [],
+    }
+    fake, fake_port = start_fake(config, workdir)
+    fake_url = f"http://127.0.0.1:{fake_port}"
+    chatgate: procs.Child | None = None
+    started_at = time.monotonic()
+    try:
+        # Start-up time: once on an empty data directory, once on the migrated bench database.
+        cold = ChatGateInstance(workdir / "cold", fake_port)
+        child, cold_seconds = cold.serve(free_port(), config.target_core, workdir / "cold.log")
+        child.stop()
+        instance = ChatGateInstance(workdir / "main", fake_port)
+        instance.env |= config.chatgate_env
+        instance.add_admin(ADMIN)
+        port = free_port()
+        chatgate, warm_seconds = instance.serve(port, config.target_core, workdir / "chatgate.log")
+        report["startup_s"] = {"empty_data_dir": cold_seconds, "existing_database": warm_seconds}
+        log(f"ChatGate pid {chatgate.pid} on :{port}; started in {warm_seconds:.2f} s")
+
+        async with new_http() as http:
+            api = ChatGateApi(f"http://127.0.0.1:{port}", http)
+            users = await make_users(api, instance, config.users)
+            bystander_user, stream_users = users[-1], users[:-1]
+            log("seeding 200 conversations and one of 1,000 messages")
+            seeded = await seed(api, bystander_user, instance.database)
+            report["seeding"] = seeded.method
+            log(f"seeded ({seeded.method})")
+            ctx = Context(config, http, fake_url, fake.pid, api, seeded)
+
+            targets: list[Target] = [
+                OpenAITarget("direct", f"{fake_url}/v1", MODEL),
+                ChatGateTarget("chatgate", api, stream_users, chatgate.pid),
+            ]
+            v1, note = await detect_v1(api, stream_users, config, chatgate.pid)
+            if v1 is not None:
+                targets.append(v1)
+            if note:
+                report["notes"].append(note)
+                log(note)
+            for name, url in config.targets:
+                targets.append(OpenAITarget(name, url, config.model, config.api_key))
+            await wait_fake_idle(ctx)
+
+            await warm_up(ctx, targets)
+            report["idle"] = await measure_idle(chatgate)
+            idle_probes = await run_probes(
+                api, seeded, config.bystander_rate, time.monotonic() + config.bystander_window
+            )
+            report["idle"]["api"] = {name: p.summary() for name, p in idle_probes.items()}
+
+            report["steps"] = await run_steps(ctx, targets, report)
+            report["profile"] = await run_profile(ctx, targets, chatgate, workdir, report)
+        exit_code = chatgate.stop(30)
+        chatgate = None
+        report["shutdown_exit_code"] = exit_code
+        report["stored"] = stored_everything(instance.database, config.shape.tokens)
+    finally:
+        if chatgate is not None:
+            chatgate.stop()
+        fake.stop()
+    report["duration_s"] = time.monotonic() - started_at
+    report["workdir"] = str(workdir)
+    return report
+
+
+async def run_steps(
+    ctx: Context, targets: list[Target], report: dict[str, Any]
+) -> list[dict[str, Any]]:
+    config = ctx.config
+    floor, gateways = targets[0], targets[1:]
+    active = list(gateways)
+    out: list[dict[str, Any]] = []
+    quiet_budget = config.quiet_budget
+    for step in config.steps:
+        if not active:
+            break
+        for target in [floor, *active]:
+            waited = time.monotonic()
+            background = await wait_quiet(min(config.quiet_wait, quiet_budget))
+            quiet_budget = max(0.0, quiet_budget - (time.monotonic() - waited))
+            if background >= 0.25:
+                log(f"other processes use {background:.0%} of a core: numbers will suffer")
+            log(f"{target.name}: step {step} …")
+            result = await run_step(ctx, target, step, gateway=target is not floor)
+            out.append(result.as_dict())
+            log(_summary_line(result))
+            if target is not floor and not result.passed:
+                active.remove(target)
+                report["notes"].append(
+                    f"{target.name} failed at step {step}: {'; '.join(result.failures)}; "
+                    "later steps skipped."
+                )
+    return out
+
+
+def _summary_line(result: StepResult) -> str:
+    lat = result.latency
+
+    def f(value: float | None, digits: int = 1) -> str:
+        return "–" if value is None else f"{value:.{digits}f}"
+
+    return (
+        f"  {result.target} K={result.k}: tokens {lat.tokens_in_window}, errors {lat.errors}, "
+        f"TTFT p50/p99 {f(lat.ttft_ms.get('p50'))}/{f(lat.ttft_ms.get('p99'))} ms, "
+        f"token p50/p99 {f(lat.token_ms.get('p50'), 2)}/{f(lat.token_ms.get('p99'), 2)} ms, "
+        f"CPU {f(result.cpu_ms_per_1k, 2)} ms/1k tok ({f((result.cpu_util or 0) * 100, 0)} %), "
+        f"PSS {f(result.pss_mb)} MB, fake {f((result.fake_util or 0) * 100, 0)} %, "
+        f"driver {f((result.driver_util or 0) * 100, 0)} %, "
+        f"others {f((result.background_util or 0) * 100, 0)} %"
+        + (f", stored {result.stored_ok}/{result.stored_checked}" if result.stored_checked else "")
+        + ("" if result.passed else f"  FAILED: {'; '.join(result.failures)}")
+    )
+
+
+async def run_profile(
+    ctx: Context,
+    targets: list[Target],
+    chatgate: procs.Child,
+    workdir: Path,
+    report: dict[str, Any],
+) -> dict[str, Any] | None:
+    """py-spy on ChatGate at `profile_k` streams (a separate, unmeasured step)."""
+    config = ctx.config
+    if config.profile_k is None:
+        return None
+    target = next(t for t in targets if isinstance(t, ChatGateTarget))
+    passed = [s["k"] for s in report["steps"] if s["target"] == target.name and s["passed"]]
+    if passed and max(passed) >= config.profile_k:
+        k = config.profile_k
+    else:  # ChatGate did not hold that many streams: profile the largest step it held
+        k = max(passed) if passed else min(config.concurrency(s) for s in config.steps)
+    seconds = config.profile_seconds
+    await target.before_step(k * (2 + round(seconds / config.shape.duration) + 2))
+    log(f"profiling ChatGate with py-spy at {k} streams for {seconds} s")
+    stop_at = time.monotonic() + config.ramp + 1 + seconds + 1
+    from bench.driver import Driver
+
+    driver = Driver(target, timeout=60)
+    load = asyncio.create_task(driver.closed_loop(k, config.ramp, stop_at))
+    await asyncio.sleep(config.ramp + 1)
+    result = await asyncio.to_thread(
+        profiler.record, chatgate.pid, seconds, workdir, config.harness_core
+    )
+    await load
+    await wait_fake_idle(ctx)
+    data = {
+        "k": k,
+        "seconds": seconds,
+        "samples": result.samples,
+        "functions": result.functions,
+        "packages": result.packages,
+        "threads": result.threads,
+        "chatgate": result.chatgate,
+        "raw": result.raw_path,
+        "svg": result.svg_path,
+        "note": result.note,
+    }
+    if result.note:
+        log(result.note)
+    return data
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse(argv)
+    import uvloop
+
+    # The driver allocates little that is cyclic; a full collection mid-window would show up as
+    # a latency spike on every stream, so collect between steps instead (steps.py).
+    gc.set_threshold(200_000, 50, 100)
+    report = uvloop.run(run(config))
+    config.results.mkdir(parents=True, exist_ok=True)
+    name = "quick.json" if config.quick else "latest.json"
+    (config.results / name).write_bytes(
+        orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
+    )
+    for target in dict.fromkeys(s["target"] for s in report["steps"] if s["target"] != "direct"):
+        print(f"\n{target}:")
+        for verdict in check(report, target):
+            print(f"  [{verdict.mark:>12}] {verdict.target}: {verdict.measured}")
+    for note in report["notes"]:
+        print(f"note: {note}")
+    written = [config.results / name]
+    if config.write_docs:
+        written += write_report(report, config)
+    log(f"done in {report['duration_s']:.0f} s; wrote {', '.join(str(p) for p in written)}")

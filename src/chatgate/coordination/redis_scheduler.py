@@ -1,0 +1,359 @@
+"""The fair scheduler shared by every instance, in Redis.
+
+The same rules as the in-process scheduler (chatgate.services.scheduler): a credential runs at
+most `concurrency` requests at once across all instances, and the next request admitted is the
+waiting one whose owner has the fewest requests running (then least recently served, then
+oldest). Decisions are made by one Lua script, atomically, whichever instance runs it; its result
+(grants and queue positions) is published to every instance.
+
+Slots are leases with an expiry the owner renews, so an instance that dies frees its slots
+within `LEASE_TTL_MS`; requests queued by a dead instance leave the queue at the next dispatch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+
+from chatgate.coordination.redis_link import RedisLink
+from chatgate.errors import UpstreamAuth
+from chatgate.ids import new_id
+from chatgate.providers.base import Credential
+from chatgate.services.scheduler import PositionCallback
+
+log = structlog.get_logger(__name__)
+LEASE_TTL_MS = 30_000
+RENEW_SECONDS = 10.0
+TICK_SECONDS = 1.0
+
+DISPATCH = """
+local prefix = ARGV[1]
+local now = tonumber(ARGV[2])
+local creds = cjson.decode(ARGV[3])
+local ttl = tonumber(ARGV[4])
+local instances = ARGV[5]
+local running_key = prefix .. 'running'
+for _, c in ipairs(creds) do
+  local key = prefix .. 'leases:' .. c.name
+  local expired = redis.call('ZRANGEBYSCORE', key, '-inf', now)
+  for _, member in ipairs(expired) do
+    local user = string.match(member, '|(.*)$')
+    if user and tonumber(redis.call('HINCRBY', running_key, user, -1)) <= 0 then
+      redis.call('HDEL', running_key, user)
+    end
+  end
+  if #expired > 0 then redis.call('ZREMRANGEBYSCORE', key, '-inf', now) end
+  redis.call('ZREMRANGEBYSCORE', prefix .. 'rpm:' .. c.name, '-inf', now - 60000)
+end
+local waiting = redis.call('ZRANGE', prefix .. 'waiting', 0, -1, 'WITHSCORES')
+local entries, nth = {}, {}
+for i = 1, #waiting, 2 do
+  local wid, arrival = waiting[i], tonumber(waiting[i + 1])
+  local info = redis.call('HMGET', prefix .. 'w:' .. wid, 'user', 'inst')
+  local user, inst = info[1], info[2]
+  if (not user) or (not inst) or redis.call('EXISTS', instances .. inst) == 0 then
+    redis.call('ZREM', prefix .. 'waiting', wid)
+    redis.call('DEL', prefix .. 'w:' .. wid)
+  else
+    local k = nth[user] or 0
+    nth[user] = k + 1
+    local running = tonumber(redis.call('HGET', running_key, user) or '0')
+    local served = tonumber(redis.call('HGET', prefix .. 'served', user) or '0')
+    table.insert(entries, {wid = wid, user = user, a = running + k, b = served, c = arrival})
+  end
+end
+table.sort(entries, function(x, y)
+  if x.a ~= y.a then return x.a < y.a end
+  if x.b ~= y.b then return x.b < y.b end
+  return x.c < y.c
+end)
+local function free()
+  local best, best_load = nil, nil
+  for _, c in ipairs(creds) do
+    local in_flight = redis.call('ZCARD', prefix .. 'leases:' .. c.name)
+    local ok = in_flight < c.concurrency and redis.call('EXISTS', prefix .. 'cool:' .. c.name) == 0
+    if ok and c.rpm and c.rpm > 0 then ok = redis.call('ZCARD', prefix .. 'rpm:' .. c.name) < c.rpm end
+    if ok then
+      local load = in_flight / c.concurrency
+      if best == nil or load < best_load then best, best_load = c, load end
+    end
+  end
+  return best
+end
+local grants, positions, position, blocked = {}, {}, 0, false
+for _, e in ipairs(entries) do
+  local c = nil
+  if not blocked then c = free() end
+  if c then
+    redis.call('ZADD', prefix .. 'leases:' .. c.name, now + ttl, e.wid .. '|' .. e.user)
+    redis.call('HINCRBY', running_key, e.user, 1)
+    redis.call('HSET', prefix .. 'served', e.user, now)
+    redis.call('ZADD', prefix .. 'rpm:' .. c.name, now, e.wid)
+    redis.call('HINCRBY', prefix .. 'state:' .. c.name, 'requests', 1)
+    redis.call('ZREM', prefix .. 'waiting', e.wid)
+    redis.call('DEL', prefix .. 'w:' .. e.wid)
+    table.insert(grants, {e.wid, c.name})
+  else
+    blocked = true
+    position = position + 1
+    table.insert(positions, {e.wid, position})
+  end
+end
+return cjson.encode({grants = grants, positions = positions})
+"""
+
+RELEASE = """
+local prefix, member, cred, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if redis.call('ZREM', prefix .. 'leases:' .. cred, member) == 1 then
+  if tonumber(redis.call('HINCRBY', prefix .. 'running', user, -1)) <= 0 then
+    redis.call('HDEL', prefix .. 'running', user)
+  end
+end
+return 1
+"""
+
+
+@dataclass(eq=False)
+class _Waiter:
+    future: asyncio.Future[str]
+    on_position: PositionCallback | None
+    position: int = 0
+
+
+class RedisLease:
+    __slots__ = ("_released", "_scheduler", "credential", "member", "pool", "user_id")
+
+    def __init__(
+        self,
+        scheduler: RedisScheduler,
+        pool: str,
+        credential: Credential,
+        member: str,
+        user_id: str,
+    ) -> None:
+        self._scheduler = scheduler
+        self.pool = pool
+        self.credential = credential
+        self.member = member
+        self.user_id = user_id
+        self._released = False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._scheduler._release(self)
+
+
+class RedisScheduler:
+    def __init__(self, link: RedisLink) -> None:
+        self._link = link
+        self._pools: dict[str, list[Credential]] = {}
+        self._waiters: dict[str, _Waiter] = {}
+        self._leases: set[RedisLease] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._dispatch_script: Any = link.redis.register_script(DISPATCH)
+        self._release_script: Any = link.redis.register_script(RELEASE)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._arrivals = itertools.count()
+
+    def add_pool(self, name: str, credentials: list[Credential]) -> None:
+        self._pools[name] = credentials
+        self._link.on(f"sched:{name}", self._on_decision)
+
+    def _prefix(self, pool: str) -> str:
+        return self._link.key("p", pool) + ":"
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._tick(), name="scheduler-tick"),
+            asyncio.create_task(self._renew(), name="scheduler-renew"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in [*self._tasks, *self._background]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # -- deciding -----------------------------------------------------------------------------
+    async def _dispatch(self, pool: str) -> None:
+        credentials = [
+            {"name": c.name, "concurrency": c.concurrency, "rpm": c.requests_per_minute or 0}
+            for c in self._pools[pool]
+        ]
+        now = await self._now_ms()
+        raw = await self._dispatch_script(
+            keys=[],
+            args=[
+                self._prefix(pool),
+                now,
+                orjson.dumps(credentials),
+                LEASE_TTL_MS,
+                self._link.instance_key_prefix(),
+            ],
+        )
+        self._apply(raw)
+        await self._link.publish(f"sched:{pool}", raw)
+
+    async def _now_ms(self) -> int:
+        # Redis's clock, so every instance compares lease expiries against the same time.
+        seconds, micros = await self._link.redis.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    def _apply(self, raw: bytes) -> None:
+        decision = orjson.loads(raw)
+        for wid, credential in decision.get("grants") or []:
+            waiter = self._waiters.pop(wid, None)
+            if waiter is not None and not waiter.future.done():
+                waiter.future.set_result(credential)
+        for wid, position in decision.get("positions") or []:
+            waiter = self._waiters.get(wid)
+            if waiter is not None and waiter.position != position:
+                waiter.position = position
+                if waiter.on_position is not None:
+                    waiter.on_position(position)
+
+    async def _on_decision(self, _channel: str, payload: bytes) -> None:
+        self._apply(payload)
+
+    def _soon(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- the Admission interface ----------------------------------------------------------------
+    async def acquire(
+        self, pool_name: str, user_id: str, on_position: PositionCallback | None = None
+    ) -> RedisLease:
+        credentials = self._pools[pool_name]
+        if credentials and all(c.state.failing for c in credentials):
+            raise UpstreamAuth(detail=f"{pool_name}: every credential is failing")
+        prefix = self._prefix(pool_name)
+        wid = new_id()
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), on_position)
+        self._waiters[wid] = waiter
+        redis = self._link.redis
+        arrival = await redis.incr(prefix + "arrivals")
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                prefix + "w:" + wid, mapping={"user": user_id, "inst": self._link.instance_id}
+            )
+            pipe.zadd(prefix + "waiting", {wid: arrival})
+            await pipe.execute()
+        try:
+            await self._dispatch(pool_name)
+            name = await waiter.future
+        except asyncio.CancelledError:
+            self._waiters.pop(wid, None)
+            if waiter.future.done() and not waiter.future.cancelled():
+                self._release_member(pool_name, waiter.future.result(), f"{wid}|{user_id}", user_id)
+            else:
+                self._soon(self._leave_queue(pool_name, wid))
+            raise
+        credential = next(c for c in credentials if c.name == name)
+        credential.state.in_flight += 1
+        credential.state.requests += 1
+        lease = RedisLease(self, pool_name, credential, f"{wid}|{user_id}", user_id)
+        self._leases.add(lease)
+        return lease
+
+    async def _leave_queue(self, pool: str, wid: str) -> None:
+        prefix = self._prefix(pool)
+        await self._link.redis.zrem(prefix + "waiting", wid)
+        await self._link.redis.delete(prefix + "w:" + wid)
+        await self._dispatch(pool)
+
+    def _release(self, lease: RedisLease) -> None:
+        self._leases.discard(lease)
+        lease.credential.state.in_flight -= 1
+        self._release_member(lease.pool, lease.credential.name, lease.member, lease.user_id)
+
+    def _release_member(self, pool: str, credential: str, member: str, user_id: str) -> None:
+        async def release() -> None:
+            await self._release_script(
+                keys=[], args=[self._prefix(pool), member, credential, user_id]
+            )
+            await self._dispatch(pool)
+
+        self._soon(release())
+
+    async def cool_down(
+        self, credential: Credential, seconds: float, *, reason: str, failing: bool = False
+    ) -> None:
+        credential.state.last_error = reason
+        credential.state.failing = failing or credential.state.failing
+        prefix = self._prefix(credential.provider)
+        redis = self._link.redis
+        await redis.set(prefix + "cool:" + credential.name, b"1", px=max(1, int(seconds * 1000)))
+        await redis.hset(
+            prefix + "state:" + credential.name,
+            mapping={"last_error": reason[:500], "failing": int(failing)},
+        )
+
+    async def note_error(self, credential: Credential, reason: str) -> None:
+        credential.state.last_error = reason
+        key = self._prefix(credential.provider) + "state:" + credential.name
+        await self._link.redis.hset(key, "last_error", reason[:500])
+
+    async def succeeded(self, credential: Credential) -> None:
+        if credential.state.failing:
+            credential.state.failing = False
+            key = self._prefix(credential.provider) + "state:" + credential.name
+            await self._link.redis.hset(key, "failing", 0)
+
+    async def queue_length(self, pool_name: str) -> int:
+        return int(await self._link.redis.zcard(self._prefix(pool_name) + "waiting"))
+
+    async def status(self, pool_name: str) -> list[dict[str, object]]:
+        redis, prefix, now = self._link.redis, self._prefix(pool_name), await self._now_ms()
+        rows: list[dict[str, object]] = []
+        for credential in self._pools[pool_name]:
+            in_flight = await redis.zcount(prefix + "leases:" + credential.name, now, "+inf")
+            cool_ms = await redis.pttl(prefix + "cool:" + credential.name)
+            state = await redis.hgetall(prefix + "state:" + credential.name)
+            rows.append(
+                {
+                    "name": credential.name,
+                    "concurrency": credential.concurrency,
+                    "in_flight": int(in_flight),
+                    "requests": int(state.get(b"requests", 0)),
+                    "cooling_down_seconds": round(max(0, cool_ms) / 1000, 1),
+                    "failing": state.get(b"failing") == b"1",
+                    "last_error": (state.get(b"last_error") or b"").decode() or None,
+                }
+            )
+        return rows
+
+    # -- housekeeping -------------------------------------------------------------------------
+    async def _tick(self) -> None:
+        """Cool-downs end, per-minute windows slide, dead instances' slots expire: re-decide."""
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            for pool in list(self._pools):
+                try:
+                    if await self._link.redis.zcard(self._prefix(pool) + "waiting"):
+                        await self._dispatch(pool)
+                except Exception as exc:  # noqa: BLE001 - the next tick tries again
+                    log.warning("scheduler tick failed", pool=pool, error=str(exc))
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            if not self._leases:
+                continue
+            try:
+                now = await self._now_ms()
+                async with self._link.redis.pipeline(transaction=False) as pipe:
+                    for lease in list(self._leases):
+                        key = self._prefix(lease.pool) + "leases:" + lease.credential.name
+                        pipe.zadd(key, {lease.member: now + LEASE_TTL_MS}, xx=True)
+                    await pipe.execute()
+            except Exception as exc:  # noqa: BLE001 - retried at the next renewal
+                log.warning("lease renewal failed", error=str(exc))

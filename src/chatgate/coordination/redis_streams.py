@@ -1,0 +1,198 @@
+"""Generations shared between instances: every event goes to a Redis Stream (bounded, expiring)
+so a client can re-attach through any instance; stop signals reach the instance that runs the
+generation; each running generation holds a lease its instance renews, and when an instance
+dies another marks its answers `interrupted` (partial text kept) within `OWNER_TTL_MS`.
+
+Event ids in the stream are `<seq>-0`, the same sequence numbers clients see as SSE ids, so
+`Last-Event-ID: n` becomes `XREAD` after `n-0`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+import orjson
+import structlog
+
+from chatgate.coordination.redis_link import RedisLink
+
+log = structlog.get_logger(__name__)
+STREAM_MAXLEN = 20_000
+OWNER_TTL_MS = 20_000
+RENEW_OWNERS_SECONDS = 5.0
+FLUSH_SECONDS = 0.02
+DELTA = "delta"
+
+EventSource = Callable[[], Sequence[tuple[str, int, list[str], list[Any], bool]]]
+StopHandler = Callable[[str], Awaitable[None] | None]
+
+
+class SharedGenerations:
+    def __init__(self, link: RedisLink, *, retention_seconds: float) -> None:
+        self._link = link
+        self._retention_ms = max(60_000, int(retention_seconds * 1000))
+        self._mirrored: dict[str, int] = {}
+        self._renewed_at = 0.0
+        self._source: EventSource | None = None
+        self._on_stop: StopHandler | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def stream_key(self, generation_id: str) -> str:
+        return self._link.key("gen", generation_id, "events")
+
+    def owner_key(self, generation_id: str) -> str:
+        return self._link.key("gen", generation_id, "owner")
+
+    async def start(self, source: EventSource, on_stop: StopHandler) -> None:
+        """`source()` lists (generation id, first seq not yet final, kinds, payloads, finished)."""
+        self._source = source
+        self._on_stop = on_stop
+        self._link.on("stop", self._stop_message)
+        self._tasks = [asyncio.create_task(self._flush_loop(), name="redis-event-mirror")]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):
+            await self.flush()
+
+    # -- producing ----------------------------------------------------------------------------
+    async def claim(self, generation_id: str) -> None:
+        await self._link.redis.set(
+            self.owner_key(generation_id), self._link.instance_id.encode(), px=OWNER_TTL_MS
+        )
+
+    async def flush(self) -> None:
+        """Send every event not yet in Redis (one pipeline for all generations) and renew leases."""
+        if self._source is None:
+            return
+        items = self._source()
+        if not items:
+            return
+        now = asyncio.get_running_loop().time()
+        renew = now - self._renewed_at > RENEW_OWNERS_SECONDS
+        if renew:
+            self._renewed_at = now
+        async with self._link.redis.pipeline(transaction=False) as pipe:
+            finished_ids = []
+            for generation_id, _, kinds, payloads, finished in items:
+                start = self._mirrored.get(generation_id, 0)
+                end = len(kinds)
+                key = self.stream_key(generation_id)
+                for index in range(start, end):
+                    kind, payload = kinds[index], payloads[index]
+                    data = payload.encode() if kind == DELTA else orjson.dumps(payload)
+                    pipe.xadd(
+                        key,
+                        {b"k": kind.encode(), b"d": data},
+                        id=f"{index + 1}-0",
+                        maxlen=STREAM_MAXLEN,
+                    )
+                self._mirrored[generation_id] = end
+                if finished:
+                    pipe.pexpire(key, self._retention_ms)
+                    pipe.delete(self.owner_key(generation_id))
+                    finished_ids.append(generation_id)
+                else:
+                    pipe.set(
+                        self.owner_key(generation_id),
+                        self._link.instance_id.encode(),
+                        px=OWNER_TTL_MS,
+                    )
+            await pipe.execute()
+        for generation_id in finished_ids:
+            self._mirrored.pop(generation_id, None)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            try:
+                await self.flush()
+            except Exception as exc:  # noqa: BLE001 - retried on the next round
+                log.warning("mirroring events to redis failed", error=str(exc))
+
+    # -- reading on another instance --------------------------------------------------------------
+    async def exists(self, generation_id: str) -> bool:
+        return bool(await self._link.redis.exists(self.stream_key(generation_id)))
+
+    async def running_elsewhere(self, generation_id: str) -> bool:
+        owner = await self._link.redis.get(self.owner_key(generation_id))
+        return owner is not None and owner.decode() != self._link.instance_id
+
+    async def events(
+        self, generation_id: str, after: int, *, idle: float
+    ) -> AsyncIterator[list[tuple[int, str, Any]]]:
+        """Batches of (seq, kind, payload) after `after`; an empty batch after `idle` seconds of
+        silence (time for a keep-alive); ends after the `done` event."""
+        key = self.stream_key(generation_id)
+        cursor = f"{after}-0"
+        while True:
+            reply = await self._link.redis.xread({key: cursor}, block=int(idle * 1000), count=500)
+            batch: list[tuple[int, str, Any]] = []
+            for _, entries in reply or []:
+                for entry_id, fields in entries:
+                    cursor = entry_id.decode()
+                    kind = fields[b"k"].decode()
+                    raw = fields[b"d"]
+                    batch.append(
+                        (
+                            int(cursor.split("-")[0]),
+                            kind,
+                            raw.decode() if kind == DELTA else orjson.loads(raw),
+                        )
+                    )
+            yield batch
+            if any(kind == "done" for _, kind, _ in batch):
+                return
+
+    # -- stopping -------------------------------------------------------------------------------
+    async def request_stop(self, generation_id: str) -> None:
+        await self._link.publish("stop", generation_id.encode())
+
+    async def _stop_message(self, _channel: str, payload: bytes) -> None:
+        if self._on_stop is not None:
+            result = self._on_stop(payload.decode())
+            if asyncio.iscoroutine(result):
+                await result
+
+    # -- orphans ------------------------------------------------------------------------------------
+    async def orphans(self, candidates: Sequence[str], local: set[str]) -> list[str]:
+        """Of the generations the database says are running, those no live instance holds."""
+        found = []
+        for generation_id in candidates:
+            if generation_id in local:
+                continue
+            if await self._link.redis.exists(self.owner_key(generation_id)):
+                continue
+            # Only one instance cleans up each orphan.
+            claim = self._link.key("gen", generation_id, "reaped")
+            if await self._link.redis.set(claim, b"1", nx=True, px=60_000):
+                found.append(generation_id)
+        return found
+
+    async def append_final(
+        self, generation_id: str, text: str, status: str, error: dict[str, str]
+    ) -> None:
+        """Close the stream of a generation whose instance died, so waiting readers finish."""
+        key = self.stream_key(generation_id)
+        redis = self._link.redis
+        last = await redis.xrevrange(key, count=1)
+        seq = int(last[0][0].decode().split("-")[0]) if last else 0
+        async with redis.pipeline(transaction=False) as pipe:
+            if not last:
+                pipe.xadd(
+                    key, {b"k": b"reset", b"d": orjson.dumps({"text": text})}, id=f"{seq + 1}-0"
+                )
+                seq += 1
+            pipe.xadd(key, {b"k": b"error", b"d": orjson.dumps(error)}, id=f"{seq + 1}-0")
+            pipe.xadd(
+                key, {b"k": b"done", b"d": orjson.dumps({"status": status})}, id=f"{seq + 2}-0"
+            )
+            pipe.pexpire(key, self._retention_ms)
+            await pipe.execute()

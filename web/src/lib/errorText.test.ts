@@ -1,0 +1,71 @@
+import { createI18n } from 'vue-i18n'
+import { describe, expect, it } from 'vitest'
+import { ApiError } from '@/api/client'
+import { messages } from '@/locales'
+import { errorText, relativeTime, resetClock, type ErrorTextContext } from './errorText'
+
+function ctx(locale: string, now = new Date('2026-03-10T21:30:00Z')): ErrorTextContext {
+  const i18n = createI18n({ legacy: false, locale, fallbackLocale: 'en-US', messages, missingWarn: false, fallbackWarn: false })
+  const g = i18n.global
+  return { t: (key, params) => g.t(key, params ?? {}), te: (key) => g.te(key), locale, now, timeZone: 'UTC' }
+}
+
+const quota = (name: string, limit: number, resetsAt?: string, retryAfter: number | null = 9000) =>
+  new ApiError(429, 'quota_exceeded', 'You have reached your limit…', [], retryAfter,
+    { quota: name, limit, ...(resetsAt ? { resets_at: resetsAt } : {}) })
+
+describe('errorText', () => {
+  it('names the quota, its limit and when it resets, in English', () => {
+    const text = errorText(quota('messages_per_day', 20, '2026-03-11T00:00:00+00:00'), ctx('en-US'))
+    expect(text).toBe('You have reached your limit: Messages per day, 20. It resets at 12:00 AM (in 3 hours).')
+  })
+
+  it('says the same in Chinese and German, with their own clock and numbers', () => {
+    expect(errorText(quota('tokens_per_month', 100000, '2026-04-01T00:00:00Z'), ctx('zh-CN')))
+      .toBe('你已达到额度上限：每月 Token 数，100,000。将于 4月1日 00:00（21天后）重置。')
+    expect(errorText(quota('requests_per_hour', 5, '2026-03-10T21:47:00Z'), ctx('de-DE')))
+      .toBe('Sie haben Ihr Limit erreicht: Anfragen pro Stunde, 5. Es wird um 21:47 zurückgesetzt (in 17 Minuten).')
+  })
+
+  it('translates every quota name in every language', () => {
+    for (const locale of Object.keys(messages)) {
+      for (const name of ['requests_per_hour', 'concurrent_generations', 'messages_per_day', 'messages_per_month', 'tokens_per_day', 'tokens_per_month']) {
+        const text = errorText(quota(name, 3, '2026-03-11T00:00:00Z'), ctx(locale))
+        expect(text, `${locale} ${name}`).not.toContain(name)
+        expect(text, `${locale} ${name}`).not.toMatch(/quota\.|admin\.|\{/)
+      }
+    }
+  })
+
+  it('asks to wait for a running answer when too many are being written', () => {
+    const error = new ApiError(429, 'quota_exceeded', '…', [], 5, { quota: 'concurrent_generations', limit: 1 })
+    expect(errorText(error, ctx('en-US'))).toBe(
+      'You already have 1 answers being written at the same time, your limit. Wait for one to finish. Try again in 5 s.')
+  })
+
+  it('explains an input that is too long and a model that is not allowed', () => {
+    expect(errorText(new ApiError(413, 'input_too_long', 'This message… about 900 tokens; your limit is 100.'), ctx('en-US')))
+      .toMatch(/^This message with its context is longer than you may send\./)
+    expect(errorText(new ApiError(413, 'input_too_long', '…', [], null, { limit: 100 }), ctx('en-US')))
+      .toMatch(/longer than the 100 tokens you may send/)
+    expect(errorText(new ApiError(403, 'model_not_allowed', '…'), ctx('ja-JP'))).toBe(messages['ja-JP'].errors.model_not_allowed)
+  })
+
+  it('falls back to the code, then to a generic sentence, adding Retry-After', () => {
+    expect(errorText(new ApiError(429, 'rate_limited', '…', [], 30), ctx('en-US'))).toBe('Too many requests. Try again in 30 s.')
+    expect(errorText({ code: 'upstream_error', message: 'x' }, ctx('en-US'))).toBe('The model provider returned an error.')
+    expect(errorText(new ApiError(500, 'something_new', '…'), ctx('en-US'))).toBe('Something went wrong.')
+    // A quota error without details (an older server) still reads well.
+    expect(errorText(new ApiError(429, 'quota_exceeded', '…', [], 60), ctx('en-US'))).toBe('You have used your quota for now. Try again in 60 s.')
+  })
+
+  it('formats reset times relative to now', () => {
+    const now = new Date('2026-03-10T12:00:00Z')
+    expect(relativeTime(new Date('2026-03-10T12:00:30Z'), now, 'en-US')).toBe('in 30 seconds')
+    expect(relativeTime(new Date('2026-03-10T12:45:00Z'), now, 'en-US')).toBe('in 45 minutes')
+    expect(relativeTime(new Date('2026-03-11T00:00:00Z'), now, 'en-US')).toBe('in 12 hours')
+    expect(relativeTime(new Date('2026-04-01T00:00:00Z'), now, 'en-US')).toBe('in 22 days')
+    expect(resetClock(new Date('2026-03-10T18:05:00Z'), now, 'en-GB', 'UTC')).toBe('18:05')
+    expect(resetClock(new Date('2026-04-01T00:00:00Z'), now, 'en-GB', 'UTC')).toBe('1 Apr, 00:00')
+  })
+})
