@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -107,6 +108,30 @@ async def test_failed_logins_from_many_accounts_are_limited_per_address(harness:
     ]
     assert statuses[:30] == [401] * 30
     assert statuses[30] == 429
+
+
+async def test_guesses_sent_all_at_once_are_each_counted(harness: Harness) -> None:
+    await harness.services.users.create_user("alice", PASSWORD)
+    client = await harness.client()
+    responses = await asyncio.gather(
+        *(
+            client.post("/api/auth/login", json={"username": "alice", "password": f"guess {n}"})
+            for n in range(25)
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [401] * 10 + [429] * 15
+
+
+async def test_a_class_signing_in_from_one_address_is_not_limited(harness: Harness) -> None:
+    for n in range(40):
+        await harness.services.users.create_user(f"pupil{n}", PASSWORD)
+    client = await harness.client(peer=("203.0.113.7", 5000))
+    for n in range(40):
+        response = await client.post(
+            "/api/auth/login", json={"username": f"pupil{n}", "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
 
 
 async def test_password_change_ends_every_other_session(harness: Harness) -> None:

@@ -37,7 +37,7 @@ async def _seed_messages(
         ),
     ]
 
-    async def insert(s) -> None:  # type: ignore[no-untyped-def]
+    def insert(s) -> None:  # type: ignore[no-untyped-def]
         s.add_all(rows)
 
     await harness.services.db.write(insert)

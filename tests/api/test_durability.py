@@ -43,12 +43,7 @@ async def test_a_hundred_people_times_ten_messages_at_once(
 
     results = await asyncio.gather(*(talk(c) for c in users))
     assert all(s == 200 for statuses in results for s in statuses)
-    async with chat.services.db.read() as s:
-        from sqlalchemy import text
-
-        complete = (
-            await s.execute(text("SELECT count(*) FROM messages WHERE status = 'complete'"))
-        ).scalar_one()
+    (complete,) = await chat.sql("SELECT count(*) FROM messages WHERE status = 'complete'")
     assert complete == 2000
 
 

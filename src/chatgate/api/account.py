@@ -34,8 +34,7 @@ async def my_usage(user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
     """Limits, what is used, what is left and when each resets."""
     now = utcnow()
     quota = services.quotas.effective(user.role, user.quota)
-    async with services.db.read() as s:
-        used = await services.quotas.usage(s, user.id, now)
+    used = await services.db.read(lambda s: services.quotas.usage(s, user.id, now))
     return services.quotas.report(quota, used, now)
 
 

@@ -210,8 +210,9 @@ async def usage(
 ) -> list[dict[str, Any]]:
     """Requests, tokens and cost between two UTC days, grouped by day, user and/or model."""
     first, last = _period(since, until)
-    async with services.db.read() as s:
-        return await usage_repo.summary(s, since_day=first, until_day=last, group=_groups(group))
+    return await services.db.read(
+        lambda s: usage_repo.summary(s, since_day=first, until_day=last, group=_groups(group))
+    )
 
 
 @router.get("/usage.csv", response_class=Response)
@@ -224,8 +225,9 @@ async def usage_csv(
 ) -> Response:
     first, last = _period(since, until)
     groups = _groups(group)
-    async with services.db.read() as s:
-        rows = await usage_repo.summary(s, since_day=first, until_day=last, group=groups)
+    rows = await services.db.read(
+        lambda s: usage_repo.summary(s, since_day=first, until_day=last, group=groups)
+    )
     out = io.StringIO()
     fields = [*groups, "requests", "prompt_tokens", "completion_tokens", "cost_usd"]
     writer = csv.DictWriter(out, fieldnames=fields)

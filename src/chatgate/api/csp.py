@@ -20,10 +20,9 @@ async def csp_report(request: Request, services: ServicesDep) -> Response:
     """Public (browsers send these on their own); bodies are small, and each address is capped."""
     ip = client_ip(request)
     try:
-        await services.limits.ensure_allowed(REPORTS_PER_MINUTE, "csp", ip)
+        await services.limits.take(REPORTS_PER_MINUTE, "csp", ip)
     except RateLimited:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    await services.limits.record(REPORTS_PER_MINUTE, "csp", ip)
     body = (await request.body())[:8192]
     try:
         data = orjson.loads(body)

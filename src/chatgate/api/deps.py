@@ -13,7 +13,8 @@ from chatgate.services.container import Services
 from chatgate.services.users import UserInfo
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: a plain `def` dependency would cost a thread-pool hop on every request.
     services: Services = request.app.state.services
     return services
 

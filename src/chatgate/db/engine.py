@@ -1,47 +1,50 @@
-"""Engines, sessions, and the one way to write.
+"""Engines, threads, and the one way to read and to write.
 
-Reads use short read-only transactions from a pool. Writes go through `Database.write(fn)`:
+Database work runs in threads with plain (synchronous) SQLAlchemy sessions, one thread hop per
+logical operation rather than one per statement:
 
-- on SQLite, one writer task owns the single write connection and commits every waiting write
-  together (group commit; datasette funnels writes through one thread for the same reason). Each
-  write runs inside its own SAVEPOINT, so one failing write does not undo its neighbours, and
-  transactions start with `BEGIN IMMEDIATE`, so "database is locked" cannot happen half-way
-  through a transaction; other processes (the CLI) wait up to the busy timeout;
-- on PostgreSQL each write is its own transaction on the pool.
+- `await db.read(fn)` runs `fn(session)` in a small pool of reader threads, in one transaction;
+- `await db.write(fn)` runs `fn(session)` in a write transaction and returns once it is committed.
+  On SQLite one writer thread owns the write connection and commits every waiting write together
+  (group commit; datasette funnels writes through one thread for the same reason). Each write has
+  its own SAVEPOINT, so one failing write does not undo its neighbours, and transactions start
+  with `BEGIN IMMEDIATE`, so "database is locked" cannot happen half-way through one; other
+  processes (the CLI) wait up to the busy timeout. On PostgreSQL each write is its own
+  transaction on the pool.
+
+`fn` is synchronous and must not touch the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from chatgate.errors import StorageFull, StorageUnavailable
 
 T = TypeVar("T")
-WriteFn = Callable[[AsyncSession], Awaitable[T]]
+ReadFn = Callable[[Session], T]
+WriteFn = Callable[[Session], T]
 log = structlog.get_logger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
-GROUP_COMMIT_MAX = 200
+GROUP_COMMIT_MAX = 500
+READER_THREADS = 4
 
 
 def sync_url(url: str) -> str:
-    """The same database through a synchronous driver (for Alembic and the CLI backup)."""
+    """The same database through a synchronous driver."""
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite"):
         return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
@@ -50,8 +53,8 @@ def sync_url(url: str) -> str:
     return url
 
 
-def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy, not the driver, emit BEGIN, so we choose IMMEDIATE and SAVEPOINTs work.
         dbapi_connection.isolation_level = None
@@ -65,135 +68,164 @@ def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool) -> None:
 
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql(begin)
 
 
 def _translate(exc: BaseException) -> BaseException:
-    text = str(exc).lower()
-    if "disk is full" in text or "no space left" in text or "disk full" in text:
+    message = str(exc).lower()
+    if "disk is full" in message or "no space left" in message or "disk full" in message:
         return StorageFull()
     if isinstance(exc, OperationalError | DBAPIError) and (
-        "locked" in text or "unable to open" in text
+        "locked" in message or "unable to open" in message
     ):
         return StorageUnavailable()
     return exc
 
 
 class _WriteRequest:
-    __slots__ = ("fn", "future")
+    __slots__ = ("fn", "future", "loop")
 
-    def __init__(self, fn: WriteFn[Any], future: asyncio.Future[Any]) -> None:
+    def __init__(
+        self, fn: WriteFn[Any], future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop
+    ) -> None:
         self.fn = fn
         self.future = future
+        self.loop = loop
 
 
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
         self.url = url
-        self.is_sqlite = make_url(url).drivername.startswith("sqlite")
+        parsed = make_url(url)
+        self.is_sqlite = parsed.drivername.startswith("sqlite")
         if self.is_sqlite:
-            database = make_url(url).database
+            database = parsed.database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            self._read_engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=max_overflow
+            # One connection per reader thread and one for the writer: no pool churn.
+            self._read_engine = create_engine(
+                sync_url(url),
+                pool_size=READER_THREADS,
+                max_overflow=0,
+                connect_args={"check_same_thread": False},
             )
-            self._write_engine = create_async_engine(
-                url, pool_size=1, max_overflow=0, pool_timeout=600
+            self._write_engine = create_engine(
+                sync_url(url),
+                pool_size=1,
+                max_overflow=0,
+                connect_args={"check_same_thread": False},
             )
             _sqlite_pragmas(self._read_engine, immediate=False)
             _sqlite_pragmas(self._write_engine, immediate=True)
+            readers = READER_THREADS
         else:
-            self._read_engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+            self._read_engine = create_engine(
+                sync_url(url), pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
             )
             self._write_engine = self._read_engine
-        self._read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
-        self._write_sessions = async_sessionmaker(self._write_engine, expire_on_commit=False)
+            readers = pool_size + max_overflow
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="db-read")
+        self._writer = ThreadPoolExecutor(
+            max_workers=1 if self.is_sqlite else readers, thread_name_prefix="db-write"
+        )
         self._queue: asyncio.Queue[_WriteRequest] | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._write_task: asyncio.Task[None] | None = None
 
     @property
     def dialect(self) -> str:
         return self._read_engine.dialect.name
 
     async def start(self) -> None:
-        if self.is_sqlite and self._writer is None:
+        if self.is_sqlite and self._write_task is None:
             self._queue = asyncio.Queue()
-            self._writer = asyncio.create_task(self._write_loop(), name="sqlite-writer")
+            self._write_task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
+        if self._write_task is not None:
+            self._write_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-            self._writer = None
-        await self._read_engine.dispose()
-        if self._write_engine is not self._read_engine:
-            await self._write_engine.dispose()
+                await self._write_task
+            self._write_task = None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._dispose)
 
-    @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
+    def _dispose(self) -> None:
+        self._readers.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
+        self._read_engine.dispose()
+        if self._write_engine is not self._read_engine:
+            self._write_engine.dispose()
+
+    # -- reading ------------------------------------------------------------------------------
+    def _read_in_thread(self, fn: ReadFn[T]) -> T:
         try:
-            async with self._read_sessions() as session:
-                yield session
+            with Session(self._read_engine, expire_on_commit=False) as session, session.begin():
+                return fn(session)
+        except (OperationalError, DBAPIError) as exc:
+            raise _translate(exc) from exc
+
+    async def read(self, fn: ReadFn[T]) -> T:
+        """Run `fn(session)` in a read transaction on a reader thread."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._readers, self._read_in_thread, fn
+        )
+
+    # -- writing ------------------------------------------------------------------------------
+    def _write_one(self, fn: WriteFn[T]) -> T:
+        try:
+            with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+                return fn(session)
         except (OperationalError, DBAPIError) as exc:
             raise _translate(exc) from exc
 
     async def write(self, fn: WriteFn[T]) -> T:
         """Run `fn(session)` in a write transaction; returns once it is committed."""
+        loop = asyncio.get_running_loop()
         if self._queue is None:
             if self.is_sqlite:
                 raise RuntimeError("Database.start() was not called")
-            try:
-                async with self._write_sessions.begin() as session:
-                    return await fn(session)
-            except (OperationalError, DBAPIError) as exc:
-                raise _translate(exc) from exc
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_WriteRequest(fn, future))
+            return await loop.run_in_executor(self._writer, self._write_one, fn)
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put_nowait(_WriteRequest(fn, future, loop))
         return await future
 
     async def _write_loop(self) -> None:
         assert self._queue is not None
+        loop = asyncio.get_running_loop()
         while True:
             batch = [await self._queue.get()]
             while len(batch) < GROUP_COMMIT_MAX and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self._commit_batch(batch)
+            batch = [r for r in batch if not r.future.cancelled()]
+            if not batch:
+                continue
+            outcomes = await loop.run_in_executor(self._writer, self._commit_batch, batch)
+            for request, (ok, value) in zip(batch, outcomes, strict=True):
+                if request.future.done():
+                    continue
+                if ok:
+                    request.future.set_result(value)
+                else:
+                    request.future.set_exception(value)
 
-    async def _commit_batch(self, batch: list[_WriteRequest]) -> None:
-        results: list[tuple[_WriteRequest, Any, BaseException | None]] = []
+    def _commit_batch(self, batch: list[_WriteRequest]) -> list[tuple[bool, Any]]:
+        """In the writer thread: every write of the batch in one transaction, each in a savepoint."""
+        outcomes: list[tuple[bool, Any]] = []
         try:
-            async with self._write_sessions() as session, session.begin():
+            with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
                 for request in batch:
-                    if request.future.cancelled():
-                        continue
                     try:
-                        async with session.begin_nested():
-                            value = await request.fn(session)
-                        results.append((request, value, None))
-                    except Exception as exc:  # noqa: BLE001 - delivered to the caller below
-                        results.append((request, None, _translate(exc)))
-        except Exception as exc:  # noqa: BLE001 - the commit failed: every write in the batch failed
+                        with session.begin_nested():
+                            outcomes.append((True, request.fn(session)))
+                    except Exception as exc:  # noqa: BLE001 - delivered to its caller
+                        outcomes.append((False, _translate(exc)))
+        except Exception as exc:  # noqa: BLE001 - the commit failed: every write of the batch failed
             error = _translate(exc)
             log.error("database commit failed", error=str(exc), writes=len(batch))
-            for request in batch:
-                if not request.future.done():
-                    request.future.set_exception(error)
-            return
-        for request, value, failure in results:
-            if request.future.done():
-                continue
-            if failure is None:
-                request.future.set_result(value)
-            else:
-                request.future.set_exception(failure)
+            return [(False, error) for _ in batch]
+        return outcomes
 
     async def ping(self) -> None:
-        from sqlalchemy import text
-
-        async with self.read() as session:
-            await session.execute(text("SELECT 1"))
+        await self.read(lambda s: s.execute(text("SELECT 1")))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.engine import Database
 from chatgate.db.models import ApiKey
@@ -33,8 +33,8 @@ class ApiKeys:
     async def create(self, user_id: str, name: str) -> tuple[ApiKey, str]:
         raw = PREFIX + new_token(30)
 
-        async def create(s: AsyncSession) -> ApiKey:
-            existing = [k for k in await repo.list_api_keys(s, user_id) if k.revoked_at is None]
+        def create(s: DbSession) -> ApiKey:
+            existing = [k for k in repo.list_api_keys(s, user_id) if k.revoked_at is None]
             if len(existing) >= MAX_KEYS:
                 raise ValidationFailed(f"You can have at most {MAX_KEYS} keys; revoke one first.")
             key = ApiKey(
@@ -43,17 +43,16 @@ class ApiKeys:
                 prefix=raw[:8],
                 key_hash=self._hash(raw),
             )
-            return await repo.add_api_key(s, key)
+            return repo.add_api_key(s, key)
 
         return await self._db.write(create), raw
 
     async def list(self, user_id: str) -> Sequence[ApiKey]:
-        async with self._db.read() as s:
-            return await repo.list_api_keys(s, user_id)
+        return await self._db.read(lambda s: repo.list_api_keys(s, user_id))
 
     async def revoke(self, user_id: str, key_id: str) -> None:
-        async def revoke(s: AsyncSession) -> None:
-            if not await repo.revoke_api_key(s, user_id, key_id, utcnow()):
+        def revoke(s: DbSession) -> None:
+            if not repo.revoke_api_key(s, user_id, key_id, utcnow()):
                 raise NotFound("No such key.")
 
         await self._db.write(revoke)
@@ -61,8 +60,7 @@ class ApiKeys:
     async def resolve(self, raw: str) -> Principal | None:
         if not raw.startswith(PREFIX):
             return None
-        async with self._db.read() as s:
-            found = await repo.get_api_key(s, self._hash(raw))
+        found = await self._db.read(lambda s: repo.get_api_key(s, self._hash(raw)))
         if found is None:
             return None
         key, user = found
@@ -72,8 +70,8 @@ class ApiKeys:
         if key.last_used_at is None or now - key.last_used_at > TOUCH_INTERVAL:
             key_id = key.id
 
-            async def touch(s: AsyncSession) -> None:
-                await repo.touch_api_key(s, key_id, now)
+            def touch(s: DbSession) -> None:
+                repo.touch_api_key(s, key_id, now)
 
             await self._db.write(touch)
         return Principal(UserInfo.of(user), None)

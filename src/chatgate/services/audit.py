@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.engine import Database
 from chatgate.db.models import AuditEntry
@@ -27,11 +27,10 @@ class Audit:
             actor_id=actor_id, action=action, target_user_id=target_user_id, detail=detail[:2000]
         )
 
-        async def save(s: AsyncSession) -> None:
-            await repo.add_audit(s, entry)
+        def save(s: DbSession) -> None:
+            repo.add_audit(s, entry)
 
         await self._db.write(save)
 
     async def recent(self, limit: int = 200) -> Sequence[tuple[AuditEntry, str | None]]:
-        async with self._db.read() as s:
-            return await repo.list_audit(s, limit)
+        return await self._db.read(lambda s: repo.list_audit(s, limit))

@@ -11,7 +11,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from chatgate.config import AuthMode, Settings
 from chatgate.db.engine import Database
@@ -22,6 +22,7 @@ from chatgate.errors import (
     ApprovalPending,
     Forbidden,
     InvalidCredentials,
+    RateLimited,
     Unauthenticated,
 )
 from chatgate.ids import utcnow
@@ -67,12 +68,12 @@ class Auth:
             self._hasher.hash(password.get_secret_value(), purpose="access") if password else ""
         )
 
-        async def check(s: AsyncSession) -> None:
-            stored = await repo.get_instance_setting(s, PASSWORD_FINGERPRINT)
+        def check(s: DbSession) -> None:
+            stored = repo.get_instance_setting(s, PASSWORD_FINGERPRINT)
             if stored is not None and stored.get("value") != fingerprint:
-                await repo.delete_anonymous_sessions(s)
+                repo.delete_anonymous_sessions(s)
             if stored is None or stored.get("value") != fingerprint:
-                await repo.put_instance_setting(s, PASSWORD_FINGERPRINT, {"value": fingerprint})
+                repo.put_instance_setting(s, PASSWORD_FINGERPRINT, {"value": fingerprint})
 
         await self._db.write(check)
 
@@ -81,24 +82,26 @@ class Auth:
         self, username: str, password: str, *, ip: str, user_agent: str
     ) -> tuple[UserInfo, str]:
         account = username.strip().casefold()
-        await self._limits.ensure_allowed(
-            self._settings.login_attempts_per_account, "login-account", account
+        settings = self._settings
+        # Counted before the password is checked, so guesses sent at once are all counted.
+        counted = await self._limits.take(
+            settings.login_attempts_per_account, "login-account", account
         )
-        await self._limits.ensure_allowed(self._settings.login_attempts_per_ip, "login-ip", ip)
+        try:
+            from_ip = await self._limits.take(settings.login_attempts_per_ip, "login-ip", ip)
+        except RateLimited:
+            await self._limits.give_back(counted)
+            raise
         user, stored_hash = await self._users.password_hash_of(account)
         # Always verify (against a dummy hash for unknown users) so timing tells nothing.
         valid, new_hash = await verify_password(
             password, stored_hash if user and not user.is_anonymous else None
         )
         if user is None or not valid:
-            await self._limits.record(
-                self._settings.login_attempts_per_account, "login-account", account
-            )
-            await self._limits.record(self._settings.login_attempts_per_ip, "login-ip", ip)
             raise InvalidCredentials()
-        await self._limits.clear(
-            self._settings.login_attempts_per_account, "login-account", account
-        )
+        # A successful sign-in does not count: a class behind one address signs in together.
+        await self._limits.clear(settings.login_attempts_per_account, "login-account", account)
+        await self._limits.give_back(from_ip)
         self._check_status(user)
         if new_hash:
             await self._users.upgrade_hash(user.id, new_hash)
@@ -111,26 +114,24 @@ class Auth:
         configured = self._settings.access_password
         if self._settings.auth_mode is not AuthMode.password or configured is None:
             raise Forbidden("This server does not use a shared access password.")
-        await self._limits.ensure_allowed(self._settings.login_attempts_per_ip, "login-ip", ip)
+        counted = await self._limits.take(self._settings.login_attempts_per_ip, "login-ip", ip)
         if not hmac.compare_digest(password.encode(), configured.get_secret_value().encode()):
-            await self._limits.record(self._settings.login_attempts_per_ip, "login-ip", ip)
             raise InvalidCredentials("Wrong access password.")
+        await self._limits.give_back(counted)
         user = await self._users.create_anonymous()
         return user, await self.start_session(user, ip=ip, user_agent=user_agent)
 
     async def login_open(self, *, ip: str, user_agent: str) -> tuple[UserInfo, str]:
         if self._settings.auth_mode is not AuthMode.open:
             raise Unauthenticated()
-        await self._limits.ensure_allowed(self._settings.registrations_per_ip, "register-ip", ip)
-        await self._limits.record(self._settings.registrations_per_ip, "register-ip", ip)
+        await self._limits.take(self._settings.registrations_per_ip, "register-ip", ip)
         user = await self._users.create_anonymous()
         return user, await self.start_session(user, ip=ip, user_agent=user_agent)
 
     async def register(
         self, username: str, password: str, invite_code: str | None, *, ip: str, user_agent: str
     ) -> tuple[UserInfo, str | None]:
-        await self._limits.ensure_allowed(self._settings.registrations_per_ip, "register-ip", ip)
-        await self._limits.record(self._settings.registrations_per_ip, "register-ip", ip)
+        await self._limits.take(self._settings.registrations_per_ip, "register-ip", ip)
         user = await self._users.register(username, password, invite_code)
         if user.status != "active":
             return user, None
@@ -139,12 +140,9 @@ class Auth:
     async def complete_setup(
         self, token: str, username: str, password: str, *, ip: str, user_agent: str
     ) -> tuple[UserInfo, str]:
-        await self._limits.ensure_allowed(self._settings.login_attempts_per_ip, "login-ip", ip)
-        try:
-            user = await self._users.complete_setup(token, username, password)
-        except Exception:
-            await self._limits.record(self._settings.login_attempts_per_ip, "login-ip", ip)
-            raise
+        counted = await self._limits.take(self._settings.login_attempts_per_ip, "login-ip", ip)
+        user = await self._users.complete_setup(token, username, password)
+        await self._limits.give_back(counted)
         return user, await self.start_session(user, ip=ip, user_agent=user_agent)
 
     @staticmethod
@@ -169,16 +167,15 @@ class Auth:
             user_agent=user_agent[:255],
         )
 
-        async def create(s: AsyncSession) -> None:
-            await repo.create_session(s, session)
+        def create(s: DbSession) -> None:
+            repo.create_session(s, session)
 
         await self._db.write(create)
         return token
 
     async def resolve_session(self, token: str) -> Principal | None:
         session_id = self._hasher.hash(token, purpose="session")
-        async with self._db.read() as s:
-            found = await repo.get_session(s, session_id)
+        found = await self._db.read(lambda s: repo.get_session(s, session_id))
         if found is None:
             return None
         session, user = found
@@ -188,8 +185,8 @@ class Auth:
         if now - session.last_used_at > TOUCH_INTERVAL:
             days = ANONYMOUS_SESSION_DAYS if user.is_anonymous else self._settings.session_days
 
-            async def touch(s: AsyncSession) -> None:
-                await repo.touch_session(s, session_id, now, now + timedelta(days=days))
+            def touch(s: DbSession) -> None:
+                repo.touch_session(s, session_id, now, now + timedelta(days=days))
 
             await self._db.write(touch)
         return Principal(UserInfo.of(user), session_id)
@@ -199,8 +196,8 @@ class Auth:
             return
         session_id = principal.session_id
 
-        async def delete(s: AsyncSession) -> None:
-            await repo.delete_session(s, session_id)
+        def delete(s: DbSession) -> None:
+            repo.delete_session(s, session_id)
 
         await self._db.write(delete)
 
@@ -212,17 +209,17 @@ class Auth:
         if user.is_anonymous:
             raise Forbidden("Guest users have no password to change.")
         limit, account = self._settings.login_attempts_per_account, user.username.casefold()
-        await self._limits.ensure_allowed(limit, "login-account", account)
+        counted = await self._limits.take(limit, "login-account", account)
         _, stored_hash = await self._users.password_hash_of(user.username)
         valid, _ = await verify_password(current, stored_hash)
         if not valid:
-            await self._limits.record(limit, "login-account", account)
             raise InvalidCredentials("The current password is wrong.")
+        await self._limits.give_back(counted)
         await self._users.set_password(user.id, new)
         return await self.start_session(user, ip=ip, user_agent=user_agent)
 
     async def end_all_sessions(self, user_id: str) -> None:
-        async def delete(s: AsyncSession) -> None:
-            await repo.delete_user_sessions(s, user_id)
+        def delete(s: DbSession) -> None:
+            repo.delete_user_sessions(s, user_id)
 
         await self._db.write(delete)

@@ -13,14 +13,17 @@ from typing import Any
 from chatgate.config import ProviderKind
 from chatgate.db.engine import Database
 from chatgate.db.models import Conversation, Message
-from chatgate.db.repos import conversations as repo
 from chatgate.errors import BadRequest, NotFound
 from chatgate.ids import new_id
 from chatgate.providers.base import ChatMessage, ChatRequest
 from chatgate.providers.registry import Registry
 from chatgate.services import context as context_builder
-from chatgate.services import tokens
-from chatgate.services.conversations import DEFAULT_TITLE, ConversationSettings, branch_of
+from chatgate.services.conversations import (
+    DEFAULT_TITLE,
+    ConversationSettings,
+    branch_of,
+    load_conversation,
+)
 from chatgate.services.generations import Generations, Job
 from chatgate.services.instance import Instance
 from chatgate.services.live import LiveGeneration
@@ -133,17 +136,13 @@ class Chat:
         """An OpenAI-style request from an API client: the client sends the context itself."""
         route = self._registry.route(model)
         request = ChatRequest(route.model, messages, temperature, top_p, max_tokens)
-        estimate = sum(tokens.count_message(m.content) for m in messages)
+        estimate = None  # counted only if a limit or a missing usage report needs it
         return await self._generations.start(
             Job(user_id=user_id, route=route, request=request, prompt_estimate=estimate)
         )
 
     async def _load(self, user_id: str, conversation_id: str) -> tuple[Conversation, list[Message]]:
-        async with self._db.read() as s:
-            conversation = await repo.get_conversation(s, user_id, conversation_id)
-            if conversation is None:
-                raise NotFound("Conversation not found.")
-            return conversation, list(await repo.list_messages(s, conversation_id))
+        return await self._db.read(lambda s: load_conversation(s, user_id, conversation_id))
 
     async def _start(
         self,

@@ -10,7 +10,6 @@ from chatgate.config import Settings
 from chatgate.db.engine import Database
 from chatgate.providers.registry import Registry, build_providers
 from chatgate.security.secrets import TokenHasher
-from chatgate.services import tokens
 from chatgate.services.api_keys import ApiKeys
 from chatgate.services.audit import Audit
 from chatgate.services.auth import Auth
@@ -47,7 +46,6 @@ class Services:
     transfer: Transfer
     shares: Shares
     coordination: Coordination
-    _warm_up: asyncio.Task[None] | None = field(default=None, repr=False)
     _follow: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
@@ -105,12 +103,10 @@ class Services:
                 await link.close()
             await db.close()
             raise
-        # The tokenizer loads in the background; the first request does not wait for it.
-        services._warm_up = asyncio.create_task(tokens.warm_up())
         return services
 
     async def close(self, grace: float = 0.0) -> None:
-        for task in (self._follow, self._warm_up):
+        for task in (self._follow,):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

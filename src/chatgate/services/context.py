@@ -34,7 +34,7 @@ KNOWN_WINDOWS = {
 @dataclass(frozen=True, slots=True)
 class Context:
     messages: list[ChatMessage]
-    prompt_tokens: int  # our estimate of what was sent
+    prompt_tokens: int | None  # counted while trimming; None when trimming needed no count
     dropped: int  # earlier messages left out
 
 
@@ -77,6 +77,18 @@ def build(
     fixed = [*system, *(ChatMessage(m.role, m.content) for m in latest)]
     if continuation:
         fixed.append(ChatMessage("assistant", continuation))
+    # A token is at least one byte: when the bytes fit, so do the tokens, and the tokenizer (40 MB,
+    # ~0.4 s to load) is not needed at all.
+    upper = sum(tokens.upper_bound(m.content) for m in fixed) + sum(
+        tokens.upper_bound(m.content) for m in earlier
+    )
+    if upper <= budget:
+        kept_all = [ChatMessage(m.role, m.content) for m in earlier]
+        return Context(
+            [*system, *kept_all, *fixed[len(system) :]],
+            None,
+            max(0, len(history) - len(latest) - len(earlier)),
+        )
     used = sum(tokens.count_message(m.content) for m in fixed)
     kept: list[ChatMessage] = []
     for message in reversed(earlier):

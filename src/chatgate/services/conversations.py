@@ -9,13 +9,12 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.engine import Database
 from chatgate.db.models import Conversation, Message
 from chatgate.db.repos import conversations as repo
 from chatgate.errors import BadRequest, NotFound
-from chatgate.ids import utcnow
 
 DEFAULT_TITLE = "New chat"
 TITLE_MAX = 200
@@ -87,6 +86,16 @@ def branch_of(messages: Sequence[Message], leaf_id: str | None) -> list[Message]
     return path
 
 
+def load_conversation(
+    s: DbSession, user_id: str, conversation_id: str
+) -> tuple[Conversation, list[Message]]:
+    """A conversation of this user and all its messages (one read)."""
+    conversation = repo.get_conversation(s, user_id, conversation_id)
+    if conversation is None:
+        raise NotFound("Conversation not found.")
+    return conversation, list(repo.list_messages(s, conversation_id))
+
+
 class Conversations:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -95,10 +104,11 @@ class Conversations:
         self, user_id: str, *, limit: int, cursor: str | None, query: str | None
     ) -> Page:
         before = decode_cursor(cursor) if cursor else None
-        async with self._db.read() as s:
-            rows = await repo.list_conversations(
+        rows = await self._db.read(
+            lambda s: repo.list_conversations(
                 s, user_id, limit=limit + 1, before=before, title_query=query
             )
+        )
         items = rows[:limit]
         next_cursor = (
             encode_cursor(items[-1].updated_at, items[-1].id) if len(rows) > limit else None
@@ -114,14 +124,15 @@ class Conversations:
             settings=ConversationSettings.of(settings).as_dict(),
         )
 
-        async def create(s: AsyncSession) -> Conversation:
-            return await repo.add_conversation(s, conversation)
+        def create(s: DbSession) -> Conversation:
+            return repo.add_conversation(s, conversation)
 
         return await self._db.write(create)
 
     async def get(self, user_id: str, conversation_id: str) -> Conversation:
-        async with self._db.read() as s:
-            conversation = await repo.get_conversation(s, user_id, conversation_id)
+        conversation = await self._db.read(
+            lambda s: repo.get_conversation(s, user_id, conversation_id)
+        )
         if conversation is None:
             raise NotFound("Conversation not found.")
         return conversation
@@ -135,8 +146,8 @@ class Conversations:
         settings: dict[str, Any] | None = None,
         current_leaf_id: str | None = None,
     ) -> Conversation:
-        async def update(s: AsyncSession) -> Conversation:
-            conversation = await repo.get_conversation(s, user_id, conversation_id)
+        def update(s: DbSession) -> Conversation:
+            conversation = repo.get_conversation(s, user_id, conversation_id)
             if conversation is None:
                 raise NotFound("Conversation not found.")
             if title is not None:
@@ -146,18 +157,18 @@ class Conversations:
                     ConversationSettings.of(conversation.settings).merged(settings).as_dict()
                 )
             if current_leaf_id is not None:
-                message = await repo.get_message(s, user_id, current_leaf_id)
+                message = repo.get_message(s, user_id, current_leaf_id)
                 if message is None or message.conversation_id != conversation_id:
                     raise NotFound("Message not found in this conversation.")
                 conversation.current_leaf_id = current_leaf_id
-            await s.flush()
+            s.flush()
             return conversation
 
         return await self._db.write(update)
 
     async def delete(self, user_id: str, conversation_id: str) -> None:
-        async def delete(s: AsyncSession) -> None:
-            if not await repo.delete_conversation(s, user_id, conversation_id):
+        def delete(s: DbSession) -> None:
+            if not repo.delete_conversation(s, user_id, conversation_id):
                 raise NotFound("Conversation not found.")
 
         await self._db.write(delete)
@@ -165,17 +176,11 @@ class Conversations:
     async def messages(
         self, user_id: str, conversation_id: str, *, leaf: str | None = None
     ) -> tuple[list[Message], str | None]:
-        async with self._db.read() as s:
-            conversation = await repo.get_conversation(s, user_id, conversation_id)
-            if conversation is None:
-                raise NotFound("Conversation not found.")
-            messages = list(await repo.list_messages(s, conversation_id))
+        conversation, messages = await self._db.read(
+            lambda s: load_conversation(s, user_id, conversation_id)
+        )
         if leaf is not None:
             if not any(m.id == leaf for m in messages):
                 raise NotFound("Message not found in this conversation.")
             messages = branch_of(messages, leaf)
         return messages, conversation.current_leaf_id
-
-    @staticmethod
-    def touch(conversation: Conversation) -> None:
-        conversation.updated_at = utcnow()

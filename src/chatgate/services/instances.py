@@ -10,7 +10,7 @@ import socket
 from datetime import timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.engine import Database
 from chatgate.db.models import InstanceRecord
@@ -39,15 +39,15 @@ class Instances:
             id=self.id, host=socket.gethostname()[:255], pid=os.getpid(), shared=self.shared
         )
 
-        async def register(s: AsyncSession) -> list[InstanceRecord]:
+        def register(s: DbSession) -> list[InstanceRecord]:
             others = []
-            for other in await repo.other_instances(s, self.id, now - STALE_AFTER):
+            for other in repo.other_instances(s, self.id, now - STALE_AFTER):
                 if other.host == record.host and not _pid_alive(other.pid):
-                    await repo.delete_instance(s, other.id)  # crashed here before this start
+                    repo.delete_instance(s, other.id)  # crashed here before this start
                 else:
                     others.append(other)
             if self.shared or not others:
-                await repo.upsert_instance(s, record)
+                repo.upsert_instance(s, record)
             return others
 
         others = await self._db.write(register)
@@ -65,8 +65,8 @@ class Instances:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             beat = InstanceRecord(id=self.id, host="", pid=0, last_seen=utcnow())
 
-            async def save(s: AsyncSession, record: InstanceRecord = beat) -> None:
-                await repo.upsert_instance(s, record)
+            def save(s: DbSession, record: InstanceRecord = beat) -> None:
+                repo.upsert_instance(s, record)
 
             try:
                 await self._db.write(save)

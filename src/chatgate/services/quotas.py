@@ -6,11 +6,12 @@ any upstream call; a request over a limit gets `429` with the time until a slot 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from chatgate.config import QuotaConfig, Settings
 from chatgate.db.repos import usage as repo
@@ -68,41 +69,42 @@ class Quotas:
     def model_allowed(self, quota: QuotaConfig, model_id: str) -> bool:
         return quota.allowed_models is None or model_id in quota.allowed_models
 
-    async def usage(self, s: AsyncSession, user_id: str, now: datetime) -> Usage:
-        hour, oldest = await repo.count_since(s, user_id, now - timedelta(hours=1))
-        day, _ = await repo.count_since(s, user_id, start_of_day(now))
-        month, _ = await repo.count_since(s, user_id, start_of_month(now))
+    def usage(self, s: DbSession, user_id: str, now: datetime) -> Usage:
+        hour, oldest = repo.count_since(s, user_id, now - timedelta(hours=1))
+        day, _ = repo.count_since(s, user_id, start_of_day(now))
+        month, _ = repo.count_since(s, user_id, start_of_month(now))
         return Usage(
             requests_last_hour=hour,
             oldest_in_hour=oldest,
             messages_today=day,
             messages_this_month=month,
-            tokens_today=await repo.tokens_since(s, user_id, start_of_day(now)),
-            tokens_this_month=await repo.tokens_since(s, user_id, start_of_month(now)),
-            running=await repo.live_count(s, user_id),
+            tokens_today=repo.tokens_since(s, user_id, start_of_day(now)),
+            tokens_this_month=repo.tokens_since(s, user_id, start_of_month(now)),
+            running=repo.live_count(s, user_id),
         )
 
-    async def check(
+    def check(
         self,
-        s: AsyncSession,
+        s: DbSession,
         user_id: str,
         quota: QuotaConfig,
         *,
         model_id: str,
-        input_tokens: int,
+        input_tokens: Callable[[], int],
         now: datetime,
     ) -> None:
         """Raise if one more request now would break a limit."""
         if not self.model_allowed(quota, model_id):
             raise ModelNotAllowed()
-        if quota.max_input_tokens is not None and input_tokens > quota.max_input_tokens:
+        tokens = input_tokens() if quota.max_input_tokens is not None else 0
+        if quota.max_input_tokens is not None and tokens > quota.max_input_tokens:
             raise InputTooLong(
-                f"This message with its context is about {input_tokens} tokens; your limit is "
+                f"This message with its context is about {tokens} tokens; your limit is "
                 f"{quota.max_input_tokens}. Shorten it or reduce the context size.",
                 extra={
                     "quota": "max_input_tokens",
                     "limit": quota.max_input_tokens,
-                    "tokens": input_tokens,
+                    "tokens": tokens,
                 },
             )
         limits = (
@@ -115,7 +117,7 @@ class Quotas:
         )
         if all(limit is None for limit in limits):
             return
-        used = await self.usage(s, user_id, now)
+        used = self.usage(s, user_id, now)
         tomorrow = start_of_day(now) + timedelta(days=1)
         if (
             quota.concurrent_generations is not None

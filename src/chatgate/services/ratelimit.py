@@ -1,28 +1,56 @@
 """Sliding-window counters for sign-in, registration and similar attempts.
 
-In memory (the `limits` library) for one process; in Redis — sorted sets of attempt times,
-trimmed on each check — when instances share state, so a limit counts every instance's requests.
+`take` counts an attempt and refuses it in one atomic step, so a burst of guesses sent at once
+cannot all pass the check before any of them is counted. An attempt that turns out fine (a correct
+password) can be handed back. In memory for one process; in Redis — a sorted set of attempt times
+per key, checked and added to by one Lua script — when instances share state, so a limit counts
+every instance's attempts.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 
 from chatgate.errors import RateLimited
 from chatgate.ids import new_id
 
+# KEYS[1] the window; ARGV: now, window seconds, limit, attempt id.
+_TAKE = """
+local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, oldest[2] or tostring(now)}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
+return {1, ''}
+"""
+_SWEEP_ABOVE = 10_000  # windows kept in memory before the empty ones are swept
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """One counted attempt, to hand back with `give_back` when it should not count."""
+
+    key: str
+    attempt: str
+
 
 class RateLimits:
     def __init__(self, *, redis: Any = None, prefix: str = "chatgate") -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage()) if redis is None else None
         self._redis = redis
+        self._take_script = redis.register_script(_TAKE) if redis is not None else None
         self._prefix = f"{prefix}:rl"
         self._parsed: dict[str, RateLimitItem] = {}
+        self._windows: dict[str, deque[tuple[float, str]]] = {}
+        self._lengths: dict[str, int] = {}
 
     def _item(self, limit: str) -> RateLimitItem:
         item = self._parsed.get(limit)
@@ -33,35 +61,61 @@ class RateLimits:
     def _key(self, item: RateLimitItem, key: tuple[str, ...]) -> str:
         return ":".join((self._prefix, f"{item.amount}-{item.get_expiry()}", *key))
 
-    async def ensure_allowed(self, limit: str, *key: str, message: str | None = None) -> None:
-        """Raise RateLimited (with Retry-After) if `key` has used up `limit`."""
+    async def take(self, limit: str, *key: str, message: str | None = None) -> Receipt:
+        """Count one attempt for `key`, or raise RateLimited (with Retry-After) if `limit` is used
+        up — in one step."""
         item = self._item(limit)
-        if self._limiter is not None:
-            if not await self._limiter.test(item, *key):
-                stats = await self._limiter.get_window_stats(item, *key)
-                raise RateLimited(message, retry_after=max(1.0, stats.reset_time - time.time()))
-            return
-        name, window, now = self._key(item, key), item.get_expiry(), time.time()
-        await self._redis.zremrangebyscore(name, "-inf", now - window)
-        if await self._redis.zcard(name) >= item.amount:
-            oldest = await self._redis.zrange(name, 0, 0, withscores=True)
-            frees_at = float(oldest[0][1]) + window if oldest else now + window
-            raise RateLimited(message, retry_after=max(1.0, frees_at - now))
+        name, window, now, attempt = self._key(item, key), item.get_expiry(), time.time(), new_id()
+        if self._take_script is None:
+            attempts = self._window(name, now, window)
+            if len(attempts) >= item.amount:
+                raise RateLimited(message, retry_after=max(1.0, attempts[0][0] + window - now))
+            attempts.append((now, attempt))
+            return Receipt(name, attempt)
+        allowed, oldest = await self._take_script(
+            keys=[name], args=[repr(now), window, item.amount, attempt]
+        )
+        if not allowed:
+            frees_at = float(oldest) + window
+            raise RateLimited(message, retry_after=max(1.0, math.ceil(frees_at - now)))
+        return Receipt(name, attempt)
 
-    async def record(self, limit: str, *key: str) -> None:
-        item = self._item(limit)
-        if self._limiter is not None:
-            await self._limiter.hit(item, *key)
+    async def give_back(self, receipt: Receipt) -> None:
+        if self._redis is None:
+            attempts = self._windows.get(receipt.key)
+            if attempts is not None:
+                for entry in attempts:
+                    if entry[1] == receipt.attempt:
+                        attempts.remove(entry)
+                        break
             return
-        name = self._key(item, key)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(name, {new_id(): time.time()})
-            pipe.expire(name, item.get_expiry() + 1)
-            await pipe.execute()
+        await self._redis.zrem(receipt.key, receipt.attempt)
 
     async def clear(self, limit: str, *key: str) -> None:
-        item = self._item(limit)
-        if self._limiter is not None:
-            await self._limiter.clear(item, *key)
+        name = self._key(self._item(limit), key)
+        if self._redis is None:
+            self._windows.pop(name, None)
+            self._lengths.pop(name, None)
             return
-        await self._redis.delete(self._key(item, key))
+        await self._redis.delete(name)
+
+    def _window(self, name: str, now: float, length: int) -> deque[tuple[float, str]]:
+        if len(self._windows) > _SWEEP_ABOVE:
+            self._sweep(now)
+        attempts = self._windows.get(name)
+        if attempts is None:
+            attempts = self._windows[name] = deque()
+            self._lengths[name] = length
+        while attempts and attempts[0][0] <= now - length:
+            attempts.popleft()
+        return attempts
+
+    def _sweep(self, now: float) -> None:
+        """Forget the windows whose every attempt has expired (each by its own length)."""
+        expired = [
+            name
+            for name, attempts in self._windows.items()
+            if not attempts or attempts[-1][0] <= now - self._lengths[name]
+        ]
+        for name in expired:
+            del self._windows[name], self._lengths[name]

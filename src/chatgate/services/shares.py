@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.engine import Database
 from chatgate.db.models import Share
@@ -15,7 +15,7 @@ from chatgate.db.repos import conversations as repo
 from chatgate.errors import Forbidden, NotFound
 from chatgate.ids import utcnow
 from chatgate.security.secrets import TokenHasher
-from chatgate.services.conversations import branch_of
+from chatgate.services.conversations import branch_of, load_conversation
 from chatgate.services.instance import Instance
 
 
@@ -32,11 +32,9 @@ class Shares:
         if not self._instance.sharing:
             raise Forbidden("The administrator has turned sharing off.")
         token = secrets.token_urlsafe(16)  # 128 bits
-        async with self._db.read() as s:
-            conversation = await repo.get_conversation(s, user_id, conversation_id)
-            if conversation is None:
-                raise NotFound("Conversation not found.")
-            messages = await repo.list_messages(s, conversation_id)
+        conversation, messages = await self._db.read(
+            lambda s: load_conversation(s, user_id, conversation_id)
+        )
         branch = branch_of(messages, conversation.current_leaf_id)
         snapshot: dict[str, Any] = {
             "title": conversation.title,
@@ -59,20 +57,22 @@ class Shares:
             snapshot=snapshot,
         )
 
-        async def save(s: AsyncSession) -> Share:
-            return await repo.add_share(s, share)
+        def save(s: DbSession) -> Share:
+            return repo.add_share(s, share)
 
         return await self._db.write(save), token
 
     async def list(self, user_id: str, conversation_id: str) -> Sequence[Share]:
-        async with self._db.read() as s:
-            if await repo.get_conversation(s, user_id, conversation_id) is None:
+        def read(s: DbSession) -> Sequence[Share]:
+            if repo.get_conversation(s, user_id, conversation_id) is None:
                 raise NotFound("Conversation not found.")
-            return await repo.list_shares(s, user_id, conversation_id)
+            return repo.list_shares(s, user_id, conversation_id)
+
+        return await self._db.read(read)
 
     async def revoke(self, user_id: str, share_id: str) -> None:
-        async def revoke(s: AsyncSession) -> None:
-            if not await repo.revoke_share(s, user_id, share_id, utcnow()):
+        def revoke(s: DbSession) -> None:
+            if not repo.revoke_share(s, user_id, share_id, utcnow()):
                 raise NotFound("No such share link.")
 
         await self._db.write(revoke)
@@ -81,8 +81,7 @@ class Shares:
         """What a visitor sees; a revoked link, or sharing turned off, is simply not found."""
         if not self._instance.sharing:
             raise NotFound("This shared conversation does not exist.")
-        async with self._db.read() as s:
-            share = await repo.get_share_by_token(s, self._hash(token))
+        share = await self._db.read(lambda s: repo.get_share_by_token(s, self._hash(token)))
         if share is None:
             raise NotFound("This shared conversation does not exist.")
         return {

@@ -37,3 +37,12 @@ def count(text: str) -> int:
 
 def count_message(text: str) -> int:
     return count(text) + PER_MESSAGE_OVERHEAD
+
+
+def upper_bound(text: str) -> int:
+    """At least as many as `count_message(text)`, without the tokenizer (a token is ≥ 1 byte)."""
+    return len(text.encode("utf-8", "replace")) + PER_MESSAGE_OVERHEAD
+
+
+def count_messages(texts: list[str]) -> int:
+    return sum(count_message(text) for text in texts)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.engine import Database
 from chatgate.db.models import Conversation, Message
@@ -105,11 +105,11 @@ class Transfer:
             report.messages += len(messages)
             report.conversation_ids.append(conversation_id)
 
-        async def insert(s: AsyncSession) -> None:
+        def insert(s: DbSession) -> None:
             for conversation, messages in rows:
                 s.add(conversation)
                 s.add_all(messages)
-            await s.flush()
+            s.flush()
 
         if rows:
             await self._db.write(insert)
@@ -119,22 +119,24 @@ class Transfer:
     async def _load(
         self, user_id: str, conversation_ids: Sequence[str] | None
     ) -> list[tuple[Conversation, list[Message]]]:
-        async with self._db.read() as s:
+        def read(s: DbSession) -> list[tuple[Conversation, list[Message]]]:
             if conversation_ids is None:
                 conversations: list[Conversation] = []
                 cursor = None
                 while True:
-                    page = await repo.list_conversations(s, user_id, limit=500, before=cursor)
+                    page = repo.list_conversations(s, user_id, limit=500, before=cursor)
                     conversations += page
                     if len(page) < 500:
                         break
                     cursor = (page[-1].updated_at, page[-1].id)
             else:
-                found = [await repo.get_conversation(s, user_id, cid) for cid in conversation_ids]
+                found = [repo.get_conversation(s, user_id, cid) for cid in conversation_ids]
                 if any(c is None for c in found):
                     raise NotFound("Conversation not found.")
                 conversations = [c for c in found if c is not None]
-            return [(c, list(await repo.list_messages(s, c.id))) for c in conversations]
+            return [(c, list(repo.list_messages(s, c.id))) for c in conversations]
+
+        return await self._db.read(read)
 
     async def export_json(
         self, user_id: str, conversation_ids: Sequence[str] | None = None

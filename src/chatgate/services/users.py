@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from chatgate.config import Registration, Settings
 from chatgate.db.engine import Database
@@ -85,20 +85,19 @@ class Users:
 
     # -- first admin --------------------------------------------------------------------------
     async def needs_setup(self) -> bool:
-        async with self._db.read() as s:
-            return await repo.count_admins(s) == 0
+        return await self._db.read(lambda s: repo.count_admins(s) == 0)
 
     async def issue_setup_token(self) -> str | None:
         """A fresh one-time setup token while no admin exists (older ones stop working)."""
         token = new_token()
         code_hash = self._hasher.hash(token, purpose="setup")
 
-        async def issue(s: AsyncSession) -> bool:
-            if await repo.count_admins(s) > 0:
+        def issue(s: DbSession) -> bool:
+            if repo.count_admins(s) > 0:
                 return False
             now = utcnow()
-            await repo.revoke_setup_tokens(s, now)
-            await repo.add_invite(
+            repo.revoke_setup_tokens(s, now)
+            repo.add_invite(
                 s,
                 Invite(
                     kind="setup",
@@ -117,14 +116,14 @@ class Users:
         password_hash = await hash_password(password)
         code_hash = self._hasher.hash(token, purpose="setup")
 
-        async def setup(s: AsyncSession) -> UserInfo:
-            invite = await repo.get_invite_by_hash(s, code_hash, kind="setup")
+        def setup(s: DbSession) -> UserInfo:
+            invite = repo.get_invite_by_hash(s, code_hash, kind="setup")
             now = utcnow()
-            if invite is None or not _usable(invite, now) or await repo.count_admins(s) > 0:
+            if invite is None or not _usable(invite, now) or repo.count_admins(s) > 0:
                 raise SetupUsed()
             invite.use_count += 1
             invite.revoked_at = now
-            user = await self._insert(s, username, password_hash, role="admin")
+            user = self._insert(s, username, password_hash, role="admin")
             return UserInfo.of(user)
 
         return await self._db.write(setup)
@@ -139,10 +138,8 @@ class Users:
         check_policy(password, username=username)
         password_hash = await hash_password(password)
 
-        async def create(s: AsyncSession) -> UserInfo:
-            return UserInfo.of(
-                await self._insert(s, username, password_hash, role=role, status=status)
-            )
+        def create(s: DbSession) -> UserInfo:
+            return UserInfo.of(self._insert(s, username, password_hash, role=role, status=status))
 
         return await self._db.write(create)
 
@@ -158,39 +155,37 @@ class Users:
         password_hash = await hash_password(password)
         code_hash = self._hasher.hash(invite_code, purpose="invite") if invite_code else None
 
-        async def register(s: AsyncSession) -> UserInfo:
+        def register(s: DbSession) -> UserInfo:
             role, status = "user", "pending" if policy is Registration.approval else "active"
             if code_hash is not None:
-                invite = await repo.get_invite_by_hash(s, code_hash, kind="invite")
+                invite = repo.get_invite_by_hash(s, code_hash, kind="invite")
                 if invite is None or not _usable(invite, utcnow()):
                     raise InviteInvalid()
                 invite.use_count += 1
                 role, status = invite.role, "active"
-            return UserInfo.of(
-                await self._insert(s, username, password_hash, role=role, status=status)
-            )
+            return UserInfo.of(self._insert(s, username, password_hash, role=role, status=status))
 
         return await self._db.write(register)
 
     async def create_anonymous(self) -> UserInfo:
-        async def create(s: AsyncSession) -> UserInfo:
+        def create(s: DbSession) -> UserInfo:
             user_id = new_id()
             name = f"guest-{user_id[-10:]}"
             user = User(id=user_id, username=name, username_key=name, is_anonymous=True)
-            return UserInfo.of(await repo.add_user(s, user))
+            return UserInfo.of(repo.add_user(s, user))
 
         return await self._db.write(create)
 
-    async def _insert(
-        self,
-        s: AsyncSession,
+    @staticmethod
+    def _insert(
+        s: DbSession,
         username: str,
         password_hash: str,
         *,
         role: str,
         status: str = "active",
     ) -> User:
-        if await repo.get_user_by_username(s, username) is not None:
+        if repo.get_user_by_username(s, username) is not None:
             raise UsernameTaken()
         user = User(
             username=username,
@@ -199,31 +194,28 @@ class Users:
             role=role,
             status=status,
         )
-        return await repo.add_user(s, user)
+        return repo.add_user(s, user)
 
     async def get(self, user_id: str) -> UserInfo:
-        async with self._db.read() as s:
-            user = await repo.get_user(s, user_id)
+        user = await self._db.read(lambda s: repo.get_user(s, user_id))
         if user is None:
             raise NotFound("No such user.")
         return UserInfo.of(user)
 
     async def get_by_username(self, username: str) -> UserInfo:
-        async with self._db.read() as s:
-            user = await repo.get_user_by_username(s, username)
+        user = await self._db.read(lambda s: repo.get_user_by_username(s, username))
         if user is None:
             raise NotFound(f"No user named {username!r}.")
         return UserInfo.of(user)
 
     async def all(self) -> list[UserInfo]:
-        async with self._db.read() as s:
-            return [UserInfo.of(u) for u in await repo.list_users(s)]
+        return await self._db.read(lambda s: [UserInfo.of(u) for u in repo.list_users(s)])
 
     async def set_quota(self, user_id: str, quota: dict[str, Any] | None) -> UserInfo:
         """Replace the user's own quota overrides (None: only the role's defaults apply)."""
 
-        async def save(s: AsyncSession) -> None:
-            if not await repo.set_user_quota(s, user_id, quota):
+        def save(s: DbSession) -> None:
+            if not repo.set_user_quota(s, user_id, quota):
                 raise NotFound("No such user.")
 
         await self._db.write(save)
@@ -238,16 +230,16 @@ class Users:
         ):
             raise ValidationFailed("Unknown role or status.")
 
-        async def update(s: AsyncSession) -> UserInfo:
-            user = await repo.get_user(s, user_id)
+        def update(s: DbSession) -> UserInfo:
+            user = repo.get_user(s, user_id)
             if user is None:
                 raise NotFound("No such user.")
             if role is not None:
                 user.role = role
             if status is not None:
                 user.status = status
-            await s.flush()
-            await repo.delete_user_sessions(s, user_id)
+            s.flush()
+            repo.delete_user_sessions(s, user_id)
             return UserInfo.of(user)
 
         return await self._db.write(update)
@@ -259,25 +251,24 @@ class Users:
         check_policy(password, username=user.username)
         password_hash = await hash_password(password)
 
-        async def change(s: AsyncSession) -> None:
-            row = await repo.get_user(s, user_id)
+        def change(s: DbSession) -> None:
+            row = repo.get_user(s, user_id)
             if row is None:
                 raise NotFound("No such user.")
             row.password_hash = password_hash
-            await repo.delete_user_sessions(s, user_id, keep=keep_session)
+            repo.delete_user_sessions(s, user_id, keep=keep_session)
 
         await self._db.write(change)
 
     async def password_hash_of(self, username: str) -> tuple[UserInfo | None, str | None]:
-        async with self._db.read() as s:
-            user = await repo.get_user_by_username(s, username)
+        user = await self._db.read(lambda s: repo.get_user_by_username(s, username))
         if user is None:
             return None, None
         return UserInfo.of(user), user.password_hash
 
     async def upgrade_hash(self, user_id: str, new_hash: str) -> None:
-        async def upgrade(s: AsyncSession) -> None:
-            user = await repo.get_user(s, user_id)
+        def upgrade(s: DbSession) -> None:
+            user = repo.get_user(s, user_id)
             if user is not None:
                 user.password_hash = new_hash
 
@@ -306,18 +297,17 @@ class Users:
             expires_at=utcnow() + timedelta(days=days) if days else None,
         )
 
-        async def create(s: AsyncSession) -> Invite:
-            return await repo.add_invite(s, invite)
+        def create(s: DbSession) -> Invite:
+            return repo.add_invite(s, invite)
 
         return await self._db.write(create), code
 
     async def list_invites(self) -> list[Invite]:
-        async with self._db.read() as s:
-            return list(await repo.list_invites(s))
+        return await self._db.read(lambda s: list(repo.list_invites(s)))
 
     async def revoke_invite(self, invite_id: str) -> None:
-        async def revoke(s: AsyncSession) -> None:
-            invite = await repo.get_invite(s, invite_id)
+        def revoke(s: DbSession) -> None:
+            invite = repo.get_invite(s, invite_id)
             if invite is None:
                 raise NotFound("No such invite.")
             invite.revoked_at = invite.revoked_at or utcnow()

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
+from chatgate.db.core import CONVERSATIONS, MESSAGES, insert_object
 from chatgate.db.models import Conversation, Message, Share, User
 
 LIVE_STATUSES = ("queued", "streaming")
@@ -18,8 +19,8 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def list_conversations(
-    s: AsyncSession,
+def list_conversations(
+    s: DbSession,
     user_id: str,
     *,
     limit: int,
@@ -40,13 +41,11 @@ async def list_conversations(
         pattern = f"%{_escape_like(title_query.lower())}%"
         query = query.where(sa.func.lower(Conversation.title).like(pattern, escape="\\"))
     query = query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit)
-    return (await s.execute(query)).scalars().all()
+    return (s.execute(query)).scalars().all()
 
 
-async def get_conversation(
-    s: AsyncSession, user_id: str, conversation_id: str
-) -> Conversation | None:
-    result = await s.execute(
+def get_conversation(s: DbSession, user_id: str, conversation_id: str) -> Conversation | None:
+    result = s.execute(
         sa.select(Conversation).where(
             Conversation.id == conversation_id, Conversation.user_id == user_id
         )
@@ -54,26 +53,26 @@ async def get_conversation(
     return result.scalar_one_or_none()
 
 
-async def add_conversation(s: AsyncSession, conversation: Conversation) -> Conversation:
+def add_conversation(s: DbSession, conversation: Conversation) -> Conversation:
     s.add(conversation)
-    await s.flush()
+    s.flush()
     return conversation
 
 
-async def update_conversation(s: AsyncSession, conversation_id: str, **values: Any) -> None:
-    await s.execute(
-        sa.update(Conversation).where(Conversation.id == conversation_id).values(**values)
+def update_conversation(s: DbSession, conversation_id: str, **values: Any) -> None:
+    s.execute(
+        sa.update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(**values)
     )
 
 
-async def delete_conversation(s: AsyncSession, user_id: str, conversation_id: str) -> bool:
+def delete_conversation(s: DbSession, user_id: str, conversation_id: str) -> bool:
     # Messages first: SQLite enforces ON DELETE CASCADE only with foreign_keys=ON, which other
     # tools opening the file may not set.
     owned = sa.select(Conversation.id).where(
         Conversation.id == conversation_id, Conversation.user_id == user_id
     )
-    await s.execute(sa.delete(Message).where(Message.conversation_id.in_(owned)))
-    result = await s.execute(
+    s.execute(sa.delete(Message).where(Message.conversation_id.in_(owned)))
+    result = s.execute(
         sa.delete(Conversation).where(
             Conversation.id == conversation_id, Conversation.user_id == user_id
         )
@@ -81,58 +80,62 @@ async def delete_conversation(s: AsyncSession, user_id: str, conversation_id: st
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def list_messages(s: AsyncSession, conversation_id: str) -> Sequence[Message]:
+def list_messages(s: DbSession, conversation_id: str) -> Sequence[Message]:
     query = (
         sa.select(Message)
         .where(Message.conversation_id == conversation_id)
         .order_by(Message.created_at, Message.id)
     )
-    return (await s.execute(query)).scalars().all()
+    return (s.execute(query)).scalars().all()
 
 
-async def get_message(s: AsyncSession, user_id: str, message_id: str) -> Message | None:
-    result = await s.execute(
+def get_message(s: DbSession, user_id: str, message_id: str) -> Message | None:
+    result = s.execute(
         sa.select(Message).where(Message.id == message_id, Message.user_id == user_id)
     )
     return result.scalar_one_or_none()
 
 
-async def add_message(s: AsyncSession, message: Message) -> Message:
-    s.add(message)
-    await s.flush()
+def add_message(s: DbSession, message: Message) -> Message:
+    insert_object(s, message)
     return message
 
 
-async def update_message(s: AsyncSession, message_id: str, **values: Any) -> None:
-    await s.execute(sa.update(Message).where(Message.id == message_id).values(**values))
+def update_message(s: DbSession, message_id: str, **values: Any) -> None:
+    # Core statements on the per-request path: the ORM's bookkeeping costs more than the write.
+    s.execute(sa.update(MESSAGES).where(MESSAGES.c.id == message_id).values(**values))
 
 
-async def checkpoint_messages(s: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Many partial answers in one statement: [{"mid", "content", "status", "updated_at"}, ...]."""
+def checkpoint_messages(s: DbSession, rows: list[dict[str, Any]]) -> None:
+    """Many partial answers in one statement: [{"mid", "content", "status", "updated_at"}, ...].
+
+    Only rows still live are touched: on PostgreSQL a checkpoint and the final save run on
+    different connections, and a checkpoint committed late must not turn a finished answer back
+    into a partial one.
+    """
     if not rows:
         return
-    table = Message.__table__
-    assert isinstance(table, sa.Table)
+    table = MESSAGES
     statement = (
         sa.update(table)
-        .where(table.c.id == sa.bindparam("mid"))
+        .where(table.c.id == sa.bindparam("mid"), table.c.status.in_(LIVE_STATUSES))
         .values(
             content=sa.bindparam("content"),
             status=sa.bindparam("status"),
             updated_at=sa.bindparam("updated_at"),
         )
     )
-    await s.execute(statement, rows)
+    s.execute(statement, rows)
 
 
-async def interrupt_live_messages(
-    s: AsyncSession, now: datetime, *, ids: Sequence[str] | None = None
+def interrupt_live_messages(
+    s: DbSession, now: datetime, *, ids: Sequence[str] | None = None
 ) -> int:
     """Rows a crash left queued or streaming become `interrupted`, keeping their partial text."""
     query = sa.update(Message).where(Message.status.in_(LIVE_STATUSES))
     if ids is not None:
         query = query.where(Message.id.in_(ids))
-    result = await s.execute(
+    result = s.execute(
         query.values(
             status="interrupted",
             updated_at=now,
@@ -144,16 +147,16 @@ async def interrupt_live_messages(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def add_share(s: AsyncSession, share: Share) -> Share:
+def add_share(s: DbSession, share: Share) -> Share:
     s.add(share)
-    await s.flush()
+    s.flush()
     return share
 
 
-async def get_share_by_token(s: AsyncSession, token_hash: str) -> Share | None:
+def get_share_by_token(s: DbSession, token_hash: str) -> Share | None:
     """A live link: not revoked, and its owner's account is active (a disabled account publishes
     nothing)."""
-    result = await s.execute(
+    result = s.execute(
         sa.select(Share)
         .join(User, User.id == Share.user_id)
         .where(Share.token_hash == token_hash, Share.revoked_at.is_(None), User.status == "active")
@@ -161,7 +164,7 @@ async def get_share_by_token(s: AsyncSession, token_hash: str) -> Share | None:
     return result.scalar_one_or_none()
 
 
-async def list_shares(s: AsyncSession, user_id: str, conversation_id: str) -> Sequence[Share]:
+def list_shares(s: DbSession, user_id: str, conversation_id: str) -> Sequence[Share]:
     query = (
         sa.select(Share)
         .where(
@@ -171,11 +174,11 @@ async def list_shares(s: AsyncSession, user_id: str, conversation_id: str) -> Se
         )
         .order_by(Share.created_at.desc())
     )
-    return (await s.execute(query)).scalars().all()
+    return (s.execute(query)).scalars().all()
 
 
-async def revoke_share(s: AsyncSession, user_id: str, share_id: str, now: datetime) -> bool:
-    result = await s.execute(
+def revoke_share(s: DbSession, user_id: str, share_id: str, now: datetime) -> bool:
+    result = s.execute(
         sa.update(Share)
         .where(Share.id == share_id, Share.user_id == user_id, Share.revoked_at.is_(None))
         .values(revoked_at=now)
@@ -183,7 +186,7 @@ async def revoke_share(s: AsyncSession, user_id: str, share_id: str, now: dateti
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def live_messages(s: AsyncSession) -> Sequence[Message]:
+def live_messages(s: DbSession) -> Sequence[Message]:
     """Answers the database believes are being written (for recovery after a crash)."""
     query = sa.select(Message).where(Message.status.in_(LIVE_STATUSES))
-    return (await s.execute(query)).scalars().all()
+    return (s.execute(query)).scalars().all()

@@ -7,57 +7,55 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
+from chatgate.db.core import USAGE, insert_object
 from chatgate.db.models import AuditEntry, UsageRecord, User
 
 LIVE = ("queued", "streaming")
 
 
-async def add_usage(s: AsyncSession, record: UsageRecord) -> None:
-    s.add(record)
-    await s.flush()
+def add_usage(s: DbSession, record: UsageRecord) -> None:
+    insert_object(s, record)
 
 
-async def finish_usage(s: AsyncSession, record_id: str, **values: Any) -> None:
-    await s.execute(sa.update(UsageRecord).where(UsageRecord.id == record_id).values(**values))
+def finish_usage(s: DbSession, record_id: str, **values: Any) -> None:
+    s.execute(sa.update(USAGE).where(USAGE.c.id == record_id).values(**values))
 
 
-async def interrupt_live_usage(s: AsyncSession, now: datetime) -> None:
-    await s.execute(
+def interrupt_live_usage(s: DbSession, now: datetime) -> None:
+    s.execute(
         sa.update(UsageRecord)
         .where(UsageRecord.status.in_(LIVE))
         .values(status="interrupted", finished_at=now)
     )
 
 
-async def count_since(
-    s: AsyncSession, user_id: str, since: datetime
-) -> tuple[int, datetime | None]:
+def count_since(s: DbSession, user_id: str, since: datetime) -> tuple[int, datetime | None]:
     """Requests since `since`, and the oldest of them (when its hour ends, one slot frees)."""
     query = sa.select(sa.func.count(), sa.func.min(UsageRecord.created_at)).where(
         UsageRecord.user_id == user_id, UsageRecord.created_at >= since
     )
-    count, oldest = (await s.execute(query)).one()
+    count, oldest = (s.execute(query)).one()
     return int(count), oldest
 
 
-async def tokens_since(s: AsyncSession, user_id: str, since: datetime) -> int:
+def tokens_since(s: DbSession, user_id: str, since: datetime) -> int:
     query = sa.select(
         sa.func.coalesce(sa.func.sum(UsageRecord.prompt_tokens + UsageRecord.completion_tokens), 0)
     ).where(UsageRecord.user_id == user_id, UsageRecord.created_at >= since)
-    return int((await s.execute(query)).scalar_one())
+    return int((s.execute(query)).scalar_one())
 
 
-async def live_count(s: AsyncSession, user_id: str) -> int:
+def live_count(s: DbSession, user_id: str) -> int:
     query = sa.select(sa.func.count()).where(
         UsageRecord.user_id == user_id, UsageRecord.status.in_(LIVE)
     )
-    return int((await s.execute(query)).scalar_one())
+    return int((s.execute(query)).scalar_one())
 
 
-async def summary(
-    s: AsyncSession, *, since_day: str, until_day: str, group: Sequence[str]
+def summary(
+    s: DbSession, *, since_day: str, until_day: str, group: Sequence[str]
 ) -> list[dict[str, Any]]:
     """Totals between two UTC days (inclusive), grouped by any of day, user, model."""
     columns = {"day": UsageRecord.day, "model": UsageRecord.model, "user": User.username}
@@ -76,7 +74,7 @@ async def summary(
         .order_by(*keys)
     )
     rows = []
-    for row in (await s.execute(query)).all():
+    for row in (s.execute(query)).all():
         item = {g: row[i] for i, g in enumerate(group)}
         item.update(
             requests=int(row.requests),
@@ -88,12 +86,12 @@ async def summary(
     return rows
 
 
-async def add_audit(s: AsyncSession, entry: AuditEntry) -> None:
+def add_audit(s: DbSession, entry: AuditEntry) -> None:
     s.add(entry)
-    await s.flush()
+    s.flush()
 
 
-async def list_audit(s: AsyncSession, limit: int) -> Sequence[tuple[AuditEntry, str | None]]:
+def list_audit(s: DbSession, limit: int) -> Sequence[tuple[AuditEntry, str | None]]:
     actor = sa.orm.aliased(User)
     query = (
         sa.select(AuditEntry, actor.username)
@@ -101,11 +99,11 @@ async def list_audit(s: AsyncSession, limit: int) -> Sequence[tuple[AuditEntry, 
         .order_by(AuditEntry.created_at.desc())
         .limit(limit)
     )
-    return [(row[0], row[1]) for row in (await s.execute(query)).all()]
+    return [(row[0], row[1]) for row in (s.execute(query)).all()]
 
 
-async def interrupt_usage_of(s: AsyncSession, message_ids: Sequence[str], now: datetime) -> None:
-    await s.execute(
+def interrupt_usage_of(s: DbSession, message_ids: Sequence[str], now: datetime) -> None:
+    s.execute(
         sa.update(UsageRecord)
         .where(UsageRecord.message_id.in_(message_ids), UsageRecord.status.in_(LIVE))
         .values(status="interrupted", finished_at=now)

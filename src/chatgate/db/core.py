@@ -1,0 +1,44 @@
+"""Plain SQL-expression (Core) helpers for the per-request path, where the ORM's unit of work
+costs more than the write itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from chatgate.db.models import Base, Conversation, Message, UsageRecord
+
+
+def table_of(model: type[Base]) -> sa.Table:
+    table = model.__table__
+    assert isinstance(table, sa.Table)
+    return table
+
+
+CONVERSATIONS = table_of(Conversation)
+MESSAGES = table_of(Message)
+USAGE = table_of(UsageRecord)
+
+
+def insert_object(s: Session, obj: Base) -> None:
+    """INSERT one mapped object's column values as they are, Python-side defaults filled in."""
+    table = table_of(type(obj))
+    values: dict[str, Any] = {}
+    for column in table.columns:
+        value = getattr(obj, column.key, None)
+        default: Any = column.default
+        if value is None and default is not None:
+            # SQLAlchemy wraps zero-argument default functions to take an execution context.
+            value = (
+                default.arg(None)
+                if default.is_callable
+                else default.arg
+                if default.is_scalar
+                else None
+            )
+            setattr(obj, column.key, value)
+        if value is not None:
+            values[column.key] = value
+    s.execute(sa.insert(table).values(**values))
