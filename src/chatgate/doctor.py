@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
@@ -17,7 +16,8 @@ from sqlalchemy.engine import make_url
 from chatgate import __version__
 from chatgate.compat import mask_proxy
 from chatgate.config import LoadedSettings, Settings, mask_secret
-from chatgate.providers.http import redact
+from chatgate.errors import UpstreamError, UpstreamTimeout
+from chatgate.providers.wire import ProxyFailed
 
 
 def shown(name: str, value: Any) -> str:
@@ -158,23 +158,22 @@ async def _probe(provider: Any, credential: Any, proxy: str) -> Probe:
         headers = {"authorization": f"Bearer {credential.secret}"} if credential.secret else {}
     else:
         url = provider.url
+
+    async def ask() -> int:
+        async with credential.client.stream("GET", url, headers=headers) as response:
+            await response.aread()
+            return int(response.status_code)
+
     try:
-        response = await credential.client.get(url, headers=headers, timeout=10)
-    except httpx.ProxyError as exc:
+        status = await asyncio.wait_for(ask(), timeout=10)
+    except ProxyFailed as exc:
         return Probe(
-            provider.name,
-            credential.name,
-            proxy,
-            False,
-            f"the proxy failed: {redact(str(exc))[:120]}",
+            provider.name, credential.name, proxy, False, f"the proxy failed: {exc.message}"
         )
-    except httpx.ConnectTimeout:
+    except (UpstreamTimeout, TimeoutError):
         return Probe(provider.name, credential.name, proxy, False, "connection timed out")
-    except httpx.HTTPError as exc:
-        return Probe(
-            provider.name, credential.name, proxy, False, f"unreachable ({type(exc).__name__})"
-        )
-    status = response.status_code
+    except UpstreamError as exc:
+        return Probe(provider.name, credential.name, proxy, False, f"unreachable ({exc.message})")
     if kind == "chatgpt_web":
         # Only a real message proves the token; a reply of any kind proves the proxy answers.
         return Probe(

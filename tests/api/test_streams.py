@@ -188,3 +188,19 @@ async def test_another_users_generation_is_404(chat: Harness, fake: FakeUpstream
     assert (await alice.get(f"/api/conversations/{cid}/messages")).json()["messages"][-1][
         "status"
     ] == "stopped"
+
+
+async def test_bytes_per_delta_do_not_grow_with_the_length_of_the_answer(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    fake.reply = " abcd" * 3000
+    fake.set_scenario("normal", token_delay=0)
+    alice = await chat.user("alice")
+    cid = (await alice.post("/api/conversations", json={})).json()["id"]
+    response = await alice.post(f"/api/conversations/{cid}/messages", json={"content": "long"})
+    frames = [f for f in response.content.split(b"\n\n") if b"\nevent: delta\n" in f]
+    assert len(frames) == 3000
+    # Everything but the growing event id is the same for the first delta and the 3,000th.
+    without_id = {frame.split(b"\n", 1)[1] for frame in frames}
+    assert without_id == {b'event: delta\ndata: {"text":" abcd"}'}
+    assert all(frame.startswith(b"id: ") for frame in frames)

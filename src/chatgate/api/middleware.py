@@ -81,6 +81,10 @@ class RequestContext:
                 message["headers"] = headers
             await send(message)
 
+        # Streams send their headers through every layer (which add theirs) and then their body
+        # chunks straight to the server: nothing below changes a body, and a token is
+        # thousands of small sends.
+        scope["chatgate.body_send"] = send
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             await self.app(scope, receive, send_with_headers)

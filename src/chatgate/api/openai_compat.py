@@ -97,7 +97,7 @@ class CompletionStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        writer = asyncio.ensure_future(self._write(send))
+        writer = asyncio.ensure_future(self._write(scope.get("chatgate.body_send", send)))
         watcher = asyncio.ensure_future(self._watch(receive))
         try:
             await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)

@@ -72,7 +72,7 @@ class GenerationStream(_StreamResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-        writer = asyncio.ensure_future(self._write(send))
+        writer = asyncio.ensure_future(self._write(scope.get("chatgate.body_send", send)))
         watcher = asyncio.ensure_future(self._watch_disconnect(receive))
         self.on_open(self.generation)
         try:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any
 
-import httpx
-
 from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError, UpstreamRateLimited
 from chatgate.providers.base import (
@@ -19,7 +17,8 @@ from chatgate.providers.base import (
     TextDelta,
     Usage,
 )
-from chatgate.providers.http import error_from_response, iter_sse, loads, redact, transport_error
+from chatgate.providers.http import error_from_response, iter_sse, loads, redact
+from chatgate.providers.wire import UpstreamClient
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -81,52 +80,47 @@ class Anthropic:
     async def stream_chat(
         self, request: ChatRequest, credential: Credential
     ) -> AsyncGenerator[ProviderEvent, None]:
-        client: httpx.AsyncClient = credential.client
-        responded = False
+        client: UpstreamClient = credential.client
         finished = False
         prompt_tokens: int | None = None
-        try:
-            async with client.stream(
-                "POST",
-                f"{self.base_url}/messages",
-                json=self._body(request),
-                headers=self._headers(credential),
-            ) as response:
-                responded = True
-                if response.status_code != 200:
-                    raise error_from_response(
-                        self.name, response.status_code, response.headers, await response.aread()
-                    )
-                async for event in iter_sse(response.aiter_bytes()):
-                    data = loads(event.data)
-                    if not isinstance(data, dict):
-                        continue
-                    kind = data.get("type", event.event)
-                    if kind == "content_block_delta":
-                        delta = data.get("delta") or {}
-                        if delta.get("type") == "text_delta" and delta.get("text"):
-                            yield TextDelta(delta["text"])
-                        elif delta.get("type") == "thinking_delta" and delta.get("thinking"):
-                            yield ReasoningDelta(delta["thinking"])
-                    elif kind == "message_start":
-                        usage = (data.get("message") or {}).get("usage") or {}
-                        prompt_tokens = usage.get("input_tokens")
-                    elif kind == "message_delta":
-                        usage = data.get("usage") or {}
-                        if "output_tokens" in usage:
-                            yield Usage(
-                                usage.get("input_tokens", prompt_tokens), usage["output_tokens"]
-                            )
-                        reason = (data.get("delta") or {}).get("stop_reason")
-                        if reason:
-                            finished = True  # message_stop may still follow, or be lost
-                            yield Finish("length" if reason == "max_tokens" else "stop")
-                    elif kind == "message_stop":
-                        break
-                    elif kind == "error":
-                        self._raise_stream_error(data)
-        except httpx.HTTPError as exc:
-            raise transport_error(self.name, exc, before_response=not responded) from exc
+        async with client.stream(
+            "POST",
+            f"{self.base_url}/messages",
+            json=self._body(request),
+            headers=self._headers(credential),
+        ) as response:
+            if response.status_code != 200:
+                raise error_from_response(
+                    self.name, response.status_code, response.headers, await response.aread()
+                )
+            async for event in iter_sse(response.aiter_bytes()):
+                data = loads(event.data)
+                if not isinstance(data, dict):
+                    continue
+                kind = data.get("type", event.event)
+                if kind == "content_block_delta":
+                    delta = data.get("delta") or {}
+                    if delta.get("type") == "text_delta" and delta.get("text"):
+                        yield TextDelta(delta["text"])
+                    elif delta.get("type") == "thinking_delta" and delta.get("thinking"):
+                        yield ReasoningDelta(delta["thinking"])
+                elif kind == "message_start":
+                    usage = (data.get("message") or {}).get("usage") or {}
+                    prompt_tokens = usage.get("input_tokens")
+                elif kind == "message_delta":
+                    usage = data.get("usage") or {}
+                    if "output_tokens" in usage:
+                        yield Usage(
+                            usage.get("input_tokens", prompt_tokens), usage["output_tokens"]
+                        )
+                    reason = (data.get("delta") or {}).get("stop_reason")
+                    if reason:
+                        finished = True  # message_stop may still follow, or be lost
+                        yield Finish("length" if reason == "max_tokens" else "stop")
+                elif kind == "message_stop":
+                    break
+                elif kind == "error":
+                    self._raise_stream_error(data)
         if not finished:
             raise UpstreamError(
                 "The AI service ended the answer early.",

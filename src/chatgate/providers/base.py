@@ -4,11 +4,17 @@
 `Finish`; failures are raised as `chatgate.errors.UpstreamError` subclasses (with `retryable` and
 `retry_after` set), never returned as text. Adapters only translate wire formats: retries,
 timeouts between tokens, queueing and storage belong to the services.
+
+An adapter on the hot path may also offer `stream_into(request, credential, sink)`, which calls the
+`StreamSink` straight from the network callback, one method call per token and no task switch;
+`stream_chat` is then derived from it (`events_from_sink`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,6 +63,61 @@ class Finish:
 
 
 ProviderEvent = TextDelta | ReasoningDelta | Usage | Finish
+
+
+class StreamSink(Protocol):
+    """Receives an answer as it arrives, synchronously, from inside the network callback."""
+
+    def text(self, text: str) -> None: ...
+
+    def reasoning(self, text: str) -> None: ...
+
+    def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None: ...
+
+    def finish(self, reason: str | None, state: dict[str, Any] | None = None) -> None: ...
+
+
+class _QueueSink:
+    __slots__ = ("put",)
+
+    def __init__(self, queue: asyncio.Queue[ProviderEvent | None]) -> None:
+        self.put = queue.put_nowait
+
+    def text(self, text: str) -> None:
+        self.put(TextDelta(text))
+
+    def reasoning(self, text: str) -> None:
+        self.put(ReasoningDelta(text))
+
+    def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
+        self.put(Usage(prompt_tokens, completion_tokens))
+
+    def finish(self, reason: str | None, state: dict[str, Any] | None = None) -> None:
+        self.put(Finish(reason, state))
+
+
+async def events_from_sink(
+    stream_into: Callable[[StreamSink], Awaitable[None]],
+) -> AsyncGenerator[ProviderEvent, None]:
+    """The events of a push-style adapter as an async iterator (for the less hot paths)."""
+    queue: asyncio.Queue[ProviderEvent | None] = asyncio.Queue()
+
+    async def run() -> None:
+        try:
+            await stream_into(_QueueSink(queue))
+        finally:
+            queue.put_nowait(None)
+
+    task = asyncio.ensure_future(run())
+    try:
+        while (event := await queue.get()) is not None:
+            yield event
+        await task  # raises what the adapter raised
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 @dataclass

@@ -12,12 +12,11 @@ import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
 
-import httpx
-
 from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError
 from chatgate.providers.base import ChatRequest, Credential, Finish, ProviderEvent, TextDelta
-from chatgate.providers.http import error_from_response, iter_sse, loads, transport_error
+from chatgate.providers.http import error_from_response, iter_sse, loads
+from chatgate.providers.wire import UpstreamClient
 
 
 class ChatGPTWeb:
@@ -54,52 +53,47 @@ class ChatGPTWeb:
     async def stream_chat(
         self, request: ChatRequest, credential: Credential
     ) -> AsyncGenerator[ProviderEvent, None]:
-        client: httpx.AsyncClient = credential.client
+        client: UpstreamClient = credential.client
         user_message_id = str(uuid.uuid4())
         body = self._body(request, user_message_id)
         headers = {"authorization": f"Bearer {credential.secret}", "accept": "text/event-stream"}
-        responded = False
         sent = ""
         conversation_id: str | None = body.get("conversation_id")
         message_id: str | None = None
         finished = False
-        try:
-            async with client.stream("POST", self.url, json=body, headers=headers) as response:
-                responded = True
-                content_type = response.headers.get("content-type", "")
-                if response.status_code != 200 or "text/html" in content_type:
-                    raise error_from_response(
-                        self.name, response.status_code, response.headers, await response.aread()
+        async with client.stream("POST", self.url, json=body, headers=headers) as response:
+            content_type = response.headers.get("content-type", "")
+            if response.status_code != 200 or "text/html" in content_type:
+                raise error_from_response(
+                    self.name, response.status_code, response.headers, await response.aread()
+                )
+            async for event in iter_sse(response.aiter_bytes()):
+                if event.data == "[DONE]":
+                    finished = True
+                    break
+                data = loads(event.data)
+                if not isinstance(data, dict):
+                    continue
+                if data.get("error"):
+                    raise UpstreamError(
+                        "ChatGPT reported an error.",
+                        detail=f"{self.name}: {str(data['error'])[:300]}",
                     )
-                async for event in iter_sse(response.aiter_bytes()):
-                    if event.data == "[DONE]":
-                        finished = True
-                        break
-                    data = loads(event.data)
-                    if not isinstance(data, dict):
-                        continue
-                    if data.get("error"):
-                        raise UpstreamError(
-                            "ChatGPT reported an error.",
-                            detail=f"{self.name}: {str(data['error'])[:300]}",
-                        )
-                    conversation_id = data.get("conversation_id") or conversation_id
-                    message = data.get("message") or {}
-                    if (message.get("author") or {}).get("role") != "assistant":
-                        continue
-                    message_id = message.get("id") or message_id
-                    parts = (message.get("content") or {}).get("parts") or []
-                    text = parts[0] if parts and isinstance(parts[0], str) else ""
-                    # Cumulative text: send only what is new. A rewrite of earlier text (rare)
-                    # cannot be unsent, so only its new tail goes out.
-                    if message.get("status") == "finished_successfully" or message.get("end_turn"):
-                        finished = True
-                    if len(text) > len(sent):
-                        delta = text[len(sent) :]
-                        sent = text
-                        yield TextDelta(delta)
-        except httpx.HTTPError as exc:
-            raise transport_error(self.name, exc, before_response=not responded) from exc
+                conversation_id = data.get("conversation_id") or conversation_id
+                message = data.get("message") or {}
+                if (message.get("author") or {}).get("role") != "assistant":
+                    continue
+                message_id = message.get("id") or message_id
+                parts = (message.get("content") or {}).get("parts") or []
+                text = parts[0] if parts and isinstance(parts[0], str) else ""
+                # Cumulative text: send only what is new. A rewrite of earlier text (rare)
+                # cannot be unsent, so only its new tail goes out.
+                if message.get("status") == "finished_successfully" or message.get("end_turn"):
+                    finished = True
+                if len(text) > len(sent):
+                    delta = text[len(sent) :]
+                    sent = text
+                    yield TextDelta(delta)
         if not finished:
             raise UpstreamError(
                 "ChatGPT ended the answer early.",

@@ -1,22 +1,21 @@
-"""The HTTP side shared by the adapters: one pooled client per credential, proxies, upstream
-error bodies turned into clear errors, and a small SSE reader.
+"""The HTTP side shared by the adapters: one client per credential (chatgate.providers.wire),
+upstream error bodies turned into clear errors, and a small SSE reader.
 
-httpx's defaults (100 connections, 5 s timeouts) are wrong for long streams: the pool is sized
-from the credential's concurrency, and the read timeout only guards against a dead connection —
-first-token and idle timeouts are enforced by the generation service.
+There is no read timeout per chunk: first-token and idle timeouts are enforced by the generation
+service, so a slow but healthy answer is never cut off.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import orjson
 
 from chatgate.errors import UpstreamAuth, UpstreamError, UpstreamRateLimited, UpstreamTimeout
+from chatgate.providers.wire import UpstreamClient
 
 PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
 _SECRETS = re.compile(
@@ -28,32 +27,10 @@ def redact(text: str) -> str:
     return _SECRETS.sub("•••", text)
 
 
-def build_client(
-    *,
-    proxy: str | None,
-    concurrency: int,
-    connect_timeout: float,
-    read_timeout: float,
-    headers: dict[str, str] | None = None,
-) -> httpx.AsyncClient:
+def build_client(*, proxy: str | None, connect_timeout: float) -> UpstreamClient:
     if proxy is not None and not proxy.startswith(PROXY_SCHEMES):
         raise ValueError(f"proxy must start with one of {', '.join(PROXY_SCHEMES)}")
-    return httpx.AsyncClient(
-        proxy=proxy,
-        # Retries are ours (before the first token only); never follow redirects to other hosts
-        # with the key attached.
-        follow_redirects=False,
-        trust_env=False,
-        timeout=httpx.Timeout(
-            connect=connect_timeout, read=read_timeout, write=30.0, pool=read_timeout
-        ),
-        limits=httpx.Limits(
-            max_connections=max(2, concurrency * 2),
-            max_keepalive_connections=max(2, concurrency * 2),
-            keepalive_expiry=60.0,
-        ),
-        headers=headers,
-    )
+    return UpstreamClient(proxy=proxy, connect_timeout=connect_timeout)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -96,7 +73,7 @@ def _looks_like_html(body: bytes, content_type: str) -> bool:
 
 
 def error_from_response(
-    provider: str, status: int, headers: httpx.Headers, body: bytes
+    provider: str, status: int, headers: Mapping[str, str], body: bytes
 ) -> UpstreamError:
     """An upstream error response as a clear error: a message for the user, details for the log."""
     content_type = headers.get("content-type", "")
@@ -128,64 +105,80 @@ def error_from_response(
     return error
 
 
-def transport_error(provider: str, exc: httpx.HTTPError, *, before_response: bool) -> UpstreamError:
-    """A connection-level failure as a user-facing error; retryable only before any response."""
-    detail = f"{provider}: {type(exc).__name__}: {redact(str(exc))[:300]}"
-    kind: type[UpstreamError] = UpstreamError
-    if isinstance(exc, httpx.ConnectTimeout):
-        kind, message = UpstreamTimeout, "Could not connect to the AI service in time."
-    elif isinstance(exc, httpx.ProxyError):
-        message = "The outbound proxy refused or failed the connection to the AI service."
-    elif isinstance(exc, httpx.ConnectError):
-        message = "Could not connect to the AI service."
-    elif isinstance(exc, httpx.TimeoutException):
-        kind, message = UpstreamTimeout, "The AI service stopped responding."
-    else:
-        message = "The connection to the AI service broke off."
-    return kind(message, retryable=before_response, detail=detail)
-
-
 @dataclass(slots=True)
 class SSEEvent:
     event: str
     data: str
 
 
-async def iter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent]:
-    """Server-sent events from a byte stream: LF or CRLF, comments, fields split anywhere.
+class SSEParser:
+    """Server-sent events from bytes fed in any split: LF or CRLF, comments, fields cut anywhere.
 
     Lines are split on bytes before decoding, so a multi-byte character cut between two network
-    packets is reassembled.
+    packets is reassembled. `feed` is synchronous so it can run inside a protocol callback.
     """
-    buffer = b""
-    event = ""
-    data: list[bytes] = []
-    async for chunk in chunks:
-        buffer += chunk
+
+    __slots__ = ("_buffer", "_data", "_event")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._event = ""
+        self._data: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        events: list[SSEEvent] = []
+        buffer = self._buffer + chunk if self._buffer else chunk
+        start = 0
         while True:
-            newline = buffer.find(b"\n")
+            newline = buffer.find(b"\n", start)
             if newline < 0:
                 break
-            line = buffer[:newline]
-            buffer = buffer[newline + 1 :]
+            line = buffer[start:newline]
+            start = newline + 1
             if line.endswith(b"\r"):
                 line = line[:-1]
             if not line:
-                if data:
-                    yield SSEEvent(event or "message", b"\n".join(data).decode("utf-8", "replace"))
-                event, data = "", []
+                if self._data:
+                    events.append(
+                        SSEEvent(
+                            self._event or "message",
+                            b"\n".join(self._data).decode("utf-8", "replace"),
+                        )
+                    )
+                self._event, self._data = "", []
                 continue
-            if line.startswith(b":"):
+            if line[0] == 58:  # ":" comment / keep-alive
                 continue
             name, _, value = line.partition(b":")
-            if value.startswith(b" "):
+            if value[:1] == b" ":
                 value = value[1:]
             if name == b"data":
-                data.append(value)
+                self._data.append(value)
             elif name == b"event":
-                event = value.decode("utf-8", "replace")
-    if data:
-        yield SSEEvent(event or "message", b"\n".join(data).decode("utf-8", "replace"))
+                self._event = value.decode("utf-8", "replace")
+        self._buffer = buffer[start:]
+        return events
+
+    def close(self) -> list[SSEEvent]:
+        """An event left without its blank line at the end of the stream."""
+        events = self.feed(b"\n\n") if self._buffer else []
+        if self._data:
+            events.append(
+                SSEEvent(
+                    self._event or "message", b"\n".join(self._data).decode("utf-8", "replace")
+                )
+            )
+            self._data = []
+        return events
+
+
+async def iter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent]:
+    parser = SSEParser()
+    async for chunk in chunks:
+        for event in parser.feed(chunk):
+            yield event
+    for event in parser.close():
+        yield event
 
 
 def loads(data: str) -> Any:

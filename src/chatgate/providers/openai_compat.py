@@ -6,20 +6,17 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any
 
-import httpx
-
 from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError
 from chatgate.providers.base import (
     ChatRequest,
     Credential,
-    Finish,
     ProviderEvent,
-    ReasoningDelta,
-    TextDelta,
-    Usage,
+    StreamSink,
+    events_from_sink,
 )
-from chatgate.providers.http import error_from_response, iter_sse, loads, redact, transport_error
+from chatgate.providers.http import SSEParser, error_from_response, loads, redact
+from chatgate.providers.wire import UpstreamClient
 
 
 class OpenAICompatible:
@@ -52,54 +49,27 @@ class OpenAICompatible:
                 body[key] = value
         return body
 
-    async def stream_chat(
+    def stream_chat(
         self, request: ChatRequest, credential: Credential
     ) -> AsyncGenerator[ProviderEvent, None]:
-        client: httpx.AsyncClient = credential.client
+        return events_from_sink(lambda sink: self.stream_into(request, credential, sink))
+
+    async def stream_into(
+        self, request: ChatRequest, credential: Credential, sink: StreamSink
+    ) -> None:
+        client: UpstreamClient = credential.client
         url = f"{self.base_url}/chat/completions"
-        responded = False
-        finished = False
-        try:
-            async with client.stream(
-                "POST", url, json=self._body(request), headers=self._headers(credential)
-            ) as response:
-                responded = True
-                if response.status_code != 200:
-                    raise error_from_response(
-                        self.name, response.status_code, response.headers, await response.aread()
-                    )
-                async for event in iter_sse(response.aiter_bytes()):
-                    if event.data == "[DONE]":
-                        finished = True
-                        break
-                    chunk = loads(event.data)
-                    if not isinstance(chunk, dict):
-                        continue  # keep-alive noise or a garbled line: skip, as the SDKs do
-                    if "error" in chunk:
-                        error = chunk["error"]
-                        message = error.get("message") if isinstance(error, dict) else str(error)
-                        raise UpstreamError(
-                            f"The AI service reported an error: {redact(str(message))[:300]}",
-                            detail=f"{self.name}: error event in stream: {redact(event.data)[:300]}",
-                        )
-                    for choice in chunk.get("choices") or ():
-                        delta = choice.get("delta") or {}
-                        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                        if reasoning:
-                            yield ReasoningDelta(reasoning)
-                        content = delta.get("content")
-                        if content:
-                            yield TextDelta(content)
-                        reason = choice.get("finish_reason")
-                        if reason:
-                            finished = True
-                            yield Finish(reason)
-                    usage = chunk.get("usage")
-                    if usage:
-                        yield Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
-        except httpx.HTTPError as exc:
-            raise transport_error(self.name, exc, before_response=not responded) from exc
-        if not finished:
+        async with client.stream(
+            "POST", url, json=self._body(request), headers=self._headers(credential)
+        ) as response:
+            if response.status_code != 200:
+                raise error_from_response(
+                    self.name, response.status_code, response.headers, await response.aread()
+                )
+            reader = _ChunkReader(self.name, sink)
+            await response.pump(reader.feed)
+            reader.close()
+        if not reader.finished:
             raise UpstreamError(
                 "The AI service ended the answer early.",
                 detail=f"{self.name}: stream closed without finish_reason or [DONE]",
@@ -107,16 +77,69 @@ class OpenAICompatible:
 
     async def list_models(self) -> list[str]:
         credential = self.credentials[0]
-        response = await credential.client.get(
-            f"{self.base_url}/models", headers=self._headers(credential)
-        )
+        async with credential.client.stream(
+            "GET", f"{self.base_url}/models", headers=self._headers(credential)
+        ) as response:
+            body = await response.aread()
         if response.status_code != 200:
-            raise error_from_response(
-                self.name, response.status_code, response.headers, response.content
-            )
-        data = response.json().get("data", [])
-        return [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]
+            raise error_from_response(self.name, response.status_code, response.headers, body)
+        data = loads(body.decode("utf-8", "replace"))
+        items = data.get("data", []) if isinstance(data, dict) else []
+        return [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
 
     async def aclose(self) -> None:
         for credential in self.credentials:
             await credential.client.aclose()
+
+
+class _ChunkReader:
+    """Chat Completions chunks, read from the bytes as they arrive, told to a sink."""
+
+    __slots__ = ("finished", "name", "parser", "sink")
+
+    def __init__(self, name: str, sink: StreamSink) -> None:
+        self.name = name
+        self.sink = sink
+        self.parser = SSEParser()
+        self.finished = False
+
+    def feed(self, data: bytes) -> None:
+        for event in self.parser.feed(data):
+            self.event(event.data)
+
+    def close(self) -> None:
+        for event in self.parser.close():
+            self.event(event.data)
+
+    def event(self, data: str) -> None:
+        if self.finished and data == "[DONE]":
+            return
+        if data == "[DONE]":
+            self.finished = True
+            return
+        chunk = loads(data)
+        if not isinstance(chunk, dict):
+            return  # keep-alive noise or a garbled line: skip, as the SDKs do
+        if "error" in chunk:
+            error = chunk["error"]
+            message = error.get("message") if isinstance(error, dict) else str(error)
+            raise UpstreamError(
+                f"The AI service reported an error: {redact(str(message))[:300]}",
+                detail=f"{self.name}: error event in stream: {redact(data)[:300]}",
+            )
+        sink = self.sink
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if reasoning:
+                sink.reasoning(reasoning)
+            content = delta.get("content")
+            if content:
+                sink.text(content)
+            reason = choice.get("finish_reason")
+            if reason:
+                self.finished = True
+                sink.finish(reason)
+        usage = chunk.get("usage")
+        if usage:
+            sink.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))

@@ -42,11 +42,7 @@ def _credentials(config: ProviderConfig, settings: Settings) -> list[Credential]
         proxy = item.proxy or config.proxy or settings.proxy
         client = build_client(
             proxy=proxy.get_secret_value() if proxy else None,
-            concurrency=concurrency,
             connect_timeout=settings.connect_timeout,
-            # A dead connection is noticed by the generation's own first-token and idle timers;
-            # this is only the backstop.
-            read_timeout=max(settings.first_token_timeout, settings.idle_timeout) + 30,
         )
         credentials.append(
             Credential(

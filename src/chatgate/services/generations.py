@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from chatgate.config import Settings
 from chatgate.db.engine import Database
@@ -85,7 +85,7 @@ class Job:
     user_id: str
     route: ModelRoute
     request: ChatRequest
-    prompt_estimate: int
+    prompt_estimate: int | None  # None: not counted yet (see prompt_tokens())
     source: str = "api"  # chat (stored in a conversation) | api (/v1: only the ledger)
     conversation_id: str | None = None
     question: Message | None = None  # a new question to store first
@@ -96,6 +96,12 @@ class Job:
     @property
     def stored(self) -> bool:
         return self.conversation_id is not None
+
+    def prompt_tokens(self) -> int:
+        """Our count of what is sent upstream (loads the tokenizer the first time)."""
+        if self.prompt_estimate is not None:
+            return self.prompt_estimate
+        return tokens.count_messages([m.content for m in self.request.messages])
 
 
 def cost_micro_usd(route: ModelRoute, prompt: int, completion: int) -> int:
@@ -128,7 +134,9 @@ class Generations:
     # -- lifecycle of the service -----------------------------------------------------------
     async def start_service(self) -> None:
         if self._shared is not None:
-            await self._shared.start(self._mirror_source, self._stop_requested)
+            await self._shared.start(
+                self._mirror_source, self._stop_requested, self._unmirrored.difference_update
+            )
         self._ticker = asyncio.create_task(self._tick(), name="generations-ticker")
 
     async def recover(self) -> int:
@@ -137,10 +145,10 @@ class Generations:
         if self._shared is not None:
             return await self._reap_orphans()
 
-        async def recover(s: AsyncSession) -> int:
+        def recover(s: DbSession) -> int:
             now = utcnow()
-            await usage_repo.interrupt_live_usage(s, now)
-            return await repo.interrupt_live_messages(s, now)
+            usage_repo.interrupt_live_usage(s, now)
+            return repo.interrupt_live_messages(s, now)
 
         return await self._db.write(recover)
 
@@ -170,20 +178,20 @@ class Generations:
         answer_id = job.continue_answer.id if job.continue_answer is not None else new_id()
         usage_id = new_id()
 
-        async def commit(s: AsyncSession) -> None:
-            user = await s.get(User, job.user_id)
+        def commit(s: DbSession) -> None:
+            user = s.get(User, job.user_id)
             if user is None:
                 raise NotFound("No such user.")
             quota = self._quotas.effective(user.role, user.quota)
-            await self._quotas.check(
+            self._quotas.check(
                 s,
                 job.user_id,
                 quota,
                 model_id=route.model.id,
-                input_tokens=job.prompt_estimate,
+                input_tokens=job.prompt_tokens,
                 now=now,
             )
-            await usage_repo.add_usage(
+            usage_repo.add_usage(
                 s,
                 UsageRecord(
                     id=usage_id,
@@ -197,7 +205,7 @@ class Generations:
                 ),
             )
             if job.stored:
-                await self._store_question(s, job, answer_id, now)
+                self._store_question(s, job, answer_id, now)
 
         try:
             await self._db.write(commit)
@@ -243,13 +251,13 @@ class Generations:
         return generation
 
     @staticmethod
-    async def _store_question(s: AsyncSession, job: Job, answer_id: str, now: Any) -> None:
+    def _store_question(s: DbSession, job: Job, answer_id: str, now: Any) -> None:
         assert job.conversation_id is not None
         if job.question is not None:
             job.question.created_at = job.question.updated_at = now
-            await repo.add_message(s, job.question)
+            repo.add_message(s, job.question)
         if job.continue_answer is not None:
-            await repo.update_message(
+            repo.update_message(
                 s,
                 answer_id,
                 status="queued",
@@ -274,11 +282,11 @@ class Generations:
                 created_at=answered_at,
                 updated_at=answered_at,
             )
-            await repo.add_message(s, answer)
+            repo.add_message(s, answer)
         values: dict[str, Any] = {"current_leaf_id": answer_id, "updated_at": now}
         if job.title:
             values["title"] = job.title
-        await repo.update_conversation(s, job.conversation_id, **values)
+        repo.update_conversation(s, job.conversation_id, **values)
 
     # -- running ----------------------------------------------------------------------------
     async def _run(self, generation: LiveGeneration, job: Job) -> None:
@@ -304,10 +312,14 @@ class Generations:
                         generation.dirty = True
                         generation.emit(STREAMING, {})
                     generation.admitted_at = generation.last_activity = loop.time()
-                    async with contextlib.aclosing(
-                        provider.stream_chat(job.request, credential)
-                    ) as events:
-                        await self._stream(generation, events)
+                    stream_into = getattr(provider, "stream_into", None)
+                    if stream_into is not None:
+                        await stream_into(job.request, credential, _Sink(generation, loop))
+                    else:
+                        async with contextlib.aclosing(
+                            provider.stream_chat(job.request, credential)
+                        ) as events:
+                            await self._stream(generation, events)
                     await self._scheduler.succeeded(credential)
                 except UpstreamError as error:
                     await self._note_failure(provider.name, credential, error)
@@ -409,7 +421,7 @@ class Generations:
         admitted = generation.admitted_at is not None
         estimated = generation.prompt_tokens is None or generation.completion_tokens is None
         if generation.prompt_tokens is None:
-            generation.prompt_tokens = job.prompt_estimate if admitted else 0
+            generation.prompt_tokens = job.prompt_tokens() if admitted else 0
         if generation.completion_tokens is None:
             generated = generation.generated_text()
             generation.completion_tokens = tokens.count(generated) if generated else 0
@@ -419,9 +431,9 @@ class Generations:
         error_code, error_message = generation.error if generation.error else (None, None)
         text = generation.text()
 
-        async def save(s: AsyncSession) -> None:
+        def save(s: DbSession) -> None:
             if generation.stored:
-                await repo.update_message(
+                repo.update_message(
                     s,
                     generation.id,
                     content=text,
@@ -435,7 +447,7 @@ class Generations:
                     error_code=error_code,
                     error_message=error_message,
                 )
-            await usage_repo.finish_usage(
+            usage_repo.finish_usage(
                 s,
                 generation.usage_id,
                 status=status,
@@ -474,8 +486,7 @@ class Generations:
         return generation is not None and not generation.finished
 
     async def stored(self, user_id: str, generation_id: str) -> Message:
-        async with self._db.read() as s:
-            message = await repo.get_message(s, user_id, generation_id)
+        message = await self._db.read(lambda s: repo.get_message(s, user_id, generation_id))
         if message is None or message.role != "assistant":
             raise NotFound("Generation not found.")
         return message
@@ -543,8 +554,6 @@ class Generations:
             if generation is None:
                 self._unmirrored.discard(generation_id)
                 continue
-            if generation.finished:
-                self._unmirrored.discard(generation_id)
             items.append(
                 (generation.id, 0, generation.kinds, generation.payloads, generation.finished)
             )
@@ -559,16 +568,15 @@ class Generations:
     async def _reap_orphans(self) -> int:
         """Answers whose instance died: `interrupted`, with the text of their last checkpoint."""
         assert self._shared is not None
-        async with self._db.read() as s:
-            candidates = await repo.live_messages(s)
+        candidates = await self._db.read(lambda s: repo.live_messages(s))
         orphans = await self._shared.orphans([m.id for m in candidates], set(self._live))
         if not orphans:
             return 0
         now = utcnow()
 
-        async def interrupt(s: AsyncSession) -> int:
-            await usage_repo.interrupt_usage_of(s, orphans, now)
-            return await repo.interrupt_live_messages(s, now, ids=orphans)
+        def interrupt(s: DbSession) -> int:
+            usage_repo.interrupt_usage_of(s, orphans, now)
+            return repo.interrupt_live_messages(s, now, ids=orphans)
 
         count = await self._db.write(interrupt)
         by_id = {m.id: m for m in candidates}
@@ -631,8 +639,8 @@ class Generations:
         if not rows:
             return
 
-        async def save(s: AsyncSession) -> None:
-            await repo.checkpoint_messages(s, rows)
+        def save(s: DbSession) -> None:
+            repo.checkpoint_messages(s, rows)
 
         try:
             await self._db.write(save)
@@ -651,3 +659,31 @@ class Generations:
             if oldest.finished_at is not None and now - oldest.finished_at <= keep:
                 break
             self._recent.popitem(last=False)
+
+
+class _Sink:
+    """Where a push-style adapter puts the answer: straight into the live generation."""
+
+    __slots__ = ("generation", "time")
+
+    def __init__(self, generation: LiveGeneration, loop: asyncio.AbstractEventLoop) -> None:
+        self.generation = generation
+        self.time = loop.time
+
+    def text(self, text: str) -> None:
+        generation, now = self.generation, self.time()
+        if generation.first_token_at is None:
+            generation.first_token_at = now
+        generation.add_text(text, now)
+
+    def reasoning(self, text: str) -> None:
+        self.generation.last_activity = self.time()
+
+    def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
+        self.generation.prompt_tokens = prompt_tokens
+        self.generation.completion_tokens = completion_tokens
+
+    def finish(self, reason: str | None, state: dict[str, Any] | None = None) -> None:
+        self.generation.finish_reason = reason
+        if state:
+            self.generation.provider_state = state

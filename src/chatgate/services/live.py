@@ -9,6 +9,7 @@ token grows with the length of the answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 START = "start"
@@ -26,7 +27,7 @@ LIVE_STATUSES = frozenset({"queued", "streaming"})
 
 class LiveGeneration:
     __slots__ = (
-        "_wakeup",
+        "_waiters",
         "admitted_at",
         "completion_tokens",
         "conversation_id",
@@ -89,7 +90,7 @@ class LiveGeneration:
         self.first_token_at: float | None = None
         self.last_activity = now
         self.finished_at: float | None = None
-        self._wakeup: asyncio.Event | None = None
+        self._waiters: list[asyncio.Future[None]] = []
         self.usage_id = ""
         self.stored = True  # False for /v1 answers, which live only in the ledger
         self.credential: str | None = None
@@ -107,14 +108,16 @@ class LiveGeneration:
         self.payloads.append(text)
         self.dirty = True
         self.last_activity = now
-        if self._wakeup is not None:
-            self._wakeup.set()
-            self._wakeup = None
+        if self._waiters:
+            self.wake()
 
     def wake(self) -> None:
-        if self._wakeup is not None:
-            self._wakeup.set()
-            self._wakeup = None
+        waiters = self._waiters
+        if waiters:
+            self._waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     # -- reading ----------------------------------------------------------------------------
     @property
@@ -136,6 +139,11 @@ class LiveGeneration:
 
     async def wait(self) -> None:
         """Until the next event (or a heartbeat nudge)."""
-        if self._wakeup is None:
-            self._wakeup = asyncio.Event()
-        await self._wakeup.wait()
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter.cancelled():  # this reader left
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
