@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
@@ -33,6 +34,18 @@ from chatgate.services.container import Services
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 PASSWORD = "correct horse battery staple"
+
+
+# structlog's default renders tracebacks with rich, locals and all: slow (minutes for a big
+# exception under load) and noisy. `chatgate serve` configures plain ones; so do the tests.
+structlog.configure(
+    processors=[
+        *structlog.get_config()["processors"][:-1],
+        structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        ),
+    ]
+)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -143,6 +156,10 @@ class Harness:
         )
         assert response.status_code == 200, response.text
         return client
+
+    async def sql(self, query: str) -> Any:
+        """The first row of a read-only SQL query, for checks on what was stored."""
+        return await self.services.db.read(lambda s: s.execute(text(query)).one())
 
     async def serve(self) -> str:
         """Serve the app on a real loopback socket (for streams read as they arrive); its URL."""

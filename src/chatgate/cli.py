@@ -106,6 +106,9 @@ def serve(
     tls_key: Annotated[
         Path | None, typer.Option(help="The certificate's private key (PEM).")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes; only 1 (run more instances instead).")
+    ] = 1,
 ) -> None:
     """Serve ChatGate (migrates the database first)."""
     import uvicorn
@@ -134,6 +137,20 @@ def serve(
         else None,
     )
     settings = loaded.settings
+    if workers > 1:
+        # Worker processes would each keep their own queues, quotas and live streams.
+        if settings.redis_url is None:
+            err.print(
+                "[red]--workers needs a shared Redis and PostgreSQL:[/] several processes without "
+                "them would each keep their own queues, quotas and streams. One process serves "
+                "hundreds of streams; to scale further see docs/scaling.md."
+            )
+        else:
+            err.print(
+                "[red]--workers is not supported:[/] start one `chatgate serve` per port and put "
+                "a load balancer in front (docs/scaling.md, deploy/nginx-instances.conf)."
+            )
+        raise typer.Exit(2)
     chatgate_logging.configure(settings.log_level, settings.log_format)
     console.print(f"[bold]ChatGate {__version__}[/] — preparing the database…")
     _migrate(settings)

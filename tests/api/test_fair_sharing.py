@@ -43,7 +43,8 @@ async def test_one_persons_many_requests_do_not_starve_anothers(
     results = await asyncio.gather(*alice_tasks, bob_task)
     assert all(data(events[-1]) == {"status": "complete"} for events in results)
     served = [r.json["messages"][-1]["content"] for r in fake.requests]
-    assert served.index("bob 0") <= served.index("alice 1"), served
+    # No later than A's second, whichever of A's requests reached the queue first.
+    assert served.index("bob 0") <= 1, served
     bob_events = results[-1]
     assert "queued" in kinds(bob_events), "bob waited and was told his place"
 

@@ -180,3 +180,10 @@ api_key = "sk-good-key-0123456789"
     assert "unreachable" in lines["gone"] or "timed out" in lines["gone"]
     assert "proxy" in lines["behind-proxy"].split("│")[4]
     assert "SECRET" not in out and "sk-good-key-0123456789" not in out
+
+
+def test_serve_refuses_several_workers_without_a_shared_redis(tmp_path: Path) -> None:
+    refused = run(["serve", "--workers", "2", "--port", "3999"], tmp_path)
+    assert refused.returncode == 2
+    assert "--workers needs a shared Redis" in refused.stderr
+    assert not (tmp_path / "data" / "chatgate.db").exists()  # refused before touching anything

@@ -22,6 +22,8 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[str, bytes], Awaitable[None] | None]
 LIVENESS_TTL_MS = 15_000
 HEARTBEAT_SECONDS = 5.0
+MAX_CONNECTIONS = 256
+POOL_WAIT_SECONDS = 20.0
 
 
 class RedisLink:
@@ -32,9 +34,16 @@ class RedisLink:
             raise RuntimeError(
                 "CHATGATE_REDIS_URL needs the redis extra: pip install 'chatgate[redis]'"
             ) from exc
-        self.redis: Any = redis.Redis.from_url(
-            url, decode_responses=False, health_check_interval=30
+        # A burst of requests (a class starting at once) waits for a free connection instead of
+        # failing: redis-py's default pool raises once 100 are in use.
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=POOL_WAIT_SECONDS,
+            decode_responses=False,
+            health_check_interval=30,
         )
+        self.redis: Any = redis.Redis.from_pool(pool)  # closes the pool with the client
         self.prefix = prefix.rstrip(":")
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{new_id()[-8:]}"
         self._handlers: dict[str, Handler] = {}

@@ -39,6 +39,10 @@ class SharedGenerations:
         self._source: EventSource | None = None
         self._on_stop: StopHandler | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._on_mirrored: Callable[[list[str]], None] | None = None
+        # One flush at a time: two pipelines on two connections could reach Redis out of order,
+        # and a stream's ids must only grow.
+        self._flushing = asyncio.Lock()
 
     def stream_key(self, generation_id: str) -> str:
         return self._link.key("gen", generation_id, "events")
@@ -46,10 +50,17 @@ class SharedGenerations:
     def owner_key(self, generation_id: str) -> str:
         return self._link.key("gen", generation_id, "owner")
 
-    async def start(self, source: EventSource, on_stop: StopHandler) -> None:
-        """`source()` lists (generation id, first seq not yet final, kinds, payloads, finished)."""
+    async def start(
+        self,
+        source: EventSource,
+        on_stop: StopHandler,
+        on_mirrored: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        """`source()` lists (generation id, first seq not yet final, kinds, payloads, finished);
+        `on_mirrored(ids)` hears which finished generations are now wholly in Redis."""
         self._source = source
         self._on_stop = on_stop
+        self._on_mirrored = on_mirrored
         self._link.on("stop", self._stop_message)
         self._tasks = [asyncio.create_task(self._flush_loop(), name="redis-event-mirror")]
 
@@ -72,15 +83,19 @@ class SharedGenerations:
         """Send every event not yet in Redis (one pipeline for all generations) and renew leases."""
         if self._source is None:
             return
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        assert self._source is not None
         items = self._source()
         if not items:
             return
         now = asyncio.get_running_loop().time()
         renew = now - self._renewed_at > RENEW_OWNERS_SECONDS
-        if renew:
-            self._renewed_at = now
+        finished_ids: list[str] = []
+        sent: dict[str, int] = {}
         async with self._link.redis.pipeline(transaction=False) as pipe:
-            finished_ids = []
             for generation_id, _, kinds, payloads, finished in items:
                 start = self._mirrored.get(generation_id, 0)
                 end = len(kinds)
@@ -94,20 +109,29 @@ class SharedGenerations:
                         id=f"{index + 1}-0",
                         maxlen=STREAM_MAXLEN,
                     )
-                self._mirrored[generation_id] = end
+                sent[generation_id] = end
                 if finished:
                     pipe.pexpire(key, self._retention_ms)
                     pipe.delete(self.owner_key(generation_id))
                     finished_ids.append(generation_id)
-                else:
+                elif renew or start == 0:
                     pipe.set(
                         self.owner_key(generation_id),
                         self._link.instance_id.encode(),
                         px=OWNER_TTL_MS,
                     )
-            await pipe.execute()
+            # On failure nothing is marked sent: the next round sends the same events again, and
+            # those that had arrived are refused as already there.
+            for result in await pipe.execute(raise_on_error=False):
+                if isinstance(result, Exception) and "equal or smaller" not in str(result):
+                    raise result
+        if renew:
+            self._renewed_at = now
+        self._mirrored.update(sent)
         for generation_id in finished_ids:
             self._mirrored.pop(generation_id, None)
+        if finished_ids and self._on_mirrored is not None:
+            self._on_mirrored(finished_ids)
 
     async def _flush_loop(self) -> None:
         while True:

@@ -8,12 +8,12 @@ import secrets
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from chatgate.config import Registration, Settings, SettingsError
 from chatgate.db.engine import Database
 from chatgate.db.repos import users as repo
-from chatgate.security.secrets import load_or_create_secret
+from chatgate.security.secrets import SECRET_FILE, load_or_create_secret
 
 log = structlog.get_logger(__name__)
 KEY = "admin_choices"
@@ -27,8 +27,7 @@ class Instance:
         self._choices: dict[str, Any] = {}
 
     async def load(self) -> None:
-        async with self._db.read() as s:
-            self._choices = await repo.get_instance_setting(s, KEY) or {}
+        self._choices = await self._db.read(lambda s: repo.get_instance_setting(s, KEY) or {})
 
     async def follow(self, interval: float = 5.0) -> None:
         """With several instances, pick up the choices another instance's administrator made."""
@@ -70,8 +69,8 @@ class Instance:
     async def update(self, changes: dict[str, Any]) -> None:
         choices = {**self._choices, **{k: v for k, v in changes.items() if k in FIELDS}}
 
-        async def save(s: AsyncSession) -> None:
-            await repo.put_instance_setting(s, KEY, choices)
+        def save(s: DbSession) -> None:
+            repo.put_instance_setting(s, KEY, choices)
 
         await self._db.write(save)
         self._choices = choices
@@ -96,12 +95,18 @@ async def instance_secret(settings: Settings, db: Database) -> bytes:
         return key
     if not settings.redis_url:
         return load_or_create_secret(settings.data_dir)
-    candidate = secrets.token_hex(32)
+    # A single instance that now gets company keeps its secret (and so everyone's sessions, API
+    # keys and links) when its data directory has one; otherwise the first instance picks one.
+    candidate = (
+        load_or_create_secret(settings.data_dir).hex()
+        if (settings.data_dir / SECRET_FILE).exists()
+        else secrets.token_hex(32)
+    )
 
-    async def shared(s: AsyncSession) -> str:
-        stored = await repo.get_instance_setting(s, SECRET_KEY)
+    def shared(s: DbSession) -> str:
+        stored = repo.get_instance_setting(s, SECRET_KEY)
         if stored is None:
-            await repo.put_instance_setting(s, SECRET_KEY, {"hex": candidate})
+            repo.put_instance_setting(s, SECRET_KEY, {"hex": candidate})
             return candidate
         return str(stored["hex"])
 
