@@ -232,7 +232,10 @@ class Settings(BaseSettings):
     local_concurrency: int = Field(1, ge=1, le=16, description="Local generations at once.")
 
     stream_retention_seconds: float = Field(
-        300.0, ge=0, description="How long a finished stream can be replayed."
+        30.0,
+        ge=0,
+        description="How long a finished stream can be replayed event by event from memory "
+        "(later, a client gets the stored answer whole).",
     )
     stop_on_disconnect: bool = Field(
         False, description="Stop a generation when its last client leaves."
