@@ -34,12 +34,11 @@ class Driver:
             result.error = str(exc)
             return conn
         result.conversation = prepared.conversation
-        raw = build_request(
-            target.host, target.port, prepared.path, prepared.body, prepared.headers
-        )
+        host, port = prepared.host or target.host, prepared.port or target.port
+        raw = build_request(host, port, prepared.path, prepared.body, prepared.headers)
         try:
             if conn is None or not conn.is_open:
-                conn = await StreamConnection.open(target.host, target.port)
+                conn = await StreamConnection.open(host, port)
             await conn.request(raw, result, self.timeout)
         except OSError as exc:
             result.sent_ns = result.sent_ns or time.monotonic_ns()

@@ -4,7 +4,7 @@ answer to `POST /api/conversations/{id}/messages` as server-sent events."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -20,6 +20,9 @@ class Prepared:
     body: bytes
     headers: list[tuple[str, str]]
     conversation: str | None = None
+    # Where to send it, when not the target's own host and port (several instances).
+    host: str | None = None
+    port: int | None = None
 
 
 class Target(Protocol):
@@ -114,3 +117,25 @@ class ChatGateTarget:
     async def before_step(self, requests: int) -> None:
         per_user = -(-requests // len(self.users))
         await self.api.fill_fresh(self.users, per_user)
+
+
+class SplitTarget(ChatGateTarget):
+    """The browser path spread over several ChatGate instances that share PostgreSQL and Redis:
+    slot i always talks to instance i mod n (sessions and conversations are shared, so any
+    instance serves any user)."""
+
+    def __init__(
+        self,
+        name: str,
+        api: ChatGateApi,
+        users: list[UserSession],
+        instances: list[tuple[str, int, int]],
+    ) -> None:
+        """`instances`: (host, port, pid) of each instance."""
+        super().__init__(name, api, users, instances[0][2])
+        self.instances = instances
+        self.pids = [pid for _, _, pid in instances]
+
+    def prepare(self, slot: int, marker: str) -> Prepared:
+        host, port, _ = self.instances[slot % len(self.instances)]
+        return replace(super().prepare(slot, marker), host=host, port=port)

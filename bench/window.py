@@ -24,8 +24,8 @@ class Usage:
 
 
 class ResourceWindow:
-    def __init__(self, gateway_pid: int | None, fake_pid: int) -> None:
-        self.gateway = procs.tree(gateway_pid) if gateway_pid else []
+    def __init__(self, gateway_pids: list[int], fake_pid: int) -> None:
+        self.gateway = [pid for root in gateway_pids for pid in procs.tree(root)]
         self.fake = [fake_pid] if fake_pid != os.getpid() else []
         self.driver = [os.getpid()]
 
