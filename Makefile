@@ -72,7 +72,7 @@ format: install ## Format the Python code
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-pytest: install ## Python tests on SQLite
+pytest: install $(STATIC)/index.html ## Python tests on SQLite (the built web app included)
 	$(BIN)/pytest -q
 
 pytest-postgres: install ## The API and storage tests again on PostgreSQL and Redis (skipped loudly when absent)
