@@ -6,7 +6,6 @@ scheduler, quotas and ledger as the web app. Conversations are not stored; usage
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import Annotated, Any, Literal
 
@@ -14,12 +13,12 @@ import orjson
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from chatgate.api.deps import CurrentUser, ServicesDep
 from chatgate.api.errors import error_response
 from chatgate.api.schemas import Text
-from chatgate.api.sse import HEADERS
+from chatgate.api.sse import HEADERS, write_until_gone
 from chatgate.errors import ValidationFailed, error_for_code
 from chatgate.providers.base import ChatMessage
 from chatgate.services.live import DELTA, DONE, ERROR, LiveGeneration
@@ -97,24 +96,10 @@ class CompletionStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        writer = asyncio.ensure_future(self._write(scope.get("chatgate.body_send", send)))
-        watcher = asyncio.ensure_future(self._watch(receive))
         try:
-            await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
+            await write_until_gone(scope, receive, send, self._write)
         finally:
-            for task in (writer, watcher):
-                task.cancel()
-            for task in (writer, watcher):
-                with contextlib.suppress(asyncio.CancelledError, OSError):
-                    await task
             self.on_close(self.generation)
-
-    @staticmethod
-    async def _watch(receive: Receive) -> None:
-        while True:
-            message: Message = await receive()
-            if message["type"] == "http.disconnect":
-                return
 
     async def _write(self, send: Send) -> None:
         generation = self.generation

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -53,6 +53,33 @@ class _StreamResponse(Response):
         self.raw_headers = list(HEADERS)
 
 
+async def write_until_gone(
+    scope: Scope, receive: Receive, send: Send, write: Callable[[Send], Awaitable[None]]
+) -> None:
+    """Run `write(send)` until it ends or the client disconnects, whichever comes first.
+
+    Body chunks go straight to the server's `send` (see RequestContext) once the headers, which
+    the caller has sent, went through every middleware.
+    """
+    writer = asyncio.ensure_future(write(scope.get("chatgate.body_send", send)))
+    watcher = asyncio.ensure_future(_watch_disconnect(receive))
+    try:
+        await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (writer, watcher):
+            task.cancel()
+        for task in (writer, watcher):
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await task
+
+
+async def _watch_disconnect(receive: Receive) -> None:
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
 class GenerationStream(_StreamResponse):
     """Follows one live generation from `after` (the last event id the client has)."""
 
@@ -72,25 +99,11 @@ class GenerationStream(_StreamResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-        writer = asyncio.ensure_future(self._write(scope.get("chatgate.body_send", send)))
-        watcher = asyncio.ensure_future(self._watch_disconnect(receive))
         self.on_open(self.generation)
         try:
-            await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
+            await write_until_gone(scope, receive, send, self._write)
         finally:
-            for task in (writer, watcher):
-                task.cancel()
-            for task in (writer, watcher):
-                with contextlib.suppress(asyncio.CancelledError, OSError):
-                    await task
             self.on_close(self.generation)
-
-    @staticmethod
-    async def _watch_disconnect(receive: Receive) -> None:
-        while True:
-            message: Message = await receive()
-            if message["type"] == "http.disconnect":
-                return
 
     async def _write(self, send: Send) -> None:
         generation = self.generation
@@ -167,16 +180,9 @@ class RemoteGenerationStream(_StreamResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-        writer = asyncio.ensure_future(self._write(send))
-        watcher = asyncio.ensure_future(GenerationStream._watch_disconnect(receive))
         try:
-            await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
+            await write_until_gone(scope, receive, send, self._write)
         finally:
-            for task in (writer, watcher):
-                task.cancel()
-            for task in (writer, watcher):
-                with contextlib.suppress(asyncio.CancelledError, OSError):
-                    await task
             closer = getattr(self.batches, "aclose", None)
             if closer is not None:
                 with contextlib.suppress(Exception):
