@@ -80,6 +80,7 @@ from tests.fakes._server import (
 
 __all__ = [
     "BUSY_DETAIL",
+    "DEEPSEEK_REASONING_SENT_BACK",
     "SCENARIOS",
     "ChatGptTurn",
     "FakeUpstream",
@@ -130,6 +131,13 @@ BUSY_DETAIL = (
 SCENARIOS: dict[str, dict[str, Any]] = {
     "normal": {},
     "slow": {"token_delay": 0.2},
+#   deepseek_reasoning        OpenAI protocol, DeepSeek's thinking mode: ``reasoning_content``
+#                             deltas (``reasoning`` split like the reply) before the ``content``
+#                             deltas; 400 ``invalid_request_error`` with DeepSeek's wording when
+#                             any request message carries ``reasoning_content`` (the reasoning
+#                             must not be sent back); usage counts the reasoning tokens in
+#                             ``completion_tokens`` and ``completion_tokens_details``.
+#                             Other protocols: like ``normal``.
     "long_pause": {"after_tokens": 2, "pause": 2.0},
     "stall_before_first_token": {"seconds": 5.0},
     "hang": {},
@@ -152,8 +160,19 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 
 _TOKEN_RE = re.compile(r"\s*\S{1,4}|\s+\Z")
 
+    "deepseek_reasoning": {"reasoning": "Compare 9.8 and 9.11: 9.80 > 9.11. 思考 🤔 done."},
 
 def split_tokens(text: str) -> list[str]:
+# DeepSeek's answer to a request whose history carries ``reasoning_content`` (deepseek-reasoner;
+# wording as recorded in the Berkeley Function Calling Leaderboard's DeepSeek handler, rule from
+# api-docs.deepseek.com "Reasoning Model (deepseek-reasoner)": "if the reasoning_content field is
+# included in the sequence of input messages, the API will return a 400 error").
+DEEPSEEK_REASONING_SENT_BACK = (
+    "The reasoning_content is an intermediate result for display purposes only and will not be "
+    "included in the context for inference. Please remove the reasoning_content from your "
+    "message to reduce network traffic."
+)
+
     """Split ``text`` into small tokens whose concatenation is exactly ``text``."""
     tokens: list[str] = _TOKEN_RE.findall(text)
     if "".join(tokens) != text:  # pragma: no cover - the regex covers every position
@@ -518,6 +537,7 @@ class _Exchange:
     @property
     def text_so_far(self) -> str:
         return "".join(self.sent)
+    reasoning: list[str] = field(default_factory=list)  # reasoning tokens sent (deepseek_reasoning)
 
 
 class _Protocol:
@@ -600,15 +620,17 @@ class _OpenAI(_Protocol):
 
     def token_event(self, ex: _Exchange, token: str, extra: dict[str, Any]) -> list[str]:
         delta: dict[str, Any] = {"content": token}
-        if not ex.sent:
+        if ex.reasoning:  # DeepSeek: the role came with the reasoning; the other field is null
+            delta = {"content": token, "reasoning_content": None}
+        elif not ex.sent:
             delta = {"role": "assistant", "content": token}
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
         return self._chunk(ex, [choice], **extra)
 
     def usage(self, ex: _Exchange) -> Json:
-        completion = len(ex.sent)
+        completion = len(ex.sent) + len(ex.reasoning)
         prompt = ex.record.prompt_tokens
-        return {
+        usage: dict[str, Any] = {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
@@ -617,6 +639,22 @@ class _OpenAI(_Protocol):
     def end_events(self, ex: _Exchange) -> list[list[str]]:
         finish = "length" if ex.finish_length else "stop"
         events = [self._chunk(ex, [{"index": 0, "delta": {}, "finish_reason": finish}])]
+        if ex.reasoning:  # DeepSeek's shape
+            usage["prompt_tokens_details"] = {"cached_tokens": 0}
+            usage["completion_tokens_details"] = {"reasoning_tokens": len(ex.reasoning)}
+            usage["prompt_cache_hit_tokens"] = 0
+            usage["prompt_cache_miss_tokens"] = prompt
+        return usage
+
+    def reasoning_events(self, ex: _Exchange, tokens: Sequence[str]) -> list[list[str]]:
+        """DeepSeek: a role chunk with empty reasoning, then one chunk per reasoning token."""
+        first = {"role": "assistant", "content": None, "reasoning_content": ""}
+        events = [self._chunk(ex, [{"index": 0, "delta": first, "finish_reason": None}])]
+        for token in tokens:
+            delta = {"content": None, "reasoning_content": token}
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
+            events.append(self._chunk(ex, [choice]))
+        return events
         if ex.include_usage:
             events.append(self._chunk(ex, [], usage=self.usage(ex)))
         return events
@@ -643,7 +681,12 @@ class _OpenAI(_Protocol):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": ex.text_so_far, "refusal": None},
+                    "message": {
+                        "role": "assistant",
+                        "content": ex.text_so_far,
+                        "refusal": None,
+                        **({"reasoning_content": "".join(ex.reasoning)} if ex.reasoning else {}),
+                    },
                     "logprobs": None,
                     "finish_reason": "length" if ex.finish_length else "stop",
                 }
@@ -1247,6 +1290,16 @@ class FakeUpstream(ThreadedServer):
             request=request,
             record=record,
             body=body,
+        if (
+            scenario.name == "deepseek_reasoning"
+            and proto is _OPENAI
+            and any(isinstance(m, dict) and "reasoning_content" in m for m in body["messages"])
+        ):
+            record.scenario = "bad_request"
+            error = proto.error(400, DEEPSEEK_REASONING_SENT_BACK)
+            error["error"]["code"] = "invalid_request_error"
+            await self._status(conn, request, record, 400, error)
+            return
             scenario=scenario,
             tokens=tokens,
             finish_length=finish_length,
@@ -1294,6 +1347,8 @@ class FakeUpstream(ThreadedServer):
         payload = proto.complete(ex)
         if name == "huge_line":
             payload["x_padding"] = "x" * int(params["size"])
+        if name == "deepseek_reasoning" and proto is _OPENAI:
+            ex.reasoning = split_tokens(str(params["reasoning"]))
         data = orjson.dumps(payload)
         ex.record.status = 200
         if name == "reset_mid_stream":
@@ -1329,6 +1384,13 @@ class FakeUpstream(ThreadedServer):
                     await out.send(proto.error_event(ex))
                     await conn.end_chunked()
                     return
+        if name == "deepseek_reasoning" and isinstance(proto, _OpenAI):
+            thoughts = split_tokens(str(params["reasoning"]))
+            for index, event in enumerate(proto.reasoning_events(ex, thoughts)):
+                if index:
+                    await conn.sleep(ex.token_delay)
+                    ex.reasoning.append(thoughts[index - 1])
+                await out.send(event)
                 if name == "invalid_json_line":
                     await out.send(proto.invalid_event(ex))
                 if name == "long_pause" and index < len(ex.tokens):
