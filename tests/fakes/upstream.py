@@ -128,9 +128,6 @@ BUSY_DETAIL = (
 #   empty_choices             OpenAI: a ``"choices": []`` chunk before every token (no-op else)
 #   huge_line                 the first token's event padded to > ``size`` bytes on one line
 #                             (an extra top-level ``x_padding`` field; the text is unchanged)
-SCENARIOS: dict[str, dict[str, Any]] = {
-    "normal": {},
-    "slow": {"token_delay": 0.2},
 #   deepseek_reasoning        OpenAI protocol, DeepSeek's thinking mode: ``reasoning_content``
 #                             deltas (``reasoning`` split like the reply) before the ``content``
 #                             deltas; 400 ``invalid_request_error`` with DeepSeek's wording when
@@ -138,6 +135,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 #                             must not be sent back); usage counts the reasoning tokens in
 #                             ``completion_tokens`` and ``completion_tokens_details``.
 #                             Other protocols: like ``normal``.
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "normal": {},
+    "slow": {"token_delay": 0.2},
     "long_pause": {"after_tokens": 2, "pause": 2.0},
     "stall_before_first_token": {"seconds": 5.0},
     "hang": {},
@@ -156,13 +156,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "invalid_json_line": {"after_tokens": 1},
     "empty_choices": {},
     "huge_line": {"size": 1 << 20},
+    "deepseek_reasoning": {"reasoning": "Compare 9.8 and 9.11: 9.80 > 9.11. 思考 🤔 done."},
 }
 
-_TOKEN_RE = re.compile(r"\s*\S{1,4}|\s+\Z")
-
-    "deepseek_reasoning": {"reasoning": "Compare 9.8 and 9.11: 9.80 > 9.11. 思考 🤔 done."},
-
-def split_tokens(text: str) -> list[str]:
 # DeepSeek's answer to a request whose history carries ``reasoning_content`` (deepseek-reasoner;
 # wording as recorded in the Berkeley Function Calling Leaderboard's DeepSeek handler, rule from
 # api-docs.deepseek.com "Reasoning Model (deepseek-reasoner)": "if the reasoning_content field is
@@ -173,6 +169,10 @@ DEEPSEEK_REASONING_SENT_BACK = (
     "message to reduce network traffic."
 )
 
+_TOKEN_RE = re.compile(r"\s*\S{1,4}|\s+\Z")
+
+
+def split_tokens(text: str) -> list[str]:
     """Split ``text`` into small tokens whose concatenation is exactly ``text``."""
     tokens: list[str] = _TOKEN_RE.findall(text)
     if "".join(tokens) != text:  # pragma: no cover - the regex covers every position
@@ -533,11 +533,11 @@ class _Exchange:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:24])
     sent: list[str] = field(default_factory=list)
     user_message_id: str = ""
+    reasoning: list[str] = field(default_factory=list)  # reasoning tokens sent (deepseek_reasoning)
 
     @property
     def text_so_far(self) -> str:
         return "".join(self.sent)
-    reasoning: list[str] = field(default_factory=list)  # reasoning tokens sent (deepseek_reasoning)
 
 
 class _Protocol:
@@ -635,10 +635,6 @@ class _OpenAI(_Protocol):
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
         }
-
-    def end_events(self, ex: _Exchange) -> list[list[str]]:
-        finish = "length" if ex.finish_length else "stop"
-        events = [self._chunk(ex, [{"index": 0, "delta": {}, "finish_reason": finish}])]
         if ex.reasoning:  # DeepSeek's shape
             usage["prompt_tokens_details"] = {"cached_tokens": 0}
             usage["completion_tokens_details"] = {"reasoning_tokens": len(ex.reasoning)}
@@ -655,6 +651,10 @@ class _OpenAI(_Protocol):
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
             events.append(self._chunk(ex, [choice]))
         return events
+
+    def end_events(self, ex: _Exchange) -> list[list[str]]:
+        finish = "length" if ex.finish_length else "stop"
+        events = [self._chunk(ex, [{"index": 0, "delta": {}, "finish_reason": finish}])]
         if ex.include_usage:
             events.append(self._chunk(ex, [], usage=self.usage(ex)))
         return events
@@ -1278,6 +1278,16 @@ class FakeUpstream(ThreadedServer):
         record.scenario = scenario.name
         if await self._error_scenarios(conn, request, record, scenario, proto):
             return
+        if (
+            scenario.name == "deepseek_reasoning"
+            and proto is _OPENAI
+            and any(isinstance(m, dict) and "reasoning_content" in m for m in body["messages"])
+        ):
+            record.scenario = "bad_request"
+            error = proto.error(400, DEEPSEEK_REASONING_SENT_BACK)
+            error["error"]["code"] = "invalid_request_error"
+            await self._status(conn, request, record, 400, error)
+            return
         tokens = self._tokens_for(body)
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         finish_length = False
@@ -1290,16 +1300,6 @@ class FakeUpstream(ThreadedServer):
             request=request,
             record=record,
             body=body,
-        if (
-            scenario.name == "deepseek_reasoning"
-            and proto is _OPENAI
-            and any(isinstance(m, dict) and "reasoning_content" in m for m in body["messages"])
-        ):
-            record.scenario = "bad_request"
-            error = proto.error(400, DEEPSEEK_REASONING_SENT_BACK)
-            error["error"]["code"] = "invalid_request_error"
-            await self._status(conn, request, record, 400, error)
-            return
             scenario=scenario,
             tokens=tokens,
             finish_length=finish_length,
@@ -1335,6 +1335,8 @@ class FakeUpstream(ThreadedServer):
         conn, params, name = ex.conn, ex.scenario.params, ex.scenario.name
         if name == "stall_before_first_token":
             await conn.sleep(float(params["seconds"]))
+        if name == "deepseek_reasoning" and proto is _OPENAI:
+            ex.reasoning = split_tokens(str(params["reasoning"]))
         for index, token in enumerate(ex.tokens):
             if name == "long_pause" and index == int(params["after_tokens"]):
                 await conn.sleep(float(params["pause"]))
@@ -1347,8 +1349,6 @@ class FakeUpstream(ThreadedServer):
         payload = proto.complete(ex)
         if name == "huge_line":
             payload["x_padding"] = "x" * int(params["size"])
-        if name == "deepseek_reasoning" and proto is _OPENAI:
-            ex.reasoning = split_tokens(str(params["reasoning"]))
         data = orjson.dumps(payload)
         ex.record.status = 200
         if name == "reset_mid_stream":
@@ -1372,6 +1372,13 @@ class FakeUpstream(ThreadedServer):
         await conn.start_chunked(200, headers, keep_alive=ex.keep_alive)
         if name == "stall_before_first_token":
             await conn.sleep(float(params["seconds"]))
+        if name == "deepseek_reasoning" and isinstance(proto, _OpenAI):
+            thoughts = split_tokens(str(params["reasoning"]))
+            for index, event in enumerate(proto.reasoning_events(ex, thoughts)):
+                if index:
+                    await conn.sleep(ex.token_delay)
+                    ex.reasoning.append(thoughts[index - 1])
+                await out.send(event)
         for event in proto.start_events(ex):
             await out.send(event)
         after = int(params.get("after_tokens", 0))
@@ -1384,13 +1391,6 @@ class FakeUpstream(ThreadedServer):
                     await out.send(proto.error_event(ex))
                     await conn.end_chunked()
                     return
-        if name == "deepseek_reasoning" and isinstance(proto, _OpenAI):
-            thoughts = split_tokens(str(params["reasoning"]))
-            for index, event in enumerate(proto.reasoning_events(ex, thoughts)):
-                if index:
-                    await conn.sleep(ex.token_delay)
-                    ex.reasoning.append(thoughts[index - 1])
-                await out.send(event)
                 if name == "invalid_json_line":
                     await out.send(proto.invalid_event(ex))
                 if name == "long_pause" and index < len(ex.tokens):
