@@ -57,6 +57,8 @@ export interface Message {
   parent_id: string | null
   role: 'user' | 'assistant'
   content: string
+  /** The model's reasoning, kept apart from the answer ('' when none). */
+  reasoning: string
   status: MessageStatus
   model: string | null
   error: ErrorBody | null
@@ -88,6 +90,8 @@ export interface StreamEvents {
   queued: { position: number }
   streaming: Record<string, never>
   delta: { text: string }
+  /** A piece of the model's reasoning (before or among the deltas). */
+  reasoning: { text: string }
   reset: { text: string }
   usage: { prompt_tokens: number | null; completion_tokens: number | null }
   title: { title: string }

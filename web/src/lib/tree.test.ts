@@ -6,7 +6,7 @@ let clock = 0
 function msg(id: string, parent: string | null, role: 'user' | 'assistant' = 'user'): Message {
   clock++
   return {
-    id, parent_id: parent, role, content: id, status: 'complete', model: null, error: null,
+    id, parent_id: parent, role, content: id, reasoning: '', status: 'complete', model: null, error: null,
     prompt_tokens: null, completion_tokens: null,
     created_at: `2026-01-01T00:00:${String(clock).padStart(2, '0')}Z`, updated_at: '',
   }

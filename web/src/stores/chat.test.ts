@@ -28,7 +28,7 @@ const conversation: Conversation = {
 
 function message(id: string, parent: string | null, role: 'user' | 'assistant', content: string, status: Message['status'] = 'complete', t = 1): Message {
   return {
-    id, parent_id: parent, role, content, status, model: null, error: null, prompt_tokens: null, completion_tokens: null,
+    id, parent_id: parent, role, content, reasoning: '', status, model: null, error: null, prompt_tokens: null, completion_tokens: null,
     created_at: `2026-01-01T00:00:0${t}Z`, updated_at: '',
   }
 }
@@ -154,6 +154,65 @@ describe('chat store', () => {
     await chat.open('c1')
     await vi.waitFor(() => expect(chat.messages.a1.status).toBe('complete'))
     expect(chat.messages.a1.content).toBe('Once upon a time')
+  })
+
+  it('streams reasoning beside the answer and times the thinking it saw arrive', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    vi.setSystemTime(new Date('2026-01-01T10:00:00Z'))
+    let release!: () => void
+    const gate = new Promise<void>((r) => { release = r })
+    const event = (id: number, name: string, data: unknown) => `id: ${id}\nevent: ${name}\ndata: ${JSON.stringify(data)}\n\n`
+    route('POST', /\/api\/conversations\/c1\/messages$/, () => new Response(new ReadableStream({
+      async start(c) {
+        const enc = new TextEncoder()
+        c.enqueue(enc.encode(event(1, 'start', { conversation_id: 'c1', user_message_id: 'u1', message_id: 'a1', model: 'deep' })))
+        c.enqueue(enc.encode(event(2, 'reasoning', { text: 'The user greets; ' })))
+        await gate
+        c.enqueue(enc.encode(event(3, 'reasoning', { text: 'answer briefly.' })))
+        c.enqueue(enc.encode(event(4, 'delta', { text: 'Hello' })))
+        c.enqueue(enc.encode(event(5, 'delta', { text: '!' })))
+        c.enqueue(enc.encode(event(6, 'done', { status: 'complete' })))
+        c.close()
+      },
+    }), { status: 200 }))
+    const chat = useChatStore()
+    chat.adopt({ ...conversation })
+    try {
+      const sending = chat.send('Hi')
+      await vi.waitFor(() => expect(chat.messages.a1?.reasoning).toBe('The user greets; '))
+      expect(chat.messages.a1.content).toBe('')
+      expect(chat.messages.a1.status).toBe('streaming')
+      expect(chat.live.a1.phase).toBe('streaming')
+      vi.setSystemTime(new Date('2026-01-01T10:00:12Z'))
+      release()
+      await sending
+    } finally {
+      vi.useRealTimers()
+    }
+    expect(chat.messages.a1).toMatchObject({ reasoning: 'The user greets; answer briefly.', content: 'Hello!', status: 'complete' })
+    // (vi.waitFor moves the fake clock on by its polling interval, hence the rounding)
+    expect(Math.round((chat.thinking.a1.last - chat.thinking.a1.first) / 1000)).toBe(12)
+  })
+
+  it('replays a live answer\'s reasoning exactly once on re-attach, without pretending to time it', async () => {
+    route('GET', /\/api\/conversations\/c1\/messages$/, () => json({
+      messages: [message('u1', null, 'user', 'Hi'), { ...message('a1', 'u1', 'assistant', '', 'streaming', 2), reasoning: 'Hmm' }],
+      current_leaf_id: 'a1',
+    }))
+    route('GET', /\/api\/generations\/a1\/events$/, () => sse([
+      ['start', { conversation_id: 'c1', user_message_id: 'u1', message_id: 'a1', model: null }],
+      ['streaming', {}],
+      ['reasoning', { text: 'Hmm' }],
+      ['reasoning', { text: ', easy.' }],
+      ['delta', { text: 'Yes.' }],
+      ['done', { status: 'complete' }],
+    ]))
+    const chat = useChatStore()
+    await chat.open('c1')
+    await vi.waitFor(() => expect(chat.messages.a1.status).toBe('complete'))
+    expect(chat.messages.a1.reasoning).toBe('Hmm, easy.')
+    expect(chat.messages.a1.content).toBe('Yes.')
+    expect(chat.thinking.a1).toBeUndefined()
   })
 
   it('moves between sibling answers and stores the branch on the server', async () => {

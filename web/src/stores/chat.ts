@@ -20,6 +20,12 @@ export interface LiveGeneration {
   stopRequested: boolean
 }
 
+/** When the reasoning of an answer streamed live (ms since the epoch, first and last piece). */
+export interface ThinkingTime {
+  first: number
+  last: number
+}
+
 export interface PendingError {
   error: ApiError
   retry: (() => Promise<void>) | null
@@ -51,7 +57,7 @@ export function defaultSettings(): ConversationSettings {
 function placeholder(id: string, parentId: string | null, role: 'user' | 'assistant', content: string): Message {
   const now = new Date().toISOString()
   return {
-    id, parent_id: parentId, role, content, status: role === 'user' ? 'complete' : 'queued', model: null,
+    id, parent_id: parentId, role, content, reasoning: '', status: role === 'user' ? 'complete' : 'queued', model: null,
     error: null, prompt_tokens: null, completion_tokens: null, created_at: now, updated_at: now,
   }
 }
@@ -69,6 +75,8 @@ export const useChatStore = defineStore('chat', {
     loadError: null as ApiError | null,
     live: {} as Record<string, LiveGeneration>,
     pendingError: null as PendingError | null,
+    /** Answers whose reasoning this tab saw arrive live (not replayed), for "Thought for 12 s". */
+    thinking: {} as Record<string, ThinkingTime>,
   }),
   getters: {
     thread: (state): Message[] => pathTo(state.messages, state.currentLeafId),
@@ -91,6 +99,7 @@ export const useChatStore = defineStore('chat', {
       this.messages = {}
       this.currentLeafId = null
       this.shownChild = {}
+      this.thinking = {}
       this.loadError = null
       this.pendingError = null
       this.loading = false
@@ -279,6 +288,9 @@ export const useChatStore = defineStore('chat', {
             const controller = controllers.get(ctx.messageId)
             controllers.delete(ctx.messageId)
             if (controller) controllers.set(messageId, controller)
+            const thinking = this.thinking[ctx.messageId]
+            delete this.thinking[ctx.messageId]
+            if (thinking) this.thinking[messageId] = thinking
             ctx.messageId = messageId
             if (state) this.live[messageId] = state
             if (state?.stopRequested) void api.generations.stop(messageId).catch(() => undefined)
@@ -286,7 +298,10 @@ export const useChatStore = defineStore('chat', {
           const m = this.messages[ctx.messageId]
           if (m) {
             if (model) m.model = model
-            if (ctx.replay) m.content = ''
+            if (ctx.replay) {
+              m.content = ''
+              m.reasoning = ''
+            }
           }
           return
         }
@@ -303,6 +318,20 @@ export const useChatStore = defineStore('chat', {
           if (message) {
             message.status = 'streaming'
             message.content += event.data.text
+          }
+          return
+        case 'reasoning':
+          if (live && live.phase !== 'streaming') { live.phase = 'streaming'; live.queuePosition = null }
+          if (message) {
+            message.status = 'streaming'
+            message.reasoning = (message.reasoning || '') + event.data.text
+            // A replay delivers old pieces all at once: only pieces seen live measure the thinking.
+            if (!ctx.replay) {
+              const now = Date.now()
+              const seen = this.thinking[ctx.messageId]
+              if (seen) seen.last = now
+              else this.thinking[ctx.messageId] = { first: now, last: now }
+            }
           }
           return
         case 'reset':
