@@ -194,6 +194,9 @@ export const api = {
     settings: () => requestJson<InstanceSettings>('GET', '/api/admin/settings'),
     updateSettings: (body: Partial<InstanceSettings>) => requestJson<InstanceSettings>('PATCH', '/api/admin/settings', body),
     providers: (signal?: AbortSignal) => requestJson<ProviderStatus[]>('GET', '/api/admin/providers', undefined, { signal }),
+    /** "Try now": end a credential's rest or cool-down at once. */
+    retryCredential: (provider: string, credential: string) =>
+      requestJson<void>('POST', `/api/admin/providers/${enc(provider)}/credentials/${enc(credential)}/retry`),
     usage: (params: { since?: string; until?: string; group: UsageGroup[] }) =>
       requestJson<UsageRow[]>('GET', `/api/admin/usage?${usageQuery(params)}`),
     audit: () => requestJson<AuditEntry[]>('GET', '/api/admin/audit'),

@@ -194,6 +194,9 @@ export interface InstanceSettings {
   announcement: string | null
 }
 
+/** ready: takes requests; cooling_down: after a 429 (Retry-After); resting: refused (401/403/402). */
+export type CredentialState = 'ready' | 'cooling_down' | 'resting'
+
 export interface CredentialStatus {
   name: string
   concurrency: number
@@ -201,7 +204,14 @@ export interface CredentialStatus {
   requests: number
   cooling_down_seconds: number
   failing: boolean
+  state: CredentialState
+  /** The upstream's last error message (redacted). */
   last_error: string | null
+  last_error_at: string | null
+  /** When a cooling or resting credential is tried again. */
+  next_try_at: string | null
+  /** How many times in a row it was refused. */
+  rests: number
 }
 
 export interface ProviderStatus {
@@ -209,6 +219,8 @@ export interface ProviderStatus {
   kind: string
   models: string[]
   queue_length: number
+  /** false while every credential rests or cools down: none of its models can answer. */
+  usable: boolean
   credentials: CredentialStatus[]
 }
 
