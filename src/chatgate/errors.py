@@ -11,16 +11,22 @@
     ├── Gone (410) ─ SetupUsed, InviteInvalid
     ├── RateLimited (429, Retry-After) ─ QuotaExceeded
     ├── NoModel (503), ModelUnavailable (400)
-    ├── UpstreamError (502) ─ UpstreamTimeout (504), UpstreamRateLimited (429), UpstreamAuth (502)
+    ├── UpstreamError (502) ─ UpstreamTimeout (504), UpstreamRateLimited (429), UpstreamAuth (502),
+    │                         UpstreamResting (503, Retry-After), ContextTooLong (400)
+    ├── Interrupted (500: an answer whose server stopped; only ever stored or streamed)
     └── StorageFull (507), StorageUnavailable (503)
 
 Messages are for people: say what happened and what to do. They never contain secrets, paths or
-upstream bodies.
+upstream bodies; the message and detail of an `UpstreamError` are redacted when it is made (every
+configured secret by value, plus the usual key shapes), so upstream text quoted in them is safe to
+stream, store, show to the administrator and log.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+
+from chatgate.security import redaction
 
 
 class ChatGateError(Exception):
@@ -160,11 +166,13 @@ class UpstreamError(ChatGateError):
         retryable: bool = False,
         retry_after: float | None = None,
         detail: str = "",
+        extra: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(message)
+        # Upstream text quoted in either may echo a key ("Incorrect API key provided: gsk_…").
+        super().__init__(redaction.redact(message) if message else None, extra=extra)
         self.retryable = retryable
         self.retry_after = retry_after
-        self.detail = detail
+        self.detail = redaction.redact(detail)
 
 
 class UpstreamTimeout(UpstreamError):
@@ -187,6 +195,41 @@ class UpstreamAuth(UpstreamError):
     code = "upstream_auth"
     default_message = (
         "The AI service refused ChatGate's credentials. The administrator has been told."
+    )
+
+
+class UpstreamResting(UpstreamError):
+    """Every credential of the model was refused recently and rests until `retry_after`.
+
+    Made with `extra={"retry_after": seconds, "retry_at": ISO time}`: the web app says when."""
+
+    status, code = 503, "upstream_resting"
+    default_message = (
+        "The AI service refused ChatGate's credentials; they will be tried again shortly. "
+        "The administrator has been told."
+    )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, int(self.retry_after + 0.999)))}
+
+
+class ContextTooLong(UpstreamError):
+    """The conversation does not fit the model's context window."""
+
+    status, code = 400, "context_too_long"
+    default_message = (
+        "This conversation is too long for the model. Start a new chat, shorten the message, "
+        "or lower the number of earlier messages sent as context in the chat settings."
+    )
+
+
+class Interrupted(ChatGateError):
+    code, default_message = (
+        "interrupted",
+        "The server answering this stopped; the text so far is kept.",
     )
 
 

@@ -1,6 +1,9 @@
 """Structured logs (structlog): console lines in a terminal, JSON when asked; never secrets.
 
 The standard library's loggers (uvicorn, SQLAlchemy, httpx) go through the same renderer.
+Every string in a log line, tracebacks included, passes `chatgate.security.redaction`: each
+configured secret is masked by its value, whatever its shape, and so is anything shaped like a key.
+Values under secret-sounding names (`password=`, `api_key=`…) are dropped whole.
 """
 
 from __future__ import annotations
@@ -14,31 +17,43 @@ from typing import Any
 import structlog
 from structlog.typing import EventDict, Processor
 
+from chatgate.security import redaction
+
 _SECRET_KEYS = re.compile(
-    r"(authorization|cookie|password|secret|token|api[_-]?key|x-api-key)", re.I
+    r"(authorization|cookie|password|secret|token(?!s)|api[_-]?key|x-api-key)", re.I
 )
-_SECRET_VALUES = re.compile(
-    r"(sk-[A-Za-z0-9_\-]{6,}|Bearer\s+[A-Za-z0-9._\-]{6,}|://[^/@\s:]+:[^/@\s]+@)"
-)
+_PLAIN = (int, float, bool, type(None))
 
 
-def _redact_value(value: str) -> str:
-    def mask(match: re.Match[str]) -> str:
-        text = match.group(0)
-        if text.startswith("://"):
-            return "://•••:•••@"
-        return text[:3] + "•••"
+def _text(value: str) -> str:
+    # ChatGate's own ids are 32 hex digits and log lines are full of them: long hex runs stay.
+    # A configured key is masked by its value whatever its shape, and upstream text was redacted
+    # with hex runs when its error was made (chatgate.errors.UpstreamError).
+    return redaction.redact(value, hex_runs=False)
 
-    return _SECRET_VALUES.sub(mask, value)
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean(v) for v in value]
+    # Anything else is rendered with str() (an exception, a URL object…): redact that text.
+    return _text(str(value))
 
 
 def redact(_logger: Any, _method: str, event: EventDict) -> EventDict:
-    """Drop values under secret-looking keys and mask secret-looking strings anywhere."""
+    """Drop values under secret-looking keys and mask secrets (by value and by shape) anywhere."""
     for key, value in list(event.items()):
         if key != "event" and _SECRET_KEYS.search(key):
             event[key] = "•••"
-        elif isinstance(value, str):
-            event[key] = _redact_value(value)
+        elif key in ("exc_info", "stack_info", "_record", "_from_structlog"):
+            continue
+        else:
+            event[key] = _clean(value)
     return event
 
 
@@ -89,4 +104,9 @@ def configure(level: str = "info", fmt: str = "console") -> None:
 
 
 def _format_exc(logger: Any, method: str, event: MutableMapping[str, Any]) -> Any:
-    return structlog.processors.format_exc_info(logger, method, event)
+    """Tracebacks as text, redacted: exception messages may quote URLs and upstream bodies."""
+    event = structlog.processors.format_exc_info(logger, method, event)
+    for key in ("exception", "stack"):
+        if isinstance(event.get(key), str):
+            event[key] = _text(event[key])
+    return event

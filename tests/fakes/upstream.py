@@ -111,6 +111,9 @@ BUSY_DETAIL = (
 #   rate_limited              ``status`` (429) + ``Retry-After: retry_after`` (None: no header)
 #   server_error              JSON error with ``status`` (500; Anthropic 529 = overloaded_error)
 #   auth_error                401 in the provider's shape
+#   echo_key                  ``status`` (401) with an OpenAI/Groq-style JSON error whose message
+#                             echoes the key it received: ``Incorrect API key provided: <key>``
+#                             (the ``x-api-key`` value, else the ``Authorization`` bearer value)
 #   html_error                ``<!DOCTYPE html>`` "Bad gateway" page with ``status`` (502; 200 ok)
 #   cloudflare_challenge      Cloudflare "Just a moment..." page, ``status`` 403, cf-mitigated
 #   reset_mid_stream          ``after_tokens`` tokens, then TCP RST (non-stream: half the body)
@@ -144,6 +147,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "rate_limited": {"retry_after": 1, "status": 429},
     "server_error": {"status": 500},
     "auth_error": {"status": 401},
+    "echo_key": {"status": 401},
     "html_error": {"status": 502},
     "cloudflare_challenge": {"status": 403},
     "reset_mid_stream": {"after_tokens": 3},
@@ -1135,6 +1139,20 @@ class FakeUpstream(ThreadedServer):
         if name in ("server_error", "auth_error"):
             status = int(params["status"])
             await self._status(conn, request, record, status, proto.error(status, ""))
+            return True
+        if name == "echo_key":  # as OpenAI and Groq answer a wrong key: the key, verbatim
+            status = int(params["status"])
+            auth = request.headers.get("authorization", "")
+            key = request.headers.get("x-api-key") or auth.removeprefix("Bearer ").strip()
+            error = {
+                "error": {
+                    "message": f"Incorrect API key provided: {key}",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "invalid_api_key",
+                }
+            }
+            await self._status(conn, request, record, status, error)
             return True
         if name in ("html_error", "cloudflare_challenge"):
             status = int(params["status"])

@@ -7,7 +7,6 @@ service, so a slow but healthy answer is never cut off.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,15 +15,14 @@ import orjson
 
 from chatgate.errors import UpstreamAuth, UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from chatgate.providers.wire import UpstreamClient
+from chatgate.security import redaction
 
 PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
-_SECRETS = re.compile(
-    r"(sk-[A-Za-z0-9_\-*]{4,}|Bearer\s+\S+|eyJ[A-Za-z0-9_\-.]{10,}|key[=:]\s*\S+)", re.I
-)
 
 
 def redact(text: str) -> str:
-    return _SECRETS.sub("•••", text)
+    """Upstream text with every configured secret (by value) and every key-shaped run masked."""
+    return redaction.redact(text)
 
 
 def build_client(*, proxy: str | None, connect_timeout: float) -> UpstreamClient:

@@ -13,6 +13,7 @@ from chatgate.providers.base import Credential, Provider
 from chatgate.providers.chatgpt_web import ChatGPTWeb
 from chatgate.providers.http import build_client
 from chatgate.providers.openai_compat import OpenAICompatible
+from chatgate.security.redaction import register_secrets_from
 
 log = structlog.get_logger(__name__)
 
@@ -89,6 +90,7 @@ def build_provider(config: ProviderConfig, settings: Settings) -> Provider:
 
 def build_providers(settings: Settings) -> list[Provider]:
     """The configured upstreams; with none, the bundled local model (when it is installed)."""
+    register_secrets_from(settings)  # from here on, their values never leave the process
     if settings.providers:
         if settings.local_model_path and all(
             p.kind is not ProviderKind.local for p in settings.providers
