@@ -100,7 +100,9 @@ async def generation_events(
         if message.error_code
         else None
     )
-    return StoredAnswerStream(message.content, message.status, error, after=after)
+    return StoredAnswerStream(
+        message.content, message.status, error, after=after, reasoning=message.reasoning or ""
+    )
 
 
 @router.post(

@@ -48,6 +48,7 @@ def message_out(message: Message) -> MessageOut:
         parent_id=message.parent_id,
         role=message.role,
         content=message.content,
+        reasoning=message.reasoning or "",
         status=message.status,
         model=message.model,
         error=error,

@@ -19,9 +19,9 @@ from chatgate.api.deps import CurrentUser, ServicesDep
 from chatgate.api.errors import error_response
 from chatgate.api.schemas import Text
 from chatgate.api.sse import HEADERS, write_until_gone
-from chatgate.errors import ValidationFailed, error_for_code
+from chatgate.errors import ChatGateError, UpstreamError, ValidationFailed, error_for_code
 from chatgate.providers.base import ChatMessage
-from chatgate.services.live import DELTA, DONE, ERROR, LiveGeneration
+from chatgate.services.live import DELTA, DONE, ERROR, REASONING, LiveGeneration
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 DONE_LINE = b"data: [DONE]\n\n"
@@ -82,6 +82,16 @@ def _finish_reason(generation: LiveGeneration) -> str:
     return "length" if generation.finish_reason == "length" else "stop"
 
 
+def _error_of(payload: dict[str, Any]) -> ChatGateError:
+    """The error a finished generation recorded, with its extras (and Retry-After) intact."""
+    error = error_for_code(str(payload.get("code")), str(payload.get("message")))
+    error.extra = {k: v for k, v in payload.items() if k not in ("code", "message")}
+    retry_after = payload.get("retry_after")
+    if isinstance(error, UpstreamError) and isinstance(retry_after, int | float):
+        error.retry_after = float(retry_after)
+    return error
+
+
 class CompletionStream(Response):
     """OpenAI chunks as the answer is written; an `error` chunk (never an empty success) when the
     upstream fails mid-way. The client hanging up stops the generation."""
@@ -128,6 +138,9 @@ class CompletionStream(Response):
                     parts.append(
                         _chunk(completion_id, created, model, {"content": payloads[index]}, None)
                     )
+                elif kind == REASONING:  # the field DeepSeek's and vLLM's clients read
+                    delta = {"reasoning_content": payloads[index]}
+                    parts.append(_chunk(completion_id, created, model, delta, None))
                 elif kind == ERROR:
                     parts.append(
                         b"data: "
@@ -215,7 +228,11 @@ async def chat_completions(
     finally:
         services.generations.unsubscribed(generation)
     if generation.error:
-        return error_response(error_for_code(*generation.error))
+        return error_response(_error_of(generation.error))
+    message: dict[str, Any] = {"role": "assistant", "content": generation.text_so_far()}
+    reasoning = generation.reasoning_so_far()
+    if reasoning:
+        message["reasoning_content"] = reasoning
     return JSONResponse(
         {
             "id": f"chatcmpl-{generation.id}",
@@ -225,7 +242,7 @@ async def chat_completions(
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": generation.text()},
+                    "message": message,
                     "finish_reason": _finish_reason(generation),
                 }
             ],

@@ -141,6 +141,9 @@ class MessageOut(_Out):
     parent_id: str | None
     role: Literal["user", "assistant", "system"]
     content: str
+    reasoning: str = Field(
+        "", description="A reasoning model's thoughts, apart from the answer (empty when none)."
+    )
     status: Literal["complete", "queued", "streaming", "stopped", "interrupted", "error"]
     model: str | None
     error: ErrorInfo | None

@@ -18,7 +18,7 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from chatgate.services.live import DELTA, LiveGeneration
+from chatgate.services.live import TEXT_EVENTS, LiveGeneration
 
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -34,7 +34,7 @@ def frame(seq: int, kind: str, payload: Any) -> bytes:
     kind_bytes = _KIND_BYTES.get(kind)
     if kind_bytes is None:
         kind_bytes = _KIND_BYTES[kind] = kind.encode()
-    data = orjson.dumps({"text": payload}) if kind == DELTA else orjson.dumps(payload)
+    data = orjson.dumps({"text": payload}) if kind in TEXT_EVENTS else orjson.dumps(payload)
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind_bytes, data)
 
 
@@ -129,9 +129,18 @@ class GenerationStream(_StreamResponse):
 class StoredAnswerStream(_StreamResponse):
     """A generation no longer in memory: the stored answer as one `reset`, then `done`."""
 
-    def __init__(self, text: str, status: str, error: dict[str, str] | None, *, after: int) -> None:
+    def __init__(
+        self,
+        text: str,
+        status: str,
+        error: dict[str, str] | None,
+        *,
+        after: int,
+        reasoning: str = "",
+    ) -> None:
         super().__init__()
-        events: list[tuple[str, Any]] = [("reset", {"text": text})]
+        reset = {"text": text, "reasoning": reasoning} if reasoning else {"text": text}
+        events: list[tuple[str, Any]] = [("reset", reset)]
         if error:
             events.append(("error", error))
         events.append(("done", {"status": status}))

@@ -24,7 +24,8 @@ STREAM_MAXLEN = 20_000
 OWNER_TTL_MS = 20_000
 RENEW_OWNERS_SECONDS = 5.0
 FLUSH_SECONDS = 0.02
-DELTA = "delta"
+# Events whose payload is a bare text piece (the answer's deltas, reasoning): stored raw.
+TEXT_EVENTS = frozenset({"delta", "reasoning"})
 
 EventSource = Callable[[], Sequence[tuple[str, int, list[str], list[Any], bool]]]
 StopHandler = Callable[[str], Awaitable[None] | None]
@@ -102,7 +103,7 @@ class SharedGenerations:
                 key = self.stream_key(generation_id)
                 for index in range(start, end):
                     kind, payload = kinds[index], payloads[index]
-                    data = payload.encode() if kind == DELTA else orjson.dumps(payload)
+                    data = payload.encode() if kind in TEXT_EVENTS else orjson.dumps(payload)
                     pipe.xadd(
                         key,
                         {b"k": kind.encode(), b"d": data},
@@ -168,7 +169,7 @@ class SharedGenerations:
                         (
                             int(cursor.split("-")[0]),
                             kind,
-                            raw.decode() if kind == DELTA else orjson.loads(raw),
+                            raw.decode() if kind in TEXT_EVENTS else orjson.loads(raw),
                         )
                     )
             yield batch
@@ -201,7 +202,7 @@ class SharedGenerations:
         return found
 
     async def append_final(
-        self, generation_id: str, text: str, status: str, error: dict[str, str]
+        self, generation_id: str, text: str, status: str, error: dict[str, Any]
     ) -> None:
         """Close the stream of a generation whose instance died, so waiting readers finish."""
         key = self.stream_key(generation_id)

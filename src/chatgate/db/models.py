@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -10,6 +11,20 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from chatgate.ids import new_id, utcnow
+
+
+class AnswerStatus(StrEnum):
+    """Where an answer (a message row, or the ledger row of a /v1 request) is in its life."""
+
+    queued = "queued"
+    streaming = "streaming"
+    complete = "complete"
+    stopped = "stopped"
+    interrupted = "interrupted"
+    error = "error"
+
+
+LIVE_STATUSES = frozenset({AnswerStatus.queued, AnswerStatus.streaming})
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -160,7 +175,9 @@ class Message(Base):
     parent_id: Mapped[str | None] = mapped_column(ID)
     role: Mapped[str] = mapped_column(sa.String(16))  # user | assistant
     content: Mapped[str] = mapped_column(sa.Text, default="")
-    status: Mapped[str] = mapped_column(sa.String(16), default="complete")
+    # A reasoning model's thoughts, kept apart from the answer and never sent back upstream.
+    reasoning: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    status: Mapped[str] = mapped_column(sa.String(16), default=AnswerStatus.complete)
     model: Mapped[str | None] = mapped_column(sa.String(200))
     provider: Mapped[str | None] = mapped_column(sa.String(64))
     error_code: Mapped[str | None] = mapped_column(sa.String(64))

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from typing import Any
 
 from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError, UpstreamRateLimited
-from chatgate.providers.base import (
-    ChatMessage,
-    ChatRequest,
-    Credential,
-    Finish,
-    ProviderEvent,
-    ReasoningDelta,
-    TextDelta,
-    Usage,
-)
-from chatgate.providers.http import error_from_response, iter_sse, loads, redact
+from chatgate.providers.base import ChatMessage, ChatRequest, Credential, StreamSink
+from chatgate.providers.http import SSEParser, error_from_response, loads, redact
 from chatgate.providers.wire import UpstreamClient
 
 API_VERSION = "2023-06-01"
@@ -77,12 +67,8 @@ class Anthropic:
             body["top_p"] = request.top_p
         return body
 
-    async def stream_chat(
-        self, request: ChatRequest, credential: Credential
-    ) -> AsyncGenerator[ProviderEvent, None]:
+    async def stream(self, request: ChatRequest, credential: Credential, sink: StreamSink) -> None:
         client: UpstreamClient = credential.client
-        finished = False
-        prompt_tokens: int | None = None
         async with client.stream(
             "POST",
             f"{self.base_url}/messages",
@@ -93,47 +79,9 @@ class Anthropic:
                 raise error_from_response(
                     self.name, response.status_code, response.headers, await response.aread()
                 )
-            async for event in iter_sse(response.aiter_bytes()):
-                data = loads(event.data)
-                if not isinstance(data, dict):
-                    continue
-                kind = data.get("type", event.event)
-                if kind == "content_block_delta":
-                    delta = data.get("delta") or {}
-                    if delta.get("type") == "text_delta" and delta.get("text"):
-                        yield TextDelta(delta["text"])
-                    elif delta.get("type") == "thinking_delta" and delta.get("thinking"):
-                        yield ReasoningDelta(delta["thinking"])
-                elif kind == "message_start":
-                    usage = (data.get("message") or {}).get("usage") or {}
-                    prompt_tokens = usage.get("input_tokens")
-                elif kind == "message_delta":
-                    usage = data.get("usage") or {}
-                    if "output_tokens" in usage:
-                        yield Usage(
-                            usage.get("input_tokens", prompt_tokens), usage["output_tokens"]
-                        )
-                    reason = (data.get("delta") or {}).get("stop_reason")
-                    if reason:
-                        finished = True  # message_stop may still follow, or be lost
-                        yield Finish("length" if reason == "max_tokens" else "stop")
-                elif kind == "message_stop":
-                    break
-                elif kind == "error":
-                    self._raise_stream_error(data)
-        if not finished:
-            raise UpstreamError(
-                "The AI service ended the answer early.",
-                detail=f"{self.name}: stream closed before message_stop",
-            )
-
-    def _raise_stream_error(self, data: dict[str, Any]) -> None:
-        error = data.get("error") or {}
-        kind, message = error.get("type", ""), redact(str(error.get("message", "")))[:300]
-        detail = f"{self.name}: error event {kind}: {message}"
-        if kind in ("overloaded_error", "rate_limit_error"):
-            raise UpstreamRateLimited(retryable=True, detail=detail)
-        raise UpstreamError(f"The AI service reported an error: {message or kind}", detail=detail)
+            reader = MessagesReader(self.name, sink)
+            await response.pump(reader.feed)
+        reader.close()
 
     async def list_models(self) -> list[str]:
         return [m.id for m in self.models]
@@ -141,3 +89,85 @@ class Anthropic:
     async def aclose(self) -> None:
         for credential in self.credentials:
             await credential.client.aclose()
+
+
+class MessagesReader:
+    """Anthropic's stream events, read from the bytes as they arrive, told to a sink.
+
+    `ping` and `signature_delta` (the signature of a thinking block) carry nothing to show;
+    usage comes in `message_start` (input) and `message_delta` (output, cumulative).
+    """
+
+    __slots__ = ("finished", "name", "parser", "prompt_tokens", "sink", "stopped")
+
+    def __init__(self, name: str, sink: StreamSink) -> None:
+        self.name = name
+        self.sink = sink
+        self.parser = SSEParser()
+        self.finished = False  # a stop_reason arrived
+        self.stopped = False  # message_stop arrived: anything after it is ignored
+        self.prompt_tokens: int | None = None
+
+    def feed(self, data: bytes) -> None:
+        for event in self.parser.feed(data):
+            if not self.stopped:
+                self.event(event.event, event.data)
+
+    def close(self) -> None:
+        for event in self.parser.close():
+            if not self.stopped:
+                self.event(event.event, event.data)
+        if not self.finished:
+            raise UpstreamError(
+                "The AI service ended the answer early.",
+                retryable=True,  # only ever retried when no text arrived yet
+                detail=f"{self.name}: stream closed before message_stop",
+            )
+
+    def event(self, name: str, raw: str) -> None:
+        data = loads(raw)
+        if not isinstance(data, dict):
+            return
+        kind = data.get("type", name)
+        sink = self.sink
+        if kind == "content_block_delta":
+            delta = data.get("delta") or {}
+            delta_type = delta.get("type")
+            if delta_type == "text_delta" and delta.get("text"):
+                sink.text(delta["text"])
+            elif delta_type == "thinking_delta" and delta.get("thinking"):
+                sink.reasoning(delta["thinking"])
+        elif kind == "message_start":
+            usage = (data.get("message") or {}).get("usage") or {}
+            self.prompt_tokens = _tokens(usage)
+        elif kind == "message_delta":
+            usage = data.get("usage") or {}
+            if "output_tokens" in usage:
+                prompt = _tokens(usage) if "input_tokens" in usage else self.prompt_tokens
+                sink.usage(prompt, usage["output_tokens"])
+            reason = (data.get("delta") or {}).get("stop_reason")
+            if reason:
+                self.finished = True  # message_stop may still follow, or be lost
+                sink.finish("length" if reason == "max_tokens" else "stop")
+        elif kind == "message_stop":
+            self.stopped = True
+        elif kind == "error":
+            self._raise(data)
+
+    def _raise(self, data: dict[str, Any]) -> None:
+        error = data.get("error") or {}
+        kind, message = error.get("type", ""), redact(str(error.get("message", "")))[:300]
+        detail = f"{self.name}: error event {kind}: {message}"
+        if kind in ("overloaded_error", "rate_limit_error"):
+            raise UpstreamRateLimited(retryable=True, detail=detail)
+        raise UpstreamError(f"The AI service reported an error: {message or kind}", detail=detail)
+
+
+def _tokens(usage: dict[str, Any]) -> int | None:
+    """Input tokens, counting those read from or written to Anthropic's prompt cache."""
+    if usage.get("input_tokens") is None:
+        return None
+    return int(usage["input_tokens"]) + sum(
+        int(usage.get(key) or 0)
+        for key in ("cache_creation_input_tokens", "cache_read_input_tokens")
+    )

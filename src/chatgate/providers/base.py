@@ -1,21 +1,19 @@
-"""The one contract every upstream adapter fulfils.
+"""The one contract every upstream adapter fulfils: it pushes the answer into a sink.
 
-`stream_chat(request, credential)` yields `TextDelta`, `ReasoningDelta`, `Usage` and finally
-`Finish`; failures are raised as `chatgate.errors.UpstreamError` subclasses (with `retryable` and
-`retry_after` set), never returned as text. Adapters only translate wire formats: retries,
-timeouts between tokens, queueing and storage belong to the services.
-
-An adapter on the hot path may also offer `stream_into(request, credential, sink)`, which calls the
-`StreamSink` straight from the network callback, one method call per token and no task switch;
-`stream_chat` is then derived from it (`events_from_sink`).
+`await provider.stream(request, credential, sink)` sends the request and calls the `StreamSink` as
+bytes arrive — `text`, `reasoning`, `usage`, and `finish` once — straight from the network
+callback (one method call per token, no queue, no task switch); the local model calls it from its
+worker thread through the event loop. It returns when the answer is complete and raises
+`chatgate.errors.UpstreamError` subclasses (with `retryable` and `retry_after` set) on failure,
+never text. The live generation is the sink. Adapters only translate wire formats; each keeps its
+parsing in a socket-free reader (`feed(bytes)`, `close()`) so it can be specified byte by byte.
+Retries, timeouts between tokens, queueing and storage belong to the services.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from chatgate.config import ModelConfig, ProviderKind
@@ -40,33 +38,12 @@ class ChatRequest:
     continuation: bool = False
 
 
-@dataclass(slots=True)
-class TextDelta:
-    text: str
-
-
-@dataclass(slots=True)
-class ReasoningDelta:
-    text: str
-
-
-@dataclass(slots=True)
-class Usage:
-    prompt_tokens: int | None
-    completion_tokens: int | None
-
-
-@dataclass(slots=True)
-class Finish:
-    reason: str | None = None  # stop | length | …
-    state: dict[str, Any] | None = None
-
-
-ProviderEvent = TextDelta | ReasoningDelta | Usage | Finish
-
-
 class StreamSink(Protocol):
-    """Receives an answer as it arrives, synchronously, from inside the network callback."""
+    """Receives an answer as it arrives, synchronously, from inside the network callback.
+
+    `reasoning` carries a reasoning model's thoughts (DeepSeek `reasoning_content`, OpenRouter
+    `reasoning`, Anthropic `thinking`): kept apart from the answer, never sent back upstream.
+    """
 
     def text(self, text: str) -> None: ...
 
@@ -77,57 +54,16 @@ class StreamSink(Protocol):
     def finish(self, reason: str | None, state: dict[str, Any] | None = None) -> None: ...
 
 
-class _QueueSink:
-    __slots__ = ("put",)
-
-    def __init__(self, queue: asyncio.Queue[ProviderEvent | None]) -> None:
-        self.put = queue.put_nowait
-
-    def text(self, text: str) -> None:
-        self.put(TextDelta(text))
-
-    def reasoning(self, text: str) -> None:
-        self.put(ReasoningDelta(text))
-
-    def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
-        self.put(Usage(prompt_tokens, completion_tokens))
-
-    def finish(self, reason: str | None, state: dict[str, Any] | None = None) -> None:
-        self.put(Finish(reason, state))
-
-
-async def events_from_sink(
-    stream_into: Callable[[StreamSink], Awaitable[None]],
-) -> AsyncGenerator[ProviderEvent, None]:
-    """The events of a push-style adapter as an async iterator (for the less hot paths)."""
-    queue: asyncio.Queue[ProviderEvent | None] = asyncio.Queue()
-
-    async def run() -> None:
-        try:
-            await stream_into(_QueueSink(queue))
-        finally:
-            queue.put_nowait(None)
-
-    task = asyncio.ensure_future(run())
-    try:
-        while (event := await queue.get()) is not None:
-            yield event
-        await task  # raises what the adapter raised
-    finally:
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
 @dataclass
 class CredentialState:
     """What the scheduler and the admin console know about one credential at run time."""
 
     in_flight: int = 0
-    cooldown_until: float = 0.0  # loop time
-    failing: bool = False
-    last_error: str | None = None
+    cooldown_until: float = 0.0  # loop time: until then it is skipped (429, or a rest)
+    resting: bool = False  # refused (401/402/403): on probation until one success heals it
+    rests: int = 0  # refusals in a row; each rest is twice the last
+    last_error: str | None = None  # redacted
+    last_error_at: datetime | None = None
     requests: int = 0
 
 
@@ -141,7 +77,7 @@ class Credential:
     concurrency: int
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
-    client: Any = None  # httpx.AsyncClient, built by providers.http
+    client: Any = None  # a chatgate.providers.wire.UpstreamClient, built by providers.http
     state: CredentialState = field(default_factory=CredentialState)
 
     @property
@@ -155,9 +91,9 @@ class Provider(Protocol):
     models: list[ModelConfig]
     credentials: list[Credential]
 
-    def stream_chat(
-        self, request: ChatRequest, credential: Credential
-    ) -> AsyncGenerator[ProviderEvent, None]: ...
+    async def stream(self, request: ChatRequest, credential: Credential, sink: StreamSink) -> None:
+        """Produce one answer into `sink`; return when it is complete."""
+        ...
 
     async def list_models(self) -> list[str]: ...
 

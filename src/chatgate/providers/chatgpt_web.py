@@ -9,13 +9,12 @@ far in `message.content.parts[0]`; we turn it into deltas. One request at a time
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator
 from typing import Any
 
 from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError
-from chatgate.providers.base import ChatRequest, Credential, Finish, ProviderEvent, TextDelta
-from chatgate.providers.http import error_from_response, iter_sse, loads
+from chatgate.providers.base import ChatRequest, Credential, StreamSink
+from chatgate.providers.http import SSEParser, error_from_response, loads, redact
 from chatgate.providers.wire import UpstreamClient
 
 
@@ -50,64 +49,26 @@ class ChatGPTWeb:
             body["conversation_id"] = state["conversation_id"]
         return body
 
-    async def stream_chat(
-        self, request: ChatRequest, credential: Credential
-    ) -> AsyncGenerator[ProviderEvent, None]:
+    async def stream(self, request: ChatRequest, credential: Credential, sink: StreamSink) -> None:
         client: UpstreamClient = credential.client
         user_message_id = str(uuid.uuid4())
         body = self._body(request, user_message_id)
         headers = {"authorization": f"Bearer {credential.secret}", "accept": "text/event-stream"}
-        sent = ""
-        conversation_id: str | None = body.get("conversation_id")
-        message_id: str | None = None
-        finished = False
         async with client.stream("POST", self.url, json=body, headers=headers) as response:
             content_type = response.headers.get("content-type", "")
             if response.status_code != 200 or "text/html" in content_type:
                 raise error_from_response(
                     self.name, response.status_code, response.headers, await response.aread()
                 )
-            async for event in iter_sse(response.aiter_bytes()):
-                if event.data == "[DONE]":
-                    finished = True
-                    break
-                data = loads(event.data)
-                if not isinstance(data, dict):
-                    continue
-                if data.get("error"):
-                    raise UpstreamError(
-                        "ChatGPT reported an error.",
-                        detail=f"{self.name}: {str(data['error'])[:300]}",
-                    )
-                conversation_id = data.get("conversation_id") or conversation_id
-                message = data.get("message") or {}
-                if (message.get("author") or {}).get("role") != "assistant":
-                    continue
-                message_id = message.get("id") or message_id
-                parts = (message.get("content") or {}).get("parts") or []
-                text = parts[0] if parts and isinstance(parts[0], str) else ""
-                # Cumulative text: send only what is new. A rewrite of earlier text (rare)
-                # cannot be unsent, so only its new tail goes out.
-                if message.get("status") == "finished_successfully" or message.get("end_turn"):
-                    finished = True
-                if len(text) > len(sent):
-                    delta = text[len(sent) :]
-                    sent = text
-                    yield TextDelta(delta)
-        if not finished:
-            raise UpstreamError(
-                "ChatGPT ended the answer early.",
-                detail=f"{self.name}: stream closed without [DONE]",
+            reader = ConversationReader(
+                self.name,
+                sink,
+                conversation_id=body.get("conversation_id"),
+                user_message_id=user_message_id,
+                parent_message_id=body["parent_message_id"],
             )
-        yield Finish(
-            "stop",
-            state={
-                "conversation_id": conversation_id,
-                "message_id": message_id,
-                "user_message_id": user_message_id,
-                "parent_message_id": body["parent_message_id"],
-            },
-        )
+            await response.pump(reader.feed)
+        reader.close()
 
     async def list_models(self) -> list[str]:
         return [m.id for m in self.models]
@@ -115,3 +76,109 @@ class ChatGPTWeb:
     async def aclose(self) -> None:
         for credential in self.credentials:
             await credential.client.aclose()
+
+
+class ConversationReader:
+    """The web backend's events, read from the bytes as they arrive, told to a sink.
+
+    Each event carries the whole answer so far; only what is new goes to the sink. A rewrite of
+    earlier text (rare) cannot be unsent, so only its new tail goes out. The ids that continue
+    the thread are handed over with `finish`, at `[DONE]`.
+    """
+
+    __slots__ = (
+        "conversation_id",
+        "done",
+        "ended",
+        "message_id",
+        "name",
+        "parent_message_id",
+        "parser",
+        "reason",
+        "sent",
+        "sink",
+        "user_message_id",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        sink: StreamSink,
+        *,
+        conversation_id: str | None = None,
+        user_message_id: str | None = None,
+        parent_message_id: str | None = None,
+    ) -> None:
+        self.name = name
+        self.sink = sink
+        self.parser = SSEParser()
+        self.conversation_id = conversation_id
+        self.user_message_id = user_message_id
+        self.parent_message_id = parent_message_id
+        self.message_id: str | None = None
+        self.sent = 0  # characters of the cumulative text already told
+        self.ended = False  # the message said it is complete
+        self.reason = "stop"
+        self.done = False  # [DONE] arrived
+
+    @property
+    def finished(self) -> bool:
+        return self.done or self.ended
+
+    def feed(self, data: bytes) -> None:
+        for event in self.parser.feed(data):
+            if not self.done:
+                self.event(event.data)
+
+    def close(self) -> None:
+        for event in self.parser.close():
+            if not self.done:
+                self.event(event.data)
+        if not self.finished:
+            raise UpstreamError(
+                "ChatGPT ended the answer early.",
+                retryable=True,  # only ever retried when no text arrived yet
+                detail=f"{self.name}: stream closed without [DONE]",
+            )
+        if not self.done:
+            self._finish()
+
+    def event(self, raw: str) -> None:
+        if raw == "[DONE]":
+            self.done = True
+            self._finish()
+            return
+        data = loads(raw)
+        if not isinstance(data, dict):
+            return
+        if data.get("error"):
+            raise UpstreamError(
+                "ChatGPT reported an error.",
+                detail=f"{self.name}: {redact(str(data['error']))[:300]}",
+            )
+        self.conversation_id = data.get("conversation_id") or self.conversation_id
+        message = data.get("message") or {}
+        if (message.get("author") or {}).get("role") != "assistant":
+            return
+        self.message_id = message.get("id") or self.message_id
+        parts = (message.get("content") or {}).get("parts") or []
+        text = parts[0] if parts and isinstance(parts[0], str) else ""
+        if message.get("status") == "finished_successfully" or message.get("end_turn"):
+            self.ended = True
+        details = (message.get("metadata") or {}).get("finish_details") or {}
+        if details.get("type") == "max_tokens":
+            self.reason = "length"
+        if len(text) > self.sent:
+            self.sink.text(text[self.sent :])
+            self.sent = len(text)
+
+    def _finish(self) -> None:
+        self.sink.finish(
+            self.reason,
+            state={
+                "conversation_id": self.conversation_id,
+                "message_id": self.message_id,
+                "user_message_id": self.user_message_id,
+                "parent_message_id": self.parent_message_id,
+            },
+        )

@@ -7,9 +7,9 @@ at any other GGUF instead.
 
 Inference runs in worker threads (at most `local_concurrency`, each llama.cpp context using
 `local_threads` CPU threads); llama.cpp releases the GIL while it computes, so the event loop stays
-free. Every piece of text crosses to the event loop through `loop.call_soon_threadsafe` into an
-`asyncio.Queue`. Closing or cancelling `stream_chat` sets a `threading.Event` that the worker checks
-between tokens (and between chunks of the prompt), and waits for the worker to return, so a stopped
+free. Every piece of text crosses to the event loop through `loop.call_soon_threadsafe` and goes
+into the sink there. Cancelling `stream` sets a `threading.Event` that the worker checks between
+tokens (and between chunks of the prompt), and waits for the worker to return, so a stopped
 answer leaves no thread computing behind it. The scheduler admits one generation per loaded model
 by default: the provider's single credential has `concurrency = local_concurrency`.
 
@@ -31,7 +31,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,16 +40,8 @@ from typing import Any
 import structlog
 
 from chatgate.config import ModelConfig, ProviderKind, Settings, SettingsError
-from chatgate.errors import UpstreamError
-from chatgate.providers.base import (
-    ChatMessage,
-    ChatRequest,
-    Credential,
-    Finish,
-    ProviderEvent,
-    TextDelta,
-    Usage,
-)
+from chatgate.errors import ContextTooLong, UpstreamError
+from chatgate.providers.base import ChatMessage, ChatRequest, Credential, StreamSink
 
 log = structlog.get_logger(__name__)
 
@@ -221,10 +213,6 @@ def _open_llama(path: Path, *, threads: int, context: int) -> Any:
             bindings.llama_model_default_params = defaults
 
 
-class _ContextTooLong(UpstreamError):
-    code = "context_too_long"
-
-
 class _Engine:
     """One loaded llama.cpp context and the model's chat template. One thread at a time."""
 
@@ -293,7 +281,7 @@ class _Engine:
             while len(messages) - system > 1 and messages[system].role == "assistant":
                 del messages[system]
         if room < min(wanted, MIN_ANSWER_TOKENS):
-            raise _ContextTooLong(
+            raise ContextTooLong(
                 f"This message is too long for the local model, which reads about {window} tokens "
                 "at once. Shorten it, or ask the administrator to configure a larger model.",
                 detail=f"local prompt of {len(tokens)} tokens in a window of {window}",
@@ -362,15 +350,37 @@ class LocalLlama:
         self._jobs: set[_Job] = set()
 
     # -- the provider contract --------------------------------------------------------------
-    async def stream_chat(
-        self, request: ChatRequest, credential: Credential
-    ) -> AsyncGenerator[ProviderEvent, None]:
+    async def stream(self, request: ChatRequest, credential: Credential, sink: StreamSink) -> None:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        ended: asyncio.Future[BaseException | None] = loop.create_future()
+
+        def end(error: BaseException | None) -> None:
+            if not ended.done():
+                ended.set_result(error)
+
+        def deliver(item: tuple[Any, ...]) -> None:
+            """On the event loop: one piece of the worker's report into the sink."""
+            kind = item[0]
+            if kind == "text":
+                if not ended.done():
+                    sink.text(item[1])
+            elif kind == "done":
+                _, reason, prompt_tokens, completion_tokens = item
+                sink.usage(prompt_tokens, completion_tokens)
+                sink.finish(reason)
+                end(None)
+            elif kind == "stopped":
+                end(
+                    UpstreamError(
+                        "The local model is shutting down.", detail="local worker stopped"
+                    )
+                )
+            else:
+                end(item[1])
 
         def emit(item: tuple[Any, ...]) -> None:
             try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
+                loop.call_soon_threadsafe(deliver, item)
             except RuntimeError:  # the event loop is gone: nobody is listening any more
                 job.stop.set()
 
@@ -383,22 +393,9 @@ class LocalLlama:
             ) from exc
         self._jobs.add(job)
         try:
-            while True:
-                item = await queue.get()
-                kind = item[0]
-                if kind == "text":
-                    yield TextDelta(item[1])
-                elif kind == "done":
-                    _, reason, prompt_tokens, completion_tokens = item
-                    yield Usage(prompt_tokens, completion_tokens)
-                    yield Finish(reason)
-                    return
-                elif kind == "stopped":
-                    raise UpstreamError(
-                        "The local model is shutting down.", detail="local worker stopped"
-                    )
-                else:
-                    raise item[1]
+            error = await ended
+            if error is not None:
+                raise error
         finally:
             job.stop.set()
             self._jobs.discard(job)

@@ -1,20 +1,20 @@
 """OpenAI Chat Completions and every server that speaks it: OpenAI, DeepSeek, Ollama `/v1`, vLLM,
-llama.cpp server, LM Studio, OpenRouter."""
+llama.cpp server, LM Studio, OpenRouter, Mistral, Groq, Gemini's OpenAI-compatible endpoint.
+
+Dialect differences the reader absorbs: reasoning as `reasoning_content` (DeepSeek, vLLM) or
+`reasoning` (OpenRouter); `refusal` text (OpenAI); usage in a last chunk with empty `choices`
+(OpenAI with `include_usage`), or in `x_groq.usage` (Groq); chunks with empty `choices` and
+`prompt_filter_results` (Azure); an `error` object inside a 200 stream (OpenRouter); comment lines
+(`: OPENROUTER PROCESSING`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from typing import Any
 
 from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError
-from chatgate.providers.base import (
-    ChatRequest,
-    Credential,
-    ProviderEvent,
-    StreamSink,
-    events_from_sink,
-)
+from chatgate.providers.base import ChatRequest, Credential, StreamSink
 from chatgate.providers.http import SSEParser, error_from_response, loads, redact
 from chatgate.providers.wire import UpstreamClient
 
@@ -30,13 +30,21 @@ class OpenAICompatible:
         self.models = models
         self.credentials = credentials
 
+    # -- what differs between OpenAI-compatible services (Azure overrides these) -----------------
     def _headers(self, credential: Credential) -> dict[str, str]:
         headers = {"accept": "text/event-stream"}
         if credential.secret:
             headers["authorization"] = f"Bearer {credential.secret}"
         return headers
 
+    def _completions_url(self, request: ChatRequest) -> str:
+        return f"{self.base_url}/chat/completions"
+
+    def _models_url(self) -> str:
+        return f"{self.base_url}/models"
+
     def _body(self, request: ChatRequest) -> dict[str, Any]:
+        # Only role and content: reasoning is never sent back (DeepSeek refuses it with a 400).
         body: dict[str, Any] = {
             "model": request.model.upstream_name,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
@@ -49,36 +57,27 @@ class OpenAICompatible:
                 body[key] = value
         return body
 
-    def stream_chat(
-        self, request: ChatRequest, credential: Credential
-    ) -> AsyncGenerator[ProviderEvent, None]:
-        return events_from_sink(lambda sink: self.stream_into(request, credential, sink))
-
-    async def stream_into(
-        self, request: ChatRequest, credential: Credential, sink: StreamSink
-    ) -> None:
+    # -- the provider contract ------------------------------------------------------------------
+    async def stream(self, request: ChatRequest, credential: Credential, sink: StreamSink) -> None:
         client: UpstreamClient = credential.client
-        url = f"{self.base_url}/chat/completions"
         async with client.stream(
-            "POST", url, json=self._body(request), headers=self._headers(credential)
+            "POST",
+            self._completions_url(request),
+            json=self._body(request),
+            headers=self._headers(credential),
         ) as response:
             if response.status_code != 200:
                 raise error_from_response(
                     self.name, response.status_code, response.headers, await response.aread()
                 )
-            reader = _ChunkReader(self.name, sink)
+            reader = ChatCompletionsReader(self.name, sink)
             await response.pump(reader.feed)
-            reader.close()
-        if not reader.finished:
-            raise UpstreamError(
-                "The AI service ended the answer early.",
-                detail=f"{self.name}: stream closed without finish_reason or [DONE]",
-            )
+        reader.close()
 
     async def list_models(self) -> list[str]:
         credential = self.credentials[0]
         async with credential.client.stream(
-            "GET", f"{self.base_url}/models", headers=self._headers(credential)
+            "GET", self._models_url(), headers=self._headers(credential)
         ) as response:
             body = await response.aread()
         if response.status_code != 200:
@@ -92,8 +91,11 @@ class OpenAICompatible:
             await credential.client.aclose()
 
 
-class _ChunkReader:
-    """Chat Completions chunks, read from the bytes as they arrive, told to a sink."""
+class ChatCompletionsReader:
+    """Chat Completions chunks, read from the bytes as they arrive, told to a sink.
+
+    Socket-free: `feed` takes any split of the body, `close` says whether it ended properly.
+    """
 
     __slots__ = ("finished", "name", "parser", "sink")
 
@@ -108,20 +110,25 @@ class _ChunkReader:
             self.event(event.data)
 
     def close(self) -> None:
+        """The body ended: read what was left, and fail if the answer never finished."""
         for event in self.parser.close():
             self.event(event.data)
+        if not self.finished:
+            raise UpstreamError(
+                "The AI service ended the answer early.",
+                retryable=True,  # only ever retried when no text arrived yet
+                detail=f"{self.name}: stream closed without finish_reason or [DONE]",
+            )
 
     def event(self, data: str) -> None:
-        if self.finished and data == "[DONE]":
-            return
         if data == "[DONE]":
             self.finished = True
             return
         chunk = loads(data)
         if not isinstance(chunk, dict):
             return  # keep-alive noise or a garbled line: skip, as the SDKs do
-        if "error" in chunk:
-            error = chunk["error"]
+        error = chunk.get("error")
+        if error:
             message = error.get("message") if isinstance(error, dict) else str(error)
             raise UpstreamError(
                 f"The AI service reported an error: {redact(str(message))[:300]}",
@@ -131,15 +138,18 @@ class _ChunkReader:
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if reasoning:
+            if reasoning and isinstance(reasoning, str):
                 sink.reasoning(reasoning)
             content = delta.get("content")
             if content:
                 sink.text(content)
+            refusal = delta.get("refusal")
+            if refusal:
+                sink.text(refusal)
             reason = choice.get("finish_reason")
             if reason:
                 self.finished = True
                 sink.finish(reason)
-        usage = chunk.get("usage")
+        usage = chunk.get("usage") or (chunk.get("x_groq") or {}).get("usage")
         if usage:
             sink.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))

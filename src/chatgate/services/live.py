@@ -1,32 +1,44 @@
 """A generation while it runs: its event log, its text so far, and the clients waiting for more.
 
+`LiveGeneration` is the sink every provider streams into (`chatgate.providers.base.StreamSink`):
+the adapter calls `text`, `reasoning`, `usage` and `finish` from its network callback, and each
+piece lands here with no task switch in between.
+
 The log is kept whole until the generation has been finished for a while, so a client that
-reconnects with `Last-Event-ID: n` gets exactly the events after `n`. Deltas are stored as the
-bare text pieces (the answer is their concatenation); other events as small dicts. Nothing per
-token grows with the length of the answer.
+reconnects with `Last-Event-ID: n` gets exactly the events after `n`. Deltas and reasoning pieces
+are stored as bare strings (the answer is the concatenation of the deltas); other events as small
+dicts. Nothing per token grows with the length of the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
+
+from chatgate.db.models import LIVE_STATUSES, AnswerStatus
+
+__all__ = ["LIVE_STATUSES", "AnswerStatus", "LiveGeneration"]
 
 START = "start"
 QUEUED = "queued"
 STREAMING = "streaming"
 DELTA = "delta"
+REASONING = "reasoning"
 RESET = "reset"
 USAGE = "usage"
 TITLE = "title"
 ERROR = "error"
 DONE = "done"
 
-LIVE_STATUSES = frozenset({"queued", "streaming"})
+# Events whose payload is a bare string piece of text (framed as {"text": ...} on the wire).
+TEXT_EVENTS = frozenset({DELTA, REASONING})
 
 
 class LiveGeneration:
     __slots__ = (
+        "_clock",
         "_waiters",
         "admitted_at",
         "completion_tokens",
@@ -36,6 +48,7 @@ class LiveGeneration:
         "error",
         "finish_reason",
         "finished_at",
+        "first_output_at",
         "first_token_at",
         "id",
         "kinds",
@@ -46,6 +59,7 @@ class LiveGeneration:
         "prompt_tokens",
         "provider",
         "provider_state",
+        "reasoning_prefix",
         "status",
         "stop_reason",
         "stored",
@@ -66,7 +80,8 @@ class LiveGeneration:
         model: str,
         provider: str,
         prefix: str = "",
-        now: float,
+        reasoning_prefix: str = "",
+        clock: Callable[[], float],
     ) -> None:
         self.id = id
         self.user_id = user_id
@@ -75,20 +90,23 @@ class LiveGeneration:
         self.model = model
         self.provider = provider
         self.prefix = prefix  # text of an answer being continued
-        self.status = "queued"
+        self.reasoning_prefix = reasoning_prefix  # … and its reasoning
+        self.status = AnswerStatus.queued
         self.kinds: list[str] = []
         self.payloads: list[Any] = []
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
-        self.error: tuple[str, str] | None = None
+        self.error: dict[str, Any] | None = None  # {code, message, …extras} when it failed
         self.provider_state: dict[str, Any] | None = None
         self.task: asyncio.Task[None] | None = None
         self.stop_reason: str | None = None
         self.dirty = False
         self.subscribers = 0
+        self._clock = clock
         self.admitted_at: float | None = None
-        self.first_token_at: float | None = None
-        self.last_activity = now
+        self.first_token_at: float | None = None  # the first piece of the answer
+        self.first_output_at: float | None = None  # … or of reasoning: nothing is retried after
+        self.last_activity = clock()
         self.finished_at: float | None = None
         self._waiters: list[asyncio.Future[None]] = []
         self.usage_id = ""
@@ -96,20 +114,47 @@ class LiveGeneration:
         self.credential: str | None = None
         self.finish_reason: str | None = None
 
-    # -- producing --------------------------------------------------------------------------
-    def emit(self, kind: str, payload: Any) -> None:
-        self.kinds.append(kind)
-        self.payloads.append(payload)
-        self.wake()
-
-    def add_text(self, text: str, now: float) -> None:
+    # -- the sink: called by the provider as the answer arrives ------------------------------
+    def text(self, text: str) -> None:
         """The per-token path: append, mark for the next checkpoint, wake the readers."""
+        now = self._clock()
+        if self.first_token_at is None:
+            self.first_token_at = now
+            if self.first_output_at is None:
+                self.first_output_at = now
         self.kinds.append(DELTA)
         self.payloads.append(text)
         self.dirty = True
         self.last_activity = now
         if self._waiters:
             self.wake()
+
+    def reasoning(self, text: str) -> None:
+        # Thinking is activity (the idle timeout must not fire) but not the first answer token.
+        now = self._clock()
+        if self.first_output_at is None:
+            self.first_output_at = now
+        self.kinds.append(REASONING)
+        self.payloads.append(text)
+        self.dirty = True
+        self.last_activity = now
+        if self._waiters:
+            self.wake()
+
+    def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
+
+    def finish(self, reason: str | None, state: dict[str, Any] | None = None) -> None:
+        self.finish_reason = reason
+        if state:
+            self.provider_state = state
+
+    # -- other events -------------------------------------------------------------------------
+    def emit(self, kind: str, payload: Any) -> None:
+        self.kinds.append(kind)
+        self.payloads.append(payload)
+        self.wake()
 
     def wake(self) -> None:
         waiters = self._waiters
@@ -119,7 +164,7 @@ class LiveGeneration:
                 if not waiter.done():
                     waiter.set_result(None)
 
-    # -- reading ----------------------------------------------------------------------------
+    # -- reading ------------------------------------------------------------------------------
     @property
     def seq(self) -> int:
         """Id of the latest event (ids start at 1)."""
@@ -129,13 +174,18 @@ class LiveGeneration:
     def finished(self) -> bool:
         return self.finished_at is not None
 
-    def text(self) -> str:
-        return self.prefix + "".join(
-            p for k, p in zip(self.kinds, self.payloads, strict=True) if k == DELTA
-        )
+    def _joined(self, kind: str) -> str:
+        return "".join(p for k, p in zip(self.kinds, self.payloads, strict=True) if k == kind)
+
+    def text_so_far(self) -> str:
+        """The whole answer: a continued answer's earlier text, then what was generated."""
+        return self.prefix + self._joined(DELTA)
 
     def generated_text(self) -> str:
-        return "".join(p for k, p in zip(self.kinds, self.payloads, strict=True) if k == DELTA)
+        return self._joined(DELTA)
+
+    def reasoning_so_far(self) -> str:
+        return self.reasoning_prefix + self._joined(REASONING)
 
     async def wait(self) -> None:
         """Until the next event (or a heartbeat nudge)."""

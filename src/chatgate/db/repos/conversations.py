@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.core import CONVERSATIONS, MESSAGES, insert_object
-from chatgate.db.models import Conversation, Message, Share, User
+from chatgate.db.models import LIVE_STATUSES as LIVE
+from chatgate.db.models import AnswerStatus, Conversation, Message, Share, User
 
-LIVE_STATUSES = ("queued", "streaming")
+LIVE_STATUSES = tuple(LIVE)
 
 
 def _escape_like(text: str) -> str:
@@ -121,6 +122,7 @@ def checkpoint_messages(s: DbSession, rows: list[dict[str, Any]]) -> None:
         .where(table.c.id == sa.bindparam("mid"), table.c.status.in_(LIVE_STATUSES))
         .values(
             content=sa.bindparam("content"),
+            reasoning=sa.bindparam("reasoning"),
             status=sa.bindparam("status"),
             updated_at=sa.bindparam("updated_at"),
         )
@@ -137,10 +139,10 @@ def interrupt_live_messages(
         query = query.where(Message.id.in_(ids))
     result = s.execute(
         query.values(
-            status="interrupted",
+            status=AnswerStatus.interrupted,
             updated_at=now,
             finished_at=now,
-            error_code="interrupted",
+            error_code=AnswerStatus.interrupted.value,
             error_message="The server stopped while this answer was being written.",
         )
     )
