@@ -92,7 +92,8 @@ export interface StreamEvents {
   delta: { text: string }
   /** A piece of the model's reasoning (before or among the deltas). */
   reasoning: { text: string }
-  reset: { text: string }
+  /** Replace the answer so far (and its reasoning, when the server sends it). */
+  reset: { text: string; reasoning?: string }
   usage: { prompt_tokens: number | null; completion_tokens: number | null }
   title: { title: string }
   error: ErrorBody

@@ -215,6 +215,21 @@ describe('chat store', () => {
     expect(chat.thinking.a1).toBeUndefined()
   })
 
+  it('takes the stored reasoning from a reset when the answer is no longer in memory', async () => {
+    route('GET', /\/api\/conversations\/c1\/messages$/, () => json({
+      messages: [message('u1', null, 'user', 'Hi'), { ...message('a1', 'u1', 'assistant', 'Par', 'streaming', 2), reasoning: 'Hm' }],
+      current_leaf_id: 'a1',
+    }))
+    route('GET', /\/api\/generations\/a1\/events$/, () => sse([
+      ['reset', { text: 'Partial answer', reasoning: 'Hmm, think first.' }],
+      ['done', { status: 'interrupted' }],
+    ]))
+    const chat = useChatStore()
+    await chat.open('c1')
+    await vi.waitFor(() => expect(chat.messages.a1.status).toBe('interrupted'))
+    expect(chat.messages.a1).toMatchObject({ content: 'Partial answer', reasoning: 'Hmm, think first.' })
+  })
+
   it('moves between sibling answers and stores the branch on the server', async () => {
     route('GET', /\/api\/conversations\/c1\/messages$/, () => json({
       messages: [message('u1', null, 'user', 'Hi', 'complete', 1), message('a1', 'u1', 'assistant', 'one', 'complete', 2),

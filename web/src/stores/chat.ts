@@ -335,7 +335,10 @@ export const useChatStore = defineStore('chat', {
           }
           return
         case 'reset':
-          if (message) message.content = event.data.text
+          if (message) {
+            message.content = event.data.text
+            if (typeof event.data.reasoning === 'string') message.reasoning = event.data.reasoning
+          }
           return
         case 'usage':
           if (message) {
