@@ -21,14 +21,23 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -81,6 +90,30 @@ class ModelConfig(_Strict):
         return self.upstream or self.id
 
 
+def _usable_ca_bundle(path: Path | None) -> Path | None:
+    """A CA bundle that cannot be read or holds no certificate stops the startup, naming it."""
+    if path is not None:
+        try:
+            ssl.create_default_context(cafile=path)
+        except (OSError, ssl.SSLError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ValueError(
+                f"the CA bundle {str(path)!r} cannot be used: {reason} "
+                "(it must be a readable file of PEM certificates)"
+            ) from None
+    return path
+
+
+CABundle = Annotated[
+    Path | None,
+    AfterValidator(_usable_ca_bundle),
+    Field(
+        description="PEM file of CA certificates trusted besides the public ones (an upstream "
+        "behind an internal CA)."
+    ),
+]
+
+
 class CredentialConfig(_Strict):
     name: str | None = None
     api_key: SecretStr | None = Field(None, description="API key or ChatGPT access token.")
@@ -88,6 +121,7 @@ class CredentialConfig(_Strict):
     requests_per_minute: int | None = Field(None, gt=0)
     tokens_per_minute: int | None = Field(None, gt=0)
     proxy: SecretStr | None = Field(None, description="Outbound proxy for this credential.")
+    ca_bundle: CABundle = None
 
 
 class ProviderConfig(_Strict):
@@ -96,6 +130,7 @@ class ProviderConfig(_Strict):
     base_url: str | None = None
     models: list[ModelConfig] = Field(default_factory=list)
     proxy: SecretStr | None = None
+    ca_bundle: CABundle = None
     credentials: list[CredentialConfig] = Field(default_factory=list)
 
     @model_validator(mode="before")
@@ -215,6 +250,16 @@ class Settings(BaseSettings):
         90.0, gt=0, description="Longest silence between tokens (not a total deadline)."
     )
     upstream_retries: int = Field(2, ge=0, le=10, description="Retries before the first token.")
+    credential_rest_seconds: float = Field(
+        20.0,
+        gt=0,
+        le=30,
+        description="A credential the upstream refused (401/402/403) rests this long, then is "
+        "tried again; each refusal in a row doubles the rest, up to credential_rest_max_seconds.",
+    )
+    credential_rest_max_seconds: float = Field(
+        600.0, gt=0, description="The longest rest of a refused credential."
+    )
     quotas: QuotaConfig = Field(default_factory=QuotaConfig, description="Limits for everyone.")
     role_quotas: dict[str, QuotaConfig] = Field(
         default_factory=dict, description="Limits per role (admin, user) over the general ones."

@@ -132,16 +132,17 @@ async def test_a_rate_limited_key_cools_down_and_the_pool_fails_over(
     assert "sk-" not in str(pool)
 
 
-async def test_a_refused_key_is_marked_failing_for_the_admin(
+async def test_a_refused_key_is_shown_resting_to_the_admin(
     make_harness: Callable[..., Any], fake: FakeUpstream
 ) -> None:
     harness: Harness = await make_harness(providers=providers_for(fake))
     admin = await harness.user("root", role="admin")
     fake.set_scenario("auth_error")
     events = await _ask(admin, "hello")
-    assert data(next(e for e in events if e.event == "error"))["code"] == "upstream_auth"
+    assert data(next(e for e in events if e.event == "error"))["code"] == "upstream_resting"
     credential = (await admin.get("/api/admin/providers")).json()[0]["credentials"][0]
-    assert credential["failing"] is True and credential["last_error"]
+    assert credential["state"] == "resting" and credential["last_error"]
+    assert credential["failing"] is True and credential["next_try_at"]
     again = await _ask(admin, "again")
-    assert data(next(e for e in again if e.event == "error"))["code"] == "upstream_auth"
-    assert fake.calls() == 1, "a failing key is not hammered"
+    assert data(next(e for e in again if e.event == "error"))["code"] == "upstream_resting"
+    assert fake.calls() == 1, "a resting key is not hammered"

@@ -124,16 +124,16 @@ async def test_html_error_page_becomes_a_clear_error_not_an_answer(
     assert stored["content"] == ""
 
 
-async def test_auth_error_tells_the_user_without_the_key_and_marks_the_credential(
+async def test_auth_error_tells_the_user_without_the_key_and_rests_the_credential(
     chat: Harness, fake: FakeUpstream
 ) -> None:
     fake.set_scenario("auth_error")
     events, _ = await _ask(chat)
     error = data(next(e for e in events if e.event == "error"))
-    assert error["code"] == "upstream_auth"
+    assert error["code"] == "upstream_resting"  # says when it will be tried again
     assert "sk-test" not in str(events)
     credential = chat.services.registry.route("fake-model").provider.credentials[0]
-    assert credential.state.failing
+    assert credential.state.resting and credential.state.rests == 1
     assert fake.calls() == 1
 
 

@@ -30,7 +30,7 @@ from chatgate.api.schemas import (
 )
 from chatgate.api.sse import SelfTestStream
 from chatgate.db.repos import usage as usage_repo
-from chatgate.errors import Conflict, Forbidden, ValidationFailed
+from chatgate.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chatgate.ids import utcnow
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -167,17 +167,38 @@ async def selftest_stream(_admin: AdminUser) -> Response:
 
 @router.get("/providers")
 async def providers(_admin: AdminUser, services: ServicesDep) -> list[dict[str, Any]]:
-    """Each upstream: its models, queue and credentials' state (in flight, cool-down, last error)."""
-    return [
-        {
-            "name": provider.name,
-            "kind": provider.kind.value,
-            "models": [m.id for m in provider.models],
-            "queue_length": await services.scheduler.queue_length(provider.name),
-            "credentials": await services.scheduler.status(provider.name),
-        }
-        for provider in services.registry.providers
-    ]
+    """Each upstream: its models, queue and credentials' state (ready, cooling down after a 429,
+    resting after a refusal — with the redacted reason, when it happened and the next try).
+    `usable` is false while no credential can answer: people get `upstream_resting` meanwhile."""
+    rows = []
+    for provider in services.registry.providers:
+        credentials = await services.scheduler.status(provider.name)
+        rows.append(
+            {
+                "name": provider.name,
+                "kind": provider.kind.value,
+                "models": [m.id for m in provider.models],
+                "queue_length": await services.scheduler.queue_length(provider.name),
+                "usable": not credentials or any(c["state"] != "resting" for c in credentials),
+                "credentials": credentials,
+            }
+        )
+    return rows
+
+
+@router.post(
+    "/providers/{provider}/credentials/{credential}/retry",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
+async def retry_credential(
+    admin: AdminUser, services: ServicesDep, provider: str, credential: str
+) -> None:
+    """ "Try now": end the credential's cool-down or rest, so the next request uses it."""
+    names = {p.name: [c.name for c in p.credentials] for p in services.registry.providers}
+    if credential not in names.get(provider, []):
+        raise NotFound("No such credential.")
+    await services.scheduler.try_now(provider, credential)
+    await services.audit.record(admin.id, "credential.try_now", detail=f"{provider}/{credential}")
 
 
 # -- usage ------------------------------------------------------------------------------------

@@ -16,18 +16,24 @@ import asyncio
 import contextlib
 import itertools
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
 import structlog
 
 from chatgate.coordination.redis_link import RedisLink
-from chatgate.errors import UpstreamAuth
-from chatgate.ids import new_id
+from chatgate.ids import new_id, utcnow
 from chatgate.providers.base import Credential
-from chatgate.services.scheduler import PositionCallback
+from chatgate.services.scheduler import PositionCallback, RestPolicy, credential_row, resting_error
 
 log = structlog.get_logger(__name__)
+
+
+def _now_iso() -> str:
+    return utcnow().isoformat()
+
+
 LEASE_TTL_MS = 30_000
 RENEW_SECONDS = 10.0
 TICK_SECONDS = 1.0
@@ -151,8 +157,9 @@ class RedisLease:
 
 
 class RedisScheduler:
-    def __init__(self, link: RedisLink) -> None:
+    def __init__(self, link: RedisLink, rests: RestPolicy | None = None) -> None:
         self._link = link
+        self._rests = rests or RestPolicy()
         self._pools: dict[str, list[Credential]] = {}
         self._waiters: dict[str, _Waiter] = {}
         self._leases: set[RedisLease] = set()
@@ -233,9 +240,8 @@ class RedisScheduler:
         self, pool_name: str, user_id: str, on_position: PositionCallback | None = None
     ) -> RedisLease:
         credentials = self._pools[pool_name]
-        if credentials and all(c.state.failing for c in credentials):
-            raise UpstreamAuth(detail=f"{pool_name}: every credential is failing")
         prefix = self._prefix(pool_name)
+        await self._refuse_if_resting(pool_name, credentials)
         wid = new_id()
         waiter = _Waiter(asyncio.get_running_loop().create_future(), on_position)
         self._waiters[wid] = waiter
@@ -284,29 +290,74 @@ class RedisScheduler:
 
         self._soon(release())
 
-    async def cool_down(
-        self, credential: Credential, seconds: float, *, reason: str, failing: bool = False
-    ) -> None:
-        credential.state.last_error = reason
-        credential.state.failing = failing or credential.state.failing
+    # -- credential health (shared: a refusal seen by one instance rests it for all) ---------------
+    async def _refuse_if_resting(self, pool_name: str, credentials: list[Credential]) -> None:
+        """Fail at once, saying when, while every credential of the pool rests."""
+        if not credentials:
+            return
+        prefix = self._prefix(pool_name)
+        async with self._link.redis.pipeline(transaction=False) as pipe:
+            for credential in credentials:
+                pipe.pttl(prefix + "rest:" + credential.name)
+            remaining = await pipe.execute()
+        if all(int(ms) > 0 for ms in remaining):
+            raise resting_error(pool_name, min(int(ms) for ms in remaining) / 1000)
+
+    async def cool_down(self, credential: Credential, seconds: float, *, reason: str) -> None:
+        credential.state.last_error, credential.state.last_error_at = reason, utcnow()
         prefix = self._prefix(credential.provider)
+        async with self._link.redis.pipeline(transaction=False) as pipe:
+            pipe.set(prefix + "cool:" + credential.name, b"1", px=max(1, int(seconds * 1000)))
+            pipe.hset(
+                prefix + "state:" + credential.name,
+                mapping={"last_error": reason[:500], "last_error_at": _now_iso()},
+            )
+            await pipe.execute()
+
+    async def refused(self, credential: Credential, *, reason: str) -> float:
+        prefix = self._prefix(credential.provider)
+        state_key = prefix + "state:" + credential.name
         redis = self._link.redis
-        await redis.set(prefix + "cool:" + credential.name, b"1", px=max(1, int(seconds * 1000)))
-        await redis.hset(
-            prefix + "state:" + credential.name,
-            mapping={"last_error": reason[:500], "failing": int(failing)},
-        )
+        rests = int(await redis.hincrby(state_key, "rests", 1))
+        rest = self._rests.rest(rests)
+        px = max(1, int(rest * 1000))
+        state = credential.state
+        state.rests, state.resting = rests, True
+        state.last_error, state.last_error_at = reason, utcnow()
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.set(prefix + "cool:" + credential.name, b"1", px=px)
+            pipe.set(prefix + "rest:" + credential.name, b"1", px=px)
+            pipe.hset(
+                state_key,
+                mapping={"last_error": reason[:500], "last_error_at": _now_iso(), "resting": 1},
+            )
+            await pipe.execute()
+        return rest
 
     async def note_error(self, credential: Credential, reason: str) -> None:
-        credential.state.last_error = reason
+        credential.state.last_error, credential.state.last_error_at = reason, utcnow()
         key = self._prefix(credential.provider) + "state:" + credential.name
-        await self._link.redis.hset(key, "last_error", reason[:500])
+        await self._link.redis.hset(
+            key, mapping={"last_error": reason[:500], "last_error_at": _now_iso()}
+        )
 
     async def succeeded(self, credential: Credential) -> None:
-        if credential.state.failing:
-            credential.state.failing = False
+        # One write per answer would cost every answer a round trip: only when this instance
+        # saw the credential resting, or the periodic status read told it so.
+        if credential.state.resting or credential.state.rests:
+            credential.state.resting, credential.state.rests = False, 0
             key = self._prefix(credential.provider) + "state:" + credential.name
-            await self._link.redis.hset(key, "failing", 0)
+            await self._link.redis.hset(key, mapping={"resting": 0, "rests": 0})
+
+    async def try_now(self, pool_name: str, credential_name: str) -> bool:
+        if all(c.name != credential_name for c in self._pools.get(pool_name, [])):
+            return False
+        prefix = self._prefix(pool_name)
+        removed = await self._link.redis.delete(
+            prefix + "cool:" + credential_name, prefix + "rest:" + credential_name
+        )
+        await self._dispatch(pool_name)
+        return bool(removed)
 
     async def queue_length(self, pool_name: str) -> int:
         return int(await self._link.redis.zcard(self._prefix(pool_name) + "waiting"))
@@ -317,18 +368,17 @@ class RedisScheduler:
         for credential in self._pools[pool_name]:
             in_flight = await redis.zcount(prefix + "leases:" + credential.name, now, "+inf")
             cool_ms = await redis.pttl(prefix + "cool:" + credential.name)
-            state = await redis.hgetall(prefix + "state:" + credential.name)
-            rows.append(
-                {
-                    "name": credential.name,
-                    "concurrency": credential.concurrency,
-                    "in_flight": int(in_flight),
-                    "requests": int(state.get(b"requests", 0)),
-                    "cooling_down_seconds": round(max(0, cool_ms) / 1000, 1),
-                    "failing": state.get(b"failing") == b"1",
-                    "last_error": (state.get(b"last_error") or b"").decode() or None,
-                }
-            )
+            shared = await redis.hgetall(prefix + "state:" + credential.name)
+            # What any instance learnt, over this instance's own view.
+            state = credential.state
+            state.rests = int(shared.get(b"rests", 0))
+            state.resting = shared.get(b"resting") == b"1" and state.rests > 0
+            state.last_error = (shared.get(b"last_error") or b"").decode() or None
+            at = (shared.get(b"last_error_at") or b"").decode()
+            state.last_error_at = datetime.fromisoformat(at) if at else None
+            row = credential_row(credential, cooling_seconds=max(0, cool_ms) / 1000)
+            row.update(in_flight=int(in_flight), requests=int(shared.get(b"requests", 0)))
+            rows.append(row)
         return rows
 
     # -- housekeeping -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from chatgate.config import Settings
 from chatgate.db.engine import Database
 from chatgate.services.instances import Instances
 from chatgate.services.ratelimit import RateLimits
-from chatgate.services.scheduler import Admission, Scheduler
+from chatgate.services.scheduler import Admission, RestPolicy, Scheduler
 
 log = structlog.get_logger(__name__)
 
@@ -27,8 +27,9 @@ class Coordination:
 
     @classmethod
     async def start(cls, settings: Settings, db: Database) -> Coordination:
+        rests = RestPolicy(settings.credential_rest_seconds, settings.credential_rest_max_seconds)
         if not settings.redis_url:
-            coordination = cls(Scheduler(), RateLimits(), Instances(db, shared=False))
+            coordination = cls(Scheduler(rests), RateLimits(), Instances(db, shared=False))
         else:
             from chatgate.coordination.redis_link import RedisLink
             from chatgate.coordination.redis_scheduler import RedisScheduler
@@ -37,7 +38,7 @@ class Coordination:
             link = RedisLink(settings.redis_url, settings.redis_prefix)
             await link.start()
             coordination = cls(
-                RedisScheduler(link),
+                RedisScheduler(link, rests),
                 RateLimits(redis=link.redis, prefix=link.prefix),
                 Instances(db, shared=True, instance_id=link.instance_id),
                 link,

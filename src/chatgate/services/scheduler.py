@@ -7,8 +7,11 @@ requests running or already granted — ties go to whoever was served least rece
 oldest request. So ten requests from one person interleave with a single request from another
 instead of starving it, and everyone waiting is told their position as it changes.
 
-A credential answering 429 cools down for its Retry-After; one answering 401/403 is marked failing
-and rests longer. The least-loaded usable credential of the pool is chosen.
+A credential answering 429 cools down for its Retry-After. One the upstream refuses (401, 402,
+403, an exhausted quota) rests — first `credential_rest_seconds`, doubling with each refusal in a
+row up to `credential_rest_max_seconds` — and is then tried again; one success heals it. While
+every credential of a pool rests, requests fail at once with `UpstreamResting`, saying when the
+next try is, instead of waiting in the queue. The least-loaded usable credential is chosen.
 """
 
 from __future__ import annotations
@@ -18,14 +21,61 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
-from chatgate.errors import UpstreamAuth
+from chatgate.errors import UpstreamResting
+from chatgate.ids import utcnow
 from chatgate.providers.base import Credential
 
 PositionCallback = Callable[[int], None]
-FAILING_REST_SECONDS = 300.0
 _arrivals = itertools.count()
+
+
+@dataclass(frozen=True, slots=True)
+class RestPolicy:
+    """How long a refused credential rests: `first` seconds, doubling, at most `longest`."""
+
+    first: float = 20.0
+    longest: float = 600.0
+
+    def rest(self, refusals_in_a_row: int) -> float:
+        return float(min(self.first * 2.0 ** max(0, refusals_in_a_row - 1), self.longest))
+
+
+def resting_error(pool_name: str, seconds: float) -> UpstreamResting:
+    """What people hear while every credential of a model rests: when it is tried again."""
+    seconds = max(1, int(seconds + 0.999))
+    retry_at = utcnow() + timedelta(seconds=seconds)
+    when = f"{seconds} seconds" if seconds < 120 else f"{round(seconds / 60)} minutes"
+    return UpstreamResting(
+        "The AI service refused ChatGate's credentials. They will be tried again in "
+        f"{when} (at {retry_at:%H:%M:%S} UTC). The administrator has been told.",
+        retry_after=seconds,
+        detail=f"{pool_name}: every credential is resting",
+        extra={"retry_after": seconds, "retry_at": retry_at.isoformat()},
+    )
+
+
+def credential_row(credential: Credential, *, cooling_seconds: float) -> dict[str, object]:
+    """One credential's state for the admin console — never its secret."""
+    state = credential.state
+    cooling = max(0.0, cooling_seconds)
+    kind = "ready" if cooling <= 0 else ("resting" if state.resting else "cooling_down")
+    next_try = utcnow() + timedelta(seconds=cooling) if cooling > 0 else None
+    return {
+        "name": credential.name,
+        "concurrency": credential.concurrency,
+        "in_flight": state.in_flight,
+        "requests": state.requests,
+        "state": kind,
+        "cooling_down_seconds": round(cooling, 1),
+        "failing": kind == "resting",
+        "rests": state.rests,
+        "last_error": state.last_error,
+        "last_error_at": state.last_error_at.isoformat() if state.last_error_at else None,
+        "next_try_at": next_try.isoformat() if next_try else None,
+    }
 
 
 @dataclass(eq=False)
@@ -55,13 +105,23 @@ class Admission(Protocol):
         self, pool_name: str, user_id: str, on_position: PositionCallback | None = None
     ) -> Lease: ...
 
-    async def cool_down(
-        self, credential: Credential, seconds: float, *, reason: str, failing: bool = False
-    ) -> None: ...
+    async def cool_down(self, credential: Credential, seconds: float, *, reason: str) -> None:
+        """A 429: skip this credential for `seconds`."""
+        ...
+
+    async def refused(self, credential: Credential, *, reason: str) -> float:
+        """The upstream refused the credential: rest it; returns the rest in seconds."""
+        ...
 
     async def note_error(self, credential: Credential, reason: str) -> None: ...
 
-    async def succeeded(self, credential: Credential) -> None: ...
+    async def succeeded(self, credential: Credential) -> None:
+        """An answer came through: a resting credential is healed."""
+        ...
+
+    async def try_now(self, pool_name: str, credential_name: str) -> bool:
+        """End a cool-down or rest at once (the admin's "try now"); False if there is none."""
+        ...
 
     async def queue_length(self, pool_name: str) -> int: ...
 
@@ -106,6 +166,22 @@ class _Pool:
             if len(recent) >= limit:
                 return False
         return True
+
+    def resting_for(self, now: float) -> float | None:
+        """Seconds until the first rest ends, when every credential rests; None otherwise."""
+        states = [c.state for c in self.credentials]
+        if not states or not all(s.resting and s.cooldown_until > now for s in states):
+            return None
+        return min(s.cooldown_until for s in states) - now
+
+    def fail_waiters_if_resting(self, now: float) -> None:
+        resting = self.resting_for(now)
+        if resting is None:
+            return
+        for waiter in self.waiting:
+            if not waiter.future.done():
+                waiter.future.set_exception(resting_error(self.name, resting))
+        self.waiting = []
 
     def _free_credential(self, now: float) -> Credential | None:
         usable = [c for c in self.credentials if self._usable(c, now)]
@@ -186,8 +262,9 @@ class _Pool:
 class Scheduler:
     """The in-process scheduler (one ChatGate process)."""
 
-    def __init__(self) -> None:
+    def __init__(self, rests: RestPolicy | None = None) -> None:
         self._pools: dict[str, _Pool] = {}
+        self._rests = rests or RestPolicy()
 
     def add_pool(self, name: str, credentials: list[Credential]) -> None:
         self._pools[name] = _Pool(name, credentials)
@@ -202,8 +279,9 @@ class Scheduler:
         pool = self._pool(pool_name)
         loop = asyncio.get_running_loop()
         now = loop.time()
-        if pool.credentials and all(c.state.failing for c in pool.credentials):
-            raise UpstreamAuth(detail=f"{pool_name}: every credential is failing")
+        resting = pool.resting_for(now)
+        if resting is not None:
+            raise resting_error(pool_name, resting)
         if not pool.waiting:
             credential = pool._free_credential(now)
             if credential is not None:
@@ -223,21 +301,42 @@ class Scheduler:
             raise
         return LocalLease(pool, credential, user_id)
 
-    async def cool_down(
-        self, credential: Credential, seconds: float, *, reason: str, failing: bool = False
-    ) -> None:
+    async def cool_down(self, credential: Credential, seconds: float, *, reason: str) -> None:
         state = credential.state
         state.cooldown_until = max(
             state.cooldown_until, asyncio.get_running_loop().time() + seconds
         )
-        state.last_error = reason
-        state.failing = failing or state.failing
+        state.last_error, state.last_error_at = reason, utcnow()
+
+    async def refused(self, credential: Credential, *, reason: str) -> float:
+        state = credential.state
+        state.rests += 1
+        rest = self._rests.rest(state.rests)
+        now = asyncio.get_running_loop().time()
+        state.cooldown_until = max(state.cooldown_until, now + rest)
+        state.resting = True
+        state.last_error, state.last_error_at = reason, utcnow()
+        pool = self._pools.get(credential.provider)
+        if pool is not None:
+            pool.fail_waiters_if_resting(now)
+        return rest
 
     async def note_error(self, credential: Credential, reason: str) -> None:
-        credential.state.last_error = reason
+        credential.state.last_error, credential.state.last_error_at = reason, utcnow()
 
     async def succeeded(self, credential: Credential) -> None:
-        credential.state.failing = False
+        credential.state.resting = False
+        credential.state.rests = 0
+
+    async def try_now(self, pool_name: str, credential_name: str) -> bool:
+        pool = self._pool(pool_name)
+        for credential in pool.credentials:
+            if credential.name == credential_name:
+                waited = credential.state.cooldown_until > asyncio.get_running_loop().time()
+                credential.state.cooldown_until = 0.0
+                pool.dispatch()
+                return waited
+        return False
 
     async def queue_length(self, pool_name: str) -> int:
         return len([w for w in self._pool(pool_name).waiting if not w.future.done()])
@@ -247,14 +346,6 @@ class Scheduler:
         pool = self._pool(pool_name)
         now = asyncio.get_running_loop().time()
         return [
-            {
-                "name": c.name,
-                "concurrency": c.concurrency,
-                "in_flight": c.state.in_flight,
-                "requests": c.state.requests,
-                "cooling_down_seconds": round(max(0.0, c.state.cooldown_until - now), 1),
-                "failing": c.state.failing,
-                "last_error": c.state.last_error,
-            }
+            credential_row(c, cooling_seconds=c.state.cooldown_until - now)
             for c in pool.credentials
         ]
