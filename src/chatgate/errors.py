@@ -6,7 +6,7 @@
     ├── BodyTooLarge (413)
     ├── Unauthenticated (401) ─ InvalidCredentials
     ├── Forbidden (403) ─ CsrfFailed, AccountDisabled, ApprovalPending, RegistrationClosed
-    ├── NotFound (404)
+    ├── NotFound (404), MethodNotAllowed (405)
     ├── Conflict (409) ─ UsernameTaken
     ├── Gone (410) ─ SetupUsed, InviteInvalid
     ├── RateLimited (429, Retry-After) ─ QuotaExceeded
@@ -14,12 +14,17 @@
     ├── UpstreamError (502) ─ UpstreamTimeout (504), UpstreamRateLimited (429), UpstreamAuth (502),
     │                         UpstreamResting (503, Retry-After), ContextTooLong (400)
     ├── Interrupted (500: an answer whose server stopped; only ever stored or streamed)
+    ├── ImportedError (an imported message that had failed where it came from; only stored)
     └── StorageFull (507), StorageUnavailable (503)
 
 Messages are for people: say what happened and what to do. They never contain secrets, paths or
 upstream bodies; the message and detail of an `UpstreamError` are redacted when it is made (every
 configured secret by value, plus the usual key shapes), so upstream text quoted in them is safe to
 stream, store, show to the administrator and log.
+
+Every code is listed with its status and what the user should do in `docs/api.md`, and translated
+in every web app language (`web/src/locales/*.ts`, `errors.<code>`); `all_codes()` is the list
+tests/unit/test_error_catalogue.py checks both against.
 """
 
 from __future__ import annotations
@@ -92,6 +97,14 @@ class RegistrationClosed(Forbidden):
 
 class NotFound(ChatGateError):
     status, code, default_message = 404, "not_found", "Not found."
+
+
+class MethodNotAllowed(ChatGateError):
+    status, code, default_message = (
+        405,
+        "method_not_allowed",
+        "This address does not accept that method.",
+    )
 
 
 class Conflict(ChatGateError):
@@ -233,6 +246,12 @@ class Interrupted(ChatGateError):
     )
 
 
+class ImportedError(ChatGateError):
+    """The stored error of an imported message that had failed in the app it came from."""
+
+    code, default_message = "imported_error", "This answer had failed before it was imported."
+
+
 class StorageFull(ChatGateError):
     status, code, default_message = (
         507,
@@ -253,6 +272,16 @@ def _all_subclasses(cls: type[ChatGateError]) -> list[type[ChatGateError]]:
     found = [cls]
     for sub in cls.__subclasses__():
         found += _all_subclasses(sub)
+    return found
+
+
+def all_codes() -> dict[str, type[ChatGateError]]:
+    """Every error code the server can send, with the class that sends it (the most general one
+    when subclasses share a code). Error classes outside this module are included once their
+    module is imported."""
+    found: dict[str, type[ChatGateError]] = {}
+    for kind in _all_subclasses(ChatGateError):
+        found.setdefault(kind.code, kind)
     return found
 
 

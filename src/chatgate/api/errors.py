@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +15,7 @@ from chatgate.errors import (
     BadRequest,
     ChatGateError,
     Forbidden,
+    MethodNotAllowed,
     NotFound,
     Unauthenticated,
     ValidationFailed,
@@ -28,6 +28,7 @@ _BY_STATUS: dict[int, type[ChatGateError]] = {
     401: Unauthenticated,
     403: Forbidden,
     404: NotFound,
+    405: MethodNotAllowed,
 }
 
 
@@ -72,17 +73,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
-        kind = _BY_STATUS.get(exc.status_code)
-        if kind is not None:
-            message = "The request body is not valid JSON." if exc.status_code == 400 else None
-            return error_response(kind(message))
-        body = {"error": {"code": f"http_{exc.status_code}", "message": str(exc.detail)}}
-        return Response(
-            content=orjson.dumps(body),
-            status_code=exc.status_code,
-            media_type="application/json",
-            headers=dict(exc.headers or {}),
+        # Only documented codes (docs/api.md): a status without its own class keeps its number
+        # under the general code of its range.
+        kind = _BY_STATUS.get(exc.status_code) or (
+            ChatGateError if exc.status_code >= 500 else BadRequest
         )
+        message = "The request body is not valid JSON." if exc.status_code == 400 else None
+        response = error_response(kind(message))
+        response.status_code = exc.status_code
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> Response:

@@ -59,6 +59,31 @@ describe('errorText', () => {
     expect(errorText(new ApiError(429, 'quota_exceeded', '…', [], 60), ctx('en-US'))).toBe('You have used your quota for now. Try again in 60 s.')
   })
 
+  it('says when resting credentials are tried again, from retry_at or retry_after', () => {
+    const resting = (details: Record<string, unknown>, retryAfter: number | null = null) =>
+      new ApiError(503, 'upstream_resting', 'The AI service refused…', [], retryAfter, details)
+    expect(errorText(resting({ retry_after: 180, retry_at: '2026-03-10T21:33:00+00:00' }), ctx('en-US'))).toBe(
+      "The model provider refused the server's credentials. They will be tried again automatically; "
+      + 'the administrator has been told. Next try at 09:33 PM (in 3 minutes).')
+    expect(errorText(resting({}, 45), ctx('de-DE')))
+      .toBe(`${messages['de-DE'].errors.upstream_resting} Nächster Versuch um 21:30 (in 45 Sekunden).`)
+    // The same fields on a stream's error event (no ApiError): the Chinese sentence, no space.
+    expect(errorText({ code: 'upstream_resting', message: '…', retry_at: '2026-03-10T23:30:00Z' }, ctx('zh-CN')))
+      .toBe(`${messages['zh-CN'].errors.upstream_resting}下次尝试：23:30（2小时后）。`)
+    // Long past (a reload much later): no "ago".
+    expect(errorText({ code: 'upstream_resting', message: '…', retry_at: '2026-03-10T08:00:00Z' }, ctx('en-US')))
+      .toBe(messages['en-US'].errors.upstream_resting)
+  })
+
+  it('tells what to do with a conversation too long for the model, in every language', () => {
+    for (const locale of Object.keys(messages)) {
+      const text = errorText({ code: 'context_too_long', message: 'This message is too long for the local model…' }, ctx(locale))
+      expect(text, locale).toBe(messages[locale as keyof typeof messages].errors.context_too_long)
+      expect(text, locale).not.toBe(messages['en-US'].errors.unknown)
+    }
+    expect(errorText({ code: 'context_too_long', message: '…' }, ctx('en-US'))).toMatch(/new chat.*shorten.*context messages/)
+  })
+
   it('formats reset times relative to now', () => {
     const now = new Date('2026-03-10T12:00:00Z')
     expect(relativeTime(new Date('2026-03-10T12:00:30Z'), now, 'en-US')).toBe('in 30 seconds')

@@ -66,6 +66,16 @@ function num(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null
 }
 
+/** When the server says it tries again: `retry_at` (ISO time), else `retry_after` seconds from now. */
+function retryTarget(details: Record<string, unknown>, retryAfter: number | null, now: Date): Date | null {
+  if (typeof details.retry_at === 'string') {
+    const at = new Date(details.retry_at)
+    if (!Number.isNaN(at.getTime())) return at
+  }
+  const seconds = num(details.retry_after) ?? retryAfter
+  return seconds === null ? null : new Date(now.getTime() + seconds * 1000)
+}
+
 export function errorText(error: unknown, ctx: ErrorTextContext): string {
   const { t, te } = ctx
   const code = error instanceof ApiError ? error.code : (error as { code?: string } | null)?.code
@@ -82,6 +92,16 @@ export function errorText(error: unknown, ctx: ErrorTextContext): string {
     if (resetsAt) return join(ctx.locale, text, resetSentence(resetsAt, ctx))
     if (retryAfter) return join(ctx.locale, text, t('errors.retryAfter', { seconds: retryAfter }))
     return text
+  }
+  if (code === 'upstream_resting') {
+    // "… They will be tried again automatically. Next try at 14:05 (in 3 minutes)."
+    const now = ctx.now ?? new Date()
+    const at = retryTarget(details, retryAfter, now)
+    // An old error (a reload long after) no longer knows when: say nothing rather than "ago".
+    const when = at && at.getTime() > now.getTime() - 60_000
+      ? t('errors.retryAt', { time: resetClock(at, now, ctx.locale, ctx.timeZone), relative: relativeTime(at, now, ctx.locale) })
+      : ''
+    return join(ctx.locale, t('errors.upstream_resting'), when)
   }
   if (code === 'input_too_long') {
     const limit = num(details.limit)

@@ -197,6 +197,13 @@ export default {
     input_too_long: 'Diese Nachricht ist mit ihrem Kontext länger, als Sie senden dürfen. Kürzen Sie sie oder senden Sie weniger Kontextnachrichten (Chat-Einstellungen).',
     model_not_allowed: 'Sie dürfen dieses Modell nicht verwenden. Wählen Sie in den Chat-Einstellungen ein anderes.',
     gone: 'Dieser Link ist nicht mehr gültig.',
+    method_not_allowed: 'Diese Aktion ist hier nicht möglich. Laden Sie die Seite neu.',
+    context_too_long: 'Diese Unterhaltung ist zu lang für das Modell. Beginnen Sie einen neuen Chat, kürzen Sie Ihre Nachricht oder senden Sie weniger Kontextnachrichten (Chat-Einstellungen).',
+    upstream_resting: 'Der Modellanbieter hat die Zugangsdaten des Servers abgelehnt. Sie werden automatisch erneut versucht; der Administrator wurde benachrichtigt.',
+    retryAt: 'Nächster Versuch um {time} ({relative}).',
+    interrupted: 'Der Server wurde angehalten, bevor diese Antwort fertig war; der bisherige Text bleibt erhalten. Setzen Sie sie fort oder generieren Sie sie neu.',
+    imported_error: 'Diese Antwort war schon in der App fehlgeschlagen, aus der sie importiert wurde. Generieren Sie sie neu.',
+    storage_unavailable: 'Die Datenbank des Servers ist ausgelastet oder nicht erreichbar. Versuchen Sie es gleich noch einmal.',
   },
   nav: {
     admin: 'Admin-Konsole',

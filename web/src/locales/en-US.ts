@@ -212,6 +212,13 @@ export default {
     input_too_long: 'This message with its context is longer than you may send. Shorten it, or send fewer context messages (chat settings).',
     model_not_allowed: 'You are not allowed to use this model. Choose another one in the chat settings.',
     gone: 'This link is no longer valid.',
+    method_not_allowed: 'This action is not available here. Reload the page.',
+    context_too_long: 'This conversation is too long for the model. Start a new chat, shorten your message, or lower the number of context messages in the chat settings.',
+    upstream_resting: 'The model provider refused the server\'s credentials. They will be tried again automatically; the administrator has been told.',
+    retryAt: 'Next try at {time} ({relative}).',
+    interrupted: 'The server stopped before this answer was finished; the text so far is kept. Continue or regenerate it.',
+    imported_error: 'This answer had failed in the app it was imported from. Regenerate it.',
+    storage_unavailable: 'The server\'s database is busy or unavailable. Try again shortly.',
   },
   nav: {
     admin: 'Admin console',

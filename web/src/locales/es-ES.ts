@@ -197,6 +197,13 @@ export default {
     input_too_long: 'Este mensaje, con su contexto, es más largo de lo que puedes enviar. Acórtalo o envía menos mensajes de contexto (ajustes del chat).',
     model_not_allowed: 'No tienes permiso para usar este modelo. Elige otro en los ajustes del chat.',
     gone: 'Este enlace ya no es válido.',
+    method_not_allowed: 'Esta acción no está disponible aquí. Recarga la página.',
+    context_too_long: 'Esta conversación es demasiado larga para el modelo. Empieza un chat nuevo, acorta tu mensaje o envía menos mensajes de contexto (ajustes del chat).',
+    upstream_resting: 'El proveedor del modelo rechazó las credenciales del servidor. Se volverán a probar automáticamente; el administrador ya está avisado.',
+    retryAt: 'Próximo intento a las {time} ({relative}).',
+    interrupted: 'El servidor se detuvo antes de terminar esta respuesta; se conserva el texto obtenido. Continúala o regénerala.',
+    imported_error: 'Esta respuesta ya había fallado en la aplicación de la que se importó. Regénerala.',
+    storage_unavailable: 'La base de datos del servidor está ocupada o no disponible. Inténtalo en un momento.',
   },
   nav: {
     admin: 'Consola de administración',

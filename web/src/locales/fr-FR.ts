@@ -197,6 +197,13 @@ export default {
     input_too_long: 'Ce message, avec son contexte, dépasse ce que vous pouvez envoyer. Raccourcissez-le ou envoyez moins de messages de contexte (réglages de la discussion).',
     model_not_allowed: 'Vous n’êtes pas autorisé à utiliser ce modèle. Choisissez-en un autre dans les réglages de la discussion.',
     gone: 'Ce lien n’est plus valide.',
+    method_not_allowed: 'Cette action n’est pas disponible ici. Rechargez la page.',
+    context_too_long: 'Cette discussion est trop longue pour le modèle. Commencez une nouvelle discussion, raccourcissez votre message ou envoyez moins de messages de contexte (réglages de la discussion).',
+    upstream_resting: 'Le fournisseur du modèle a refusé les identifiants du serveur. Ils seront réessayés automatiquement ; l’administrateur a été prévenu.',
+    retryAt: 'Prochain essai à {time} ({relative}).',
+    interrupted: 'Le serveur s’est arrêté avant la fin de cette réponse ; le texte déjà écrit est conservé. Continuez-la ou régénérez-la.',
+    imported_error: 'Cette réponse avait déjà échoué dans l’application d’où elle a été importée. Régénérez-la.',
+    storage_unavailable: 'La base de données du serveur est occupée ou indisponible. Réessayez dans un instant.',
   },
   nav: {
     admin: 'Console d’administration',

@@ -197,6 +197,13 @@ export default {
     input_too_long: 'Tin nhắn này cùng ngữ cảnh dài hơn mức bạn được gửi. Hãy rút gọn, hoặc gửi ít tin nhắn ngữ cảnh hơn (cài đặt cuộc trò chuyện).',
     model_not_allowed: 'Bạn không được phép dùng mô hình này. Hãy chọn mô hình khác trong cài đặt cuộc trò chuyện.',
     gone: 'Liên kết này không còn hiệu lực.',
+    method_not_allowed: 'Không thể thực hiện thao tác này ở đây. Hãy tải lại trang.',
+    context_too_long: 'Cuộc trò chuyện này quá dài đối với mô hình. Hãy bắt đầu cuộc trò chuyện mới, rút gọn tin nhắn, hoặc giảm số tin nhắn ngữ cảnh trong cài đặt cuộc trò chuyện.',
+    upstream_resting: 'Nhà cung cấp mô hình đã từ chối thông tin xác thực của máy chủ. Hệ thống sẽ tự động thử lại; quản trị viên đã được thông báo.',
+    retryAt: 'Lần thử tiếp theo lúc {time} ({relative}).',
+    interrupted: 'Máy chủ đã dừng trước khi câu trả lời này hoàn tất; phần văn bản đã có được giữ lại. Hãy tiếp tục hoặc tạo lại.',
+    imported_error: 'Câu trả lời này đã bị lỗi ngay trong ứng dụng mà nó được nhập từ đó. Hãy tạo lại.',
+    storage_unavailable: 'Cơ sở dữ liệu của máy chủ đang bận hoặc không khả dụng. Hãy thử lại sau giây lát.',
   },
   nav: {
     admin: 'Bảng quản trị',

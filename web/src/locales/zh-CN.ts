@@ -197,6 +197,13 @@ export default {
     input_too_long: '这条消息连同上下文超出了你可发送的长度。请缩短消息，或减少上下文消息数（对话设置）。',
     model_not_allowed: '你无权使用此模型。请在对话设置中选择其他模型。',
     gone: '此链接已失效。',
+    method_not_allowed: '此处不支持该操作。请刷新页面。',
+    context_too_long: '这段对话超出了模型能处理的长度。请新建对话、缩短消息，或在对话设置中减少上下文消息数。',
+    upstream_resting: '模型服务拒绝了服务器的凭据。系统会自动重试，管理员已收到通知。',
+    retryAt: '下次尝试：{time}（{relative}）。',
+    interrupted: '服务器在此回答完成前停止了，已保留现有内容。可以继续或重新生成。',
+    imported_error: '此回答在导入来源的应用中就已失败。请重新生成。',
+    storage_unavailable: '服务器数据库繁忙或不可用，请稍后再试。',
   },
   nav: {
     admin: '管理后台',

@@ -197,6 +197,13 @@ export default {
     input_too_long: '這則訊息連同上下文超出了你可傳送的長度。請縮短訊息，或減少上下文訊息數（對話設定）。',
     model_not_allowed: '你無權使用此模型。請在對話設定中選擇其他模型。',
     gone: '此連結已失效。',
+    method_not_allowed: '此處不支援這個操作。請重新整理頁面。',
+    context_too_long: '這段對話超出了模型能處理的長度。請開新對話、縮短訊息，或在對話設定中減少上下文訊息數。',
+    upstream_resting: '模型服務拒絕了伺服器的憑證。系統會自動重試，管理員已收到通知。',
+    retryAt: '下次嘗試：{time}（{relative}）。',
+    interrupted: '伺服器在此回答完成前停止了，已保留現有內容。可以繼續或重新產生。',
+    imported_error: '此回答在匯入來源的應用程式中就已失敗。請重新產生。',
+    storage_unavailable: '伺服器資料庫忙碌或無法使用，請稍後再試。',
   },
   nav: {
     admin: '管理後台',
