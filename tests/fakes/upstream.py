@@ -138,6 +138,15 @@ BUSY_DETAIL = (
 #                             must not be sent back); usage counts the reasoning tokens in
 #                             ``completion_tokens`` and ``completion_tokens_details``.
 #                             Other protocols: like ``normal``.
+#   dialect                   replay the recorded transcript ``name`` of
+#                             :mod:`tests.fakes.dialects` (any protocol path; also Azure's
+#                             ``/openai/deployments/<d>/chat/completions`` and other paths ending
+#                             in ``/chat/completions``): first the transcript's request checks
+#                             (the service's own 4xx answer when ChatGate's request is not what it
+#                             accepts), then its status, headers and body, one HTTP chunk per SSE
+#                             event, or with ``chunk_sizes`` cut as ``split_bytes`` does (inside
+#                             ``data:`` and inside every multi-byte character), ``write_delay`` s
+#                             between chunks
 SCENARIOS: dict[str, dict[str, Any]] = {
     "normal": {},
     "slow": {"token_delay": 0.2},
@@ -161,6 +170,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "empty_choices": {},
     "huge_line": {"size": 1 << 20},
     "deepseek_reasoning": {"reasoning": "Compare 9.8 and 9.11: 9.80 > 9.11. 思考 🤔 done."},
+    "dialect": {"name": "openai", "chunk_sizes": (), "write_delay": 0.0},
 }
 
 # DeepSeek's answer to a request whose history carries ``reasoning_content`` (deepseek-reasoner;
@@ -1046,7 +1056,7 @@ class FakeUpstream(ThreadedServer):
         protocol = "unknown"
         if request.method == "GET" and path in ("/v1/models", "/models"):
             protocol = "models"
-        elif request.method == "POST" and path in ("/v1/chat/completions", "/chat/completions"):
+        elif request.method == "POST" and path.endswith("/chat/completions"):
             protocol = "openai"
         elif request.method == "POST" and path == "/v1/messages":
             protocol = "anthropic"
@@ -1296,6 +1306,9 @@ class FakeUpstream(ThreadedServer):
         record.scenario = scenario.name
         if await self._error_scenarios(conn, request, record, scenario, proto):
             return
+        if scenario.name == "dialect":
+            await self._replay(conn, request, record, scenario)
+            return
         if (
             scenario.name == "deepseek_reasoning"
             and proto is _OPENAI
@@ -1333,6 +1346,35 @@ class FakeUpstream(ThreadedServer):
             await self._stream(ex, proto)
         else:
             await self._complete(ex, proto)
+
+    async def _replay(
+        self, conn: _Connection, request: HttpRequest, record: RecordedRequest, scenario: Scenario
+    ) -> None:
+        """The ``dialect`` scenario: a recorded transcript, as its service would send it."""
+        from tests.fakes.dialects import DIALECTS, Seen  # loaded on first use
+
+        name = str(scenario.params["name"])
+        transcript = DIALECTS.get(name)
+        if transcript is None:
+            message = f"unknown dialect {name!r}; known: {', '.join(DIALECTS)}"
+            await self._status(conn, request, record, 500, {"error": {"message": message}})
+            return
+        seen = Seen.of(request.method, request.path, request.query, request.headers, record.json)
+        refusal = transcript.refuse(seen)
+        if refusal is not None:
+            record.scenario = "bad_request"
+            await self._status(conn, request, record, refusal[0], refusal[1])
+            return
+        record.status = transcript.http_status
+        record.text_sent = transcript.text
+        headers = list(transcript.headers)
+        await conn.start_chunked(transcript.http_status, headers, keep_alive=request.keep_alive)
+        sizes = tuple(scenario.params["chunk_sizes"] or ())
+        pieces = split_for_wire(transcript.body, sizes) if sizes else transcript.events()
+        for piece in pieces:
+            await conn.chunk(piece)
+            await conn.sleep(float(scenario.params["write_delay"]))
+        await conn.end_chunked()
 
     def _register_turn(self, ex: _Exchange) -> None:
         body = ex.body
