@@ -7,6 +7,7 @@ service, so a slow but healthy answer is never cut off.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +26,17 @@ def redact(text: str) -> str:
     return redaction.redact(text)
 
 
-def build_client(*, proxy: str | None, connect_timeout: float) -> UpstreamClient:
+def build_client(
+    *, proxy: str | None, connect_timeout: float, ca_bundle: str | os.PathLike[str] | None = None
+) -> UpstreamClient:
+    """One credential's client; `ca_bundle` (PEM) is trusted besides the public roots."""
     if proxy is not None and not proxy.startswith(PROXY_SCHEMES):
         raise ValueError(f"proxy must start with one of {', '.join(PROXY_SCHEMES)}")
-    return UpstreamClient(proxy=proxy, connect_timeout=connect_timeout)
+    return UpstreamClient(
+        proxy=proxy,
+        connect_timeout=connect_timeout,
+        ca_bundle=os.fspath(ca_bundle) if ca_bundle is not None else None,
+    )
 
 
 def retry_after_seconds(value: str | None) -> float | None:

@@ -44,6 +44,7 @@ def _credentials(config: ProviderConfig, settings: Settings) -> list[Credential]
         client = build_client(
             proxy=proxy.get_secret_value() if proxy else None,
             connect_timeout=settings.connect_timeout,
+            ca_bundle=item.ca_bundle or config.ca_bundle,
         )
         credentials.append(
             Credential(

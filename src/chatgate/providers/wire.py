@@ -5,10 +5,15 @@ pure-Python parsing and several generator layers for every token. This client is
 protocol with httptools' C parser; a streamed body arrives as chunks handed straight to the
 reader, and the silence between tokens is watched by the generation service, not per read.
 
-It does what upstreams need and no more: keep-alive connection reuse, TLS (certifi's roots),
-outbound proxies — `http://`/`https://` (absolute URIs for plain targets, CONNECT for TLS) and
-`socks5://`/`socks5h://` (RFC 1928/1929) — and clear errors that name the failing hop, never a
-credential. Redirects are not followed: the key goes only to the configured origin.
+It reads whatever HTTP/1.1 lets a server send: bodies framed by `Content-Length`, by chunks (with
+extensions and trailers) or by the close of the connection (HTTP/1.0 servers, some proxies);
+interim `1xx` responses before the real one; a `Content-Encoding` it did not ask for (gzip or
+deflate, undone as it streams). Around that: keep-alive connection reuse, with one transparent
+retry when a kept-alive connection turns out closed before any byte of the answer; IPv6 literals;
+TLS (certifi's roots, plus an administrator's CA bundle); outbound proxies — `http://`/`https://`
+(absolute URIs for plain targets, CONNECT for TLS) and `socks5://`/`socks5h://` (RFC 1928/1929);
+and clear errors that name the failing hop, never a credential. Redirects are refused with the
+new location named: the key goes only to the configured origin.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ import contextlib
 import ipaddress
 import ssl
 import struct
+import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httptools
 import orjson
@@ -32,19 +38,77 @@ from chatgate.errors import UpstreamError, UpstreamTimeout
 
 MAX_IDLE_PER_ORIGIN = 32
 USER_AGENT = b"ChatGate"
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class ProxyFailed(UpstreamError):
     """The outbound proxy refused or broke the connection."""
 
 
-def _tls_context() -> ssl.SSLContext:
+class _StrayResponse(Exception):
+    """A response nobody asked for: bytes after a complete answer, or on an idle connection."""
+
+
+def _tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    """certifi's roots, plus the administrator's CA bundle (PEM) when one is configured; the
+    configuration has already checked that the bundle can be read (config.CABundle)."""
     try:
         import certifi
 
-        return ssl.create_default_context(cafile=certifi.where())
+        context = ssl.create_default_context(cafile=certifi.where())
     except ImportError:  # pragma: no cover - certifi is a dependency
-        return ssl.create_default_context()
+        context = ssl.create_default_context()
+    if ca_bundle is not None:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
+def _authority(host: str, port: int, default_port: int | None = None) -> str:
+    """`host:port` as HTTP writes it: IPv6 literals in brackets, the default port left out."""
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port == default_port else f"{shown}:{port}"
+
+
+class _Decoder:
+    """Undoes a `Content-Encoding` the server applied although ChatGate asked for `identity`,
+    piece by piece as the body arrives. gzip and zlib-wrapped deflate are told apart by their
+    header; a `deflate` body without the zlib wrapper (as some servers send) is read raw."""
+
+    __slots__ = ("_head", "_raw_allowed", "_zlib")
+
+    def __init__(self, coding: str) -> None:
+        self._zlib = zlib.decompressobj(32 + zlib.MAX_WBITS)  # gzip or zlib header
+        self._raw_allowed = coding == "deflate"
+        self._head = b""  # input kept until the first output, to start over as raw deflate
+
+    def decompress(self, data: bytes) -> bytes:
+        if not self._raw_allowed:
+            return self._zlib.decompress(data)
+        self._head += data
+        try:
+            out = self._zlib.decompress(data)
+        except zlib.error:
+            self._raw_allowed = False
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            return self._zlib.decompress(self._head)
+        if out:
+            self._raw_allowed = False
+            self._head = b""
+        return out
+
+    def flush(self) -> bytes:
+        return self._zlib.flush()
+
+
+def _decoder_for(value: bytes) -> tuple[_Decoder | None, str | None]:
+    """(a decoder, None), (None, None) for identity, or (None, the coding ChatGate cannot undo)."""
+    codings = [c.strip().lower() for c in value.decode("latin-1").split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    if not codings:
+        return None, None
+    if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
+        return _Decoder(codings[0]), None
+    return None, ", ".join(codings)
 
 
 @dataclass(frozen=True)
@@ -93,6 +157,11 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.reusable = False
         self.error: BaseException | None = None
+        self.received = 0  # bytes of the current response, interim ones included
+        self.interim = False  # inside a 1xx response; the real one follows
+        self.until_close = False  # the body has no length: it ends when the server closes
+        self.decoder: _Decoder | None = None
+        self.undecodable: str | None = None  # a Content-Encoding ChatGate cannot undo
         self.raw: deque[bytes] = deque()  # bytes before HTTP (proxy handshakes)
         self.raw_waiter: asyncio.Future[None] | None = None
         self.handshaking = False
@@ -110,21 +179,37 @@ class _Connection(asyncio.Protocol):
             self.raw.append(data)
             self._wake_raw()
             return
+        self.received += len(data)
         try:
+            if self.parser is None:
+                raise _StrayResponse
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:  # pragma: no cover - never asked for
-            pass
-        except httptools.HttpParserError as exc:
-            self.error = UpstreamError(
-                "The AI service sent a malformed response.", detail=f"HTTP parse error: {exc}"
+        except (httptools.HttpParserError, _StrayResponse) as exc:
+            if self.message_complete or self.parser is None:
+                # Bytes after a complete answer (or before any question): the answer stands,
+                # the connection is not used again.
+                self.reusable = False
+                if self.transport is not None:
+                    self.transport.abort()
+                return
+            self._fail(
+                UpstreamError(
+                    "The AI service sent a malformed response.",
+                    detail=f"HTTP parse error: {exc}",
+                )
             )
-            self._wake()
-            if self.transport is not None:
-                self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.reusable = False
+        if (
+            exc is None
+            and self.until_close
+            and not self.message_complete
+            and self.error is None
+            and self.sink_error is None
+        ):
+            self._complete()  # a body without a length ends with the connection: it is whole
         if not self.message_complete and self.error is None:
             self.error = exc or ConnectionResetError("connection closed")
         self._wake()
@@ -133,15 +218,38 @@ class _Connection(asyncio.Protocol):
             self.headers_done.set_result(None)
 
     # -- httptools callbacks ----------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self.message_complete:
+            raise _StrayResponse  # stops the parser; data_received drops the connection
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            # 100 Continue, 103 Early Hints: no body; the parser goes on to the real response.
+            self.interim = True
+            self.headers = []
+            return
+        self.status = status
+        framed = False
+        for name, value in self.headers:
+            if name == b"content-length":
+                framed = True
+            elif name == b"transfer-encoding":
+                framed = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
+            elif name == b"content-encoding":
+                self.decoder, self.undecodable = _decoder_for(value)
+        self.until_close = not framed and status not in (204, 304)
         if self.headers_done is not None and not self.headers_done.done():
             self.headers_done.set_result(None)
 
     def on_body(self, body: bytes) -> None:
+        if self.decoder is not None:
+            body = self._decode(body)
+            if not body:
+                return
         sink = self.sink
         if sink is None:
             self.chunks.append(body)
@@ -157,12 +265,45 @@ class _Connection(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.abort()
 
+    def _decode(self, body: bytes) -> bytes:
+        assert self.decoder is not None
+        if self.error is not None:
+            return b""  # the rest of a packet after a decoding failure
+        try:
+            return self.decoder.decompress(body)
+        except zlib.error as exc:
+            self._fail(_undecodable_body(exc))
+            return b""
+
     def on_message_complete(self) -> None:
-        self.message_complete = True
+        if self.interim:
+            self.interim = False
+            return
         self.reusable = self.parser.should_keep_alive()
-        self._wake()
+        self._complete()
 
     # -- helpers ------------------------------------------------------------------------------
+    def _complete(self) -> None:
+        decoder, self.decoder = self.decoder, None
+        if decoder is not None:
+            try:
+                rest = decoder.flush()
+            except zlib.error as exc:  # pragma: no cover - flush reports truncation by returning
+                self._fail(_undecodable_body(exc))
+                return
+            if rest:
+                self.on_body(rest)  # the decoder is unset: delivered as it is
+        self.message_complete = True
+        self._wake()
+
+    def _fail(self, error: UpstreamError) -> None:
+        if self.error is None:
+            self.error = error
+        self.reusable = False
+        self._wake()
+        if self.transport is not None:
+            self.transport.abort()
+
     def _wake(self) -> None:
         waiter = self.wakeup
         if waiter is not None and not waiter.done():
@@ -180,6 +321,10 @@ class _Connection(asyncio.Protocol):
         self.chunks.clear()
         self.message_complete = False
         self.error = None
+        self.received = 0
+        self.interim = self.until_close = False
+        self.decoder = None
+        self.undecodable = None
         self.headers_done = asyncio.get_running_loop().create_future()
 
     async def _next_raw(self) -> bytes:
@@ -275,6 +420,50 @@ class Response:
             connection.transport.abort()
 
 
+def _undecodable_body(exc: zlib.error) -> UpstreamError:
+    return UpstreamError(
+        "The AI service sent a compressed answer that could not be decoded.",
+        detail=f"Content-Encoding body: zlib: {exc}",
+    )
+
+
+def _shown_location(url: str, location: str | None) -> str | None:
+    """Where a redirect points, as scheme://host/path: no credentials, query or fragment."""
+    if not location:
+        return None
+    parts = urlsplit(urljoin(url, location.strip()))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path or '/'}"
+
+
+def refused_response(url: str, status: int, headers: dict[str, str]) -> UpstreamError | None:
+    """The error for a response ChatGate will not read, or None: a redirect (never followed: the
+    key goes only to the configured origin) or a successful body in an encoding it cannot undo."""
+    if status in REDIRECTS:
+        shown = _shown_location(url, headers.get("location"))
+        if shown is None:
+            return UpstreamError(
+                f"The AI service answered with a redirect (HTTP {status}) to no usable address; "
+                "check the provider's base URL.",
+                detail=f"HTTP {status} without a usable Location",
+            )
+        return UpstreamError(
+            f"The AI service redirected to {shown} (HTTP {status}). ChatGate does not follow "
+            "redirects: set the provider's base URL to that address, without the endpoint path.",
+            detail=f"HTTP {status} redirect to {shown}",
+        )
+    coding = headers.get("content-encoding")
+    if coding and status < 300 and _decoder_for(coding.encode("latin-1"))[1] is not None:
+        return UpstreamError(
+            f"The AI service sent its answer compressed as {coding.strip()!r}, which ChatGate did "
+            "not ask for and cannot decode; a proxy in front of the service is probably "
+            "misconfigured.",
+            detail=f"HTTP {status} Content-Encoding: {coding}",
+        )
+    return None
+
+
 def _transport_error(exc: BaseException, *, before_response: bool) -> UpstreamError:
     if isinstance(exc, UpstreamError):
         return exc
@@ -337,11 +526,13 @@ class Pool:
 class UpstreamClient:
     """One per credential: its proxy, its connect timeout, its pool of connections."""
 
-    def __init__(self, *, proxy: str | None, connect_timeout: float) -> None:
+    def __init__(
+        self, *, proxy: str | None, connect_timeout: float, ca_bundle: str | None = None
+    ) -> None:
         self.proxy = Proxy.parse(proxy) if proxy else None
         self.connect_timeout = connect_timeout
         self._pool = Pool()
-        self._tls = _tls_context()
+        self._tls = _tls_context(ca_bundle)
 
     async def aclose(self) -> None:
         self._pool.close()
@@ -390,7 +581,8 @@ class UpstreamClient:
         self, connection: _Connection, proxy: Proxy, host: str, port: int
     ) -> None:
         assert connection.transport is not None
-        lines = [f"CONNECT {host}:{port} HTTP/1.1".encode(), f"Host: {host}:{port}".encode()]
+        authority = _authority(host, port).encode()
+        lines = [b"CONNECT " + authority + b" HTTP/1.1", b"Host: " + authority]
         if proxy.authorization:
             lines.append(b"Proxy-Authorization: " + proxy.authorization)
         connection.transport.write(b"\r\n".join(lines) + b"\r\n\r\n")
@@ -484,6 +676,10 @@ class UpstreamClient:
             self._pool,
             key,
         )
+        refused = refused_response(url, response.status_code, response.headers)
+        if refused is not None:
+            response.close()
+            raise refused
         try:
             yield response
         finally:
@@ -499,9 +695,16 @@ class UpstreamClient:
         *,
         reused: _Connection | None,
     ) -> _Connection:
-        """Send the request; a kept-alive connection the server has meanwhile closed is replaced once."""
+        """Send the request and wait for the response's head.
+
+        A kept-alive connection may have been closed by the server while it sat idle; that shows
+        when the write fails or when the connection ends without one byte of a response. Then
+        the request never reached the server, and it is sent once more on a fresh connection.
+        After any byte of a response, never: the server may be acting on it.
+        """
         connection = reused
-        if connection is None:
+        if connection is None or connection.transport is None or connection.transport.is_closing():
+            reused = None
             try:
                 connection = await asyncio.wait_for(
                     self._open(scheme, host, port), timeout=self.connect_timeout
@@ -512,10 +715,14 @@ class UpstreamClient:
                 raise _transport_error(exc, before_response=True) from exc
         connection.begin_response()
         assert connection.transport is not None and connection.headers_done is not None
-        connection.transport.write(request)
-        await connection.headers_done
+        try:
+            connection.transport.write(request)
+            await connection.headers_done
+        except BaseException:
+            connection.transport.abort()  # given up while waiting: the upstream must stop too
+            raise
         if connection.status == 0:
-            if reused is not None:
+            if reused is not None and connection.received == 0:
                 return await self._send(key, scheme, host, port, request, reused=None)
             error = connection.error or ConnectionResetError("closed before a response")
             raise _transport_error(error, before_response=True)
@@ -534,12 +741,13 @@ class UpstreamClient:
         body: bytes,
     ) -> bytes:
         default_port = 443 if scheme == "https" else 80
-        host_header = host if port == default_port else f"{host}:{port}"
         lines = [
             f"{method} {url if absolute else target} HTTP/1.1".encode(),
-            b"Host: " + host_header.encode(),
+            b"Host: " + _authority(host, port, default_port).encode(),
         ]
         lines.append(b"User-Agent: " + USER_AGENT)
+        if not any(name.lower() == "accept-encoding" for name in headers):
+            lines.append(b"Accept-Encoding: identity")  # tokens must flow; see _Decoder
         if absolute and self.proxy is not None and self.proxy.authorization:
             lines.append(b"Proxy-Authorization: " + self.proxy.authorization)
         for name, value in headers.items():
