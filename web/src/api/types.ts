@@ -50,6 +50,8 @@ export type FinalStatus = 'complete' | 'stopped' | 'interrupted' | 'error'
 export interface ErrorBody {
   code: string
   message: string
+  /** A live error's further fields: `retry_at`/`retry_after` (upstream_resting), `quota`… */
+  [field: string]: unknown
 }
 
 export interface Message {

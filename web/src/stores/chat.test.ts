@@ -120,6 +120,19 @@ describe('chat store', () => {
     expect(answer.error).toEqual({ code: 'upstream_error', message: 'boom' })
   })
 
+  it('keeps an error event\'s extra fields, so a resting credential\'s next try can be shown', async () => {
+    const resting = { code: 'upstream_resting', message: 'later', retry_after: 30, retry_at: '2026-03-10T21:30:30+00:00' }
+    route('POST', /\/messages$/, () => sse([
+      ['start', { conversation_id: 'c1', user_message_id: 'u1', message_id: 'a1', model: null }],
+      ['error', resting],
+      ['done', { status: 'error' }],
+    ]))
+    const chat = useChatStore()
+    chat.adopt({ ...conversation })
+    await chat.send('Hi')
+    expect(chat.thread[1].error).toEqual(resting)
+  })
+
   it('re-attaches to a live answer on open and replays it exactly once', async () => {
     route('GET', /\/api\/conversations\/c1\/messages$/, () => json({
       messages: [message('u1', null, 'user', 'Hi'), message('a1', 'u1', 'assistant', 'Hel', 'streaming', 2)],

@@ -351,7 +351,7 @@ export const useChatStore = defineStore('chat', {
           if (this.conversationId) useConversationsStore().patchLocal(this.conversationId, { title: event.data.title })
           return
         case 'error':
-          if (message) message.error = { code: event.data.code, message: event.data.message }
+          if (message) message.error = { ...event.data } // with its extras: when a resting key is tried again
           return
         case 'done':
           if (message) {
