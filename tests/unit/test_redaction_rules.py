@@ -22,6 +22,8 @@ SHAPELESS = "Zq9.odd~Shape_key-4711"
 PROXY_PASSWORD = "pr0xy-Pa55word"
 DB_PASSWORD = "db-Pa55word-xyz"
 ACCESS_PASSWORD = "the shared access password"
+GLOBAL_PROXY_PASSWORD = "gl0bal%40proxy"  # percent-encoded in the URL: "gl0bal@proxy"
+REDIS_PASSWORD = "redis-Pa55word"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -30,6 +32,8 @@ def _configured(tmp_path_factory: pytest.TempPathFactory) -> None:
         data_dir=tmp_path_factory.mktemp("data"),
         database_url=f"postgresql+psycopg://chat:{DB_PASSWORD}@db.internal/chat",
         access_password=ACCESS_PASSWORD,
+        proxy=f"http://me:{GLOBAL_PROXY_PASSWORD}@proxy.internal:3128",
+        redis_url=f"redis://:{REDIS_PASSWORD}@redis.internal:6379/0",
         providers=[
             {
                 "name": "groq",
@@ -54,7 +58,19 @@ def _configured(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @pytest.mark.parametrize(
-    "secret", [GROQ, HEX, ANTHROPIC, SHAPELESS, PROXY_PASSWORD, DB_PASSWORD, ACCESS_PASSWORD]
+    "secret",
+    [
+        GROQ,
+        HEX,
+        ANTHROPIC,
+        SHAPELESS,
+        PROXY_PASSWORD,
+        DB_PASSWORD,
+        ACCESS_PASSWORD,
+        GLOBAL_PROXY_PASSWORD,
+        "gl0bal@proxy",
+        REDIS_PASSWORD,
+    ],
 )
 def test_configured_secrets_are_masked_by_value_wherever_they_are(secret: str) -> None:
     for text in (
@@ -66,6 +82,11 @@ def test_configured_secrets_are_masked_by_value_wherever_they_are(secret: str) -
         cleaned = redact(text)
         assert secret not in cleaned
         assert "•••" in cleaned
+
+
+def test_a_proxy_url_gives_away_only_its_password() -> None:
+    # The URL around the password stays readable in logs (which proxy, which host).
+    assert redact("via http://proxy.internal:3128") == "via http://proxy.internal:3128"
 
 
 def test_short_values_are_not_treated_as_secrets() -> None:

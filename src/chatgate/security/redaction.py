@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-if TYPE_CHECKING:
-    from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
+if TYPE_CHECKING:
     from chatgate.config import Settings
 
 MASK = "•••"
@@ -88,11 +88,6 @@ def redact(text: str, *, hex_runs: bool = True) -> str:
     return pattern.sub(_mask, text)
 
 
-def contains_secret(text: str) -> bool:
-    """Whether `text` holds a registered secret (by value; shapes are not considered)."""
-    return any(secret in text for secret in _literals)
-
-
 def register_secret(value: str | None) -> None:
     """Mask `value` from now on, wherever it appears. Short values are ignored (see above)."""
     register_secrets([value] if value else [])
@@ -108,18 +103,6 @@ def register_secrets(values: Iterable[str | None]) -> None:
         _rebuild()
 
 
-def registered_count() -> int:
-    return len(_literals)
-
-
-def _reveal(value: SecretStr | str | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    return value.get_secret_value()
-
-
 def _url_secrets(url: str | None) -> list[str]:
     """The password of a URL (`socks5://user:pass@host`), as written and percent-decoded."""
     if not url or "@" not in url:
@@ -133,21 +116,30 @@ def _url_secrets(url: str | None) -> list[str]:
     return [password, unquote(password)]
 
 
+def _secrets_in(value: object, name: str = "") -> Iterator[str]:
+    """Every `SecretStr` anywhere in a settings tree (a URL-shaped one: its password), and the
+    passwords inside the plain URL settings (`database_url`, `redis_url`, `base_url`)."""
+    if isinstance(value, SecretStr):
+        revealed = value.get_secret_value()
+        yield from _url_secrets(revealed) if "://" in revealed else [revealed]
+    elif isinstance(value, str):
+        if name.endswith("url"):
+            yield from _url_secrets(value)
+    elif isinstance(value, BaseModel):
+        for field in type(value).model_fields:
+            yield from _secrets_in(getattr(value, field), field)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _secrets_in(item, name)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _secrets_in(item, str(key))
+
+
 def register_secrets_from(settings: Settings) -> None:
-    """Register every secret the configuration holds. Idempotent; called at startup."""
-    values: list[str | None] = []
-    for secret in (settings.secret_key, settings.access_password):
-        values.append(_reveal(secret))
-    values += _url_secrets(_reveal(settings.proxy))
-    values += _url_secrets(settings.database_url)
-    values += _url_secrets(settings.redis_url)
-    for provider in settings.providers:
-        values += _url_secrets(_reveal(provider.proxy))
-        values += _url_secrets(provider.base_url)
-        for credential in provider.credentials:
-            values.append(_reveal(credential.api_key))
-            values += _url_secrets(_reveal(credential.proxy))
-    register_secrets(values)
+    """Register every secret the configuration holds. Idempotent; called where the providers
+    are built (at startup, and by the CLI commands that build them)."""
+    register_secrets(_secrets_in(settings))
 
 
 _rebuild()
