@@ -57,8 +57,8 @@ async def test_requests_per_hour_answers_429_with_retry_after_and_no_upstream_ca
     [
         ({"messages_per_day": 1}, "messages_per_day"),
         ({"messages_per_month": 1}, "messages_per_month"),
-        ({"tokens_per_day": 1}, "tokens_per_day"),
-        ({"tokens_per_month": 1}, "tokens_per_month"),
+        ({"tokens_per_day": 30}, "tokens_per_day"),  # one answer fits, then too little is left
+        ({"tokens_per_month": 30}, "tokens_per_month"),
     ],
 )
 async def test_daily_and_monthly_limits(

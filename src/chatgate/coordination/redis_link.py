@@ -24,6 +24,10 @@ LIVENESS_TTL_MS = 15_000
 HEARTBEAT_SECONDS = 5.0
 MAX_CONNECTIONS = 256
 POOL_WAIT_SECONDS = 20.0
+# Longer than any blocking read (redis_streams blocks at most BLOCK_SECONDS): redis-py's default
+# of 5 s cut readers that waited through a queue or a slow first token.
+SOCKET_TIMEOUT_SECONDS = 30.0
+BLOCK_SECONDS = 10.0
 
 
 class RedisLink:
@@ -40,6 +44,9 @@ class RedisLink:
             url,
             max_connections=MAX_CONNECTIONS,
             timeout=POOL_WAIT_SECONDS,
+            socket_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_connect_timeout=5.0,
+            socket_keepalive=True,
             decode_responses=False,
             health_check_interval=30,
         )

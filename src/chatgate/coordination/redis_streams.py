@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import structlog
 
-from chatgate.coordination.redis_link import RedisLink
+from chatgate.coordination.redis_link import BLOCK_SECONDS, RedisLink
 
 log = structlog.get_logger(__name__)
 STREAM_MAXLEN = 20_000
@@ -157,8 +157,9 @@ class SharedGenerations:
         silence (time for a keep-alive); ends after the `done` event."""
         key = self.stream_key(generation_id)
         cursor = f"{after}-0"
+        block_ms = int(min(idle, BLOCK_SECONDS) * 1000)  # always shorter than the socket timeout
         while True:
-            reply = await self._link.redis.xread({key: cursor}, block=int(idle * 1000), count=500)
+            reply = await self._link.redis.xread({key: cursor}, block=block_ms, count=500)
             batch: list[tuple[int, str, Any]] = []
             for _, entries in reply or []:
                 for entry_id, fields in entries:

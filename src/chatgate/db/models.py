@@ -210,9 +210,12 @@ class UsageRecord(Base):
     model: Mapped[str] = mapped_column(sa.String(200))
     provider: Mapped[str] = mapped_column(sa.String(64))
     credential: Mapped[str | None] = mapped_column(sa.String(130))
-    status: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    status: Mapped[str] = mapped_column(sa.String(16), default=AnswerStatus.queued)
     prompt_tokens: Mapped[int] = mapped_column(default=0)
     completion_tokens: Mapped[int] = mapped_column(default=0)
+    # What the request may spend at most (prompt + capped output), held against token budgets
+    # while it runs; its real tokens replace it when it ends.
+    reserved_tokens: Mapped[int] = mapped_column(default=0, server_default="0")
     estimated: Mapped[bool] = mapped_column(
         default=False
     )  # counted by ChatGate, not reported upstream

@@ -1,7 +1,13 @@
 """Per-person quotas: general defaults, then the role's, then the person's own overrides.
 
-Checked from the usage ledger inside the same transaction that records the new request, before
-any upstream call; a request over a limit gets `429` with the time until a slot frees.
+Admission is a reservation, decided from the usage ledger inside the same transaction that
+records the new request, before any upstream call, with the person's row locked (PostgreSQL; on
+SQLite the one writer serialises it), so simultaneous requests — on any instance — are decided
+one after the other. A running request holds its worst case against token budgets: its prompt
+plus its output cap, and the cap sent upstream is cut to what the budget has left. When it ends,
+its real tokens replace the reservation. So parallel requests never together pass a request or
+message limit, and a token budget only by the difference between our prompt estimate and the
+upstream's count. A request over a limit gets `429` with the time until a slot frees.
 """
 
 from __future__ import annotations
@@ -52,6 +58,21 @@ class InputTooLong(ValidationFailed):
     status, code = 413, "input_too_long"
 
 
+# With a token budget, an answer whose length nothing else bounds is capped at this many tokens.
+DEFAULT_OUTPUT_RESERVATION = 4096
+# Below this much room left in a token budget an answer would be cut at once: refuse instead.
+MIN_ANSWER_TOKENS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What an admitted request holds: `tokens` against token budgets while it runs, and the
+    output cap to send upstream (None: leave the request's own)."""
+
+    tokens: int = 0
+    max_output: int | None = None
+
+
 class Quotas:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -83,28 +104,41 @@ class Quotas:
             running=repo.live_count(s, user_id),
         )
 
-    def check(
+    def admit(
         self,
         s: DbSession,
         user_id: str,
         quota: QuotaConfig,
         *,
         model_id: str,
+        output_limit: int | None,
         input_tokens: Callable[[], int],
         now: datetime,
-    ) -> None:
-        """Raise if one more request now would break a limit."""
+    ) -> Reservation:
+        """Reserve one more request now, or raise naming the limit it would break.
+
+        Call inside the transaction that records the request, after `repo.lock_user`.
+        `output_limit` bounds the answer when known (the request's or the model's max tokens)."""
         if not self.model_allowed(quota, model_id):
             raise ModelNotAllowed()
-        tokens = input_tokens() if quota.max_input_tokens is not None else 0
-        if quota.max_input_tokens is not None and tokens > quota.max_input_tokens:
+        token_limits = {
+            name: limit
+            for name, limit in (
+                ("tokens_per_day", quota.tokens_per_day),
+                ("tokens_per_month", quota.tokens_per_month),
+            )
+            if limit is not None
+        }
+        counted = quota.max_input_tokens is not None or bool(token_limits)
+        prompt = input_tokens() if counted else 0
+        if quota.max_input_tokens is not None and prompt > quota.max_input_tokens:
             raise InputTooLong(
-                f"This message with its context is about {tokens} tokens; your limit is "
+                f"This message with its context is about {prompt} tokens; your limit is "
                 f"{quota.max_input_tokens}. Shorten it or reduce the context size.",
                 extra={
                     "quota": "max_input_tokens",
                     "limit": quota.max_input_tokens,
-                    "tokens": tokens,
+                    "tokens": prompt,
                 },
             )
         limits = (
@@ -112,11 +146,10 @@ class Quotas:
             quota.concurrent_generations,
             quota.messages_per_day,
             quota.messages_per_month,
-            quota.tokens_per_day,
-            quota.tokens_per_month,
+            *token_limits.values(),
         )
         if all(limit is None for limit in limits):
-            return
+            return Reservation()
         used = self.usage(s, user_id, now)
         tomorrow = start_of_day(now) + timedelta(days=1)
         if (
@@ -141,10 +174,16 @@ class Quotas:
             and used.messages_this_month >= quota.messages_per_month
         ):
             raise _exceeded("messages_per_month", quota.messages_per_month, next_month(now), now)
-        if quota.tokens_per_day is not None and used.tokens_today >= quota.tokens_per_day:
-            raise _exceeded("tokens_per_day", quota.tokens_per_day, tomorrow, now)
-        if quota.tokens_per_month is not None and used.tokens_this_month >= quota.tokens_per_month:
-            raise _exceeded("tokens_per_month", quota.tokens_per_month, next_month(now), now)
+        if not token_limits:
+            return Reservation()
+        spent = {"tokens_per_day": used.tokens_today, "tokens_per_month": used.tokens_this_month}
+        resets = {"tokens_per_day": tomorrow, "tokens_per_month": next_month(now)}
+        tightest = min(token_limits, key=lambda name: token_limits[name] - spent[name])
+        room = token_limits[tightest] - spent[tightest] - prompt
+        if room < MIN_ANSWER_TOKENS:
+            raise _exceeded(tightest, token_limits[tightest], resets[tightest], now)
+        cap = min(output_limit or DEFAULT_OUTPUT_RESERVATION, room)
+        return Reservation(tokens=prompt + cap, max_output=cap)
 
     def report(self, quota: QuotaConfig, used: Usage, now: datetime) -> dict[str, Any]:
         """What a person has used and has left, for their own settings page."""

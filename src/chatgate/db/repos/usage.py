@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.core import USAGE, insert_object
-from chatgate.db.models import AuditEntry, UsageRecord, User
+from chatgate.db.models import LIVE_STATUSES, AnswerStatus, AuditEntry, UsageRecord, User
 
-LIVE = ("queued", "streaming")
+LIVE = tuple(LIVE_STATUSES)
 
 
 def add_usage(s: DbSession, record: UsageRecord) -> None:
@@ -27,7 +27,7 @@ def interrupt_live_usage(s: DbSession, now: datetime) -> None:
     s.execute(
         sa.update(UsageRecord)
         .where(UsageRecord.status.in_(LIVE))
-        .values(status="interrupted", finished_at=now)
+        .values(status=AnswerStatus.interrupted, finished_at=now)
     )
 
 
@@ -41,10 +41,22 @@ def count_since(s: DbSession, user_id: str, since: datetime) -> tuple[int, datet
 
 
 def tokens_since(s: DbSession, user_id: str, since: datetime) -> int:
-    query = sa.select(
-        sa.func.coalesce(sa.func.sum(UsageRecord.prompt_tokens + UsageRecord.completion_tokens), 0)
-    ).where(UsageRecord.user_id == user_id, UsageRecord.created_at >= since)
+    """Tokens spent since `since`: real counts of finished requests, reservations of running ones."""
+    spent = sa.case(
+        (UsageRecord.status.in_(LIVE), UsageRecord.reserved_tokens),
+        else_=UsageRecord.prompt_tokens + UsageRecord.completion_tokens,
+    )
+    query = sa.select(sa.func.coalesce(sa.func.sum(spent), 0)).where(
+        UsageRecord.user_id == user_id, UsageRecord.created_at >= since
+    )
     return int((s.execute(query)).scalar_one())
+
+
+def lock_user(s: DbSession, user_id: str) -> User | None:
+    """The user's row, locked until the transaction ends (PostgreSQL): admissions of one person
+    are decided one at a time on every instance. SQLite has one writer and needs no lock."""
+    query = sa.select(User).where(User.id == user_id).with_for_update()
+    return s.execute(query).scalar_one_or_none()
 
 
 def live_count(s: DbSession, user_id: str) -> int:
@@ -102,9 +114,21 @@ def list_audit(s: DbSession, limit: int) -> Sequence[tuple[AuditEntry, str | Non
     return [(row[0], row[1]) for row in (s.execute(query)).all()]
 
 
-def interrupt_usage_of(s: DbSession, message_ids: Sequence[str], now: datetime) -> None:
+def live_api_usage_ids(s: DbSession) -> list[str]:
+    """Running /v1 requests (no message row; the ledger row's id is the generation's)."""
+    query = sa.select(UsageRecord.id).where(
+        UsageRecord.status.in_(LIVE), UsageRecord.message_id.is_(None)
+    )
+    return list(s.execute(query).scalars())
+
+
+def interrupt_usage_of(s: DbSession, generation_ids: Sequence[str], now: datetime) -> None:
+    """End the ledger rows of these generations (chat answers by message, /v1 by row id)."""
     s.execute(
         sa.update(UsageRecord)
-        .where(UsageRecord.message_id.in_(message_ids), UsageRecord.status.in_(LIVE))
-        .values(status="interrupted", finished_at=now)
+        .where(
+            sa.or_(UsageRecord.message_id.in_(generation_ids), UsageRecord.id.in_(generation_ids)),
+            UsageRecord.status.in_(LIVE),
+        )
+        .values(status=AnswerStatus.interrupted, finished_at=now)
     )

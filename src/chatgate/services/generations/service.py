@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from chatgate.config import Settings
 from chatgate.db.engine import Database
-from chatgate.db.models import AnswerStatus, Message, UsageRecord, User
+from chatgate.db.models import AnswerStatus, Message, UsageRecord
 from chatgate.db.repos import conversations as repo
 from chatgate.db.repos import usage as usage_repo
 from chatgate.errors import ChatGateError, Interrupted, NotFound
@@ -42,7 +43,7 @@ from chatgate.services.live import (
     USAGE,
     LiveGeneration,
 )
-from chatgate.services.quotas import Quotas
+from chatgate.services.quotas import Quotas, Reservation
 from chatgate.services.scheduler import Admission
 
 if TYPE_CHECKING:
@@ -124,18 +125,25 @@ class Generations:
         now = utcnow()
         route = job.route
         answer_id = job.continue_answer.id if job.continue_answer is not None else new_id()
-        usage_id = new_id()
+        # A /v1 answer has no message row: its ledger row carries the generation's id, so the
+        # reaper finds it when its instance dies.
+        usage_id = new_id() if job.stored else answer_id
+        request = job.request
+        output_limit = request.max_tokens or route.model.max_output_tokens
+        reservation = Reservation()
 
         def commit(s: DbSession) -> None:
-            user = s.get(User, job.user_id)
+            nonlocal reservation
+            user = usage_repo.lock_user(s, job.user_id)
             if user is None:
                 raise NotFound("No such user.")
             quota = self._quotas.effective(user.role, user.quota)
-            self._quotas.check(
+            reservation = self._quotas.admit(
                 s,
                 job.user_id,
                 quota,
                 model_id=route.model.id,
+                output_limit=output_limit,
                 input_tokens=job.prompt_tokens,
                 now=now,
             )
@@ -148,6 +156,7 @@ class Generations:
                     source=job.source,
                     model=route.model.id,
                     provider=route.provider.name,
+                    reserved_tokens=reservation.tokens,
                     day=now.date().isoformat(),
                     created_at=now,
                 ),
@@ -161,6 +170,9 @@ class Generations:
             raise
         except Exception as exc:  # a foreign-key failure: the conversation was deleted meanwhile
             raise NotFound("Conversation not found.") from exc
+        if reservation.max_output is not None and reservation.max_output != request.max_tokens:
+            # What is left of a token budget bounds the answer the upstream may write.
+            job = replace(job, request=replace(request, max_tokens=reservation.max_output))
 
         loop = asyncio.get_running_loop()
         generation = LiveGeneration(
@@ -399,8 +411,13 @@ class Generations:
     async def _reap_orphans(self) -> int:
         """Answers whose instance died: `interrupted`, with the text of their last checkpoint."""
         assert self._shared is not None
-        candidates = await self._db.read(lambda s: repo.live_messages(s))
-        orphans = await self._shared.orphans([m.id for m in candidates], set(self._live))
+
+        def running(s: DbSession) -> tuple[list[Message], list[str]]:
+            return list(repo.live_messages(s)), usage_repo.live_api_usage_ids(s)
+
+        messages, api_requests = await self._db.read(running)
+        candidates = [m.id for m in messages] + api_requests
+        orphans = await self._shared.orphans(candidates, set(self._live))
         if not orphans:
             return 0
         now = utcnow()
@@ -410,11 +427,11 @@ class Generations:
             return repo.interrupt_live_messages(s, now, ids=orphans)
 
         count = await self._db.write(interrupt)
-        by_id = {m.id: m for m in candidates}
+        text = {m.id: m.content for m in messages}
         error = error_payload(Interrupted())
         for generation_id in orphans:
             await self._shared.append_final(
-                generation_id, by_id[generation_id].content, AnswerStatus.interrupted, error
+                generation_id, text.get(generation_id, ""), AnswerStatus.interrupted, error
             )
         log.warning("interrupted answers of a stopped instance", count=count)
         return count
