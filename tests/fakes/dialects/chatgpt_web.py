@@ -20,6 +20,10 @@ from __future__ import annotations
 
 from tests.fakes.dialects import API_KEY, Refusal, Seen, Transcript, sse
 
+_CID = "67a1f0c2-5d3e-8004-9b1a-4c2e7f9d0a15"
+_UID = "aaa2c0d1-7e3f-4a5b-9c8d-1e2f3a4b5c6d"
+_MID = "b3f4e5d6-a7b8-4c9d-8e0f-1a2b3c4d5e6f"
+
 
 def conversation_request(seen: Seen) -> Refusal | None:
     if seen.headers.get("authorization") != f"Bearer {API_KEY}":
@@ -37,12 +41,13 @@ def conversation_request(seen: Seen) -> Refusal | None:
         return 422, {"detail": "(conformance) not a chatgpt-web 'next' request"}
     if body.get("model") != "auto":
         return 404, {"detail": f"Model {body.get('model')} not found"}
+    # A follow-up continues the thread with the ids this answer handed over.
+    if "conversation_id" in body and (
+        body["conversation_id"] != _CID or body.get("parent_message_id") != _MID
+    ):
+        return 404, {"detail": f"Can't load conversation {body['conversation_id']}"}
     return None
 
-
-_CID = "67a1f0c2-5d3e-8004-9b1a-4c2e7f9d0a15"
-_UID = "aaa2c0d1-7e3f-4a5b-9c8d-1e2f3a4b5c6d"
-_MID = "b3f4e5d6-a7b8-4c9d-8e0f-1a2b3c4d5e6f"
 
 ANSWER = sse(rf"""
 data: {{"message": {{"id": "{_UID}", "author": {{"role": "user", "name": null, "metadata": {{}}}}, "create_time": 1767226700.12, "update_time": null, "content": {{"content_type": "text", "parts": ["Salut ?"]}}, "status": "finished_successfully", "end_turn": null, "weight": 1.0, "metadata": {{}}, "recipient": "all"}}, "conversation_id": "{_CID}", "error": null}}
