@@ -68,6 +68,9 @@ class Registration(StrEnum):
 
 class ProviderKind(StrEnum):
     openai = "openai"
+    azure = "azure"
+    gemini = "gemini"
+    mistral = "mistral"
     anthropic = "anthropic"
     chatgpt_web = "chatgpt_web"
     local = "local"
@@ -132,6 +135,10 @@ class ProviderConfig(_Strict):
     proxy: SecretStr | None = None
     ca_bundle: CABundle = None
     credentials: list[CredentialConfig] = Field(default_factory=list)
+    api_version: str | None = Field(
+        None,
+        description="kind = azure only: the api-version query parameter (default 2024-10-21).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -341,8 +348,24 @@ class Settings(BaseSettings):
                     "(base_url, or chatgpt-web's API_REVERSE_PROXY). ChatGate has no default proxy: "
                     "whoever runs the proxy can see the token."
                 )
+            if provider.kind is ProviderKind.azure and not provider.base_url:
+                raise ValueError(
+                    f"provider {provider.name!r}: Azure OpenAI needs base_url = the resource endpoint, "
+                    'e.g. "https://my-resource.openai.azure.com"; each model\'s upstream is its deployment name'
+                )
+            if provider.api_version is not None and provider.kind is not ProviderKind.azure:
+                raise ValueError(
+                    f'provider {provider.name!r}: api_version is an Azure OpenAI setting (kind = "azure")'
+                )
             if (
-                provider.kind in (ProviderKind.openai, ProviderKind.anthropic)
+                provider.kind
+                in (
+                    ProviderKind.openai,
+                    ProviderKind.azure,
+                    ProviderKind.gemini,
+                    ProviderKind.mistral,
+                    ProviderKind.anthropic,
+                )
                 and not provider.credentials
             ):
                 raise ValueError(

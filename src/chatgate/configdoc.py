@@ -64,7 +64,7 @@ proxy = "socks5h://127.0.0.1:1080"     # for every upstream without its own
 
 [[providers]]
 name = "openai"                        # shown to admins; model ids must be unique across providers
-kind = "openai"                        # OpenAI, DeepSeek, Ollama /v1, vLLM, llama.cpp server, LM Studio, OpenRouter
+kind = "openai"                        # OpenAI, DeepSeek, Ollama /v1, vLLM, llama.cpp server, LM Studio, OpenRouter, Groq
 base_url = "https://api.openai.com/v1"
 models = ["gpt-4o-mini", {id = "gpt-4o", context_window = 128000}]
 
@@ -72,6 +72,29 @@ models = ["gpt-4o-mini", {id = "gpt-4o", context_window = 128000}]
 api_key = "sk-…"
 concurrency = 4                        # requests in flight at once
 proxy = "http://user:pass@proxy:3128"  # optional, per credential
+
+[[providers]]
+name = "azure"
+kind = "azure"                         # Azure OpenAI: the key goes in an api-key header
+base_url = "https://my-resource.openai.azure.com"  # the resource endpoint
+api_version = "2024-10-21"             # optional; this is the default
+models = [{id = "gpt-4o", upstream = "my-gpt-4o"}]  # upstream = the deployment name
+[[providers.credentials]]
+api_key = "…"
+
+[[providers]]
+name = "gemini"
+kind = "gemini"                        # Google's OpenAI-compatible endpoint (base_url has a default)
+models = ["gemini-2.5-flash"]
+[[providers.credentials]]
+api_key = "AIza…"
+
+[[providers]]
+name = "mistral"
+kind = "mistral"                       # api.mistral.ai: refuses fields it does not know, so not "openai"
+models = ["mistral-small-latest"]
+[[providers.credentials]]
+api_key = "…"
 
 [[providers]]
 name = "claude"

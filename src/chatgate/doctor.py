@@ -153,9 +153,12 @@ async def _probe(provider: Any, credential: Any, proxy: str) -> Probe:
     if kind == "anthropic":
         url = f"{provider.base_url}/models"
         headers = {"x-api-key": credential.secret or "", "anthropic-version": "2023-06-01"}
-    elif kind == "openai":
+    elif kind in ("openai", "gemini", "mistral"):
         url = f"{provider.base_url}/models"
         headers = {"authorization": f"Bearer {credential.secret}"} if credential.secret else {}
+    elif kind == "azure":
+        url = f"{provider.base_url}/openai/models?api-version={provider.api_version}"
+        headers = {"api-key": credential.secret or ""}
     else:
         url = provider.url
 

@@ -9,9 +9,14 @@ import structlog
 from chatgate.config import CredentialConfig, ModelConfig, ProviderConfig, ProviderKind, Settings
 from chatgate.errors import ModelUnavailable, NoModel
 from chatgate.providers.anthropic import Anthropic
+from chatgate.providers.azure import AzureOpenAI
 from chatgate.providers.base import Credential, Provider
 from chatgate.providers.chatgpt_web import ChatGPTWeb
+from chatgate.providers.gemini import DEFAULT_BASE_URL as GEMINI_BASE_URL
+from chatgate.providers.gemini import Gemini
 from chatgate.providers.http import build_client
+from chatgate.providers.mistral import DEFAULT_BASE_URL as MISTRAL_BASE_URL
+from chatgate.providers.mistral import Mistral
 from chatgate.providers.openai_compat import OpenAICompatible
 from chatgate.security.redaction import register_secrets_from
 
@@ -19,12 +24,17 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_CONCURRENCY = {
     ProviderKind.openai: 4,
+    ProviderKind.azure: 4,
+    ProviderKind.gemini: 4,
+    ProviderKind.mistral: 4,
     ProviderKind.anthropic: 4,
     ProviderKind.chatgpt_web: 1,  # the web backend answers one message at a time per token
     ProviderKind.local: 1,
 }
 DEFAULT_BASE = {
     ProviderKind.openai: "https://api.openai.com/v1",
+    ProviderKind.gemini: GEMINI_BASE_URL,
+    ProviderKind.mistral: MISTRAL_BASE_URL,
     ProviderKind.anthropic: "https://api.anthropic.com",
 }
 
@@ -70,6 +80,14 @@ def build_provider(config: ProviderConfig, settings: Settings) -> Provider:
                 settings,
             )
         return OpenAICompatible(config.name, base, list(config.models), credentials)
+    if config.kind is ProviderKind.azure:
+        return AzureOpenAI(
+            config.name, base, list(config.models), credentials, api_version=config.api_version
+        )
+    if config.kind is ProviderKind.gemini:
+        return Gemini(config.name, base, list(config.models), credentials)
+    if config.kind is ProviderKind.mistral:
+        return Mistral(config.name, base, list(config.models), credentials)
     if config.kind is ProviderKind.anthropic:
         return Anthropic(config.name, base, list(config.models), credentials)
     if config.kind is ProviderKind.chatgpt_web:

@@ -95,7 +95,7 @@ TRANSCRIPTS = (
     Transcript(
         name="mistral",
         source="docs.mistral.ai chat completion; a recorded Mistral stream; 422 client issues",
-        kind="openai",
+        kind="mistral",
         protocol="openai",
         body=ANSWER,
         text="Le fromage préféré ? Le comté, affiné 24 mois 🧀.",

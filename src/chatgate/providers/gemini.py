@@ -1,0 +1,21 @@
+"""Gemini through Google's OpenAI-compatible endpoint (`.../v1beta/openai`): Chat Completions with
+the Gemini API key as a Bearer token.
+
+Its streams are OpenAI's with Gemini's habits, which the reader absorbs: `role` in every delta,
+no `finish_reason` until the last chunk, which brings the last text, the finish reason and the
+usage together. Its model list names models `models/<id>`; the ids to call are without it.
+"""
+
+from __future__ import annotations
+
+from chatgate.config import ProviderKind
+from chatgate.providers.openai_compat import OpenAICompatible
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/openai"
+
+
+class Gemini(OpenAICompatible):
+    kind = ProviderKind.gemini
+
+    async def list_models(self) -> list[str]:
+        return [model.removeprefix("models/") for model in await super().list_models()]

@@ -1,0 +1,25 @@
+"""Mistral AI (`api.mistral.ai/v1`): OpenAI-like Chat Completions with a closed request schema.
+
+Mistral refuses any field it does not know with 422 "Extra inputs are not permitted", and
+`stream_options` is one of them; it reports usage in the last chunk of every stream without
+being asked. So the request is OpenAI's without `stream_options`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatgate.config import ProviderKind
+from chatgate.providers.base import ChatRequest
+from chatgate.providers.openai_compat import OpenAICompatible
+
+DEFAULT_BASE_URL = "https://api.mistral.ai/v1"
+
+
+class Mistral(OpenAICompatible):
+    kind = ProviderKind.mistral
+
+    def _body(self, request: ChatRequest) -> dict[str, Any]:
+        body = super()._body(request)
+        body.pop("stream_options", None)
+        return body
