@@ -144,7 +144,7 @@ test('upstreams show each credential\'s state and refresh by themselves', async 
   const card = page.getByRole('article', { name: 'fake' })
   await expect(card).toContainText('Queue: 0')
   await expect(card).toContainText('fake-model, fake-model-2')
-  await expect(card.getByRole('table')).toContainText('OK')
+  await expect(card.getByRole('table')).toContainText('Ready')
   const updated = page.getByText(/updated \d/)
   const first = await updated.textContent()
   await expect.poll(() => updated.textContent(), { timeout: 10_000 }).not.toBe(first)
