@@ -49,6 +49,16 @@ class _StrayResponse(Exception):
     """A response nobody asked for: bytes after a complete answer, or on an idle connection."""
 
 
+class _NothingAsked:
+    """The parser of a connection that has sent no request yet: whatever arrives is stray."""
+
+    def feed_data(self, data: bytes) -> None:
+        raise _StrayResponse
+
+
+_NOTHING_ASKED = _NothingAsked()
+
+
 def _tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
     """certifi's roots, plus the administrator's CA bundle (PEM) when one is configured; the
     configuration has already checked that the bundle can be read (config.CABundle)."""
@@ -147,7 +157,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.parser: Any = None
+        self.parser: Any = _NOTHING_ASKED
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.chunks: deque[bytes] = deque()
@@ -157,7 +167,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.reusable = False
         self.error: BaseException | None = None
-        self.received = 0  # bytes of the current response, interim ones included
+        self.answered = False  # a byte of a response (interim ones included) has arrived
         self.interim = False  # inside a 1xx response; the real one follows
         self.until_close = False  # the body has no length: it ends when the server closes
         self.decoder: _Decoder | None = None
@@ -179,13 +189,10 @@ class _Connection(asyncio.Protocol):
             self.raw.append(data)
             self._wake_raw()
             return
-        self.received += len(data)
         try:
-            if self.parser is None:
-                raise _StrayResponse
             self.parser.feed_data(data)
         except (httptools.HttpParserError, _StrayResponse) as exc:
-            if self.message_complete or self.parser is None:
+            if self.message_complete or self.parser is _NOTHING_ASKED:
                 # Bytes after a complete answer (or before any question): the answer stands,
                 # the connection is not used again.
                 self.reusable = False
@@ -218,9 +225,10 @@ class _Connection(asyncio.Protocol):
             self.headers_done.set_result(None)
 
     # -- httptools callbacks ----------------------------------------------------------------------
-    def on_message_begin(self) -> None:
+    def on_message_begin(self) -> None:  # the first byte of a response (llhttp skips CRLFs)
         if self.message_complete:
             raise _StrayResponse  # stops the parser; data_received drops the connection
+        self.answered = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.lower(), value))
@@ -321,7 +329,7 @@ class _Connection(asyncio.Protocol):
         self.chunks.clear()
         self.message_complete = False
         self.error = None
-        self.received = 0
+        self.answered = False
         self.interim = self.until_close = False
         self.decoder = None
         self.undecodable = None
@@ -722,7 +730,7 @@ class UpstreamClient:
             connection.transport.abort()  # given up while waiting: the upstream must stop too
             raise
         if connection.status == 0:
-            if reused is not None and connection.received == 0:
+            if reused is not None and not connection.answered:
                 return await self._send(key, scheme, host, port, request, reused=None)
             error = connection.error or ConnectionResetError("closed before a response")
             raise _transport_error(error, before_response=True)
