@@ -90,3 +90,36 @@ test('a credential refused once rests with its next try shown, and "Try now" bri
     await server.stop()
   }
 })
+
+test('without anyone doing anything, the refused credential is tried again and a new message is answered within 35 s', async ({ browser, upstream }) => {
+  const server = await startChatGate({ name: 'self-heal', upstreamUrl: state.upstreamUrl })
+  try {
+    const admin = { username: `watcher${Date.now().toString(36)}`, password: 'heal-password-123' }
+    const created = server.cli(['user', 'add', admin.username, '--admin', '--password-stdin'], `${admin.password}\n`)
+    expect(created.status, created.stderr).toBe(0)
+    const context = await browser.newContext({ baseURL: server.url, serviceWorkers: 'block', locale: 'en-US', colorScheme: 'light' })
+    const chat = await context.newPage()
+    expect((await chat.request.post('/api/auth/login', { data: admin, headers: { Origin: server.url } })).status()).toBe(200)
+    await chat.goto('/')
+    await upstream.queue('auth_error')
+    await send(chat, 'Hello?')
+    const refusedAt = Date.now()
+    await expect(answers(chat).last().getByRole('alert')).toBeVisible({ timeout: 20_000 })
+
+    // The console (only watched, never touched) shows the rest and then, by itself, readiness.
+    const consolePage = await context.newPage()
+    await consolePage.goto('/admin/upstreams')
+    const row = consolePage.getByRole('article', { name: 'fake' }).locator('tbody tr').first()
+    await expect(row).toHaveAttribute('data-state', 'resting')
+    await expect(row.locator('.credential-countdown')).toHaveText(/^in \d+ seconds?$/)
+    await expect(row).toHaveAttribute('data-state', 'ready', { timeout: 35_000 - (Date.now() - refusedAt) })
+
+    await chat.bringToFront()
+    await send(chat, 'Hello again?')
+    await expect(answers(chat).last().locator('.message-answer')).toHaveText('Hello from the fake model.')
+    expect(Date.now() - refusedAt).toBeLessThan(35_000)
+    await context.close()
+  } finally {
+    await server.stop()
+  }
+})
