@@ -512,3 +512,13 @@ async def test_a_relative_redirect_is_named_against_the_request_url(
             await fetch(client, upstream.url)
     assert f"http://127.0.0.1:{upstream.port}/v2/chat " in caught.value.message
     assert "token" not in caught.value.message
+
+
+async def test_an_upgrade_nobody_asked_for_is_a_plain_status_not_a_crash(
+    client: UpstreamClient,
+) -> None:
+    head = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+    async with Upstream(answer(head, b"\x81\x05hello", keep_alive=True)) as upstream:
+        assert await fetch(client, upstream.url) == (101, b"")
+        assert await fetch(client, upstream.url) == (101, b"")
+        assert upstream.connections == 2

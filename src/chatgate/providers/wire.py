@@ -191,7 +191,7 @@ class _Connection(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
-        except (httptools.HttpParserError, _StrayResponse) as exc:
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade, _StrayResponse) as exc:
             if self.message_complete or self.parser is _NOTHING_ASKED:
                 # Bytes after a complete answer (or before any question): the answer stands,
                 # the connection is not used again.
