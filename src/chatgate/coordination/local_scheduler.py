@@ -1,4 +1,5 @@
-"""Fair admission to the upstream credentials.
+"""Fair admission to the upstream credentials, within one process (`Admission`, declared in
+chatgate.coordination.protocols; the Redis twin is chatgate.coordination.redis_scheduler).
 
 Each credential has a concurrency limit (an access token or the local model: 1) and optionally a
 requests-per-minute limit; several credentials of one provider form a pool. Requests that cannot
@@ -19,63 +20,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Protocol
 
-from chatgate.errors import UpstreamResting
+from chatgate.coordination.credential_health import RestPolicy, credential_row, resting_error
+from chatgate.coordination.protocols import Lease, PositionCallback
 from chatgate.ids import utcnow
 from chatgate.providers.base import Credential
 
-PositionCallback = Callable[[int], None]
 _arrivals = itertools.count()
-
-
-@dataclass(frozen=True, slots=True)
-class RestPolicy:
-    """How long a refused credential rests: `first` seconds, doubling, at most `longest`."""
-
-    first: float = 20.0
-    longest: float = 600.0
-
-    def rest(self, refusals_in_a_row: int) -> float:
-        return float(min(self.first * 2.0 ** max(0, refusals_in_a_row - 1), self.longest))
-
-
-def resting_error(pool_name: str, seconds: float) -> UpstreamResting:
-    """What people hear while every credential of a model rests: when it is tried again."""
-    seconds = max(1, int(seconds + 0.999))
-    retry_at = utcnow() + timedelta(seconds=seconds)
-    when = f"{seconds} seconds" if seconds < 120 else f"{round(seconds / 60)} minutes"
-    return UpstreamResting(
-        "The AI service refused ChatGate's credentials. They will be tried again in "
-        f"{when} (at {retry_at:%H:%M:%S} UTC). The administrator has been told.",
-        retry_after=seconds,
-        detail=f"{pool_name}: every credential is resting",
-        extra={"retry_after": seconds, "retry_at": retry_at.isoformat()},
-    )
-
-
-def credential_row(credential: Credential, *, cooling_seconds: float) -> dict[str, object]:
-    """One credential's state for the admin console — never its secret."""
-    state = credential.state
-    cooling = max(0.0, cooling_seconds)
-    kind = "ready" if cooling <= 0 else ("resting" if state.resting else "cooling_down")
-    next_try = utcnow() + timedelta(seconds=cooling) if cooling > 0 else None
-    return {
-        "name": credential.name,
-        "concurrency": credential.concurrency,
-        "in_flight": state.in_flight,
-        "requests": state.requests,
-        "state": kind,
-        "cooling_down_seconds": round(cooling, 1),
-        "failing": kind == "resting",
-        "rests": state.rests,
-        "last_error": state.last_error,
-        "last_error_at": state.last_error_at.isoformat() if state.last_error_at else None,
-        "next_try_at": next_try.isoformat() if next_try else None,
-    }
 
 
 @dataclass(eq=False)
@@ -85,47 +37,6 @@ class _Waiter:
     on_position: PositionCallback | None
     arrival: int = field(default_factory=lambda: next(_arrivals))
     position: int = 0
-
-
-class Lease(Protocol):
-    """A granted slot on a credential; `release()` may be called more than once."""
-
-    credential: Credential
-
-    def release(self) -> None: ...
-
-
-class Admission(Protocol):
-    """What the generation service needs from a scheduler: in-process (this module) or shared
-    between instances through Redis (chatgate.coordination.redis_scheduler)."""
-
-    def add_pool(self, name: str, credentials: list[Credential]) -> None: ...
-
-    async def acquire(
-        self, pool_name: str, user_id: str, on_position: PositionCallback | None = None
-    ) -> Lease: ...
-
-    async def cool_down(self, credential: Credential, seconds: float, *, reason: str) -> None:
-        """A 429: skip this credential for `seconds`."""
-        ...
-
-    async def refused(self, credential: Credential, *, reason: str) -> float:
-        """The upstream refused the credential: rest it; returns the rest in seconds."""
-        ...
-
-    async def note_error(self, credential: Credential, reason: str) -> None: ...
-
-    async def succeeded(self, credential: Credential) -> None:
-        """An answer came through: a resting credential is healed."""
-        ...
-
-    async def try_now(self, pool_name: str, credential_name: str) -> bool:
-        """End a cool-down or rest at once (the admin's "try now"); False if there is none."""
-        ...
-
-    async def queue_length(self, pool_name: str) -> int: ...
-
-    async def status(self, pool_name: str) -> list[dict[str, object]]: ...
 
 
 class LocalLease:
@@ -265,6 +176,12 @@ class Scheduler:
     def __init__(self, rests: RestPolicy | None = None) -> None:
         self._pools: dict[str, _Pool] = {}
         self._rests = rests or RestPolicy()
+
+    async def start(self) -> None:
+        """Nothing runs in the background in one process."""
+
+    async def close(self) -> None:
+        """Nothing to let go of."""
 
     def add_pool(self, name: str, credentials: list[Credential]) -> None:
         self._pools[name] = _Pool(name, credentials)

@@ -1,6 +1,6 @@
 """The fair scheduler shared by every instance, in Redis.
 
-The same rules as the in-process scheduler (chatgate.services.scheduler): a credential runs at
+The same rules as the in-process scheduler (chatgate.coordination.local_scheduler): a credential runs at
 most `concurrency` requests at once across all instances, and the next request admitted is the
 waiting one whose owner has the fewest requests running (then least recently served, then
 oldest). Decisions are made by one Lua script, atomically, whichever instance runs it; its result
@@ -22,10 +22,11 @@ from typing import Any
 import orjson
 import structlog
 
+from chatgate.coordination.credential_health import RestPolicy, credential_row, resting_error
+from chatgate.coordination.protocols import PositionCallback
 from chatgate.coordination.redis_link import RedisLink
 from chatgate.ids import new_id, utcnow
 from chatgate.providers.base import Credential
-from chatgate.services.scheduler import PositionCallback, RestPolicy, credential_row, resting_error
 
 log = structlog.get_logger(__name__)
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import orjson
 import structlog
 
+from chatgate.coordination.protocols import EventSource, StopHandler
 from chatgate.coordination.redis_link import BLOCK_SECONDS, RedisLink
 
 log = structlog.get_logger(__name__)
@@ -27,11 +28,12 @@ FLUSH_SECONDS = 0.02
 # Events whose payload is a bare text piece (the answer's deltas, reasoning): stored raw.
 TEXT_EVENTS = frozenset({"delta", "reasoning"})
 
-EventSource = Callable[[], Sequence[tuple[str, int, list[str], list[Any], bool]]]
-StopHandler = Callable[[str], Awaitable[None] | None]
-
 
 class SharedGenerations:
+    """`LiveStreams` through Redis: every instance can read, stop and take over a generation."""
+
+    shared = True
+
     def __init__(self, link: RedisLink, *, retention_seconds: float) -> None:
         self._link = link
         self._retention_ms = max(60_000, int(retention_seconds * 1000))

@@ -7,6 +7,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from chatgate.config import Settings
+from chatgate.coordination.protocols import Admission
 from chatgate.db.engine import Database
 from chatgate.providers.registry import Registry, build_providers
 from chatgate.security.secrets import TokenHasher
@@ -20,7 +21,6 @@ from chatgate.services.generations import Generations
 from chatgate.services.instance import Instance, instance_secret
 from chatgate.services.quotas import Quotas
 from chatgate.services.ratelimit import RateLimits
-from chatgate.services.scheduler import Admission
 from chatgate.services.shares import Shares
 from chatgate.services.transfer import Transfer
 from chatgate.services.users import Users
@@ -70,7 +70,7 @@ class Services:
                 coordination.scheduler.add_pool(provider.name, provider.credentials)
             quotas = Quotas(settings)
             generations = Generations(
-                db, settings, coordination.scheduler, quotas, shared=coordination.shared
+                db, settings, coordination.scheduler, quotas, streams=coordination.streams
             )
             services = cls(
                 settings=settings,

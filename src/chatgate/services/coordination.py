@@ -4,15 +4,21 @@ in this process by default, or in Redis when `redis_url` is set (several instanc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 
 from chatgate.config import Settings
+from chatgate.coordination.credential_health import RestPolicy
+from chatgate.coordination.local_scheduler import Scheduler
+from chatgate.coordination.local_streams import LocalStreams
+from chatgate.coordination.protocols import Admission, LiveStreams
 from chatgate.db.engine import Database
 from chatgate.services.instances import Instances
 from chatgate.services.ratelimit import RateLimits
-from chatgate.services.scheduler import Admission, RestPolicy, Scheduler
+
+if TYPE_CHECKING:
+    from chatgate.coordination.redis_link import RedisLink
 
 log = structlog.get_logger(__name__)
 
@@ -22,14 +28,16 @@ class Coordination:
     scheduler: Admission
     limits: RateLimits
     instances: Instances
-    link: Any = None  # RedisLink
-    shared: Any = None  # SharedGenerations
+    streams: LiveStreams
+    link: RedisLink | None = None  # several instances: the one Redis connection they share
 
     @classmethod
     async def start(cls, settings: Settings, db: Database) -> Coordination:
         rests = RestPolicy(settings.credential_rest_seconds, settings.credential_rest_max_seconds)
         if not settings.redis_url:
-            coordination = cls(Scheduler(rests), RateLimits(), Instances(db, shared=False))
+            coordination = cls(
+                Scheduler(rests), RateLimits(), Instances(db, shared=False), LocalStreams()
+            )
         else:
             from chatgate.coordination.redis_link import RedisLink
             from chatgate.coordination.redis_scheduler import RedisScheduler
@@ -41,8 +49,8 @@ class Coordination:
                 RedisScheduler(link, rests),
                 RateLimits(redis=link.redis, prefix=link.prefix),
                 Instances(db, shared=True, instance_id=link.instance_id),
-                link,
                 SharedGenerations(link, retention_seconds=settings.stream_retention_seconds),
+                link,
             )
         try:
             await coordination.instances.start()
@@ -53,16 +61,11 @@ class Coordination:
         return coordination
 
     async def run(self) -> None:
-        start = getattr(self.scheduler, "start", None)
-        if start is not None:
-            await start()
+        await self.scheduler.start()
 
     async def close(self) -> None:
-        close = getattr(self.scheduler, "close", None)
-        if close is not None:
-            await close()
-        if self.shared is not None:
-            await self.shared.close()
+        await self.scheduler.close()
+        await self.streams.close()
         await self.instances.close()
         if self.link is not None:
             await self.link.close()

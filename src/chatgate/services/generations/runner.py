@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from chatgate.config import Settings
+from chatgate.coordination.protocols import Admission
 from chatgate.db.models import AnswerStatus
 from chatgate.errors import (
     ChatGateError,
@@ -28,7 +29,6 @@ from chatgate.errors import (
 from chatgate.providers.base import Credential
 from chatgate.services.generations.job import Job
 from chatgate.services.live import QUEUED, STREAMING, LiveGeneration
-from chatgate.services.scheduler import Admission
 
 log = structlog.get_logger(__name__)
 

@@ -17,12 +17,13 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session as DbSession
 
 from chatgate.config import Settings
+from chatgate.coordination.protocols import Admission, LiveStreams
 from chatgate.db.engine import Database
 from chatgate.db.models import AnswerStatus, Message, UsageRecord
 from chatgate.db.repos import conversations as repo
@@ -44,10 +45,6 @@ from chatgate.services.live import (
     LiveGeneration,
 )
 from chatgate.services.quotas import Quotas, Reservation
-from chatgate.services.scheduler import Admission
-
-if TYPE_CHECKING:
-    from chatgate.coordination.redis_streams import SharedGenerations
 
 log = structlog.get_logger(__name__)
 
@@ -61,17 +58,18 @@ class Generations:
         settings: Settings,
         scheduler: Admission,
         quotas: Quotas,
-        *,
-        shared: SharedGenerations | None = None,
+        streams: LiveStreams,
     ) -> None:
         self._db = db
         self._settings = settings
         self._scheduler = scheduler
         self._quotas = quotas
-        self._shared = shared
+        self._streams = streams
         # Running generations, and finished ones kept for replay (oldest first).
         self._live: dict[str, LiveGeneration] = {}
         self._recent: OrderedDict[str, LiveGeneration] = OrderedDict()
+        # Committed but not yet in _live: never taken for another instance's orphan.
+        self._starting: set[str] = set()
         self._unmirrored: set[str] = set()
         self._runner = Runner(settings, scheduler)
         self._ticker = Ticker(
@@ -79,30 +77,22 @@ class Generations:
             settings,
             self._live,
             self._recent,
-            every_few_ticks=self._reap_orphans if shared is not None else None,
+            # With one process, whatever runs is in memory: orphans exist only at startup.
+            every_few_ticks=self._reap_orphans if streams.shared else None,
             few=REAP_EVERY_TICKS,
         )
 
     # -- lifecycle of the service -----------------------------------------------------------
     async def start_service(self) -> None:
-        if self._shared is not None:
-            await self._shared.start(
-                self._mirror_source, self._stop_requested, self._unmirrored.difference_update
-            )
+        await self._streams.start(
+            self._mirror_source, self._stop_requested, self._unmirrored.difference_update
+        )
         self._ticker.start()
 
     async def recover(self) -> int:
         """At startup, answers a crash left `queued`/`streaming` become `interrupted` (keeping
         their text). With several instances, only those whose instance is gone."""
-        if self._shared is not None:
-            return await self._reap_orphans()
-
-        def recover(s: DbSession) -> int:
-            now = utcnow()
-            usage_repo.interrupt_live_usage(s, now)
-            return repo.interrupt_live_messages(s, now)
-
-        return await self._db.write(recover)
+        return await self._reap_orphans()
 
     async def shutdown(self, grace: float = 0.0) -> None:
         """Let running answers finish for `grace` seconds, then mark the rest `interrupted`.
@@ -131,6 +121,7 @@ class Generations:
         request = job.request
         output_limit = request.max_tokens or route.model.max_output_tokens
         reservation = Reservation()
+        self._starting.add(answer_id)
 
         def commit(s: DbSession) -> None:
             nonlocal reservation
@@ -170,6 +161,8 @@ class Generations:
             raise
         except Exception as exc:  # a foreign-key failure: the conversation was deleted meanwhile
             raise NotFound("Conversation not found.") from exc
+        finally:
+            self._starting.discard(answer_id)
         if reservation.max_output is not None and reservation.max_output != request.max_tokens:
             # What is left of a token budget bounds the answer the upstream may write.
             job = replace(job, request=replace(request, max_tokens=reservation.max_output))
@@ -198,14 +191,17 @@ class Generations:
             },
         )
         if job.continue_answer is not None:
-            generation.emit(RESET, {"text": job.continue_answer.content})
+            reset = {"text": job.continue_answer.content}
+            if job.continue_answer.reasoning:
+                reset["reasoning"] = job.continue_answer.reasoning
+            generation.emit(RESET, reset)
         if job.title:
             generation.emit(TITLE, {"title": job.title})
         self._live[answer_id] = generation
         self._recent.pop(answer_id, None)
-        if self._shared is not None:
-            await self._shared.claim(answer_id)
+        if self._streams.shared:
             self._unmirrored.add(answer_id)
+        await self._streams.claim(answer_id)
         generation.task = asyncio.create_task(
             self._run(generation, job), name=f"generation-{answer_id}"
         )
@@ -339,9 +335,9 @@ class Generations:
         generation = self.get(user_id, generation_id)
         if generation is None:
             message = await self.stored(user_id, generation_id)
-            if self._shared is None or message.status not in LIVE_STATUSES:
+            if not self._streams.shared or message.status not in LIVE_STATUSES:
                 return message.status
-            await self._shared.request_stop(generation_id)
+            await self._streams.request_stop(generation_id)
             for _ in range(100):  # the owner stops it and commits the final state
                 await asyncio.sleep(0.05)
                 message = await self.stored(user_id, generation_id)
@@ -375,20 +371,15 @@ class Generations:
         self, user_id: str, generation_id: str, after: int
     ) -> AsyncIterator[list[tuple[int, str, Any]]] | None:
         """Events of a generation running on another instance (None when there is none)."""
-        if self._shared is None:
+        await self.stored(user_id, generation_id)  # theirs, or NotFound
+        if not await self._streams.exists(generation_id):
             return None
-        message = await self.stored(user_id, generation_id)
-        if message.status not in LIVE_STATUSES and not await self._shared.exists(generation_id):
-            return None
-        if not await self._shared.exists(generation_id):
-            return None
-        return self._shared.events(generation_id, after, idle=HEARTBEAT_AFTER)
+        return self._streams.events(generation_id, after, idle=HEARTBEAT_AFTER)
 
     # -- several instances ----------------------------------------------------------------------
     async def settle(self) -> None:
         """Make everything produced so far visible to the other instances."""
-        if self._shared is not None:
-            await self._shared.flush()
+        await self._streams.flush()
 
     def _mirror_source(self) -> list[tuple[str, int, list[str], list[Any], bool]]:
         items = []
@@ -410,14 +401,13 @@ class Generations:
 
     async def _reap_orphans(self) -> int:
         """Answers whose instance died: `interrupted`, with the text of their last checkpoint."""
-        assert self._shared is not None
 
         def running(s: DbSession) -> tuple[list[Message], list[str]]:
             return list(repo.live_messages(s)), usage_repo.live_api_usage_ids(s)
 
         messages, api_requests = await self._db.read(running)
         candidates = [m.id for m in messages] + api_requests
-        orphans = await self._shared.orphans(candidates, set(self._live))
+        orphans = await self._streams.orphans(candidates, set(self._live) | self._starting)
         if not orphans:
             return 0
         now = utcnow()
@@ -430,7 +420,7 @@ class Generations:
         text = {m.id: m.content for m in messages}
         error = error_payload(Interrupted())
         for generation_id in orphans:
-            await self._shared.append_final(
+            await self._streams.append_final(
                 generation_id, text.get(generation_id, ""), AnswerStatus.interrupted, error
             )
         log.warning("interrupted answers of a stopped instance", count=count)
