@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -27,6 +27,7 @@ from chatgate.api import (
     openai_compat,
     transfer,
 )
+from chatgate.api.deps import refuse_keys_under_api
 from chatgate.api.middleware import BodyLimit, CsrfGuard, RequestContext
 from chatgate.api.schemas import COMMON_ERRORS
 from chatgate.config import Settings
@@ -111,7 +112,10 @@ def create_app(
         transfer.router,
     )
     for router in routers:
-        app.include_router(router, responses=COMMON_ERRORS)
+        # API keys authenticate /v1 only: any route under /api/ refuses them before anything runs.
+        app.include_router(
+            router, responses=COMMON_ERRORS, dependencies=[Depends(refuse_keys_under_api)]
+        )
 
     if (STATIC_DIR / "index.html").is_file():
         app.mount("/", SpaFiles(directory=STATIC_DIR, html=True), name="web")

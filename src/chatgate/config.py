@@ -232,12 +232,17 @@ class Settings(BaseSettings):
         64 * 1024 * 1024, gt=0, description="Largest history file accepted for import."
     )
     login_attempts_per_account: str = Field(
-        "10/15 minutes", description="Failed sign-ins allowed per account."
+        "10/15 minutes",
+        description="Failed sign-ins allowed per account from one client address "
+        "(never per account alone, so nobody can lock an account out).",
     )
     login_attempts_per_ip: str = Field(
         "30/15 minutes", description="Failed sign-ins allowed per client address."
     )
-    registrations_per_ip: str = Field("10/hour")
+    registrations_per_ip: str = Field(
+        "10/hour",
+        description="New accounts, and new guests in password and open mode, per client address.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     api_docs: bool = Field(False, description="Serve the interactive API docs at /docs.")

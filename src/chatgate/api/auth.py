@@ -77,18 +77,19 @@ async def login(
 ) -> UserOut:
     """Accounts: username + password. Password mode: the shared password. Open mode: nothing."""
     ip, agent = client_ip(request), user_agent(request)
-    mode = services.settings.auth_mode
+    mode, current = services.settings.auth_mode, request.cookies.get(SESSION_COOKIE)
     if body.username is not None:
         # Named accounts (administrators, at least) can sign in whatever the mode.
         user, token = await services.auth.login(
             body.username, body.password or "", ip=ip, user_agent=agent
         )
     elif mode is AuthMode.password:
+        # A browser that still has its guest session keeps that guest, and its quota.
         user, token = await services.auth.login_with_access_password(
-            body.password or "", ip=ip, user_agent=agent
+            body.password or "", ip=ip, user_agent=agent, session_token=current
         )
     elif mode is AuthMode.open:
-        user, token = await services.auth.login_open(ip=ip, user_agent=agent)
+        user, token = await services.auth.login_open(ip=ip, user_agent=agent, session_token=current)
     else:
         raise ValidationFailed("Enter your username and password.")
     _set_cookie(response, request, services.settings, token, user)

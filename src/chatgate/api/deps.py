@@ -22,11 +22,45 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def get_principal(request: Request, services: ServicesDep) -> Principal:
+# Personal API keys authenticate the OpenAI-compatible routes and nothing else: under /api/ a key
+# could otherwise mint keys, change the password or export everything.
+KEY_ROUTES_PREFIX = "/v1/"
+KEYS_ONLY_ON_V1 = (
+    "API keys work only on the OpenAI-compatible /v1 routes; sign in to use the rest of the API."
+)
+
+
+def _bearer(request: Request) -> str | None:
     authorization = request.headers.get("authorization", "")
-    if authorization[:7].lower() == "bearer ":
+    return authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
+
+
+def _route_path(request: Request) -> str:
+    # The matched route's path template, not the URL: a mount prefix or an odd spelling of the
+    # URL cannot make an /api/ route look like a /v1 one. No route (yet): no keys.
+    path = getattr(request.scope.get("route"), "path", "")
+    return path if isinstance(path, str) else ""
+
+
+def _keys_allowed(request: Request) -> bool:
+    return _route_path(request).startswith(KEY_ROUTES_PREFIX)
+
+
+async def refuse_keys_under_api(request: Request) -> None:
+    """On every route of the app: a request carrying `Authorization: Bearer` to a route under
+    /api/ is refused, the public ones (sign-in, shared links) included, whatever else (a session
+    cookie) comes along. Routes that need a user refuse keys outside /v1 in `get_principal`."""
+    if _bearer(request) is not None and _route_path(request).startswith("/api/"):
+        raise Unauthenticated(KEYS_ONLY_ON_V1)
+
+
+async def get_principal(request: Request, services: ServicesDep) -> Principal:
+    key = _bearer(request)
+    if key is not None:
         # An API key; a wrong one is refused even if a session cookie came along.
-        principal = await services.api_keys.resolve(authorization[7:].strip())
+        if not _keys_allowed(request):
+            raise Unauthenticated(KEYS_ONLY_ON_V1)
+        principal = await services.api_keys.resolve(key)
         if principal is None:
             raise Unauthenticated("The API key is not valid (revoked, or mistyped).")
         return principal

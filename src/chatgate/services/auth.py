@@ -3,10 +3,18 @@
 A session is an opaque random token in an HttpOnly cookie; the database keeps only its HMAC, so
 ending a session (logout, password change, role change, disabling) takes effect on the very next
 request.
+
+Guessing is limited per (account, address) and per address, never per account alone: a lock on
+the account would let anyone lock its owner out, so a correct password from an address without
+recent failures is never refused because of failures elsewhere. Instead, an address that keeps
+failing for one account is slowed down (`slowdown`) before it is refused. Both limits are counted
+before any password is hashed, so refused guesses cost no argon2 time, and they do not depend on
+whether the account exists.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,7 +36,7 @@ from chatgate.errors import (
 from chatgate.ids import utcnow
 from chatgate.security.passwords import verify_password
 from chatgate.security.secrets import TokenHasher, new_token
-from chatgate.services.ratelimit import RateLimits
+from chatgate.services.ratelimit import RateLimits, Receipt
 from chatgate.services.users import UserInfo, Users
 
 # Extending a session's expiry is a write; do it at most this often per session.
@@ -36,6 +44,21 @@ TOUCH_INTERVAL = timedelta(hours=1)
 # Anonymous users (password and open modes) lose their history with their cookie: keep it long.
 ANONYMOUS_SESSION_DAYS = 365
 PASSWORD_FINGERPRINT = "access_password_fingerprint"
+# Failures of one account from one address before its next guesses wait, and how long at most.
+SLOWDOWN_FREE_FAILURES = 3
+SLOWDOWN_FIRST_SECONDS = 0.05
+SLOWDOWN_MAX_SECONDS = 1.0
+TOO_MANY_GUESTS = "Too many new guest sessions from this address. Try again later."
+
+
+def slowdown(failures: int) -> float:
+    """Seconds to wait before checking a password, after `failures` recent failures of this
+    account from this address: none for the first few, then doubling up to a second."""
+    if failures < SLOWDOWN_FREE_FAILURES:
+        return 0.0
+    return min(
+        SLOWDOWN_MAX_SECONDS, SLOWDOWN_FIRST_SECONDS * 2.0 ** (failures - SLOWDOWN_FREE_FAILURES)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +67,14 @@ class Principal:
 
     user: UserInfo
     session_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Guess:
+    """One counted password attempt: per address, and per (account, address)."""
+
+    from_ip: Receipt
+    pair: Receipt
 
 
 class Auth:
@@ -78,20 +109,33 @@ class Auth:
         await self._db.write(check)
 
     # -- sign in ------------------------------------------------------------------------------
+    async def _guess(self, kind: str, account: str, ip: str) -> _Guess:
+        """Count one password attempt before any hashing, or refuse it (429 with Retry-After):
+        per address over all accounts, and per account from this address. Then wait a little
+        when this address has failed for this account before."""
+        settings = self._settings
+        from_ip = await self._limits.take(settings.login_attempts_per_ip, "login-ip", ip)
+        try:
+            pair = await self._limits.take(settings.login_attempts_per_account, kind, ip, account)
+        except RateLimited:
+            await self._limits.give_back(from_ip)
+            raise
+        delay = slowdown(pair.count - 1)
+        if delay:
+            await asyncio.sleep(delay)
+        return _Guess(from_ip, pair)
+
+    async def _guessed_right(self, guess: _Guess, kind: str, account: str, ip: str) -> None:
+        """A correct password: this address's failures for the account are forgotten, and the
+        attempt does not count against the address (a class behind one address signs in together)."""
+        await self._limits.clear(self._settings.login_attempts_per_account, kind, ip, account)
+        await self._limits.give_back(guess.from_ip)
+
     async def login(
         self, username: str, password: str, *, ip: str, user_agent: str
     ) -> tuple[UserInfo, str]:
         account = username.strip().casefold()
-        settings = self._settings
-        # Counted before the password is checked, so guesses sent at once are all counted.
-        counted = await self._limits.take(
-            settings.login_attempts_per_account, "login-account", account
-        )
-        try:
-            from_ip = await self._limits.take(settings.login_attempts_per_ip, "login-ip", ip)
-        except RateLimited:
-            await self._limits.give_back(counted)
-            raise
+        guess = await self._guess("login-account", account, ip)
         user, stored_hash = await self._users.password_hash_of(account)
         # Always verify (against a dummy hash for unknown users) so timing tells nothing.
         valid, new_hash = await verify_password(
@@ -99,32 +143,48 @@ class Auth:
         )
         if user is None or not valid:
             raise InvalidCredentials()
-        # A successful sign-in does not count: a class behind one address signs in together.
-        await self._limits.clear(settings.login_attempts_per_account, "login-account", account)
-        await self._limits.give_back(from_ip)
+        await self._guessed_right(guess, "login-account", account, ip)
         self._check_status(user)
         if new_hash:
             await self._users.upgrade_hash(user.id, new_hash)
         return user, await self.start_session(user, ip=ip, user_agent=user_agent)
 
     async def login_with_access_password(
-        self, password: str, *, ip: str, user_agent: str
+        self, password: str, *, ip: str, user_agent: str, session_token: str | None = None
     ) -> tuple[UserInfo, str]:
-        """Password mode: the shared password gives this browser its own anonymous user."""
+        """Password mode: the shared password gives this browser its own anonymous user.
+
+        A browser that still has its guest session keeps that guest (and its quota); new guests
+        are limited per address (`registrations_per_ip`), so signing in again never gives a
+        fresh budget."""
         configured = self._settings.access_password
         if self._settings.auth_mode is not AuthMode.password or configured is None:
             raise Forbidden("This server does not use a shared access password.")
-        counted = await self._limits.take(self._settings.login_attempts_per_ip, "login-ip", ip)
+        guess = await self._guess("login-access", "", ip)
         if not hmac.compare_digest(password.encode(), configured.get_secret_value().encode()):
             raise InvalidCredentials("Wrong access password.")
-        await self._limits.give_back(counted)
-        user = await self._users.create_anonymous()
-        return user, await self.start_session(user, ip=ip, user_agent=user_agent)
+        await self._guessed_right(guess, "login-access", "", ip)
+        return await self._guest(ip=ip, user_agent=user_agent, session_token=session_token)
 
-    async def login_open(self, *, ip: str, user_agent: str) -> tuple[UserInfo, str]:
+    async def login_open(
+        self, *, ip: str, user_agent: str, session_token: str | None = None
+    ) -> tuple[UserInfo, str]:
         if self._settings.auth_mode is not AuthMode.open:
             raise Unauthenticated()
-        await self._limits.take(self._settings.registrations_per_ip, "register-ip", ip)
+        return await self._guest(ip=ip, user_agent=user_agent, session_token=session_token)
+
+    async def _guest(
+        self, *, ip: str, user_agent: str, session_token: str | None
+    ) -> tuple[UserInfo, str]:
+        """This browser's guest if its session is still valid; else a new one, if the address
+        has not made too many lately."""
+        if session_token:
+            current = await self.resolve_session(session_token)
+            if current is not None and current.user.is_anonymous:
+                return current.user, session_token
+        await self._limits.take(
+            self._settings.registrations_per_ip, "register-ip", ip, message=TOO_MANY_GUESTS
+        )
         user = await self._users.create_anonymous()
         return user, await self.start_session(user, ip=ip, user_agent=user_agent)
 
@@ -204,22 +264,21 @@ class Auth:
     async def change_password(
         self, principal: Principal, current: str, new: str, *, ip: str, user_agent: str
     ) -> str:
-        """Ends every session of the user, then signs this browser in again."""
+        """Ends every session and revokes every API key of the user, then signs this browser in
+        again."""
         user = principal.user
         if user.is_anonymous:
             raise Forbidden("Guest users have no password to change.")
-        limit, account = self._settings.login_attempts_per_account, user.username.casefold()
-        counted = await self._limits.take(limit, "login-account", account)
+        account = user.username.casefold()
+        guess = await self._guess("login-account", account, ip)
         _, stored_hash = await self._users.password_hash_of(user.username)
         valid, _ = await verify_password(current, stored_hash)
         if not valid:
             raise InvalidCredentials("The current password is wrong.")
-        await self._limits.give_back(counted)
+        await self._guessed_right(guess, "login-account", account, ip)
         await self._users.set_password(user.id, new)
         return await self.start_session(user, ip=ip, user_agent=user_agent)
 
     async def end_all_sessions(self, user_id: str) -> None:
-        def delete(s: DbSession) -> None:
-            repo.delete_user_sessions(s, user_id)
-
-        await self._db.write(delete)
+        """Sign out everywhere: every session ends and every API key is revoked."""
+        await self._users.sign_out_everywhere(user_id)

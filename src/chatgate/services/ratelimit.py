@@ -1,8 +1,9 @@
 """Sliding-window counters for sign-in, registration and similar attempts.
 
 `take` counts an attempt and refuses it in one atomic step, so a burst of guesses sent at once
-cannot all pass the check before any of them is counted. An attempt that turns out fine (a correct
-password) can be handed back. In memory for one process; in Redis — a sorted set of attempt times
+cannot all pass the check before any of them is counted; its receipt says how many attempts the
+window holds with this one (sign-in uses that to slow repeated guesses down). An attempt that turns
+out fine (a correct password) can be handed back. In memory for one process; in Redis — a sorted set of attempt times
 per key, checked and added to by one Lua script — when instances share state, so a limit counts
 every instance's attempts.
 """
@@ -30,7 +31,7 @@ if redis.call('ZCARD', KEYS[1]) >= limit then
 end
 redis.call('ZADD', KEYS[1], now, ARGV[4])
 redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
-return {1, ''}
+return {1, '', redis.call('ZCARD', KEYS[1])}
 """
 _SWEEP_ABOVE = 10_000  # windows kept in memory before the empty ones are swept
 
@@ -41,6 +42,7 @@ class Receipt:
 
     key: str
     attempt: str
+    count: int = 1  # attempts in the window, this one included, when it was taken
 
 
 class RateLimits:
@@ -71,14 +73,14 @@ class RateLimits:
             if len(attempts) >= item.amount:
                 raise RateLimited(message, retry_after=max(1.0, attempts[0][0] + window - now))
             attempts.append((now, attempt))
-            return Receipt(name, attempt)
-        allowed, oldest = await self._take_script(
+            return Receipt(name, attempt, len(attempts))
+        allowed, oldest, *count = await self._take_script(
             keys=[name], args=[repr(now), window, item.amount, attempt]
         )
         if not allowed:
             frees_at = float(oldest) + window
             raise RateLimited(message, retry_after=max(1.0, math.ceil(frees_at - now)))
-        return Receipt(name, attempt)
+        return Receipt(name, attempt, int(count[0]))
 
     async def give_back(self, receipt: Receipt) -> None:
         if self._redis is None:

@@ -224,7 +224,8 @@ class Users:
     async def update(
         self, user_id: str, *, role: str | None = None, status: str | None = None
     ) -> UserInfo:
-        """Change role or status; every session of the user ends (the caller revokes them)."""
+        """Change role or status; every session of the user ends, and disabling also revokes
+        every API key (enabling the account again does not bring them back)."""
         if (role is not None and role not in ROLES) or (
             status is not None and status not in STATUSES
         ):
@@ -240,6 +241,8 @@ class Users:
                 user.status = status
             s.flush()
             repo.delete_user_sessions(s, user_id)
+            if status == "disabled":
+                repo.revoke_user_api_keys(s, user_id, utcnow())
             return UserInfo.of(user)
 
         return await self._db.write(update)
@@ -247,6 +250,9 @@ class Users:
     async def set_password(
         self, user_id: str, password: str, *, keep_session: str | None = None
     ) -> None:
+        """A new password (the user's own change, or an administrator's reset) ends the user's
+        other sessions and revokes every API key: whoever held the old password may have made
+        one."""
         user = await self.get(user_id)
         check_policy(password, username=user.username)
         password_hash = await hash_password(password)
@@ -257,8 +263,18 @@ class Users:
                 raise NotFound("No such user.")
             row.password_hash = password_hash
             repo.delete_user_sessions(s, user_id, keep=keep_session)
+            repo.revoke_user_api_keys(s, user_id, utcnow())
 
         await self._db.write(change)
+
+    async def sign_out_everywhere(self, user_id: str) -> None:
+        """Every session of the user ends and every API key is revoked, in one transaction."""
+
+        def sign_out(s: DbSession) -> None:
+            repo.delete_user_sessions(s, user_id)
+            repo.revoke_user_api_keys(s, user_id, utcnow())
+
+        await self._db.write(sign_out)
 
     async def password_hash_of(self, username: str) -> tuple[UserInfo | None, str | None]:
         user = await self._db.read(lambda s: repo.get_user_by_username(s, username))

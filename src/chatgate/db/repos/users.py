@@ -162,6 +162,16 @@ def revoke_api_key(s: DbSession, user_id: str, key_id: str, now: datetime) -> bo
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def revoke_user_api_keys(s: DbSession, user_id: str, now: datetime) -> int:
+    """Revoke every key of the user still in force; returns how many."""
+    result = s.execute(
+        sa.update(ApiKey)
+        .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def touch_api_key(s: DbSession, key_id: str, now: datetime) -> None:
     s.execute(sa.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
 
