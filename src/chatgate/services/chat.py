@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.orm import Session as DbSession
+
 from chatgate.config import ProviderKind
 from chatgate.db.engine import Database
-from chatgate.db.models import Conversation, Message
-from chatgate.errors import BadRequest, NotFound
+from chatgate.db.models import LIVE_STATUSES, Conversation, Message
+from chatgate.errors import BadRequest, Conflict, NotFound
 from chatgate.ids import new_id
 from chatgate.providers.base import ChatMessage, ChatRequest
 from chatgate.providers.registry import Registry
@@ -29,6 +32,17 @@ from chatgate.services.instance import Instance
 from chatgate.services.live import LiveGeneration
 
 TITLE_LENGTH = 60
+STILL_WRITING = "This answer is still being written; wait for it to finish, or stop it first."
+
+
+def _move_status(s: DbSession, message_id: str, from_status: str, to_status: str) -> bool:
+    """Set the message's status if it still is `from_status`; whether it was."""
+    result = s.execute(
+        sa.update(Message)
+        .where(Message.id == message_id, Message.status == from_status)
+        .values(status=to_status)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def auto_title(text: str) -> str:
@@ -116,12 +130,23 @@ class Chat:
         answer = next((m for m in messages if m.id == message_id), None)
         if answer is None or answer.role != "assistant":
             raise NotFound("Answer not found in this conversation.")
-        if self._generations.is_running(answer.id) or answer.status in ("queued", "streaming"):
-            raise BadRequest("This answer is still being written.")
+        if self._generations.is_running(answer.id) or answer.status in LIVE_STATUSES:
+            raise Conflict(STILL_WRITING)
         if not answer.content:
             raise BadRequest("There is nothing to continue; regenerate the answer instead.")
         branch = branch_of(messages, answer.parent_id)
-        return await self._start(conversation, branch, answer.model, continue_answer=answer)
+        # One continuation at a time per answer, across requests and instances: claim the answer
+        # by moving it from the status read above to `queued` in one conditional write. Of several
+        # continues sent at once only one claims it; the others get 409.
+        answer_id, previous = answer.id, answer.status
+        if not await self._db.write(lambda s: _move_status(s, answer_id, previous, "queued")):
+            raise Conflict(STILL_WRITING)
+        try:
+            return await self._start(conversation, branch, answer.model, continue_answer=answer)
+        except BaseException:
+            if not self._generations.is_running(answer_id):  # refused (a quota): as it was
+                await self._db.write(lambda s: _move_status(s, answer_id, "queued", previous))
+            raise
 
     async def complete(
         self,
