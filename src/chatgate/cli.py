@@ -48,9 +48,11 @@ def _load(env_file: Path | None, config: Path | None, **overrides: Any) -> Loade
 
 
 def _migrate(settings: Settings) -> None:
+    from chatgate.db.engine import prepare_sqlite_file, private_dir
     from chatgate.db.migrate import upgrade
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
+    prepare_sqlite_file(settings.resolved_database_url)
     upgrade(settings.resolved_database_url)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -51,6 +52,35 @@ def sync_url(url: str) -> str:
     if parsed.drivername.startswith("postgresql"):
         return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return url
+
+
+def private_dir(path: Path) -> None:
+    """Create a directory only its owner can enter (0700); an existing one is left as it is."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def prepare_sqlite_file(url: str) -> None:
+    """Before SQLite opens a database file: create its directory 0700 and the file 0600 (SQLite
+    gives the -wal and -shm files the database file's mode), since it holds password hashes and
+    conversations. An existing file keeps its mode; a warning says if others can read it."""
+    parsed = make_url(url)
+    database = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not database or database == ":memory:":
+        return
+    if database.startswith("file:"):
+        return  # a URI filename: the operator chose how it is opened
+    path = Path(database)
+    private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            log.warning(
+                "the database file can be read by other users; chmod 600 it",
+                path=str(path),
+                mode=oct(mode),
+            )
 
 
 def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
@@ -101,9 +131,7 @@ class Database:
         parsed = make_url(url)
         self.is_sqlite = parsed.drivername.startswith("sqlite")
         if self.is_sqlite:
-            database = parsed.database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            prepare_sqlite_file(url)
             # One connection per reader thread and one for the writer: no pool churn.
             self._read_engine = create_engine(
                 sync_url(url),

@@ -13,7 +13,7 @@ SECRET_FILE = "secret_key"
 
 def load_or_create_secret(data_dir: Path) -> bytes:
     """Read the instance secret, creating it (256 random bits) on first start."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = data_dir / SECRET_FILE
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
