@@ -274,3 +274,139 @@ def test_a_second_instance_without_redis_is_refused(
         assert "CHATGATE_REDIS_URL" in second.log.read_text()
     finally:
         first.stop()
+
+
+def _parallel_asks(
+    a: ChatGateProcess, b: ChatGateProcess, count: int
+) -> tuple[list[httpx.Response], httpx.Client]:
+    """`count` questions of one person at once, half through each instance."""
+    on_a = signed_in(a)
+    on_b = signed_in(b, cookies=dict(on_a.cookies))
+    clients = [on_a, on_b]
+    conversations = [
+        clients[n % 2].post("/api/conversations", json={}).json()["id"] for n in range(count)
+    ]
+    barrier = threading.Barrier(count)
+    responses: list[httpx.Response] = []
+
+    def ask(n: int) -> None:
+        barrier.wait()
+        cid = conversations[n]
+        responses.append(
+            clients[n % 2].post(f"/api/conversations/{cid}/messages", json={"content": "hi"})
+        )
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return responses, on_a
+
+
+def test_sixty_at_once_over_two_instances_admit_exactly_the_hourly_limit(
+    tmp_path: Path, fake: FakeUpstream, database: str
+) -> None:
+    with two_instances(tmp_path, fake, database, quotas={"requests_per_hour": 5}) as (a, b):
+        responses, _ = _parallel_asks(a, b, 60)
+    assert sorted(r.status_code for r in responses).count(200) == 5, [
+        r.status_code for r in responses
+    ]
+    assert all(r.status_code in (200, 429) for r in responses)
+    assert fake.calls() == 5
+
+
+def test_a_token_budget_holds_over_two_instances(
+    tmp_path: Path, fake: FakeUpstream, database: str
+) -> None:
+    budget = 100
+    fake.reply = " ".join(f"word{n}" for n in range(400))
+    with two_instances(tmp_path, fake, database, quotas={"tokens_per_day": budget}) as (a, b):
+        responses, _ = _parallel_asks(a, b, 60)
+    assert any(r.status_code == 200 for r in responses)
+    assert all(0 < r.json["max_tokens"] <= budget for r in fake.requests)
+    with psycopg.connect(database.replace("+psycopg", "")) as conn:
+        row = conn.execute("SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) FROM usage")
+        spent = row.fetchone()
+    assert spent is not None
+    longest = max(r.json["max_tokens"] for r in fake.requests)
+    assert spent[0] <= budget + longest, spent
+
+
+def test_a_reader_on_b_outlasts_silence_and_hears_when_a_dies(
+    tmp_path: Path, fake: FakeUpstream, database: str
+) -> None:
+    """A stream on A, followed through B: 30 s of upstream silence do not cut it; `kill -9` of A
+    ends it with `interrupted`; A's /v1 request and reservations are released within a minute."""
+    fake.set_scenario("long_pause", after_tokens=3, pause=120)
+    with two_instances(
+        tmp_path, fake, database, quotas={"concurrent_generations": 2, "tokens_per_day": 100_000}
+    ) as (a, b):
+        on_a = signed_in(a)
+        on_b = signed_in(b, cookies=dict(on_a.cookies))
+        key = on_a.post("/api/account/keys", json={"name": "tool"}).json()["key"]
+        api = httpx.Client(base_url=a.url, timeout=60, headers={"authorization": f"Bearer {key}"})
+        _open_clients.append(api)
+        body = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
+        api_stream = api.stream("POST", "/v1/chat/completions", json={**body, "stream": True})
+        api_response = api_stream.__enter__()
+        next(api_response.iter_bytes())  # the /v1 answer has started on A
+
+        cid = on_a.post("/api/conversations", json={}).json()["id"]
+        with on_a.stream(
+            "POST", f"/api/conversations/{cid}/messages", json={"content": "go"}
+        ) as response:
+            first = read_until(response, lambda ev: sum(e.event == "delta" for e in ev) >= 3)
+        generation = json.loads(first[0].data)["message_id"]
+
+        events: list[Any] = []
+        failure: list[BaseException] = []
+
+        def follow() -> None:
+            try:
+                with on_b.stream(
+                    "GET",
+                    f"/api/generations/{generation}/events",
+                    headers={"Last-Event-ID": first[-1].id or "0"},
+                    timeout=httpx.Timeout(60, read=40),
+                ) as followed:
+                    parser = SseParser()
+                    for chunk in followed.iter_bytes():
+                        events.extend(parser.feed(chunk))
+                        if events and events[-1].event == "done":
+                            return
+            except BaseException as exc:  # noqa: BLE001 - reported by the test below
+                failure.append(exc)
+
+        reader = threading.Thread(target=follow)
+        reader.start()
+        time.sleep(32)  # silence from the upstream; B's reader must still be there
+        assert reader.is_alive() and not failure, failure
+
+        a.kill()
+        killed_at = time.monotonic()
+        reader.join(timeout=60)
+        assert not reader.is_alive() and not failure, failure
+        assert events[-1].event == "done" and '"interrupted"' in events[-1].data
+        assert time.monotonic() - killed_at < 60
+        with contextlib.suppress(Exception):
+            api_stream.__exit__(None, None, None)
+
+        deadline = killed_at + 60
+        live: tuple[int, ...] | None = None
+        while time.monotonic() < deadline:
+            with psycopg.connect(database.replace("+psycopg", "")) as conn:
+                live = conn.execute(
+                    "SELECT count(*) FROM usage WHERE status IN ('queued', 'streaming')"
+                ).fetchone()
+            if live == (0,):
+                break
+            time.sleep(1)
+        assert live == (0,), "the dead instance's /v1 request still holds its reservation"
+        # Both of the person's concurrent slots are free again.
+        fake.set_scenario("normal")
+        again = on_b.post("/api/conversations", json={}).json()["id"]
+        assert (
+            on_b.post(f"/api/conversations/{again}/messages", json={"content": "x"}).status_code
+            == 200
+        )
