@@ -8,7 +8,7 @@ service, so a slow but healthy answer is never cut off.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +73,12 @@ def _message_in(body: bytes) -> str | None:
     return None
 
 
+def _quota_exhausted(body: bytes) -> bool:
+    """OpenAI's 429 `insufficient_quota` (billing) is a refusal, not a rate limit."""
+    head = body[:2000]
+    return b"insufficient_quota" in head or b"billing_hard_limit" in head
+
+
 def _looks_like_html(body: bytes, content_type: str) -> bool:
     head = body[:200].lstrip().lower()
     return "html" in content_type or head.startswith((b"<!doctype html", b"<html"))
@@ -91,9 +97,9 @@ def error_from_response(
     )
     retry_after = retry_after_seconds(headers.get("retry-after"))
     error: UpstreamError
-    if status == 429:
+    if status == 429 and not _quota_exhausted(body):
         error = UpstreamRateLimited(retryable=True, retry_after=retry_after, detail=detail)
-    elif status in (401, 403):
+    elif status in (401, 402, 403, 429):  # refused, unpaid, or a quota that a wait won't refill
         error = UpstreamAuth(detail=detail)
     elif status == 407:
         error = UpstreamError(
@@ -176,15 +182,6 @@ class SSEParser:
             )
             self._data = []
         return events
-
-
-async def iter_sse(chunks: AsyncIterator[bytes]) -> AsyncIterator[SSEEvent]:
-    parser = SSEParser()
-    async for chunk in chunks:
-        for event in parser.feed(chunk):
-            yield event
-    for event in parser.close():
-        yield event
 
 
 def loads(data: str) -> Any:
