@@ -84,10 +84,16 @@ async def generation_events(
     generation_id: Id,
     user: CurrentUser,
     services: ServicesDep,
-    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            pattern=r"^[0-9]{1,15}$",
+            description="The id of the last event received; only later ones are sent.",
+        ),
+    ] = None,
 ) -> Response:
     """Re-attach to a generation; with `Last-Event-ID` only the events after it are sent."""
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    after = int(last_event_id) if last_event_id else 0
     generation = services.generations.get(user.id, generation_id)
     if generation is not None:
         return _follow(services, generation, after)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import tempfile
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from pathlib import Path
+from typing import IO, Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from chatgate.api.deps import CurrentUser, ServicesDep
@@ -40,14 +44,77 @@ class ShareOut(_Out):
     url: str | None = Field(None, description="Shown once, when the link is created.")
 
 
-@router.post("/api/import", response_model=ImportReportOut, status_code=status.HTTP_201_CREATED)
+# Files up to this size are parsed in a worker thread of the server: the longest single step
+# (one orjson/pydantic call over the whole file, which holds the GIL) stays a few milliseconds.
+# Larger ones are spooled to disk as they arrive and parsed by a child process.
+IN_PROCESS_MAX = 1024 * 1024
+IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The export file itself (at most `max_import_bytes`, 64 MiB by default).",
+        "content": {"application/json": {"schema": {}}},
+    }
+}
+
+
+async def _receive(request: Request, spool_dir: Path) -> tuple[bytearray, Path | None]:
+    """The body, read as it arrives: kept in memory when small; past IN_PROCESS_MAX written to a
+    private temporary file a block at a time, from a worker thread (a write can wait on the disk),
+    so it is never held in memory. The size limit is enforced while reading
+    (chatgate.api.middleware.BodyLimit)."""
+    buffer = bytearray()
+    spooled: Path | None = None
+    file: IO[bytes] | None = None
+    try:
+        async for chunk in request.stream():
+            buffer += chunk
+            if len(buffer) < IN_PROCESS_MAX:
+                continue
+            if file is None:
+                spool_dir.mkdir(parents=True, exist_ok=True)
+                fd, name = tempfile.mkstemp(prefix=".import-", suffix=".json", dir=spool_dir)
+                spooled = Path(name)
+                file = os.fdopen(fd, "wb")
+            await asyncio.to_thread(file.write, buffer)
+            buffer = bytearray()
+        if file is not None:
+            await asyncio.to_thread(file.write, buffer)
+            buffer = bytearray()
+    except BaseException:
+        if spooled is not None:
+            spooled.unlink(missing_ok=True)
+        raise
+    finally:
+        if file is not None:
+            file.close()
+    return buffer, spooled
+
+
+@router.post(
+    "/api/import",
+    response_model=ImportReportOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=IMPORT_BODY,
+)
 async def import_history(
     request: Request, user: CurrentUser, services: ServicesDep
 ) -> ImportReportOut:
-    """The request body is the export file itself: chatgpt-web's export, ChatGPT's
-    `conversations.json`, or a ChatGate export. All of it is imported, or nothing."""
-    parsed = parse(await request.body())
-    report = await services.transfer.import_parsed(user.id, parsed)
+    """The request body is the export file itself: chatgpt-web's export (or the
+    `{"data": ..., "expire": ...}` value of its localStorage), ChatGPT's `conversations.json`,
+    or a ChatGate export. All of it is imported, or nothing. Nothing of it is parsed on the
+    event loop: other people's streams go on while a large file is read."""
+    known = {route.model.id for route in services.registry.models()}
+    body, spooled = await _receive(request, Path(services.settings.data_dir) / "tmp")
+    try:
+        if spooled is None:
+            parsed = await asyncio.to_thread(parse, body)
+            del body
+            report = await services.transfer.import_parsed(user.id, parsed, known_models=known)
+        else:
+            report = await services.transfer.import_file(user.id, spooled, known_models=known)
+    finally:
+        if spooled is not None:
+            spooled.unlink(missing_ok=True)
     return ImportReportOut.model_validate(report)
 
 
@@ -55,30 +122,40 @@ async def _export(
     services: Any, user_id: str, format: Format, ids: list[str] | None, name: str
 ) -> Response:
     transfer = services.transfer
-    if format == "json":
-        body: bytes | str = orjson.dumps(
-            await transfer.export_json(user_id, ids), option=orjson.OPT_INDENT_2
-        )
-    elif format == "markdown":
-        body = await transfer.export_markdown(user_id, ids)
-    else:
-        body = await transfer.export_html(user_id, ids)
-    return Response(
-        body,
+    chosen = await transfer.export_ids(user_id, ids)
+    chunks = {
+        "json": transfer.export_json,
+        "markdown": transfer.export_markdown,
+        "html": transfer.export_html,
+    }[format](user_id, chosen)
+    return StreamingResponse(
+        chunks,
         media_type=MEDIA[format],
         # An attachment, never rendered inline at our origin.
         headers={"content-disposition": f'attachment; filename="{name}.{SUFFIX[format]}"'},
     )
 
 
-@router.get("/api/export", response_class=Response)
+EXPORT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The export file, streamed as it is written.",
+        "content": {media.split(";")[0]: {} for media in MEDIA.values()},
+    }
+}
+
+
+@router.get("/api/export", response_class=Response, responses=EXPORT_RESPONSE)
 async def export_all(
     user: CurrentUser, services: ServicesDep, format: Annotated[Format, Query()] = "json"
 ) -> Response:
     return await _export(services, user.id, format, None, "chatgate-export")
 
 
-@router.get("/api/conversations/{conversation_id}/export", response_class=Response)
+@router.get(
+    "/api/conversations/{conversation_id}/export",
+    response_class=Response,
+    responses=EXPORT_RESPONSE,
+)
 async def export_one(
     conversation_id: Id,
     user: CurrentUser,

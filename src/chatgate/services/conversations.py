@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session as DbSession
@@ -17,6 +18,9 @@ from chatgate.db.repos import conversations as repo
 from chatgate.errors import BadRequest, NotFound
 
 DEFAULT_TITLE = "New chat"
+# Times a cursor may carry (no row is outside: imports keep to 1970..2999 as well).
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 TITLE_MAX = 200
 
 
@@ -63,13 +67,28 @@ def encode_cursor(updated_at: datetime, conversation_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,200}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_CURSOR_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Only what encode_cursor makes: a UTC time ChatGate could have written and a row id."""
+    invalid = BadRequest("The cursor is not valid; start again from the first page.")
+    if not _CURSOR.match(cursor):
+        raise invalid
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, conversation_id = raw.split("|", 1)
-        return datetime.fromisoformat(stamp), conversation_id
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequest("The cursor is not valid; start again from the first page.") from exc
+        when = datetime.fromisoformat(stamp)
+        if when.tzinfo is None or when.utcoffset() != timedelta(0):
+            raise ValueError("not UTC")
+        when = when.astimezone(UTC)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
+        raise invalid from exc
+    if not (_EARLIEST <= when < _LATEST) or not _CURSOR_ID.match(conversation_id):
+        raise invalid
+    return when, conversation_id
 
 
 def branch_of(messages: Sequence[Message], leaf_id: str | None) -> list[Message]:

@@ -1,25 +1,37 @@
 """Reading other products' exports into one neutral shape.
 
-Three formats: chatgpt-web's browser export (`{"history", "chat"}`), ChatGPT's official data
+Three formats: chatgpt-web's browser export (`{"history", "chat"}`, also in the
+`{"data": {...}, "expire": null}` envelope of its localStorage copy), ChatGPT's official data
 export (`conversations.json`, a tree of nodes per conversation, branches kept), and ChatGate's own
 export. Each is validated against a schema; unknown fields are ignored; ids in the file are only
 used to link messages to each other — the database gets new ids and the importer as owner.
 Anything that cannot be used is skipped with a reason for the report.
+
+What a file says is never trusted to fit the database: text loses NUL characters (PostgreSQL
+cannot store them), model names are at most 200 characters, dates are UTC between 1970 and 2999
+(a ChatGate export with an impossible date or a repeated message id is refused; the looser
+formats treat such a date as missing), and the message tree is made a tree (a parent that is
+missing or loops back becomes no parent). `parse` is synchronous and CPU-bound: callers run it off
+the event loop (chatgate.services.import_worker).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from chatgate.errors import BadRequest
 
 MAX_TITLE = 200
 MAX_MESSAGE = 1_000_000
+MAX_MODEL = 200  # the width of messages.model
+# Dates outside this range are mistakes (or attacks on date arithmetic), never real history.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -67,13 +79,43 @@ def _clean(text: str, limit: int) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")[:limit]
 
 
+def _utc(value: datetime) -> datetime | None:
+    """The same instant in UTC (a date without an offset is taken as UTC), or None when it is
+    outside EARLIEST..LATEST."""
+    try:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+    return value if EARLIEST <= value < LATEST else None
+
+
 def _from_epoch(value: float | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromtimestamp(float(value), UTC)
+        return _utc(datetime.fromtimestamp(float(value), UTC))
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def _storable(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    return text
+
+
+def _in_range(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    converted = _utc(value)
+    if converted is None:
+        raise ValueError("the date must be between 1970 and 2999")
+    return converted
+
+
+# A model name as the database stores it.
+ModelName = Annotated[str, Field(max_length=MAX_MODEL), AfterValidator(_storable)]
+Stamp = Annotated[datetime, AfterValidator(_in_range)]
 
 
 # -- chatgpt-web ------------------------------------------------------------------------------
@@ -102,7 +144,7 @@ class _WebExport(_Lenient):
 def _web_time(text: str) -> datetime | None:
     for pattern in ("%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %p%I:%M:%S"):
         try:
-            return datetime.strptime(text.strip(), pattern).replace(tzinfo=UTC)
+            return _utc(datetime.strptime(text.strip(), pattern).replace(tzinfo=UTC))
         except ValueError:
             continue
     return None
@@ -162,12 +204,16 @@ class _Content(_Lenient):
     text: str | None = None
 
 
+class _Metadata(_Lenient):
+    model_slug: ModelName | None = None
+
+
 class _NodeMessage(_Lenient):
     id: str = ""
     author: _Author = Field(default_factory=_Author)
     content: _Content = Field(default_factory=_Content)
     create_time: float | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: _Metadata | None = None
 
 
 class _Node(_Lenient):
@@ -253,7 +299,7 @@ def _parse_official(items: list[_OfficialConversation]) -> Parsed:
                 parent_key=_nearest_kept(node.parent, conversation.mapping, kept),
                 role=role,
                 content=_clean(text, MAX_MESSAGE),
-                model=node.message.metadata.get("model_slug"),
+                model=node.message.metadata.model_slug if node.message.metadata else None,
                 created_at=_from_epoch(node.message.create_time),
             )
         if not kept:
@@ -281,14 +327,14 @@ class _OwnMessage(_Lenient):
     role: str
     content: str = ""
     status: str = "complete"
-    model: str | None = None
-    created_at: datetime | None = None
+    model: ModelName | None = None
+    created_at: Stamp | None = None
 
 
 class _OwnConversation(_Lenient):
     title: str = ""
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: Stamp | None = None
+    updated_at: Stamp | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
     current_leaf_id: str | None = None
     messages: list[_OwnMessage] = Field(default_factory=list)
@@ -305,8 +351,16 @@ FINAL = {"complete", "stopped", "interrupted", "error"}
 
 def _parse_own(data: _OwnExport) -> Parsed:
     parsed = Parsed("chatgate", [])
-    for conversation in data.conversations:
-        known = {m.id for m in conversation.messages}
+    for number, conversation in enumerate(data.conversations):
+        known: set[str] = set()
+        for message in conversation.messages:
+            if message.id in known:
+                raise BadRequest(
+                    f"The file is not a usable export: conversation {number + 1} "
+                    f"({_clean(conversation.title, 60)!r}) has two messages with the id "
+                    f"{_clean(message.id, 40)!r}."
+                )
+            known.add(message.id)
         messages = []
         for message in conversation.messages:
             if message.role not in ("user", "assistant"):
@@ -341,28 +395,84 @@ def _parse_own(data: _OwnExport) -> Parsed:
     return parsed
 
 
-def parse(raw: bytes) -> Parsed:
+def untangle(conversation: ImportedConversation) -> None:
+    """Make the messages a tree, parents listed before their children (file order otherwise):
+    a parent that is not in the conversation, the message itself, or a descendant (a loop) becomes
+    no parent. Code that walks from a message to its root may then never loop."""
+    messages = conversation.messages
+    by_key = {m.key: m for m in messages}
+    state: dict[str, int] = {}  # 1: on the current walk, 2: known to reach a root
+    for message in messages:
+        if message.parent_key is not None and message.parent_key not in by_key:
+            message.parent_key = None
+    for message in messages:
+        path: list[ImportedMessage] = []
+        node: ImportedMessage | None = message
+        while node is not None and node.key not in state:
+            state[node.key] = 1
+            path.append(node)
+            node = by_key[node.parent_key] if node.parent_key is not None else None
+        if node is not None and state[node.key] == 1:
+            path[-1].parent_key = None  # the edge that closes the loop
+        for walked in path:
+            state[walked.key] = 2
+    ordered: list[ImportedMessage] = []
+    placed: set[str] = set()
+    for message in messages:
+        pending: list[ImportedMessage] = []
+        node = message
+        while node is not None and node.key not in placed:
+            pending.append(node)
+            placed.add(node.key)
+            node = by_key[node.parent_key] if node.parent_key is not None else None
+        ordered.extend(reversed(pending))
+    conversation.messages = ordered
+    if conversation.current_key not in by_key:
+        conversation.current_key = None
+
+
+def _unwrap(data: Any) -> Any:
+    """chatgpt-web keeps its history in localStorage as `{"data": {...}, "expire": null}`; a copy
+    of that value is as good as its export."""
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("data"), dict)
+        and "history" in data["data"]
+        and "chat" in data["data"]
+        and "history" not in data
+    ):
+        return data["data"]
+    return data
+
+
+def parse(raw: bytes | bytearray | memoryview) -> Parsed:
     """Detect the format and read it; a file that is none of them is a clear 400."""
     try:
-        data = orjson.loads(raw)
+        data = _unwrap(orjson.loads(raw))
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"The file is not valid JSON (it may be truncated): {exc}.") from exc
+    parsed: Parsed | None = None
     try:
         if isinstance(data, dict) and data.get("format") == "chatgate":
-            return _parse_own(_OwnExport.model_validate(data))
-        if isinstance(data, dict) and "history" in data and "chat" in data:
-            return _parse_chatgpt_web(_WebExport.model_validate(data))
-        if isinstance(data, list) and all(
+            parsed = _parse_own(_OwnExport.model_validate(data))
+        elif isinstance(data, dict) and "history" in data and "chat" in data:
+            parsed = _parse_chatgpt_web(_WebExport.model_validate(data))
+        elif isinstance(data, list) and all(
             isinstance(item, dict) and "mapping" in item for item in data
         ):
-            return _parse_official([_OfficialConversation.model_validate(item) for item in data])
+            parsed = _parse_official([_OfficialConversation.model_validate(item) for item in data])
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise BadRequest(
-            f"The file does not have the expected shape at {where}: {first['msg']}."
-        ) from exc
-    raise BadRequest(
-        "This is not an export ChatGate knows: use chatgpt-web's export, ChatGPT's conversations.json, "
-        "or a ChatGate export."
-    )
+            f"The file does not have the expected shape at {_clean(where, 200)}: "
+            f"{_clean(first['msg'], 300)}."
+        ) from None
+    if parsed is None:
+        raise BadRequest(
+            "This is not an export ChatGate knows: use chatgpt-web's export, ChatGPT's "
+            "conversations.json, or a ChatGate export."
+        )
+    for conversation in parsed.conversations:
+        untangle(conversation)
+    return parsed

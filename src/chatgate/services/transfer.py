@@ -1,26 +1,44 @@
-"""History in and out: imports in one transaction, exports as ChatGate JSON (lossless), Markdown
-and a self-contained HTML page (everything escaped, no script)."""
+"""History in and out: imports written in short batches, exports as ChatGate JSON (lossless),
+Markdown and a self-contained HTML page (everything escaped, no script), produced a chunk at a
+time.
+
+Nothing here that grows with the file runs on the event loop: rows are built in a worker thread
+(`asyncio.to_thread`) a batch at a time, written a batch per short transaction (other users' writes
+get their turn in between), and exports are read and rendered a few conversations at a time, each
+step in a thread. An import is still all or nothing: when a batch fails, the conversations
+already written are deleted again. Parsing a large file happens in its own process
+(chatgate.services.import_worker), where the GIL cannot stall anyone.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session as DbSession
+import orjson
 
 from chatgate.db.engine import Database
-from chatgate.db.models import Conversation, Message
-from chatgate.db.repos import conversations as repo
+from chatgate.db.repos import transfer as rows_repo
 from chatgate.errors import NotFound
 from chatgate.ids import new_id, utcnow
 from chatgate.services.conversations import ConversationSettings, branch_of
-from chatgate.services.importers import Parsed
+from chatgate.services.import_worker import run_in_child
+from chatgate.services.importers import MAX_MODEL, ImportedConversation, Parsed
 
 EXPORT_FORMAT = "chatgate"
 EXPORT_VERSION = 1
+# Rows per write transaction: short enough that other writers wait milliseconds, not seconds.
+BATCH_MESSAGES = 500
+# Conversations read and rendered per export chunk.
+EXPORT_PAGE = 25
+# Large imports parsed at once by one server process (each holds about six times its file).
+CHILD_IMPORTS = 1
 
 
 @dataclass
@@ -32,175 +50,269 @@ class ImportReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
 
 
-def _settings(raw: dict[str, Any]) -> dict[str, Any]:
-    """Imported settings are only kept when they are valid here; the rest fall back to defaults."""
+def _number(low: float, high: float, *, integer: bool) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        kinds = (int,) if integer else (int, float)
+        return isinstance(value, kinds) and not isinstance(value, bool) and low <= value <= high
+
+    return check
+
+
+def _text(limit: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, str) and len(v) <= limit and "\x00" not in v
+
+
+# The bounds of SettingsIn (chatgate.api.schemas): an import cannot set what the API refuses.
+_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "temperature": _number(0, 2, integer=False),
+    "top_p": _number(0, 1, integer=False),
+    "max_tokens": _number(1, 1_000_000, integer=True),
+    "context_messages": _number(0, 10_000, integer=True),
+    "context_tokens": _number(1, 10_000_000, integer=True),
+    "system_prompt": _text(100_000),
+    "model": _text(MAX_MODEL),
+}
+_NULLABLE = {"temperature", "top_p", "max_tokens", "context_tokens", "model"}
+
+
+def _settings(raw: dict[str, Any], known_models: Collection[str] | None = None) -> dict[str, Any]:
+    """Imported settings are only kept when they are valid here (a model this server does not
+    offer included); the rest fall back to defaults."""
     settings = ConversationSettings.of(raw)
-    checks: dict[str, Callable[[Any], bool]] = {
-        "temperature": lambda v: v is None or (isinstance(v, int | float) and 0 <= v <= 2),
-        "top_p": lambda v: v is None or (isinstance(v, int | float) and 0 <= v <= 1),
-        "max_tokens": lambda v: v is None or (isinstance(v, int) and v > 0),
-        "context_messages": lambda v: isinstance(v, int) and v >= 0,
-        "context_tokens": lambda v: v is None or (isinstance(v, int) and v > 0),
-        "system_prompt": lambda v: isinstance(v, str),
-        "model": lambda v: v is None or isinstance(v, str),
-    }
     defaults = ConversationSettings()
     values = settings.as_dict()
-    for key, check in checks.items():
-        if not check(values[key]):
+    for key, check in _CHECKS.items():
+        value = values[key]
+        if not ((value is None and key in _NULLABLE) or check(value)):
             values[key] = getattr(defaults, key)
+    if (
+        values["model"] is not None
+        and known_models is not None
+        and values["model"] not in known_models
+    ):
+        values["model"] = None
     return values
+
+
+def _rows(
+    user_id: str,
+    items: Sequence[tuple[int, ImportedConversation]],
+    now: datetime,
+    known_models: Collection[str] | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Row values for a batch of conversations (in a worker thread)."""
+    conversations: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    for offset, item in items:
+        conversation_id = new_id()
+        ids = {m.key: new_id() for m in item.messages}
+        stamp = item.created_at or now
+        previous: datetime | None = None
+        last_id: str | None = None
+        for message in item.messages:
+            created = message.created_at or stamp
+            if previous is not None and created <= previous:
+                # Keep file order when timestamps are missing or equal (exact ones stay exact).
+                created = previous + timedelta(microseconds=1)
+            previous = created
+            last_id = ids[message.key]
+            messages.append(
+                {
+                    "id": last_id,
+                    "conversation_id": conversation_id,
+                    "user_id": user_id,
+                    "parent_id": ids.get(message.parent_key) if message.parent_key else None,
+                    "role": message.role,
+                    "content": message.content,
+                    "reasoning": "",
+                    "status": message.status,
+                    "model": message.model,
+                    "error_code": "imported_error" if message.error else None,
+                    "error_message": message.error,
+                    "created_at": created,
+                    "updated_at": created,
+                    "finished_at": created,
+                }
+            )
+        current = ids.get(item.current_key) if item.current_key else None
+        conversations.append(
+            {
+                "id": conversation_id,
+                "user_id": user_id,
+                "title": item.title,
+                "settings": _settings(item.settings, known_models),
+                "current_leaf_id": current or last_id,
+                "created_at": stamp,
+                "updated_at": (item.updated_at or stamp) - timedelta(microseconds=offset),
+            }
+        )
+    return conversations, messages
+
+
+def _batches(
+    conversations: Sequence[ImportedConversation],
+) -> Iterator[list[tuple[int, ImportedConversation]]]:
+    batch: list[tuple[int, ImportedConversation]] = []
+    size = 0
+    for offset, item in enumerate(conversations):
+        batch.append((offset, item))
+        size += len(item.messages) + 1
+        if size >= BATCH_MESSAGES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 class Transfer:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._child_imports: asyncio.Semaphore | None = None
 
-    async def import_parsed(self, user_id: str, parsed: Parsed) -> ImportReport:
-        """All of it, or nothing: one transaction."""
+    async def import_file(
+        self, user_id: str, path: Path, *, known_models: Collection[str] | None = None
+    ) -> ImportReport:
+        """A large file, parsed and written by a child process; one at a time (the others wait
+        their turn), so memory stays bounded by one file however many people import at once."""
+        if self._child_imports is None:
+            self._child_imports = asyncio.Semaphore(CHILD_IMPORTS)
+        async with self._child_imports:
+            report = await run_in_child(self._db.url, user_id, path, known_models)
+        return ImportReport(**report)
+
+    async def import_parsed(
+        self, user_id: str, parsed: Parsed, *, known_models: Collection[str] | None = None
+    ) -> ImportReport:
+        """All of it, or nothing: written in short transactions, undone if one of them fails."""
         report = ImportReport(parsed.format, skipped=[vars(s) for s in parsed.skipped])
         now = utcnow()
-        rows: list[tuple[Conversation, list[Message]]] = []
-        for offset, item in enumerate(parsed.conversations):
-            conversation_id = new_id()
-            ids = {m.key: new_id() for m in item.messages}
-            stamp = item.created_at or now
-            messages = []
-            previous = None
-            for message in item.messages:
-                created = message.created_at or stamp
-                if previous is not None and created <= previous:
-                    # Keep file order when timestamps are missing or equal (exact ones stay exact).
-                    created = previous + timedelta(microseconds=1)
-                previous = created
-                messages.append(
-                    Message(
-                        id=ids[message.key],
-                        conversation_id=conversation_id,
-                        user_id=user_id,
-                        parent_id=ids.get(message.parent_key) if message.parent_key else None,
-                        role=message.role,
-                        content=message.content,
-                        status=message.status,
-                        model=message.model,
-                        error_code="imported_error" if message.error else None,
-                        error_message=message.error,
-                        created_at=created,
-                        updated_at=created,
-                        finished_at=created,
-                    )
+        written: list[str] = []
+        try:
+            for batch in _batches(parsed.conversations):
+                conversations, messages = await asyncio.to_thread(
+                    _rows, user_id, batch, now, known_models
                 )
-            current = ids.get(item.current_key) if item.current_key else None
-            conversation = Conversation(
-                id=conversation_id,
-                user_id=user_id,
-                title=item.title,
-                settings=_settings(item.settings),
-                current_leaf_id=current or (messages[-1].id if messages else None),
-                created_at=stamp,
-                updated_at=(item.updated_at or stamp) - timedelta(microseconds=offset),
-            )
-            rows.append((conversation, messages))
-            report.conversations += 1
-            report.messages += len(messages)
-            report.conversation_ids.append(conversation_id)
-
-        def insert(s: DbSession) -> None:
-            for conversation, messages in rows:
-                s.add(conversation)
-                s.add_all(messages)
-            s.flush()
-
-        if rows:
-            await self._db.write(insert)
+                await self._db.write(partial(rows_repo.insert, c=conversations, m=messages))
+                written += [c["id"] for c in conversations]
+                report.conversations += len(conversations)
+                report.messages += len(messages)
+        except BaseException:
+            if written:
+                await asyncio.shield(
+                    self._db.write(lambda s: rows_repo.delete(s, user_id, written))
+                )
+            raise
+        report.conversation_ids = written
         return report
 
     # -- export -------------------------------------------------------------------------------
-    async def _load(
-        self, user_id: str, conversation_ids: Sequence[str] | None
-    ) -> list[tuple[Conversation, list[Message]]]:
-        def read(s: DbSession) -> list[tuple[Conversation, list[Message]]]:
-            if conversation_ids is None:
-                conversations: list[Conversation] = []
-                cursor = None
-                while True:
-                    page = repo.list_conversations(s, user_id, limit=500, before=cursor)
-                    conversations += page
-                    if len(page) < 500:
-                        break
-                    cursor = (page[-1].updated_at, page[-1].id)
-            else:
-                found = [repo.get_conversation(s, user_id, cid) for cid in conversation_ids]
-                if any(c is None for c in found):
-                    raise NotFound("Conversation not found.")
-                conversations = [c for c in found if c is not None]
-            return [(c, list(repo.list_messages(s, c.id))) for c in conversations]
+    async def export_ids(self, user_id: str, conversation_ids: Sequence[str] | None) -> list[str]:
+        """What an export will hold, checked before the first byte is sent (404 for another
+        user's or an unknown conversation)."""
+        wanted = list(dict.fromkeys(conversation_ids)) if conversation_ids is not None else None
+        ids = await self._db.read(lambda s: rows_repo.conversation_ids(s, user_id, wanted))
+        if wanted is not None and len(ids) != len(wanted):
+            raise NotFound("Conversation not found.")
+        return ids
 
-        return await self._db.read(read)
+    async def _pages(
+        self,
+        user_id: str,
+        ids: Sequence[str],
+        render: Callable[[list[tuple[Any, list[Any]]]], bytes],
+    ) -> AsyncIterator[bytes]:
+        for start in range(0, len(ids), EXPORT_PAGE):
+            page = ids[start : start + EXPORT_PAGE]
+            loaded = await self._db.read(partial(rows_repo.load, user_id=user_id, ids=page))
+            yield await asyncio.to_thread(render, loaded)
 
-    async def export_json(
-        self, user_id: str, conversation_ids: Sequence[str] | None = None
-    ) -> dict[str, Any]:
-        loaded = await self._load(user_id, conversation_ids)
-        return {
-            "format": EXPORT_FORMAT,
-            "version": EXPORT_VERSION,
-            "exported_at": utcnow().isoformat(),
-            "conversations": [
-                {
-                    "id": c.id,
-                    "title": c.title,
-                    "created_at": c.created_at.isoformat(),
-                    "updated_at": c.updated_at.isoformat(),
-                    "settings": ConversationSettings.of(c.settings).as_dict(),
-                    "current_leaf_id": c.current_leaf_id,
-                    "messages": [
-                        {
-                            "id": m.id,
-                            "parent_id": m.parent_id,
-                            "role": m.role,
-                            "content": m.content,
-                            "status": m.status,
-                            "model": m.model,
-                            "created_at": m.created_at.isoformat(),
-                            "prompt_tokens": m.prompt_tokens,
-                            "completion_tokens": m.completion_tokens,
-                        }
-                        for m in messages
-                    ],
-                }
-                for c, messages in loaded
-            ],
-        }
+    async def export_json(self, user_id: str, ids: Sequence[str]) -> AsyncIterator[bytes]:
+        head = orjson.dumps(
+            {
+                "format": EXPORT_FORMAT,
+                "version": EXPORT_VERSION,
+                "exported_at": utcnow().isoformat(),
+            }
+        )
+        yield head[:-1] + b',\n"conversations": ['
+        first = True
+        async for chunk in self._pages(user_id, ids, _json_chunk):
+            if chunk:
+                yield chunk if first else b",\n" + chunk
+                first = False
+        yield b"\n]}\n"
 
-    async def export_markdown(
-        self, user_id: str, conversation_ids: Sequence[str] | None = None
-    ) -> str:
-        parts = []
-        for conversation, messages in await self._load(user_id, conversation_ids):
-            branch = branch_of(messages, conversation.current_leaf_id)
-            lines = [f"# {conversation.title}", ""]
-            for message in branch:
-                who = (
-                    "**You**"
-                    if message.role == "user"
-                    else f"**Assistant**{f' ({message.model})' if message.model else ''}"
-                )
-                lines += [who, "", message.content, ""]
-            parts.append("\n".join(lines))
-        return "\n---\n\n".join(parts)
+    async def export_markdown(self, user_id: str, ids: Sequence[str]) -> AsyncIterator[bytes]:
+        first = True
+        async for chunk in self._pages(user_id, ids, _markdown_chunk):
+            if chunk:
+                yield chunk if first else b"\n---\n\n" + chunk
+                first = False
 
-    async def export_html(self, user_id: str, conversation_ids: Sequence[str] | None = None) -> str:
-        sections = []
-        for conversation, messages in await self._load(user_id, conversation_ids):
-            branch = branch_of(messages, conversation.current_leaf_id)
-            turns = "".join(
-                f'<div class="{m.role}"><div class="who">{"You" if m.role == "user" else "Assistant"}</div>'
-                f"<pre>{html.escape(m.content)}</pre></div>"
-                for m in branch
+    async def export_html(self, user_id: str, ids: Sequence[str]) -> AsyncIterator[bytes]:
+        yield _HTML_HEAD
+        async for chunk in self._pages(user_id, ids, _html_chunk):
+            yield chunk
+        yield _HTML_TAIL
+
+
+def _conversation_json(c: Any, messages: list[Any]) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "title": c.title,
+        "created_at": c.created_at.isoformat(),
+        "updated_at": c.updated_at.isoformat(),
+        "settings": ConversationSettings.of(c.settings).as_dict(),
+        "current_leaf_id": c.current_leaf_id,
+        "messages": [
+            {
+                "id": m.id,
+                "parent_id": m.parent_id,
+                "role": m.role,
+                "content": m.content,
+                "status": m.status,
+                "model": m.model,
+                "created_at": m.created_at.isoformat(),
+                "prompt_tokens": m.prompt_tokens,
+                "completion_tokens": m.completion_tokens,
+            }
+            for m in messages
+        ],
+    }
+
+
+def _json_chunk(loaded: list[tuple[Any, list[Any]]]) -> bytes:
+    return b",\n".join(
+        orjson.dumps(_conversation_json(c, messages), option=orjson.OPT_INDENT_2)
+        for c, messages in loaded
+    )
+
+
+def _markdown_chunk(loaded: list[tuple[Any, list[Any]]]) -> bytes:
+    parts = []
+    for conversation, messages in loaded:
+        lines = [f"# {conversation.title}", ""]
+        for message in branch_of(messages, conversation.current_leaf_id):
+            who = (
+                "**You**"
+                if message.role == "user"
+                else f"**Assistant**{f' ({message.model})' if message.model else ''}"
             )
-            sections.append(f"<section><h1>{html.escape(conversation.title)}</h1>{turns}</section>")
-        return HTML_PAGE.format(body="".join(sections))
+            lines += [who, "", message.content, ""]
+        parts.append("\n".join(lines))
+    return "\n---\n\n".join(parts).encode()
+
+
+def _html_chunk(loaded: list[tuple[Any, list[Any]]]) -> bytes:
+    sections = []
+    for conversation, messages in loaded:
+        turns = "".join(
+            f'<div class="{m.role}"><div class="who">{"You" if m.role == "user" else "Assistant"}</div>'
+            f"<pre>{html.escape(m.content)}</pre></div>"
+            for m in branch_of(messages, conversation.current_leaf_id)
+        )
+        sections.append(f"<section><h1>{html.escape(conversation.title)}</h1>{turns}</section>")
+    return "".join(sections).encode()
 
 
 # Self-contained and inert: all content escaped, no script, and a CSP that forbids any even if
@@ -218,3 +330,4 @@ pre {{ white-space: pre-wrap; word-wrap: break-word; font-family: inherit; backg
 </style></head>
 <body>{body}</body></html>
 """
+_HTML_HEAD, _HTML_TAIL = (part.encode() for part in HTML_PAGE.format(body="\x00").split("\x00"))
