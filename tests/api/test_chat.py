@@ -247,6 +247,7 @@ async def test_models_lists_what_is_configured(chat: Harness) -> None:
         "web-fake",
     }
     assert "sk-" not in str(models)
+    assert models["bundled_demo"] is False
 
 
 async def test_unknown_model_and_empty_message_are_refused_before_any_upstream_call(

@@ -258,6 +258,7 @@ async def test_an_answer_streams_from_the_real_model_and_is_stored(
     alice = await local.user("alice")
     models = (await alice.get("/api/models")).json()
     assert models["default"] == BUNDLED_MODEL_ID
+    assert models["bundled_demo"] is True
     cid = await _conversation(alice, max_tokens=40)
     events = events_of(
         await alice.post(

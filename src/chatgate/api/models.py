@@ -22,4 +22,5 @@ async def list_models(user: CurrentUser, services: ServicesDep) -> ModelsOut:
     return ModelsOut(
         default=default,
         models=[ModelOut(id=r.model.id, provider=r.provider.name, name=r.model.id) for r in routes],
+        bundled_demo=services.registry.bundled_default,
     )

@@ -239,6 +239,11 @@ class ModelOut(_Out):
 class ModelsOut(_Out):
     default: str | None
     models: list[ModelOut]
+    bundled_demo: bool = Field(
+        False,
+        description="New chats are answered by the bundled offline demo model (no upstream is "
+        "configured): the web app says answers will be poor.",
+    )
 
 
 class QuotaIn(_In):
