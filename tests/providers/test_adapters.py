@@ -20,7 +20,7 @@ from chatgate.providers.anthropic import MessagesReader
 from chatgate.providers.base import StreamSink
 from chatgate.providers.chatgpt_web import ConversationReader
 from chatgate.providers.openai_compat import ChatCompletionsReader
-from tests.fakes.dialects import DIALECTS, Transcript, events_of
+from tests.fakes.dialects import DIALECTS, Transcript, events_of, params
 from tests.fakes.dialects import chatgpt_web as web
 
 
@@ -114,7 +114,7 @@ def two_pieces(body: bytes) -> Iterator[tuple[int, list[bytes]]]:
         yield offset, [body[:offset], body[offset:]]
 
 
-NAMES = sorted(DIALECTS)
+NAMES = params()
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -25,7 +25,7 @@ from chatgate.providers.gemini import Gemini
 from chatgate.providers.mistral import Mistral
 from chatgate.providers.openai_compat import OpenAICompatible
 from chatgate.providers.registry import build_provider
-from tests.fakes.dialects import API_KEY, DIALECTS, Seen, Transcript
+from tests.fakes.dialects import API_KEY, DIALECTS, Seen, Transcript, params
 from tests.fakes.dialects import azure as azure_dialect
 from tests.providers.test_adapters import Recording
 
@@ -128,7 +128,7 @@ def request_for(provider: Provider) -> ChatRequest:
     )
 
 
-@pytest.mark.parametrize("name", sorted(DIALECTS))
+@pytest.mark.parametrize("name", params())
 async def test_each_kind_sends_what_its_service_accepts_and_reads_its_reply(name: str) -> None:
     transcript = DIALECTS[name]
     provider, credential, client = provider_for(transcript)

@@ -18,7 +18,7 @@ socket-free adapter specs (``tests/providers/test_adapters.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -31,6 +31,7 @@ __all__ = [
     "Seen",
     "Transcript",
     "events_of",
+    "params",
     "sse",
 ]
 
@@ -89,6 +90,9 @@ class Transcript:
         ("Content-Type", "text/event-stream; charset=utf-8"),
         ("Cache-Control", "no-cache"),
     )
+    # Set while ChatGate is known to get this transcript wrong: what is wrong, for the tests'
+    # strict xfail (which fails as soon as it is right, so the mark cannot outlive the fix).
+    known_gap: str = ""
 
     def refuse(self, seen: Seen) -> Refusal | None:
         """The service's answer to a request it would not serve; None when it would."""
@@ -232,3 +236,20 @@ def _registry() -> dict[str, Transcript]:
 
 
 DIALECTS: dict[str, Transcript] = _registry()
+
+
+def params(names: Iterable[str] | None = None, *, run_gaps: bool = True) -> list[Any]:
+    """Transcript names as pytest params, a known gap marked as a strict xfail (not even run
+    with ``run_gaps=False``: through the whole server a gap may cost a timeout)."""
+    import pytest
+
+    chosen = sorted(DIALECTS) if names is None else list(names)
+    return [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(reason=DIALECTS[name].known_gap, strict=True, run=run_gaps)
+            if DIALECTS[name].known_gap
+            else (),
+        )
+        for name in chosen
+    ]

@@ -13,6 +13,11 @@ Sources (facts only):
 * Client issues (avante.nvim #2347, anon-kode #53, eca #231, mistralai/platform-docs-public
   #7): any other field, ``stream_options`` and ``max_completion_tokens`` included, is refused
   with 422 ``extra_forbidden`` "Extra inputs are not permitted".
+* Mistral's reasoning models (``magistral-*``; docs.mistral.ai "Reasoning") and recorded
+  streams in client test suites (Go, Swift, Rust and Kotlin clients): ``delta.content`` is then
+  a list of typed parts, ``{"type": "thinking", "thinking": [{"type": "text", "text": ...}]}``
+  (sometimes ``"closed": true``) and ``{"type": "text", "text": ...}``, both kinds possibly in
+  one delta, and later plain strings again.
 """
 
 from __future__ import annotations
@@ -91,6 +96,21 @@ data: [DONE]
 
 """)
 
+MAGISTRAL = sse(r"""
+data: {"id":"9e2d4b6a8c0f4e1a3b5d7f9a1c3e5b7d","object":"chat.completion.chunk","created":1767226550,"model":"magistral-medium-2509","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}
+
+data: {"id":"9e2d4b6a8c0f4e1a3b5d7f9a1c3e5b7d","object":"chat.completion.chunk","created":1767226550,"model":"magistral-medium-2509","choices":[{"index":0,"delta":{"content":[{"type":"thinking","thinking":[{"type":"text","text":"Bon, 17 × 3"}]}]},"finish_reason":null}]}
+
+data: {"id":"9e2d4b6a8c0f4e1a3b5d7f9a1c3e5b7d","object":"chat.completion.chunk","created":1767226550,"model":"magistral-medium-2509","choices":[{"index":0,"delta":{"content":[{"type":"thinking","thinking":[{"type":"text","text":" = 51."}],"closed":true},{"type":"text","text":"17 × 3"}]},"finish_reason":null}]}
+
+data: {"id":"9e2d4b6a8c0f4e1a3b5d7f9a1c3e5b7d","object":"chat.completion.chunk","created":1767226550,"model":"magistral-medium-2509","choices":[{"index":0,"delta":{"content":" = **51**."},"finish_reason":null}]}
+
+data: {"id":"9e2d4b6a8c0f4e1a3b5d7f9a1c3e5b7d","object":"chat.completion.chunk","created":1767226550,"model":"magistral-medium-2509","choices":[{"index":0,"delta":{"content":" Voilà ✓"},"finish_reason":"stop"}],"usage":{"prompt_tokens":15,"total_tokens":60,"completion_tokens":45}}
+
+data: [DONE]
+
+""")
+
 TRANSCRIPTS = (
     Transcript(
         name="mistral",
@@ -102,5 +122,25 @@ TRANSCRIPTS = (
         usage=(12, 28),
         model=MODEL,
         checks=(bearer_key, closed_schema, streams, plain_history, model_is(MODEL)),
+    ),
+    Transcript(
+        name="mistral_magistral",
+        source="docs.mistral.ai reasoning; recorded Magistral streams in client test suites",
+        kind="mistral",
+        protocol="openai",
+        body=MAGISTRAL,
+        text="17 × 3 = **51**. Voilà ✓",
+        reasoning="Bon, 17 × 3 = 51.",
+        usage=(15, 45),
+        model="magistral-medium-latest",
+        checks=(
+            bearer_key,
+            closed_schema,
+            streams,
+            plain_history,
+            model_is("magistral-medium-latest"),
+        ),
+        known_gap="ChatCompletionsReader takes delta.content for a string; Mistral's reasoning "
+        "models send a list of typed parts (thinking / text)",
     ),
 )
