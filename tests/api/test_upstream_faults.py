@@ -199,3 +199,25 @@ async def test_no_generation_task_is_left_behind(chat: Harness, fake: FakeUpstre
         if (t.get_name() or "").startswith("generation-") and not t.done()
     ]
     assert leftovers == []
+
+
+async def test_an_unexpected_failure_while_finishing_still_ends_the_stream(
+    chat: Harness, fake: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug on the way to `done` (here: counting tokens blows up) must not leave readers
+    waiting forever: they get `error` and `done`, and the answer's rows are ended."""
+    from chatgate.services.generations import service
+
+    def broken(_text: str) -> int:
+        raise RuntimeError("tokenizer exploded")
+
+    monkeypatch.setattr(service.tokens, "count", broken)
+    fake.set_scenario("normal")
+    events, stored = await asyncio.wait_for(_ask(chat, model=MODELS["chatgpt_web"]), timeout=20)
+    assert [e.event for e in events][-2:] == ["error", "done"]
+    assert data(events[-1]) == {"status": "error"}
+    assert data(events[-2])["code"] == "internal_error"
+    assert stored["status"] == "error"
+    assert chat.services.generations.get("x", stored["id"]) is None
+    live = await chat.sql("SELECT count(*) FROM usage WHERE status IN ('queued', 'streaming')")
+    assert live[0] == 0

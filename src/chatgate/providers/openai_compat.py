@@ -142,7 +142,10 @@ class ChatCompletionsReader:
                 sink.reasoning(reasoning)
             content = delta.get("content")
             if content:
-                sink.text(content)
+                if isinstance(content, str):
+                    sink.text(content)
+                else:
+                    _typed_parts(content, sink)
             refusal = delta.get("refusal")
             if refusal:
                 sink.text(refusal)
@@ -152,4 +155,29 @@ class ChatCompletionsReader:
                 sink.finish(reason)
         usage = chunk.get("usage") or (chunk.get("x_groq") or {}).get("usage")
         if usage:
-            sink.usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+            sink.usage(*_token_counts(usage))
+
+
+def _typed_parts(parts: Any, sink: StreamSink) -> None:
+    """Content as a list of typed parts (Mistral's reasoning models): `text` parts are the answer,
+    `thinking` parts (themselves lists of text parts) its reasoning."""
+    for part in parts if isinstance(parts, list) else ():
+        if not isinstance(part, dict):
+            continue
+        if part.get("type") == "text" and isinstance(part.get("text"), str):
+            if part["text"]:
+                sink.text(part["text"])
+        elif part.get("type") == "thinking":
+            for piece in part.get("thinking") or ():
+                if isinstance(piece, dict) and isinstance(piece.get("text"), str) and piece["text"]:
+                    sink.reasoning(piece["text"])
+
+
+def _token_counts(usage: dict[str, Any]) -> tuple[int | None, int | None]:
+    """Prompt and completion tokens. Gemini counts a thinking model's thoughts only in
+    `total_tokens`; they are generated (and billed) output, so they count as completion."""
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    total = usage.get("total_tokens")
+    if isinstance(prompt, int) and isinstance(completion, int) and isinstance(total, int):
+        completion = max(completion, total - prompt)
+    return prompt, completion

@@ -64,7 +64,7 @@ TRANSCRIPTS = (
             "Bonjour ! Voici trois faits :\n1. 🦒 Les girafes dorment peu.\n"
             "2. Le miel ne se gâte jamais.\n3. Les pieuvres ont trois cœurs 🐙."
         ),
-        usage=(11, 38),
+        usage=(11, 401),  # the thoughts (total - prompt - completion) are output too
         model=MODEL,
         base_path="/v1beta/openai",
         path="/v1beta/openai/chat/completions",

@@ -140,7 +140,5 @@ TRANSCRIPTS = (
             plain_history,
             model_is("magistral-medium-latest"),
         ),
-        known_gap="ChatCompletionsReader takes delta.content for a string; Mistral's reasoning "
-        "models send a list of typed parts (thinking / text)",
     ),
 )

@@ -251,7 +251,37 @@ class Generations:
         await asyncio.shield(self._finish(generation, job, status))
 
     async def _finish(self, generation: LiveGeneration, job: Job, status: AnswerStatus) -> None:
+        """Commit the final state, then tell the readers: `usage`, `error`, `done`. Whatever goes
+        wrong on the way, the readers hear `done` — a stream never hangs."""
         loop = asyncio.get_running_loop()
+        admitted = generation.admitted_at is not None
+        counts: tuple[int, int] | None = None
+        try:
+            counts = await self._record(generation, job, status)
+        except ChatGateError as exc:
+            generation.error = error_payload(exc)
+            status = AnswerStatus.error
+            log.error("saving the answer failed", generation=generation.id, error=exc.message)
+        except Exception as exc:
+            generation.error = error_payload(ChatGateError())
+            status = AnswerStatus.error
+            log.error("finishing the answer failed", generation=generation.id, exc_info=exc)
+            await self._record_failure(generation)
+        generation.status = status
+        if admitted and counts is not None:
+            generation.emit(USAGE, {"prompt_tokens": counts[0], "completion_tokens": counts[1]})
+        if generation.error:
+            generation.emit(ERROR, generation.error)
+        generation.emit(DONE, {"status": str(status)})
+        generation.finished_at = loop.time()
+        if self._live.get(generation.id) is generation:
+            del self._live[generation.id]
+            self._recent[generation.id] = generation
+
+    async def _record(
+        self, generation: LiveGeneration, job: Job, status: AnswerStatus
+    ) -> tuple[int, int]:
+        """The answer's final row and its ledger row, with real (or estimated) token counts."""
         admitted = generation.admitted_at is not None
         estimated = generation.prompt_tokens is None or generation.completion_tokens is None
         if generation.prompt_tokens is None:
@@ -262,7 +292,6 @@ class Generations:
                 + generation.reasoning_so_far()[len(generation.reasoning_prefix) :]
             )
             generation.completion_tokens = tokens.count(generated) if generated else 0
-        generation.status = status
         now = utcnow()
         prompt, completion = generation.prompt_tokens, generation.completion_tokens
         error = generation.error or {}
@@ -298,22 +327,35 @@ class Generations:
                 finished_at=now,
             )
 
+        await self._db.write(save)
+        generation.dirty = False
+        return prompt, completion
+
+    async def _record_failure(self, generation: LiveGeneration) -> None:
+        """After an unexpected failure: at least end the rows (the last checkpoint's text stays)."""
+        now = utcnow()
+        error = ChatGateError()
+
+        def save(s: DbSession) -> None:
+            if generation.stored:
+                repo.update_message(
+                    s,
+                    generation.id,
+                    status=AnswerStatus.error,
+                    updated_at=now,
+                    finished_at=now,
+                    error_code=error.code,
+                    error_message=error.message,
+                )
+            usage_repo.finish_usage(
+                s, generation.usage_id, status=AnswerStatus.error, finished_at=now
+            )
+
         try:
             await self._db.write(save)
             generation.dirty = False
-        except ChatGateError as exc:
-            generation.error = error_payload(exc)
-            status = generation.status = AnswerStatus.error
-            log.error("saving the answer failed", generation=generation.id, error=exc.message)
-        if admitted:
-            generation.emit(USAGE, {"prompt_tokens": prompt, "completion_tokens": completion})
-        if generation.error:
-            generation.emit(ERROR, generation.error)
-        generation.emit(DONE, {"status": str(status)})
-        generation.finished_at = loop.time()
-        if self._live.get(generation.id) is generation:
-            del self._live[generation.id]
-            self._recent[generation.id] = generation
+        except Exception as exc:
+            log.error("ending the answer failed", generation=generation.id, exc_info=exc)
 
     # -- control ----------------------------------------------------------------------------
     def get(self, user_id: str, generation_id: str) -> LiveGeneration | None:
