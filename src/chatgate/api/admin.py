@@ -21,6 +21,7 @@ from chatgate.api.schemas import (
     AdminUserOut,
     AdminUserPatch,
     ConversationPage,
+    Day,
     Id,
     InstanceSettingsIn,
     InstanceSettingsOut,
@@ -225,8 +226,8 @@ def _groups(group: str) -> list[str]:
 async def usage(
     _admin: AdminUser,
     services: ServicesDep,
-    since: date | None = None,
-    until: date | None = None,
+    since: Day | None = None,
+    until: Day | None = None,
     group: Annotated[str, Query(max_length=40)] = "day",
 ) -> list[dict[str, Any]]:
     """Requests, tokens and cost between two UTC days, grouped by day, user and/or model."""
@@ -240,8 +241,8 @@ async def usage(
 async def usage_csv(
     _admin: AdminUser,
     services: ServicesDep,
-    since: date | None = None,
-    until: date | None = None,
+    since: Day | None = None,
+    until: Day | None = None,
     group: Annotated[str, Query(max_length=40)] = "day,user,model",
 ) -> Response:
     first, last = _period(since, until)

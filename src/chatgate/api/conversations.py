@@ -17,11 +17,14 @@ from chatgate.api.schemas import (
     Id,
     MessageList,
     MessageOut,
+    SettingsIn,
     SettingsOut,
     Text,
 )
 from chatgate.db.models import Conversation, Message
-from chatgate.services.conversations import ConversationSettings
+from chatgate.errors import ModelUnavailable
+from chatgate.services.container import Services
+from chatgate.services.conversations import CURSOR_PATTERN, ConversationSettings
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
@@ -60,12 +63,27 @@ def message_out(message: Message) -> MessageOut:
     )
 
 
+def _offered(services: Services, settings: SettingsIn | None) -> None:
+    """A conversation cannot be set to a model this server does not offer (it would only fail
+    at the next question)."""
+    model = settings.model if settings is not None else None
+    if model is not None and model not in {r.model.id for r in services.registry.models()}:
+        raise ModelUnavailable(f"The model {model!r} is not available on this server.")
+
+
 @router.get("", response_model=ConversationPage)
 async def list_conversations(
     user: CurrentUser,
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[Text | None, Query(max_length=200)] = None,
+    cursor: Annotated[
+        Text | None,
+        Query(
+            max_length=200,
+            json_schema_extra={"pattern": CURSOR_PATTERN},
+            description="A `next_cursor` as it was received (400 for anything else).",
+        ),
+    ] = None,
     q: Annotated[Text | None, Query(max_length=200)] = None,
 ) -> ConversationPage:
     """Newest activity first, a page at a time; `q` searches titles."""
@@ -79,6 +97,7 @@ async def list_conversations(
 async def create_conversation(
     body: ConversationIn, user: CurrentUser, services: ServicesDep
 ) -> ConversationOut:
+    _offered(services, body.settings)
     settings = body.settings.changes() if body.settings else None
     conversation = await services.conversations.create(user.id, title=body.title, settings=settings)
     return conversation_out(conversation)
@@ -95,6 +114,7 @@ async def get_conversation(
 async def update_conversation(
     conversation_id: Id, body: ConversationPatch, user: CurrentUser, services: ServicesDep
 ) -> ConversationOut:
+    _offered(services, body.settings)
     conversation = await services.conversations.update(
         user.id,
         conversation_id,

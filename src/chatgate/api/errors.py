@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -9,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Route
 
 from chatgate.api.middleware import error_response_parts
 from chatgate.errors import (
@@ -52,6 +54,20 @@ def _validation_fields(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def allowed_methods(routes: Sequence[BaseRoute], path: str) -> set[str]:
+    """Every method some route accepts at `path` (OPTIONS answers with them, as does a 405)."""
+    found: set[str] = set()
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            prefix = getattr(getattr(route, "include_context", None), "prefix", "") or ""
+            if path.startswith(prefix):
+                found |= allowed_methods(included.routes, path[len(prefix) :] or "/")
+        elif isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            found |= route.methods
+    return found
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ChatGateError)
     async def _domain(_request: Request, exc: ChatGateError) -> Response:
@@ -72,7 +88,16 @@ def install(app: FastAPI) -> None:
         return error_response(ValidationFailed(message, extra={"fields": fields}))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # The web app's catch-all answers for every path it does not know, so the header
+            # the router gives ("GET, HEAD") is not what this address accepts: work it out.
+            allowed = allowed_methods(request.app.router.routes, request.url.path)
+            allow = ", ".join(sorted((allowed or {"GET", "HEAD"}) | {"OPTIONS"}))
+            headers["Allow"] = allow
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": allow})
         # Only documented codes (docs/api.md): a status without its own class keeps its number
         # under the general code of its range.
         kind = _BY_STATUS.get(exc.status_code) or (
@@ -81,7 +106,7 @@ def install(app: FastAPI) -> None:
         message = "The request body is not valid JSON." if exc.status_code == 400 else None
         response = error_response(kind(message))
         response.status_code = exc.status_code
-        for key, value in (exc.headers or {}).items():
+        for key, value in headers.items():
             response.headers[key] = value
         return response
 

@@ -6,10 +6,11 @@ never be assigned.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 
 def _clean(text: str) -> str:
@@ -26,6 +27,33 @@ def _clean(text: str) -> str:
 
 Text = Annotated[str, AfterValidator(_clean)]
 Id = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _day(value: Any) -> Any:
+    # pydantic would read `0` as 1970-01-01 (a Unix time): only a calendar day is a day here.
+    if isinstance(value, str) and not _DAY.match(value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    if not isinstance(value, str | date):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_day), Field(json_schema_extra={"pattern": _DAY.pattern})]
+
+# Rules the code enforces in its own words (so their error codes stay theirs: weak_password, the
+# username message, a 400 for a cursor), declared here so /openapi.json says them too.
+USERNAME_RULE: dict[str, Any] = {
+    "pattern": r"^[\w.\-]{1,64}$",
+    "description": "1 to 64 letters, digits, dots, dashes or underscores (after Unicode NFKC "
+    "normalisation and trimming); unique without regard to case.",
+}
+NEW_PASSWORD_RULE: dict[str, Any] = {
+    "minLength": 8,
+    "description": "At least 8 characters, not a common password, not the username "
+    "(422 `weak_password` otherwise).",
+}
 
 
 class _In(BaseModel):
@@ -52,19 +80,19 @@ class LoginIn(_In):
 
 class SetupIn(_In):
     token: Annotated[Text, Field(min_length=1, max_length=200)]
-    username: Annotated[Text, Field(min_length=1, max_length=64)]
-    password: Annotated[Text, Field(max_length=1024)]
+    username: Annotated[Text, Field(min_length=1, max_length=64, json_schema_extra=USERNAME_RULE)]
+    password: Annotated[Text, Field(max_length=1024, json_schema_extra=NEW_PASSWORD_RULE)]
 
 
 class RegisterIn(_In):
-    username: Annotated[Text, Field(min_length=1, max_length=64)]
-    password: Annotated[Text, Field(max_length=1024)]
+    username: Annotated[Text, Field(min_length=1, max_length=64, json_schema_extra=USERNAME_RULE)]
+    password: Annotated[Text, Field(max_length=1024, json_schema_extra=NEW_PASSWORD_RULE)]
     invite_code: Annotated[Text, Field(max_length=200)] | None = None
 
 
 class PasswordChangeIn(_In):
     current_password: Annotated[Text, Field(max_length=1024)]
-    new_password: Annotated[Text, Field(max_length=1024)]
+    new_password: Annotated[Text, Field(max_length=1024, json_schema_extra=NEW_PASSWORD_RULE)]
 
 
 class UserOut(_Out):
@@ -171,8 +199,8 @@ class HealthOut(BaseModel):
 
 # -- administration ---------------------------------------------------------------------------
 class AdminUserIn(_In):
-    username: Annotated[Text, Field(min_length=1, max_length=64)]
-    password: Annotated[Text, Field(max_length=1024)]
+    username: Annotated[Text, Field(min_length=1, max_length=64, json_schema_extra=USERNAME_RULE)]
+    password: Annotated[Text, Field(max_length=1024, json_schema_extra=NEW_PASSWORD_RULE)]
     role: Literal["admin", "user"] = "user"
 
 
@@ -185,7 +213,7 @@ class AdminUserPatch(_In):
 
 
 class AdminPasswordIn(_In):
-    password: Annotated[Text, Field(max_length=1024)]
+    password: Annotated[Text, Field(max_length=1024, json_schema_extra=NEW_PASSWORD_RULE)]
 
 
 class InviteIn(_In):
