@@ -5,6 +5,7 @@ Redis one side by side in this package:
 |---------------|----------------------------|------------------------------|
 | `Admission`   | `local_scheduler.Scheduler`| `redis_scheduler.RedisScheduler` |
 | `LiveStreams` | `local_streams.LocalStreams` | `redis_streams.SharedGenerations` |
+| `RateLimits`  | `local_limits.LocalRateLimits` | `redis_limits.RedisRateLimits` |
 
 The services depend on these protocols only; `chatgate.services.coordination` picks the pair.
 """
@@ -12,6 +13,7 @@ The services depend on these protocols only; `chatgate.services.coordination` pi
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chatgate.providers.base import Credential
@@ -115,3 +117,26 @@ class LiveStreams(Protocol):
     ) -> None:
         """Close the stream of an orphan, so its readers hear how it ended."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """One counted attempt, to hand back with `give_back` when it should not count."""
+
+    key: str
+    attempt: str
+    count: int = 1  # attempts in the window, this one included, when it was taken
+
+
+class RateLimits(Protocol):
+    """Sliding windows of attempts (sign-in, registration, CSP reports) per key.
+
+    `take` counts an attempt and refuses it (`RateLimited`, with Retry-After) in one atomic step;
+    its receipt says how many attempts the window holds with this one. An attempt that turns out
+    fine (a correct password) can be handed back."""
+
+    async def take(self, limit: str, *key: str, message: str | None = None) -> Receipt: ...
+
+    async def give_back(self, receipt: Receipt) -> None: ...
+
+    async def clear(self, limit: str, *key: str) -> None: ...

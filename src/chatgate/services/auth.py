@@ -22,6 +22,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session as DbSession
 
 from chatgate.config import AuthMode, Settings
+from chatgate.coordination.protocols import RateLimits, Receipt
 from chatgate.db.engine import Database
 from chatgate.db.models import Session
 from chatgate.db.repos import users as repo
@@ -36,7 +37,6 @@ from chatgate.errors import (
 from chatgate.ids import utcnow
 from chatgate.security.passwords import verify_password
 from chatgate.security.secrets import TokenHasher, new_token
-from chatgate.services.ratelimit import RateLimits, Receipt
 from chatgate.services.users import UserInfo, Users
 
 # Extending a session's expiry is a write; do it at most this often per session.

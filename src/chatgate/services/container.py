@@ -7,7 +7,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from chatgate.config import Settings
-from chatgate.coordination.protocols import Admission
+from chatgate.coordination.protocols import Admission, RateLimits
 from chatgate.db.engine import Database
 from chatgate.providers.registry import Registry, build_providers
 from chatgate.security.secrets import TokenHasher
@@ -20,7 +20,6 @@ from chatgate.services.coordination import Coordination
 from chatgate.services.generations import Generations
 from chatgate.services.instance import Instance, instance_secret
 from chatgate.services.quotas import Quotas
-from chatgate.services.ratelimit import RateLimits
 from chatgate.services.shares import Shares
 from chatgate.services.transfer import Transfer
 from chatgate.services.users import Users

@@ -10,12 +10,12 @@ import structlog
 
 from chatgate.config import Settings
 from chatgate.coordination.credential_health import RestPolicy
+from chatgate.coordination.local_limits import LocalRateLimits
 from chatgate.coordination.local_scheduler import Scheduler
 from chatgate.coordination.local_streams import LocalStreams
-from chatgate.coordination.protocols import Admission, LiveStreams
+from chatgate.coordination.protocols import Admission, LiveStreams, RateLimits
 from chatgate.db.engine import Database
 from chatgate.services.instances import Instances
-from chatgate.services.ratelimit import RateLimits
 
 if TYPE_CHECKING:
     from chatgate.coordination.redis_link import RedisLink
@@ -36,9 +36,10 @@ class Coordination:
         rests = RestPolicy(settings.credential_rest_seconds, settings.credential_rest_max_seconds)
         if not settings.redis_url:
             coordination = cls(
-                Scheduler(rests), RateLimits(), Instances(db, shared=False), LocalStreams()
+                Scheduler(rests), LocalRateLimits(), Instances(db, shared=False), LocalStreams()
             )
         else:
+            from chatgate.coordination.redis_limits import RedisRateLimits
             from chatgate.coordination.redis_link import RedisLink
             from chatgate.coordination.redis_scheduler import RedisScheduler
             from chatgate.coordination.redis_streams import SharedGenerations
@@ -47,7 +48,7 @@ class Coordination:
             await link.start()
             coordination = cls(
                 RedisScheduler(link, rests),
-                RateLimits(redis=link.redis, prefix=link.prefix),
+                RedisRateLimits(link.redis, prefix=link.prefix),
                 Instances(db, shared=True, instance_id=link.instance_id),
                 SharedGenerations(link, retention_seconds=settings.stream_retention_seconds),
                 link,
