@@ -11,6 +11,7 @@ from chatgate.coordination.protocols import Admission, RateLimits
 from chatgate.db.engine import Database
 from chatgate.providers.registry import Registry, build_providers
 from chatgate.security.secrets import TokenHasher
+from chatgate.services import tokens
 from chatgate.services.api_keys import ApiKeys
 from chatgate.services.audit import Audit
 from chatgate.services.auth import Auth
@@ -46,6 +47,7 @@ class Services:
     shares: Shares
     coordination: Coordination
     _follow: asyncio.Task[None] | None = field(default=None, repr=False)
+    _warm: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -97,6 +99,9 @@ class Services:
             if settings.redis_url:
                 services._follow = asyncio.create_task(instance.follow(), name="instance-settings")
             await services.generations.start_service()
+            # The tokenizer's table (~0.4 s) loads in a thread now, not on the loop of the first
+            # answer whose usage must be estimated.
+            services._warm = asyncio.create_task(tokens.warm_up(), name="tokenizer-warm-up")
         except BaseException:
             if link is not None:
                 await link.close()
@@ -105,7 +110,7 @@ class Services:
         return services
 
     async def close(self, grace: float = 0.0) -> None:
-        for task in (self._follow,):
+        for task in (self._follow, self._warm):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
