@@ -17,20 +17,26 @@ from chatgate import __version__
 from chatgate.api import (
     account,
     admin,
+    admin_prompts,
     auth,
     chat,
+    chat_defaults,
     conversations,
     csp,
     errors,
     health,
+    messages,
     models,
     openai_compat,
+    profile,
+    prompts,
     transfer,
 )
 from chatgate.api.deps import refuse_keys_under_api
 from chatgate.api.middleware import BodyLimit, CsrfGuard, RequestContext
 from chatgate.api.schemas import COMMON_ERRORS
 from chatgate.config import Settings
+from chatgate.services.avatars import MAX_UPLOAD_BYTES
 from chatgate.services.container import Services
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -110,6 +116,11 @@ def create_app(
         admin.router,
         openai_compat.router,
         transfer.router,
+        messages.router,
+        profile.router,
+        chat_defaults.router,
+        prompts.router,
+        admin_prompts.router,
     )
     for router in routers:
         # API keys authenticate /v1 only: any route under /api/ refuses them before anything runs.
@@ -130,7 +141,10 @@ def create_app(
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,
-        overrides=[("/api/import", settings.max_import_bytes)],
+        overrides=[
+            ("/api/import", settings.max_import_bytes),
+            (profile.OWN_AVATAR, max(settings.max_body_bytes, MAX_UPLOAD_BYTES)),
+        ],
     )
     app.add_middleware(RequestContext)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

@@ -24,6 +24,7 @@ PUBLIC = {
     ("POST", "/api/auth/login"),
     ("POST", "/api/auth/register"),
     ("GET", "/api/shared/{token}"),
+    ("GET", "/api/shared/{token}/avatar"),
     ("POST", "/api/csp-report"),
 }
 ADMIN_PREFIX = "/api/admin/"
@@ -49,6 +50,7 @@ async def _alices_objects(harness: Harness, alice: httpx.AsyncClient) -> dict[st
     start = data(events[0])
     share = (await alice.post(f"/api/conversations/{cid}/shares")).json()
     key = (await alice.post("/api/account/keys", json={"name": "alice key"})).json()
+    prompt = (await alice.post("/api/prompts", json={"key": "alice's", "value": "text"})).json()
     admin = await harness.user("root", role="admin")
     invite = (await admin.post("/api/admin/invites", json={})).json()
     return {
@@ -57,6 +59,10 @@ async def _alices_objects(harness: Harness, alice: httpx.AsyncClient) -> dict[st
         "generation_id": start["message_id"],
         "share_id": share["id"],
         "key_id": key["id"],
+        "prompt_id": prompt["id"],
+        # Admin-only routes: Bob is refused whatever the values.
+        "provider": "oa",
+        "credential": "oa-1",
         "invite_id": invite["id"],
         "user_id": me["id"],
         "token": share["url"].rsplit("/", 1)[1],

@@ -23,6 +23,7 @@ from chatgate.api.schemas import (
 )
 from chatgate.db.models import Conversation, Message
 from chatgate.errors import ModelUnavailable
+from chatgate.services.chat_defaults import ChatDefaults
 from chatgate.services.container import Services
 from chatgate.services.conversations import CURSOR_PATTERN, ConversationSettings
 
@@ -98,7 +99,9 @@ async def create_conversation(
     body: ConversationIn, user: CurrentUser, services: ServicesDep
 ) -> ConversationOut:
     _offered(services, body.settings)
-    settings = body.settings.changes() if body.settings else None
+    chosen = body.settings.changes() if body.settings else None
+    # What the request leaves out comes from the person's new-chat defaults.
+    settings = await ChatDefaults(services.db).for_new_conversation(user.id, chosen)
     conversation = await services.conversations.create(user.id, title=body.title, settings=settings)
     return conversation_out(conversation)
 

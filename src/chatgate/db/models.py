@@ -145,7 +145,13 @@ class Invite(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = (sa.Index("ix_conversations_user_recent", "user_id", "updated_at", "id"),)
+    __table_args__ = (
+        sa.Index("ix_conversations_user_recent", "user_id", "updated_at", "id"),
+        # One copy per source conversation and person: importing a file again adds nothing.
+        sa.Index(
+            "ix_conversations_user_import", "user_id", "import_source", "import_key", unique=True
+        ),
+    )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("users.id", ondelete="CASCADE"))
@@ -154,6 +160,11 @@ class Conversation(Base):
     current_leaf_id: Mapped[str | None] = mapped_column(ID)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # An imported conversation: its source ("chatgpt-web", "chatgpt", "chatgate"), the id the
+    # source gave it, and a hash of its messages when imported (a changed one is told apart).
+    import_source: Mapped[str | None] = mapped_column(sa.String(16))
+    import_key: Mapped[str | None] = mapped_column(sa.String(200))
+    import_digest: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class Message(Base):
@@ -269,3 +280,59 @@ class InstanceRecord(Base):
     shared: Mapped[bool] = mapped_column(default=False)  # coordinates through Redis
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Profile(Base):
+    """What a person shows of themselves: beside their messages and on conversations they share.
+    The avatar is an emoji or an image ChatGate re-encoded itself (never the uploaded bytes)."""
+
+    __tablename__ = "profiles"
+
+    user_id: Mapped[str] = mapped_column(
+        ID, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    display_name: Mapped[str] = mapped_column(sa.String(64), default="")
+    description: Mapped[str] = mapped_column(sa.String(500), default="")
+    avatar_emoji: Mapped[str | None] = mapped_column(sa.String(64))
+    avatar_image: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    avatar_type: Mapped[str | None] = mapped_column(sa.String(32))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChatDefaults(Base):
+    """The settings a person's new conversations start with (model, system prompt, …)."""
+
+    __tablename__ = "chat_defaults"
+
+    user_id: Mapped[str] = mapped_column(
+        ID, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Prompt(Base):
+    """One prompt of a person's library (chatgpt-web's prompt store: a title and a text)."""
+
+    __tablename__ = "prompts"
+    __table_args__ = (sa.UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ID, sa.ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(200))
+    value: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SharedPrompt(Base):
+    """A prompt of the collection the administrators keep for everyone, in several languages:
+    `translations` maps a UI language ("en-US", "zh-CN", …) to {"key", "value"}."""
+
+    __tablename__ = "shared_prompts"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    translations: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

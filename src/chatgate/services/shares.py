@@ -1,8 +1,10 @@
 """Read-only share links: a snapshot of the current branch at an unguessable URL (128 random
-bits), revocable by its owner, showing only that conversation and nothing about its owner."""
+bits), revocable by its owner, showing only that conversation and, of its owner, only the
+profile they chose to show (display name, description, avatar)."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +19,9 @@ from chatgate.ids import utcnow
 from chatgate.security.secrets import TokenHasher
 from chatgate.services.conversations import branch_of, load_conversation
 from chatgate.services.instance import Instance
+from chatgate.services.profiles import Profiles
+
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 class Shares:
@@ -77,15 +82,37 @@ class Shares:
 
         await self._db.write(revoke)
 
-    async def open(self, token: str) -> dict[str, Any]:
-        """What a visitor sees; a revoked link, or sharing turned off, is simply not found."""
-        if not self._instance.sharing:
+    async def _live(self, token: str) -> Share:
+        """The link's share; a revoked link, or sharing turned off, is simply not found."""
+        if not self._instance.sharing or not TOKEN.match(token):
             raise NotFound("This shared conversation does not exist.")
         share = await self._db.read(lambda s: repo.get_share_by_token(s, self._hash(token)))
         if share is None:
             raise NotFound("This shared conversation does not exist.")
+        return share
+
+    async def open(self, token: str) -> dict[str, Any]:
+        """What a visitor sees: the snapshot, and the author's profile as it is now (its name,
+        description and avatar; never the username), or null when they set none."""
+        share = await self._live(token)
+        profile = await Profiles(self._db).get(share.user_id)
+        author = None
+        if not profile.is_empty:
+            author = {
+                "display_name": profile.display_name,
+                "description": profile.description,
+                "avatar_emoji": profile.avatar_emoji,
+                "avatar_url": f"/api/shared/{token}/avatar?v={profile.version}"
+                if profile.has_image
+                else None,
+            }
         return {
             "title": share.snapshot.get("title", ""),
             "shared_at": share.created_at.isoformat(),
             "messages": share.snapshot.get("messages", []),
+            "author": author,
         }
+
+    async def owner(self, token: str) -> str:
+        """Whose conversation a live link shows."""
+        return (await self._live(token)).user_id

@@ -81,6 +81,20 @@ def delete_conversation(s: DbSession, user_id: str, conversation_id: str) -> boo
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def delete_messages(s: DbSession, conversation_id: str, message_ids: Sequence[str]) -> int:
+    """Delete these messages of the conversation (the caller chose a whole subtree)."""
+    ids, deleted = list(message_ids), 0
+    for start in range(0, len(ids), 500):  # bounded statements, whatever the size of the tree
+        result = s.execute(
+            sa.delete(Message).where(
+                Message.conversation_id == conversation_id,
+                Message.id.in_(ids[start : start + 500]),
+            )
+        )
+        deleted += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return deleted
+
+
 def list_messages(s: DbSession, conversation_id: str) -> Sequence[Message]:
     query = (
         sa.select(Message)
