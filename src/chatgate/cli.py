@@ -357,14 +357,23 @@ def import_history(
         typer.Argument(help="chatgpt-web export, ChatGPT conversations.json or a ChatGate export."),
     ],
     user: Annotated[str, typer.Option("--user", help="Whose history this becomes.")],
+    time_zone: Annotated[
+        str | None,
+        typer.Option(
+            "--timezone",
+            help="The time zone chatgpt-web's local times were written in (e.g. Asia/Shanghai), "
+            "when the file does not tell.",
+        ),
+    ] = None,
     env_file: EnvFile = None,
     config: ConfigFile = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Import a history file for a user (all of it, or nothing)."""
+    """Import a history file for a user (all of it, or nothing; conversations imported before
+    are skipped)."""
     from chatgate.db.engine import Database
     from chatgate.errors import ChatGateError
-    from chatgate.services.importers import parse
+    from chatgate.services.importers import parse, zone_named
     from chatgate.services.transfer import Transfer
 
     settings = _load(env_file, config, data_dir=data_dir).settings
@@ -377,7 +386,7 @@ def import_history(
     async def run(users: Any) -> Any:
         owner = await users.get_by_username(user)
         with console.status(f"Reading {file.name} ({len(raw) / 1e6:.1f} MB)…"):
-            parsed = parse(raw)
+            parsed = parse(raw, zone_named(time_zone))
         db = Database(settings.resolved_database_url)
         await db.start()
         try:
@@ -395,6 +404,9 @@ def import_history(
         f"Imported {report.conversations} conversations and {report.messages} messages "
         f"({report.format} format) for {user}."
     )
+    for outcome, count in report.counts.items():
+        if outcome != "imported":
+            console.print(f"  {count} skipped: {outcome.replace('_', ' ')}")
     for item in report.skipped:
         console.print(f"  skipped {item['where']}: {item['reason']}")
 

@@ -24,7 +24,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatgate.errors import BadRequest
-from chatgate.services.importers import EARLIEST, LATEST, MAX_MODEL, MAX_TITLE, Parsed, parse
+from chatgate.services.importers import (
+    EARLIEST,
+    LATEST,
+    MAX_KEY,
+    MAX_MODEL,
+    MAX_TITLE,
+    SOURCES,
+    Parsed,
+    parse,
+    zone_named,
+)
 from tests.conftest import Harness
 
 API = settings(
@@ -79,7 +89,22 @@ iso_dates = st.one_of(
 )
 web_dates = st.one_of(
     st.builds(lambda y: f"{y:04d}/11/15 10:00:00", years),
-    st.just("2023/11/15 下午03:04:05"),
+    # What toLocaleString() writes in other languages (see tests/unit/test_chatgpt_web_times.py).
+    st.sampled_from(
+        [
+            "2023/11/15 下午03:04:05",
+            "11/15/2023, 3:04:05\u202fPM",
+            "15/11/2023, 15:04:05",
+            "2/3/2023, 12:00:00 am",
+            "15.11.2023, 15:04:05",
+            "2023. 11. 15. 오후 3:04:05",
+            "15:04:05 15/11/2023",
+            "15/11/2566 15.04.05",
+            "٩\u200f/٣\u200f/٢٠٢٣، ٨:١٥:٣٢ م",
+            "99/99/2023 99:99:99",
+            "1/1/1 1:1",
+        ]
+    ),
     text,
 )
 epochs = st.one_of(
@@ -94,7 +119,11 @@ web_item = record(
     {},
     {"dateTime": web_dates, "text": text, "inversion": st.booleans(), "error": st.booleans()},
 )
-uuids = st.integers(0, 3) | st.sampled_from(["0", "1", "x"])
+uuids = (
+    st.integers(0, 3)
+    | st.sampled_from(["0", "1", "x", 1002, 1_700_000_000_000, 1_700_000_000_001, 10**16, -1])
+    | st.integers(1_669_766_400_000, 1_800_000_000_000)
+)
 chatgpt_web = st.builds(
     lambda history, chat: {"history": history, "chat": chat},
     field(st.lists(record({"uuid": uuids}, {"title": text}), max_size=3)),
@@ -128,9 +157,17 @@ node = record(
         "children": st.lists(keys, max_size=3),
     },
 )
+source_ids = keys | text | st.integers(-(2**70), 2**70)
 official_conversation = record(
     {"mapping": st.dictionaries(keys, node, max_size=5)},
-    {"title": text, "create_time": epochs, "update_time": epochs, "current_node": keys},
+    {
+        "title": text,
+        "create_time": epochs,
+        "update_time": epochs,
+        "current_node": keys,
+        "id": source_ids,
+        "conversation_id": source_ids,
+    },
 )
 official = st.lists(official_conversation, max_size=3)
 
@@ -162,6 +199,9 @@ own = st.builds(
         record(
             {},
             {
+                "id": source_ids,
+                "import_source": st.sampled_from(["chatgpt-web", "chatgpt", "chatgate", "x"]),
+                "import_key": source_ids,
                 "title": text,
                 "created_at": iso_dates,
                 "updated_at": iso_dates,
@@ -182,7 +222,15 @@ def encode(document: Any) -> bytes:
 
 
 def check_parsed(parsed: Parsed) -> None:
+    positions = [c.position for c in parsed.conversations] + [x.position for x in parsed.left_out]
+    assert len(set(positions)) == len(positions), "each conversation of the file is told once"
+    sources = [(c.source, c.key) for c in parsed.conversations if c.key is not None]
+    assert len(set(sources)) == len(sources), "a source conversation is imported once"
     for conversation in parsed.conversations:
+        assert conversation.source in SOURCES and conversation.messages
+        assert conversation.key is None or (
+            0 < len(conversation.key) <= MAX_KEY and "\x00" not in conversation.key
+        )
         assert "\x00" not in conversation.title and len(conversation.title) <= MAX_TITLE
         keys = [m.key for m in conversation.messages]
         assert len(set(keys)) == len(keys)
@@ -202,11 +250,16 @@ def check_parsed(parsed: Parsed) -> None:
             assert stamp is None or EARLIEST <= stamp < LATEST
 
 
+zones = st.sampled_from([None, "UTC", "Asia/Shanghai", "America/New_York", "Pacific/Kiritimati"])
+
+
 @UNIT
-@given(documents)
-def test_the_import_parser_returns_clean_rows_or_a_bad_request(document: Any) -> None:
+@given(documents, zones)
+def test_the_import_parser_returns_clean_rows_or_a_bad_request(
+    document: Any, zone: str | None
+) -> None:
     try:
-        parsed = parse(encode(document))
+        parsed = parse(encode(document), zone_named(zone))
     except BadRequest as exc:
         assert exc.message
         return
@@ -229,20 +282,37 @@ def assert_not_server_error(response: httpx.Response) -> None:
 
 
 @API
-@given(document=documents)
-async def test_imports_over_http_never_fail_on_the_server(harness: Harness, document: Any) -> None:
+@given(document=documents, zone=zones | text)
+async def test_imports_over_http_never_fail_on_the_server(
+    harness: Harness, document: Any, zone: str | None
+) -> None:
     client = await _user(harness)
     before = (await client.get("/api/conversations", params={"limit": 100})).json()["items"]
     response = await client.post(
-        "/api/import", content=encode(document), headers={"content-type": "application/json"}
+        "/api/import",
+        content=encode(document),
+        params={"timezone": zone} if zone is not None else {},
+        headers={"content-type": "application/json"},
     )
     assert_not_server_error(response)
     after = (await client.get("/api/conversations", params={"limit": 100})).json()["items"]
     if response.status_code != 201:
         assert after == before, "a refused import leaves nothing behind"
         return
-    ids = response.json()["conversation_ids"]
+    report = response.json()
+    ids = report["conversation_ids"]
     assert set(ids) <= {c["id"] for c in after}
+    assert report["counts"].get("imported", 0) == len(ids) == report["conversations"]
+    assert sum(report["counts"].values()) == len(report["outcomes"])
+    if len(after) < 100:
+        assert len(after) == len(before) + len(ids), "nothing but what the report says was added"
+    again = await client.post(
+        "/api/import", content=encode(document), headers={"content-type": "application/json"}
+    )
+    assert again.status_code == 201, again.text
+    counts = again.json()["counts"]
+    assert "changed_since_import" not in counts, "the same file is the same conversations"
+    assert counts.get("imported", 0) <= len(ids), "a second import adds nothing it can match"
     for cid in ids:
         messages = await client.get(f"/api/conversations/{cid}/messages")
         assert messages.status_code == 200

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+NEWEST = datetime(2024, 1, 15, 12, 0, tzinfo=UTC)
+BROWSER = timezone(timedelta(hours=8))
+
+
+def _local(when: datetime) -> str:
+    """`new Date().toLocaleString()` in a Chinese browser: "2024/1/15 20:00:01"."""
+    local = when.astimezone(BROWSER)
+    return f"{local.year}/{local.month}/{local.day} {local:%H:%M:%S}"
 
 
 def write_chatgpt_web_export(path: Path, target_bytes: int) -> tuple[int, int]:
@@ -16,10 +26,13 @@ def write_chatgpt_web_export(path: Path, target_bytes: int) -> tuple[int, int]:
     chat: list[dict[str, Any]] = []
     size = messages = 0
     while size < target_bytes:
-        uuid = 1_700_000_000_000 + len(history)
+        # As chatgpt-web writes them: the newest chat first, its uuid the time it was made
+        # (a minute apart here), its messages' local times (a browser in UTC+8) seconds later.
+        created = NEWEST - timedelta(minutes=len(history))
+        uuid = int(created.timestamp() * 1000)
         items = [
             {
-                "dateTime": f"2023/11/15 10:{n // 60:02d}:{n % 60:02d}",
+                "dateTime": _local(created + timedelta(seconds=1 + n)),
                 "text": f"{len(history)}.{n} {text}",
                 "inversion": n % 2 == 0,
                 "error": False,

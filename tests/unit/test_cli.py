@@ -114,6 +114,9 @@ def test_import_command_brings_a_history_file_in(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Imported 2 conversations and 7 messages (chatgpt format) for alice." in result.stdout
     assert "image" in result.stdout
+    again = run(["import", "--user", "alice", str(data / "chatgpt-conversations.json")], tmp_path)
+    assert "Imported 0 conversations" in again.stdout
+    assert "2 skipped: already imported" in again.stdout
     missing = run(
         ["import", "--user", "nobody", str(data / "chatgpt-conversations.json")], tmp_path
     )

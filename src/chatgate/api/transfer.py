@@ -17,7 +17,7 @@ from pydantic import Field
 from chatgate.api.deps import CurrentUser, ServicesDep
 from chatgate.api.schemas import Id, _Out
 from chatgate.errors import NotFound
-from chatgate.services.importers import parse
+from chatgate.services.importers import parse, zone_named
 
 router = APIRouter(tags=["import-export"])
 Format = Literal["json", "markdown", "html"]
@@ -29,12 +29,41 @@ MEDIA = {
 SUFFIX = {"json": "json", "markdown": "md", "html": "html"}
 
 
+Outcome = Literal[
+    "imported", "already_imported", "changed_since_import", "empty", "repeated_in_file"
+]
+Note = Literal["empty_messages", "attachments_left_out", "other_roles_left_out"]
+
+
+class ImportOutcomeOut(_Out):
+    """One conversation of the file, in the file's order."""
+
+    title: str
+    outcome: Outcome = Field(
+        description="imported; skipped as already_imported (the same source conversation is "
+        "here), changed_since_import (it is here, but its messages changed at the source since: "
+        "delete the copy here to import the new version), empty (no messages) or "
+        "repeated_in_file (the same source id twice in the file)."
+    )
+    conversation_id: str | None = Field(
+        description="The new conversation, or the copy already here; null for the others."
+    )
+    messages: int = Field(description="Messages imported (or, when skipped, in the file).")
+    created_at: datetime | None = Field(description="Its original creation time, when known.")
+    updated_at: datetime | None = Field(description="Its original last activity, when known.")
+    notes: dict[Note, int] = Field(description="What was left out of it, by kind: how many.")
+
+
 class ImportReportOut(_Out):
     format: str
-    conversations: int
-    messages: int
+    conversations: int = Field(description="Conversations imported.")
+    messages: int = Field(description="Messages imported.")
     conversation_ids: list[str]
-    skipped: list[dict[str, str]]
+    counts: dict[Outcome, int] = Field(description="Conversations of the file by outcome.")
+    outcomes: list[ImportOutcomeOut]
+    skipped: list[dict[str, str]] = Field(
+        description="What was left out and why, in English: {where, reason}."
+    )
 
 
 class ShareOut(_Out):
@@ -97,21 +126,37 @@ async def _receive(request: Request, spool_dir: Path) -> tuple[bytearray, Path |
     openapi_extra=IMPORT_BODY,
 )
 async def import_history(
-    request: Request, user: CurrentUser, services: ServicesDep
+    request: Request,
+    user: CurrentUser,
+    services: ServicesDep,
+    time_zone: Annotated[
+        str | None,
+        Query(
+            alias="timezone",
+            max_length=64,
+            pattern=r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$",
+            description="The IANA time zone chatgpt-web's local message times are read in "
+            "when the file does not tell (the web app sends the browser's).",
+        ),
+    ] = None,
 ) -> ImportReportOut:
     """The request body is the export file itself: chatgpt-web's export (or the
     `{"data": ..., "expire": ...}` value of its localStorage), ChatGPT's `conversations.json`,
-    or a ChatGate export. All of it is imported, or nothing. Nothing of it is parsed on the
-    event loop: other people's streams go on while a large file is read."""
+    or a ChatGate export. All of it is imported, or nothing; conversations keep their original
+    dates; a conversation already imported from the same source is skipped, so importing a file
+    again adds nothing. Nothing of it is parsed on the event loop: other people's streams go on
+    while a large file is read."""
     known = {route.model.id for route in services.registry.models()}
     body, spooled = await _receive(request, Path(services.settings.data_dir) / "tmp")
     try:
         if spooled is None:
-            parsed = await asyncio.to_thread(parse, body)
+            parsed = await asyncio.to_thread(parse, body, zone_named(time_zone))
             del body
             report = await services.transfer.import_parsed(user.id, parsed, known_models=known)
         else:
-            report = await services.transfer.import_file(user.id, spooled, known_models=known)
+            report = await services.transfer.import_file(
+                user.id, spooled, known_models=known, time_zone=time_zone
+            )
     finally:
         if spooled is not None:
             spooled.unlink(missing_ok=True)

@@ -39,16 +39,21 @@ NICENESS = 10
 
 
 async def run_in_child(
-    database_url: str, user_id: str, path: Path, known_models: Collection[str] | None
+    database_url: str,
+    user_id: str,
+    path: Path,
+    known_models: Collection[str] | None,
+    time_zone: str | None = None,
 ) -> dict[str, Any]:
     """Import `path` for `user_id` in a child process; the ImportReport as a dict, or the
-    ChatGateError the child met."""
+    ChatGateError the child met. `time_zone` is an IANA name (see importers.parse)."""
     job = orjson.dumps(
         {
             "database_url": database_url,
             "user_id": user_id,
             "path": str(path),
             "known_models": sorted(known_models) if known_models is not None else None,
+            "time_zone": time_zone,
         }
     )
     process = await asyncio.create_subprocess_exec(
@@ -91,10 +96,10 @@ async def run_in_child(
 
 async def _import(job: dict[str, Any]) -> dict[str, Any]:
     from chatgate.db.engine import Database
-    from chatgate.services.importers import parse
+    from chatgate.services.importers import parse, zone_named
     from chatgate.services.transfer import Transfer
 
-    parsed = parse(Path(job["path"]).read_bytes())
+    parsed = parse(Path(job["path"]).read_bytes(), zone_named(job.get("time_zone")))
     db = Database(job["database_url"], pool_size=1, max_overflow=0)
     await db.start()
     try:

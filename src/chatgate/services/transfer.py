@@ -2,6 +2,13 @@
 Markdown and a self-contained HTML page (everything escaped, no script), produced a chunk at a
 time.
 
+An imported conversation keeps its original dates (so it sorts among old chats, not under
+"Today") and remembers the id its source gave it: a conversation the person already imported is
+skipped — "already imported", or "changed since it was imported" when its messages differ now
+(delete the imported copy to import the new version; nothing is merged into a chat that may have
+gone on here). The report says, conversation by conversation, what was imported, what was
+skipped and why.
+
 Nothing here that grows with the file runs on the event loop: rows are built in a worker thread
 (`asyncio.to_thread`) a batch at a time, written a batch per short transaction (other users' writes
 get their turn in between), and exports are read and rendered a few conversations at a time, each
@@ -22,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import IntegrityError
 
 from chatgate.db.engine import Database
 from chatgate.db.repos import transfer as rows_repo
@@ -29,7 +37,7 @@ from chatgate.errors import NotFound
 from chatgate.ids import new_id, utcnow
 from chatgate.services.conversations import ConversationSettings, branch_of
 from chatgate.services.import_worker import run_in_child
-from chatgate.services.importers import MAX_MODEL, ImportedConversation, Parsed
+from chatgate.services.importers import MAX_MODEL, ImportedConversation, LeftOut, Parsed
 
 EXPORT_FORMAT = "chatgate"
 EXPORT_VERSION = 1
@@ -41,13 +49,27 @@ EXPORT_PAGE = 25
 CHILD_IMPORTS = 1
 
 
+# What became of one conversation of the file (besides importers.EMPTY and importers.REPEATED).
+IMPORTED = "imported"
+ALREADY_IMPORTED = "already_imported"
+CHANGED_SINCE_IMPORT = "changed_since_import"
+# A batch that met a concurrent import of the same conversations is tried again this often.
+BATCH_ATTEMPTS = 3
+
+
 @dataclass
 class ImportReport:
     format: str
-    conversations: int = 0
-    messages: int = 0
+    conversations: int = 0  # imported
+    messages: int = 0  # imported
     conversation_ids: list[str] = field(default_factory=list)
+    # Details in English (the CLI prints them): what was left out, with where and why.
     skipped: list[dict[str, str]] = field(default_factory=list)
+    # Conversations of the file by outcome, and each one in file order: title, outcome,
+    # conversation_id (the new one, or the copy already here), messages, created_at,
+    # updated_at, notes ({code: count} of what was left out of it).
+    counts: dict[str, int] = field(default_factory=dict)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _number(low: float, high: float, *, integer: bool) -> Callable[[Any], bool]:
@@ -94,27 +116,52 @@ def _settings(raw: dict[str, Any], known_models: Collection[str] | None = None) 
     return values
 
 
+@dataclass
+class _Planned:
+    item: ImportedConversation
+    conversation: dict[str, Any]
+    messages: list[dict[str, Any]]
+
+
+def _times(item: ImportedConversation, stamp: datetime) -> dict[str, datetime]:
+    """Each message's time: its own (exact), else its parent's or the conversation's. A message
+    is always later than its parent, and no two share an instant, so ordering by time keeps
+    the tree and the file's order."""
+    times: dict[str, datetime] = {}
+    used: set[datetime] = set()
+    step = timedelta(microseconds=1)
+    for message in item.messages:
+        parent = times.get(message.parent_key) if message.parent_key is not None else None
+        created = message.created_at or (parent + step if parent else stamp)
+        if parent is not None and created <= parent:
+            created = parent + step
+        while created in used:
+            created += step
+        used.add(created)
+        times[message.key] = created
+    return times
+
+
 def _rows(
     user_id: str,
     items: Sequence[tuple[int, ImportedConversation]],
     now: datetime,
     known_models: Collection[str] | None,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> list[_Planned]:
     """Row values for a batch of conversations (in a worker thread)."""
-    conversations: list[dict[str, Any]] = []
-    messages: list[dict[str, Any]] = []
+    planned: list[_Planned] = []
     for offset, item in items:
         conversation_id = new_id()
         ids = {m.key: new_id() for m in item.messages}
-        stamp = item.created_at or now
-        previous: datetime | None = None
+        # Without any date of its own, the conversation is as new as the import; the file's
+        # order (newest first) is kept.
+        undated = now - timedelta(microseconds=offset)
+        times = _times(item, item.created_at or item.updated_at or undated)
+        ordered = sorted(times.values())
+        messages: list[dict[str, Any]] = []
         last_id: str | None = None
         for message in item.messages:
-            created = message.created_at or stamp
-            if previous is not None and created <= previous:
-                # Keep file order when timestamps are missing or equal (exact ones stay exact).
-                created = previous + timedelta(microseconds=1)
-            previous = created
+            created = times[message.key]
             last_id = ids[message.key]
             messages.append(
                 {
@@ -135,18 +182,26 @@ def _rows(
                 }
             )
         current = ids.get(item.current_key) if item.current_key else None
-        conversations.append(
-            {
-                "id": conversation_id,
-                "user_id": user_id,
-                "title": item.title,
-                "settings": _settings(item.settings, known_models),
-                "current_leaf_id": current or last_id,
-                "created_at": stamp,
-                "updated_at": (item.updated_at or stamp) - timedelta(microseconds=offset),
-            }
+        created_at = item.created_at or (ordered[0] if ordered else undated)
+        planned.append(
+            _Planned(
+                item,
+                {
+                    "id": conversation_id,
+                    "user_id": user_id,
+                    "title": item.title,
+                    "settings": _settings(item.settings, known_models),
+                    "current_leaf_id": current or last_id,
+                    "created_at": created_at,
+                    "updated_at": item.updated_at or (ordered[-1] if ordered else created_at),
+                    "import_source": item.source if item.key is not None else None,
+                    "import_key": item.key,
+                    "import_digest": item.digest if item.key is not None else None,
+                },
+                messages,
+            )
         )
-    return conversations, messages
+    return planned
 
 
 def _batches(
@@ -164,38 +219,116 @@ def _batches(
         yield batch
 
 
+def _source(item: ImportedConversation) -> tuple[str, str] | None:
+    return (item.source, item.key) if item.source and item.key else None
+
+
+def _insert_new(
+    s: Any, *, user_id: str, planned: Sequence[_Planned]
+) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """In one write: those of `planned` the user does not have yet (checked again here, where a
+    concurrent import of the same file is seen); the others, found, are returned."""
+    sources = [key for p in planned if (key := _source(p.item)) is not None]
+    found = rows_repo.already_imported(s, user_id, sources) if sources else {}
+    fresh = [p for p in planned if _source(p.item) not in found]
+    rows_repo.insert(s, c=[p.conversation for p in fresh], m=[m for p in fresh for m in p.messages])
+    return found
+
+
+def _outcome(
+    item: ImportedConversation | LeftOut,
+    outcome: str,
+    conversation_id: str | None,
+    messages: int,
+) -> dict[str, Any]:
+    """One line of the report (see ImportReport.outcomes)."""
+    return {
+        "title": item.title,
+        "outcome": outcome,
+        "conversation_id": conversation_id,
+        "messages": messages,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+        "notes": item.notes if isinstance(item, ImportedConversation) else {},
+    }
+
+
 class Transfer:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._child_imports: asyncio.Semaphore | None = None
 
     async def import_file(
-        self, user_id: str, path: Path, *, known_models: Collection[str] | None = None
+        self,
+        user_id: str,
+        path: Path,
+        *,
+        known_models: Collection[str] | None = None,
+        time_zone: str | None = None,
     ) -> ImportReport:
         """A large file, parsed and written by a child process; one at a time (the others wait
         their turn), so memory stays bounded by one file however many people import at once."""
         if self._child_imports is None:
             self._child_imports = asyncio.Semaphore(CHILD_IMPORTS)
         async with self._child_imports:
-            report = await run_in_child(self._db.url, user_id, path, known_models)
+            report = await run_in_child(self._db.url, user_id, path, known_models, time_zone)
         return ImportReport(**report)
 
     async def import_parsed(
         self, user_id: str, parsed: Parsed, *, known_models: Collection[str] | None = None
     ) -> ImportReport:
-        """All of it, or nothing: written in short transactions, undone if one of them fails."""
+        """All of it, or nothing: written in short transactions, undone if one of them fails.
+        Conversations the person already imported from the same source are skipped."""
         report = ImportReport(parsed.format, skipped=[vars(s) for s in parsed.skipped])
+        outcomes: list[tuple[int, dict[str, Any]]] = [
+            (left.position, _outcome(left, left.reason, None, left.messages))
+            for left in parsed.left_out
+        ]
         now = utcnow()
         written: list[str] = []
         try:
             for batch in _batches(parsed.conversations):
-                conversations, messages = await asyncio.to_thread(
-                    _rows, user_id, batch, now, known_models
+                sources = [key for _, item in batch if (key := _source(item)) is not None]
+                found = (
+                    await self._db.read(
+                        partial(rows_repo.already_imported, user_id=user_id, sources=sources)
+                    )
+                    if sources
+                    else {}
                 )
-                await self._db.write(partial(rows_repo.insert, c=conversations, m=messages))
-                written += [c["id"] for c in conversations]
-                report.conversations += len(conversations)
-                report.messages += len(messages)
+                fresh = [(o, item) for o, item in batch if _source(item) not in found]
+                planned = await asyncio.to_thread(_rows, user_id, fresh, now, known_models)
+                for attempt in range(BATCH_ATTEMPTS):
+                    try:
+                        found |= await self._db.write(
+                            partial(_insert_new, user_id=user_id, planned=planned)
+                        )
+                        break
+                    except IntegrityError:
+                        # Someone (a second tab) imported some of these at the same moment.
+                        if attempt == BATCH_ATTEMPTS - 1:
+                            raise
+                for p in planned:
+                    if _source(p.item) not in found:
+                        written.append(p.conversation["id"])
+                        report.conversations += 1
+                        report.messages += len(p.messages)
+                        outcomes.append(
+                            (
+                                p.item.position,
+                                _outcome(p.item, IMPORTED, p.conversation["id"], len(p.messages)),
+                            )
+                        )
+                for _, item in batch:
+                    key = _source(item)
+                    if key is None or key not in found:
+                        continue
+                    existing, digest = found[key]
+                    changed = digest is not None and digest != item.digest
+                    outcome = CHANGED_SINCE_IMPORT if changed else ALREADY_IMPORTED
+                    outcomes.append(
+                        (item.position, _outcome(item, outcome, existing, len(item.messages)))
+                    )
         except BaseException:
             if written:
                 await asyncio.shield(
@@ -203,6 +336,10 @@ class Transfer:
                 )
             raise
         report.conversation_ids = written
+        outcomes.sort(key=lambda pair: pair[0])
+        report.outcomes = [entry for _, entry in outcomes]
+        for entry in report.outcomes:
+            report.counts[entry["outcome"]] = report.counts.get(entry["outcome"], 0) + 1
         return report
 
     # -- export -------------------------------------------------------------------------------
@@ -264,6 +401,10 @@ def _conversation_json(c: Any, messages: list[Any]) -> dict[str, Any]:
         "updated_at": c.updated_at.isoformat(),
         "settings": ConversationSettings.of(c.settings).as_dict(),
         "current_leaf_id": c.current_leaf_id,
+        # Where it was imported from: importing this export, or the original file, somewhere
+        # that already has it adds nothing.
+        "import_source": c.import_source,
+        "import_key": c.import_key,
         "messages": [
             {
                 "id": m.id,

@@ -20,6 +20,9 @@ CONVERSATION_COLUMNS = (
     "current_leaf_id",
     "created_at",
     "updated_at",
+    "import_source",
+    "import_key",
+    "import_digest",
 )
 MESSAGE_COLUMNS = (
     "id",
@@ -46,6 +49,39 @@ def insert(s: DbSession, *, c: Sequence[dict[str, Any]], m: Sequence[dict[str, A
         s.execute(sa.insert(CONVERSATIONS), list(c))
     if m:
         s.execute(sa.insert(MESSAGES), list(m))
+
+
+def already_imported(
+    s: DbSession, user_id: str, sources: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """Which of these (source, id at the source) the user already has: the conversation id and
+    the digest of what was imported. A ChatGate conversation id also matches the user's own
+    conversation with that id (their export, imported back)."""
+    found: dict[tuple[str, str], tuple[str, str | None]] = {}
+    wanted = set(sources)
+    keys = sorted({key for _, key in wanted})
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        rows = s.execute(
+            sa.select(
+                CONVERSATIONS.c.id,
+                CONVERSATIONS.c.import_source,
+                CONVERSATIONS.c.import_key,
+                CONVERSATIONS.c.import_digest,
+            ).where(CONVERSATIONS.c.user_id == user_id, CONVERSATIONS.c.import_key.in_(chunk))
+        )
+        for row in rows:
+            if (row.import_source, row.import_key) in wanted:
+                found[(row.import_source, row.import_key)] = (row.id, row.import_digest)
+        own = [key for key in chunk if ("chatgate", key) in wanted]
+        if own:
+            for cid in s.execute(
+                sa.select(CONVERSATIONS.c.id).where(
+                    CONVERSATIONS.c.user_id == user_id, CONVERSATIONS.c.id.in_(own)
+                )
+            ).scalars():
+                found.setdefault(("chatgate", cid), (cid, None))
+    return found
 
 
 def delete(s: DbSession, user_id: str, conversation_ids: Sequence[str]) -> None:
