@@ -1,5 +1,6 @@
 /** Routes and the sign-in guard. Chat routes need a user; sign-in pages do not; /admin needs an administrator. */
 import { createRouter, createWebHistory } from 'vue-router'
+import { startAccountSync } from '@/stores/accountSync'
 import { useAuthStore } from '@/stores/auth'
 
 declare module 'vue-router' {
@@ -11,7 +12,7 @@ declare module 'vue-router' {
   }
 }
 
-export const ADMIN_TABS = ['users', 'invites', 'settings', 'upstreams', 'usage', 'audit', 'selftest'] as const
+export const ADMIN_TABS = ['users', 'invites', 'settings', 'upstreams', 'prompts', 'usage', 'audit', 'selftest'] as const
 export type AdminTab = (typeof ADMIN_TABS)[number]
 
 export const router = createRouter({
@@ -40,6 +41,8 @@ router.beforeEach(async (to) => {
   if (to.meta.standalone) return true
   const auth = useAuthStore()
   await auth.init()
+  // Profile, prompt library and new-chat defaults follow the account from device to device.
+  startAccountSync()
   if (!auth.config) return true // the server is unreachable: App shows the error
   if (to.meta.public) {
     if (auth.user && (to.name === 'login' || to.name === 'register')) return { path: '/' }

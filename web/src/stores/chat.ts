@@ -5,9 +5,11 @@
  */
 import { defineStore } from 'pinia'
 import { api, ApiError, streams, type StreamRequest } from '@/api/client'
+import { deleteMessage } from '@/api/messages'
 import { runGenerationStream, type StreamOutcome } from '@/api/sse'
 import type { Conversation, ConversationSettings, Message, StreamEvent } from '@/api/types'
 import { deepestLeaf, newestLeaf, pathTo, renameMessage, siblingsOf, type MessageMap } from '@/lib/tree'
+import { useChatDefaultsStore } from './chatDefaults'
 import { useConversationsStore } from './conversations'
 
 export type LivePhase = 'connecting' | 'queued' | 'waiting' | 'streaming'
@@ -94,6 +96,8 @@ export const useChatStore = defineStore('chat', {
 
     startNew(): void {
       this.closeStreams()
+      // A new chat starts from the account's new-chat defaults.
+      this.draftSettings = { ...defaultSettings(), ...useChatDefaultsStore().settings }
       this.conversationId = null
       this.conversation = null
       this.messages = {}
@@ -397,11 +401,33 @@ export const useChatStore = defineStore('chat', {
 
     async updateSettings(patch: Partial<ConversationSettings>): Promise<void> {
       if (!this.conversation) {
+        // Before its first message, a chat's settings are the account's new-chat defaults.
         this.draftSettings = { ...this.draftSettings, ...patch }
+        this.draftSettings = { ...defaultSettings(), ...await useChatDefaultsStore().save(this.draftSettings) }
         return
       }
       const updated = await api.conversations.update(this.conversation.id, { settings: patch })
       this.conversation.settings = updated.settings
+    },
+
+    /** Delete a message and everything below it (the server stops answers being written there). */
+    async deleteMessage(messageId: string): Promise<void> {
+      const conversationId = this.conversationId
+      if (!conversationId || isTempId(messageId)) return
+      const result = await deleteMessage(conversationId, messageId)
+      if (this.conversationId !== conversationId) return
+      for (const id of result.deleted) {
+        controllers.get(id)?.abort()
+        controllers.delete(id)
+        delete this.live[id]
+        delete this.thinking[id]
+        delete this.messages[id]
+      }
+      for (const [parent, child] of Object.entries(this.shownChild)) {
+        if (!this.messages[parent] || !this.messages[child]) delete this.shownChild[parent]
+      }
+      this.currentLeafId = result.current_leaf_id
+      if (this.conversation) this.conversation.current_leaf_id = result.current_leaf_id
     },
 
     async rename(title: string): Promise<void> {

@@ -30,3 +30,11 @@ export function savePref(key: string, value: unknown): void {
     // storage full or disabled (private mode): preferences just do not persist
   }
 }
+
+export function removePref(key: string): void {
+  try {
+    localStorage.removeItem(PREFIX + key)
+  } catch {
+    // storage disabled: nothing to remove
+  }
+}

@@ -1,34 +1,74 @@
 import { createPinia, setActivePinia } from 'pinia'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { PromptImportError } from '@/lib/promptStore'
 import { usePrefsStore } from './prefs'
 import { usePromptsStore } from './prompts'
+
+interface Call { method: string; url: string; body: unknown }
+let calls: Call[] = []
+let reply: (call: Call) => Response
+
+function serverPrompt(key: string, value: string, id = key) {
+  return { id, key, value, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' }
+}
 
 beforeEach(() => {
   localStorage.clear()
   setActivePinia(createPinia())
+  calls = []
+  reply = () => new Response('[]', { status: 200 })
+  vi.stubGlobal('fetch', vi.fn(async (url: string, init: RequestInit) => {
+    const call = { method: init.method ?? 'GET', url, body: init.body ? JSON.parse(String(init.body)) : undefined }
+    calls.push(call)
+    return reply(call)
+  }))
 })
 
-describe('prompt library store', () => {
-  it('imports prompt-store JSON and persists it', () => {
+afterEach(() => vi.unstubAllGlobals())
+
+describe('prompt library store (on the server)', () => {
+  it('moves a library this browser kept up to the account, once', async () => {
+    const local = [{ key: 'a', value: '1' }, { key: 'b', value: '2' }, { key: '', value: 'no title' }]
+    localStorage.setItem('chatgate.prompts', JSON.stringify(local))
+    reply = (call) => new Response(JSON.stringify({
+      added: 2, updated: 0, prompts: (call.body as { key: string; value: string }[]).map((p) => serverPrompt(p.key, p.value)),
+    }))
     const store = usePromptsStore()
-    const result = store.importJson('[{"key":"a","value":"1"},{"key":"b","value":"2"}]')
-    expect(result).toMatchObject({ added: 2, updated: 0 })
-    setActivePinia(createPinia())
-    expect(usePromptsStore().prompts.map((p) => p.key)).toEqual(['a', 'b'])
+    expect(await store.migrateLocal()).toBe(2)
+    expect(calls).toEqual([{ method: 'POST', url: '/api/prompts/import', body: [{ key: 'a', value: '1' }, { key: 'b', value: '2' }] }])
+    expect(store.mine.map((p) => p.key)).toEqual(['a', 'b'])
+    expect(localStorage.getItem('chatgate.prompts')).toBeNull()
+    expect(await usePromptsStore().migrateLocal()).toBe(0)
+    expect(calls).toHaveLength(1)
   })
 
-  it('edits in place and renames', () => {
-    const store = usePromptsStore()
-    store.importJson('[{"key":"a","value":"1"},{"key":"b","value":"2"}]')
-    store.upsert({ key: 'a2', value: 'x' }, 'a')
-    expect(store.prompts).toEqual([{ key: 'a2', value: 'x' }, { key: 'b', value: '2' }])
-    store.remove('b')
-    expect(store.prompts).toEqual([{ key: 'a2', value: 'x' }])
+  it('keeps the local library when moving it fails, to try again next time', async () => {
+    localStorage.setItem('chatgate.prompts', JSON.stringify([{ key: 'a', value: '1' }]))
+    reply = () => new Response('{"error":{"code":"storage_unavailable","message":"busy"}}', { status: 503 })
+    await expect(usePromptsStore().migrateLocal()).rejects.toMatchObject({ code: 'storage_unavailable' })
+    expect(localStorage.getItem('chatgate.prompts')).not.toBeNull()
   })
 
-  it('ignores a corrupt stored library', () => {
-    localStorage.setItem('chatgate.prompts', '{not json')
-    expect(usePromptsStore().prompts).toEqual([])
+  it('refuses an unreadable file before sending anything', async () => {
+    await expect(usePromptsStore().importJson('{oops')).rejects.toBeInstanceOf(PromptImportError)
+    expect(calls).toEqual([])
+  })
+
+  it('suggests my prompts first, then the shared ones I have no prompt of that title for', () => {
+    const store = usePromptsStore()
+    store.mine = [serverPrompt('Translate', 'my own translator'), serverPrompt('Mine', 'x')]
+    store.shared = [
+      { id: 's1', key: 'Translate', value: 'shared translator', locale: 'en-US' },
+      { id: 's2', key: 'Summarise', value: 'shared summary', locale: 'en-US' },
+    ]
+    expect(store.prompts).toEqual([
+      { key: 'Translate', value: 'my own translator' }, { key: 'Mine', value: 'x' }, { key: 'Summarise', value: 'shared summary' },
+    ])
+  })
+
+  it('asks for the shared collection in the UI language', async () => {
+    await usePromptsStore().loadShared('zh-CN')
+    expect(calls).toEqual([{ method: 'GET', url: '/api/prompts/shared?locale=zh-CN', body: undefined }])
   })
 })
 

@@ -63,7 +63,11 @@ describe('ChatInput', () => {
 
   it('offers saved prompts after a slash and inserts the chosen one', async () => {
     const w = setup()
-    usePromptsStore().importJson('[{"key":"Translate","value":"Translate to English:"},{"key":"Review","value":"Review this code:"}]')
+    const at = '2026-01-01T00:00:00Z'
+    usePromptsStore().mine = [
+      { id: 'p1', key: 'Translate', value: 'Translate to English:', created_at: at, updated_at: at },
+      { id: 'p2', key: 'Review', value: 'Review this code:', created_at: at, updated_at: at },
+    ]
     const area = w.find('textarea')
     await area.setValue('/')
     await nextTick()

@@ -1,5 +1,5 @@
 import { mount } from '@vue/test-utils'
-import { NMessageProvider } from 'naive-ui'
+import { NDialogProvider, NMessageProvider } from 'naive-ui'
 import { createPinia, setActivePinia } from 'pinia'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { defineComponent, h, nextTick } from 'vue'
@@ -22,7 +22,7 @@ function render(m: Message, live: LiveGeneration | null = null) {
   const chat = useChatStore()
   chat.messages = { u1: message({ id: 'u1', parent_id: null, role: 'user', content: 'Q' }), [m.id]: m }
   chat.currentLeafId = m.id
-  const Wrapper = defineComponent({ render: () => h(NMessageProvider, null, { default: () => h(MessageItem, { message: chat.messages[m.id], live }) }) })
+  const Wrapper = defineComponent({ render: () => h(NDialogProvider, null, { default: () => h(NMessageProvider, null, { default: () => h(MessageItem, { message: chat.messages[m.id], live }) }) }) })
   const wrapper = mount(Wrapper, { global: { plugins: [pinia, i18n] }, attachTo: document.body })
   return Object.assign(wrapper, { chat })
 }
@@ -128,6 +128,45 @@ describe('MessageItem', () => {
     it('is not there when the model gave no reasoning', () => {
       const w = render(message({ content: 'Plain answer' }))
       expect(w.find('.thinking').exists()).toBe(false)
+    })
+  })
+
+  describe('deleting', () => {
+    function mountWithDialogs(id: string) {
+      const chat = useChatStore()
+      const Wrapper = defineComponent({
+        render: () => h(NDialogProvider, null, { default: () => h(NMessageProvider, null, { default: () => h(MessageItem, { message: chat.messages[id] }) }) }),
+      })
+      return mount(Wrapper, { global: { plugins: [i18n] }, attachTo: document.body })
+    }
+
+    function dialogText(): string {
+      return [...document.body.querySelectorAll('[role="dialog"]')].map((d) => d.textContent ?? '').join(' ')
+    }
+
+    it('asks first, saying a question goes with its answers, in the reader\'s language', async () => {
+      const w = render(message({ id: 'a1', parent_id: 'u1' }))
+      w.chat.messages.a2 = message({ id: 'a2', parent_id: 'u1', created_at: '2026-01-01T00:00:02Z' })
+      w.chat.conversationId = 'c1'
+      const question = mountWithDialogs('u1')
+      await question.get('button[aria-label="Delete message"]').trigger('click')
+      await nextTick()
+      expect(dialogText()).toContain('This question and its 2 answers will be deleted.')
+      expect(dialogText()).toContain('This cannot be undone.')
+      question.unmount()
+
+      i18n.global.locale.value = 'zh-CN'
+      const answer = mountWithDialogs('a2')
+      await answer.get('button[aria-label="删除消息"]').trigger('click')
+      await nextTick()
+      expect(dialogText()).toContain('将删除这个回答。')
+      answer.unmount()
+      w.unmount()
+    })
+
+    it('offers no delete while an answer is being written', () => {
+      const w = render(message({ status: 'streaming', content: '' }), streamingLive)
+      expect(w.find('button[aria-label="Delete message"]').exists()).toBe(false)
     })
   })
 })
