@@ -196,7 +196,8 @@ async def make_harness(make_settings: Callable[..., Settings]) -> AsyncIterator[
 
         async def make(**overrides: Any) -> Harness:
             app = create_app(make_settings(**overrides))
-            lifespan = LifespanManager(app)
+            # Generous: a loaded CI machine on PostgreSQL can take seconds to close pools.
+            lifespan = LifespanManager(app, startup_timeout=30, shutdown_timeout=30)
             await lifespan.__aenter__()
             harness = Harness(app, stack, lifespan)
             stack.push_async_callback(harness.close_quietly)

@@ -69,6 +69,9 @@ async def test_stopping_a_queued_request_frees_its_place(
     make_harness: Callable[..., Any], fake: FakeUpstream
 ) -> None:
     harness = await _one_slot(make_harness, fake)
+    # Alice's answer holds the one slot for about five seconds: time enough, even on a loaded
+    # machine, for Bob to be queued and stopped while he waits.
+    fake.reply = " ".join(f"w{n}" for n in range(50))
     fake.set_scenario("normal", token_delay=0.1)
     alice, bob, carol = (
         await harness.user("alice"),
