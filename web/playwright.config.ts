@@ -6,7 +6,7 @@ import { defineConfig } from '@playwright/test'
  */
 export default defineConfig({
   testDir: './e2e',
-  outputDir: './test-results/artifacts',
+  outputDir: process.env.E2E_OUTPUT_DIR ?? './test-results/artifacts',
   globalSetup: './e2e/global-setup.ts',
   workers: 1,
   fullyParallel: false,

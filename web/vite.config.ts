@@ -81,5 +81,7 @@ export default defineConfig({
   test: {
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],
+    // The HTML export inlines these stylesheets (`?raw`); vitest leaves other CSS out.
+    css: { include: [/katex\.min\.css/, /styles[\\/](markdown|highlight)\.css/] },
   },
 })

@@ -30,8 +30,9 @@ test('at 360×740 the app is fully usable, with the sidebar as a drawer', async 
   await expect(drawer).toBeHidden()
   await expect(page.locator('article[data-role="user"]')).toContainText('First phone question')
 
-  // Settings and the prompt library open and fit.
-  await page.getByRole('button', { name: 'Chat settings' }).click()
+  // Settings and the prompt library open and fit; on a phone the header's actions are one menu.
+  await page.getByRole('button', { name: 'More actions' }).click()
+  await page.locator('.n-dropdown-option').getByText('Chat settings', { exact: true }).click()
   await expect(page.getByText('System prompt (role)')).toBeVisible()
   await page.waitForTimeout(400)
   await shot(page, '06-phone-settings')

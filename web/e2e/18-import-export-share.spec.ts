@@ -127,7 +127,8 @@ test.describe('with the CSP (and the sanitiser) in place', () => {
     await page.getByRole('button', { name: 'Export conversation' }).click()
     await page.locator('.n-dropdown-option', { hasText: 'Markdown' }).click()
     const file = await download
-    expect(file.suggestedFilename()).toMatch(/^conversation-[0-9a-f]{8}\.md$/)
+    // Named after the conversation's title, not its id.
+    expect(file.suggestedFilename()).toBe('A question worth sharing.md')
 
     // Share it.
     await page.getByRole('button', { name: 'Share', exact: true }).click()

@@ -7,43 +7,27 @@
  *
  * This spec runs its own server with no upstream configured, so the bundled model answers.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Browser } from '@playwright/test'
 import en from '../src/locales/en-US'
 import zh from '../src/locales/zh-CN'
 import { answers, expect, shot, test } from './fixtures'
-import { chatgateBin, chatgateEnv, freePort, logDir, startProcess, stopProcess, waitFor } from './server'
+import { startBundledChatGate, type RunningServer } from './server'
 
 const USER = { username: 'paster', password: 'paste-password-123' }
 // About 3000 tokens: more than the bundled model's whole window.
 const LONG_PASTE = Array.from({ length: 600 }, (_, i) => `Line ${i + 1}: the quick brown fox jumps over the lazy dog.`).join('\n')
 
-let server: { url: string; workDir: string; log: string; child: ChildProcess }
+let server: RunningServer
 
 test.describe.configure({ mode: 'serial' })
 
+// No chatgate.toml and no OPENAI_* variables: the bundled local model is the only model.
 test.beforeAll(async () => {
-  const workDir = mkdtempSync(join(tmpdir(), 'chatgate-e2e-bundled-'))
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  // No chatgate.toml and no OPENAI_* variables: the bundled local model is the only model.
-  const inherited = Object.fromEntries(Object.entries(chatgateEnv({})).filter(([k]) => !/^(OPENAI_|AUTH_SECRET_KEY)/.test(k)))
-  const env = { ...inherited, CHATGATE_DATA_DIR: join(workDir, 'data') }
-  const log = join(logDir, 'server-bundled.log')
-  const child = startProcess(chatgateBin, ['serve', '--host', '127.0.0.1', '--port', String(port)], { cwd: workDir, env, log })
-  server = { url, workDir, log, child }
-  await waitFor(`${url}/readyz`, 60_000, child, log)
-  const add = spawnSync(chatgateBin, ['user', 'add', USER.username, '--password-stdin'], { cwd: workDir, env, input: `${USER.password}\n`, encoding: 'utf8' })
-  expect(add.status, `${add.stdout}${add.stderr}`).toBe(0)
+  server = await startBundledChatGate('bundled', [USER])
 })
 
 test.afterAll(async () => {
-  if (!server) return
-  await stopProcess(server.child)
-  rmSync(server.workDir, { recursive: true, force: true })
+  await server?.stop()
 })
 
 async function pageIn(browser: Browser, locale: string) {

@@ -62,6 +62,16 @@ async function control(request: APIRequestContext, action: string, body: unknown
   expect(res.ok(), await res.text()).toBe(true)
 }
 
+/** The fake upstream's control plane through `request` (the fixture below, or a beforeAll's own). */
+export function upstreamVia(request: APIRequestContext): Upstream {
+  return {
+    configure: (options) => control(request, 'config', options),
+    scenario: (name, params = {}) => control(request, 'scenario', { name, ...params }),
+    queue: (...names) => control(request, 'queue', { names }),
+    reset: () => control(request, 'reset', {}),
+  }
+}
+
 export const test = base.extend<{
   upstream: Upstream
   user: TestUser
@@ -75,12 +85,7 @@ export const test = base.extend<{
 
   upstream: async ({ playwright }, use) => {
     const request = await playwright.request.newContext()
-    const upstream: Upstream = {
-      configure: (options) => control(request, 'config', options),
-      scenario: (name, params = {}) => control(request, 'scenario', { name, ...params }),
-      queue: (...names) => control(request, 'queue', { names }),
-      reset: () => control(request, 'reset', {}),
-    }
+    const upstream = upstreamVia(request)
     await upstream.reset()
     await upstream.configure({ reply: 'Hello from the fake model.', token_delay: 0 })
     await use(upstream)

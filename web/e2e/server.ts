@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const repoRoot = resolve(here, '../..')
-export const logDir = resolve(here, '../test-results/logs')
+export const logDir = process.env.E2E_LOG_DIR ?? resolve(here, '../test-results/logs')
 export const python = process.env.E2E_PYTHON ?? join(repoRoot, '.venv/bin/python')
 export const chatgateBin = process.env.E2E_CHATGATE_BIN ?? join(repoRoot, '.venv/bin/chatgate')
 
@@ -83,10 +83,14 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
-/** A ChatGate server with a fresh data directory and a chatgate.toml pointing at `upstreamUrl`. */
+/**
+ * A ChatGate server with a fresh data directory and a chatgate.toml pointing at `upstreamUrl`;
+ * with `upstreamUrl: null`, no upstream at all (no file, no OPENAI_* variables): the bundled
+ * local model answers.
+ */
 export async function startChatGate(options: {
   name: string
-  upstreamUrl: string
+  upstreamUrl: string | null
   env?: Record<string, string>
   /** Extra lines for the credential table, e.g. `concurrency = 1`. */
   credential?: string[]
@@ -95,19 +99,22 @@ export async function startChatGate(options: {
   const dataDir = join(workDir, 'data')
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
-  writeFileSync(join(workDir, 'chatgate.toml'), [
+  const upstream = options.upstreamUrl
+  if (upstream !== null) writeFileSync(join(workDir, 'chatgate.toml'), [
     'default_model = "fake-model"',
     '[[providers]]',
     'name = "fake"',
     'kind = "openai"',
-    `base_url = "${options.upstreamUrl}/v1"`,
+    `base_url = "${upstream}/v1"`,
     'models = ["fake-model", "fake-model-2"]',
     '[[providers.credentials]]',
     'api_key = "sk-test"',
     ...(options.credential ?? []),
     '',
   ].join('\n'))
-  const env = chatgateEnv({ CHATGATE_DATA_DIR: dataDir, CHATGATE_CONFIG_FILE: join(workDir, 'chatgate.toml'), ...options.env })
+  const env = upstream === null
+    ? { ...Object.fromEntries(Object.entries(chatgateEnv({})).filter(([k]) => !/^(OPENAI_|AUTH_SECRET_KEY)/.test(k))), CHATGATE_DATA_DIR: dataDir, ...options.env }
+    : chatgateEnv({ CHATGATE_DATA_DIR: dataDir, CHATGATE_CONFIG_FILE: join(workDir, 'chatgate.toml'), ...options.env })
   const log = join(logDir, `server-${options.name}.log`)
   const child = startProcess(chatgateBin, ['serve', '--host', '127.0.0.1', '--port', String(port)], { cwd: workDir, env, log })
   try {
@@ -128,6 +135,19 @@ export async function startChatGate(options: {
       rmSync(workDir, { recursive: true, force: true })
     },
   }
+}
+
+/** A server where the bundled local model is the only model, with these accounts (made through the CLI). */
+export async function startBundledChatGate(name: string, users: { username: string; password: string; admin?: boolean }[]): Promise<RunningServer> {
+  const server = await startChatGate({ name, upstreamUrl: null })
+  for (const user of users) {
+    const added = server.cli(['user', 'add', user.username, ...(user.admin ? ['--admin'] : []), '--password-stdin'], `${user.password}\n`)
+    if (added.status !== 0) {
+      await server.stop()
+      throw new Error(`user add ${user.username} failed: ${added.stdout}${added.stderr}`)
+    }
+  }
+  return server
 }
 
 export interface RunningProxy {

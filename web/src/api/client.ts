@@ -77,16 +77,24 @@ export async function errorFromResponse(res: Response): Promise<ApiError> {
   return errorFromBody(res.status, res.statusText, text, res.headers.get('Retry-After'))
 }
 
-type UnauthenticatedHandler = () => void
+/** Why the session is over: it ended (signed out elsewhere, expired, the account disabled), or the server said the account is disabled. */
+export type SessionEnd = 'ended' | 'account_disabled'
+type UnauthenticatedHandler = (reason: SessionEnd) => void
 let onUnauthenticated: UnauthenticatedHandler | null = null
 
-/** Called when a signed-in request comes back 401 (session ended elsewhere). */
+/** Called when a signed-in request comes back 401 (session ended elsewhere) or 403 account_disabled. */
 export function setUnauthenticatedHandler(handler: UnauthenticatedHandler | null): void {
   onUnauthenticated = handler
 }
 
-export function notifyUnauthenticated(): void {
-  onUnauthenticated?.()
+export function notifyUnauthenticated(reason: SessionEnd = 'ended'): void {
+  onUnauthenticated?.(reason)
+}
+
+/** Tell the app when a failed response means the session is over. */
+export function noticeSessionEnd(error: ApiError): void {
+  if (error.status === 401) notifyUnauthenticated('ended')
+  else if (error.status === 403 && error.code === 'account_disabled') notifyUnauthenticated('account_disabled')
 }
 
 export interface RequestOptions {
@@ -113,7 +121,7 @@ export async function fetchApi(method: string, path: string, body?: unknown, opt
   }
   if (!res.ok) {
     const error = await errorFromResponse(res)
-    if (res.status === 401 && !options.quiet401) notifyUnauthenticated()
+    if (!options.quiet401) noticeSessionEnd(error)
     throw error
   }
   return res
@@ -246,7 +254,7 @@ export function uploadImport(file: Blob, onProgress: (p: UploadProgress) => void
         return
       }
       const error = errorFromBody(xhr.status, xhr.statusText, xhr.responseText, xhr.getResponseHeader('Retry-After'))
-      if (xhr.status === 401) notifyUnauthenticated()
+      noticeSessionEnd(error)
       reject(error)
     }
     xhr.onerror = () => reject(new ApiError(0, 'network_error', 'upload failed'))

@@ -5,7 +5,7 @@
  * no event is lost or repeated.
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
-import { ApiError, errorFromResponse, notifyUnauthenticated, streams, type StreamRequest } from './client'
+import { ApiError, errorFromResponse, noticeSessionEnd, streams, type StreamRequest } from './client'
 import type { StreamEvent } from './types'
 
 export type StreamOutcome = 'done' | 'aborted' | 'lost'
@@ -113,7 +113,7 @@ export async function readTimedEvents(
   }
   if (!res.ok) {
     const error = await errorFromResponse(res)
-    if (res.status === 401) notifyUnauthenticated()
+    noticeSessionEnd(error)
     throw error
   }
   if (!res.body) throw new ApiError(0, 'stream_interrupted', 'no body')
@@ -175,7 +175,7 @@ export async function runGenerationStream(options: GenerationStreamOptions): Pro
     }
     if (!res.ok) {
       const error = await errorFromResponse(res)
-      if (res.status === 401) notifyUnauthenticated()
+      noticeSessionEnd(error)
       if (request.method === 'POST') throw error
       // A re-attach refused: the generation is over or gone; the caller reloads the stored answer.
       return 'lost'

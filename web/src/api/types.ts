@@ -84,6 +84,8 @@ export interface ModelInfo {
 export interface ModelList {
   default: string | null
   models: ModelInfo[]
+  /** New chats are answered by the bundled offline demo model (no upstream configured). */
+  bundled_demo?: boolean
 }
 
 /** The events of a generation stream (`data:` payloads by `event:` name). */

@@ -7,11 +7,29 @@ import { computed, watchEffect, type ComputedRef } from 'vue'
 import { i18n, resolveLocale, type LocaleCode } from '@/locales'
 import { usePrefsStore } from '@/stores/prefs'
 
-const NAIVE: Record<LocaleCode, [NLocale, NDateLocale]> = {
+const BASE: Record<LocaleCode, [NLocale, NDateLocale]> = {
   'zh-CN': [zhCN, dateZhCN], 'zh-TW': [zhTW, dateZhTW], 'en-US': [enUS, dateEnUS], 'ja-JP': [jaJP, dateJaJP],
   'ko-KR': [koKR, dateKoKR], 'ru-RU': [ruRU, dateRuRU], 'es-ES': [esES, dateEsES], 'fr-FR': [frFR, dateFrFR],
   'de-DE': [deDE, dateDeDE], 'vi-VN': [viVN, dateViVN],
 }
+
+/**
+ * naive-ui's own words follow the UI language, except its generic placeholders ("Please Input",
+ * "Ввести", "Please Select"): every field here has a label, so an empty box says more than those.
+ */
+export function naiveLocaleFor(code: LocaleCode): NLocale {
+  const base = BASE[code][0]
+  return {
+    ...base,
+    Input: { ...base.Input, placeholder: '' },
+    InputNumber: { ...base.InputNumber, placeholder: '' },
+    Select: { ...base.Select, placeholder: '' },
+  }
+}
+
+const NAIVE = Object.fromEntries(
+  (Object.keys(BASE) as LocaleCode[]).map((code) => [code, [naiveLocaleFor(code), BASE[code][1]]]),
+) as Record<LocaleCode, [NLocale, NDateLocale]>
 
 export interface LocaleState {
   locale: ComputedRef<LocaleCode>

@@ -3,13 +3,25 @@ import { darkTheme, useOsTheme, type GlobalTheme, type GlobalThemeOverrides } fr
 import { computed, watchEffect, type ComputedRef } from 'vue'
 import { usePrefsStore } from '@/stores/prefs'
 
-const ACCENT = '#10a37f'
+/**
+ * The brand green #10a37f is 3.2:1 on white: too light for text and for white text on a button.
+ * Light theme uses a deeper green (5.6:1 on white, 4.5:1 on its own 15 % tint) and status colours
+ * dark enough for tags and notes; dark theme's colours are light enough on #212121.
+ */
+const ACCENT = '#0a765b'
 
 const lightOverrides: GlobalThemeOverrides = {
   common: {
-    primaryColor: ACCENT, primaryColorHover: '#0e8f70', primaryColorPressed: '#0b7a5f', primaryColorSuppl: ACCENT,
+    primaryColor: ACCENT, primaryColorHover: '#0c8466', primaryColorPressed: '#086049', primaryColorSuppl: ACCENT,
+    successColor: ACCENT, successColorHover: '#0c8466', successColorPressed: '#086049', successColorSuppl: ACCENT,
+    warningColor: '#8f5b00', warningColorHover: '#a36a06', warningColorPressed: '#774b00', warningColorSuppl: '#8f5b00',
+    errorColor: '#c0283f', errorColorHover: '#d03050', errorColorPressed: '#a51f34', errorColorSuppl: '#c0283f',
+    infoColor: '#1a66c2', infoColorHover: '#2a76d2', infoColorPressed: '#1455a3', infoColorSuppl: '#1a66c2',
+    // naive's third text colour (menu group titles, hints) is 4.2:1 on white.
+    textColor3: '#63686e',
     borderRadius: '8px', fontFamily: 'var(--cg-font)',
   },
+  Empty: { textColor: '#6b6b6b' },
 }
 const darkOverrides: GlobalThemeOverrides = {
   common: {
@@ -17,6 +29,7 @@ const darkOverrides: GlobalThemeOverrides = {
     borderRadius: '8px', fontFamily: 'var(--cg-font)', bodyColor: '#212121', cardColor: '#2a2a2a', modalColor: '#2a2a2a',
     popoverColor: '#2f2f2f',
   },
+  Empty: { textColor: '#a3a3a3' },
 }
 
 export interface ThemeState {

@@ -84,6 +84,28 @@ describe('errorText', () => {
     expect(errorText({ code: 'context_too_long', message: '…' }, ctx('en-US'))).toMatch(/new chat.*shorten.*context messages/)
   })
 
+  it('shows the rule a weak password broke, as the server states it, in every language', () => {
+    const weak = (message: string) => new ApiError(422, 'weak_password', message)
+    expect(errorText(weak('Use at least 8 characters.'), ctx('en-US'))).toBe('Use at least 8 characters.')
+    expect(errorText(weak('The password cannot be the username.'), ctx('en-US'))).toBe('The password cannot be the username.')
+    for (const locale of Object.keys(messages)) {
+      const text = errorText(weak('Use at least 8 characters.'), ctx(locale))
+      expect(text, locale).toContain('8')
+      expect(text, locale).not.toBe(messages[locale as keyof typeof messages].errors.weak_password)
+      expect(text, locale).not.toMatch(/passwordRules\.|\{/)
+    }
+    // A rule this version does not know: the server's own words rather than "too weak".
+    expect(errorText(weak('Use a longer passphrase.'), ctx('de-DE'))).toBe('Use a longer passphrase.')
+    expect(errorText(new ApiError(422, 'weak_password', ''), ctx('en-US'))).toBe(messages['en-US'].errors.weak_password)
+  })
+
+  it('adds the field and rule the server names to a validation error', () => {
+    const error = new ApiError(422, 'validation_error', 'username: String should have at most 64 characters', [
+      { loc: ['body', 'username'], message: 'String should have at most 64 characters' },
+    ])
+    expect(errorText(error, ctx('en-US'))).toBe('Some fields are not valid. username: String should have at most 64 characters')
+  })
+
   it('formats reset times relative to now', () => {
     const now = new Date('2026-03-10T12:00:00Z')
     expect(relativeTime(new Date('2026-03-10T12:00:30Z'), now, 'en-US')).toBe('in 30 seconds')

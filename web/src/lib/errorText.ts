@@ -76,6 +76,27 @@ function retryTarget(details: Record<string, unknown>, retryAfter: number | null
   return seconds === null ? null : new Date(now.getTime() + seconds * 1000)
 }
 
+/**
+ * The server's password rules (security/passwords.py), each in the reader's language; a rule this
+ * list does not know is shown as the server wrote it.
+ */
+const PASSWORD_RULES: [RegExp, string][] = [
+  [/at least (\d+) characters/i, 'passwordRules.minLength'],
+  [/at most (\d+) characters/i, 'passwordRules.maxLength'],
+  [/only spaces/i, 'passwordRules.spaces'],
+  [/cannot be the username/i, 'passwordRules.username'],
+  [/most common/i, 'passwordRules.common'],
+]
+
+/** Which rule a weak password broke, translated ('' without the server's message). */
+export function passwordRule(message: string, t: Translate): string {
+  for (const [pattern, key] of PASSWORD_RULES) {
+    const found = pattern.exec(message)
+    if (found) return t(key, { n: found[1] ?? '' })
+  }
+  return message.trim()
+}
+
 export function errorText(error: unknown, ctx: ErrorTextContext): string {
   const { t, te } = ctx
   const code = error instanceof ApiError ? error.code : (error as { code?: string } | null)?.code
@@ -106,6 +127,13 @@ export function errorText(error: unknown, ctx: ErrorTextContext): string {
   if (code === 'input_too_long') {
     const limit = num(details.limit)
     return limit === null ? t('errors.input_too_long') : t('quota.inputTooLongLimit', { limit: limit.toLocaleString(ctx.locale) })
+  }
+
+  const message = error instanceof ApiError ? error.message : ''
+  if (code === 'weak_password' && message) return passwordRule(message, t) || t('errors.weak_password')
+  // The server names the field and its rule ("username: String should have at most 64 characters").
+  if (code === 'validation_error' && message && error instanceof ApiError && error.fields.length) {
+    return join(ctx.locale, t('errors.validation_error'), message)
   }
 
   const text = code && te(`errors.${code}`) ? t(`errors.${code}`) : t('errors.unknown')

@@ -1,10 +1,12 @@
-/** The models this user may use (GET /api/models), loaded once. */
+/** The models this user may use (GET /api/models), loaded once; whether the bundled demo model answers. */
 import { defineStore } from 'pinia'
 import { api } from '@/api/client'
 import type { ModelInfo } from '@/api/types'
 
 export const useModelsStore = defineStore('models', {
-  state: () => ({ models: [] as ModelInfo[], defaultModel: null as string | null, loaded: false, loading: false }),
+  state: () => ({
+    models: [] as ModelInfo[], defaultModel: null as string | null, bundledDemo: false, loaded: false, loading: false,
+  }),
   actions: {
     async load(force = false): Promise<void> {
       if ((this.loaded && !force) || this.loading) return
@@ -13,6 +15,7 @@ export const useModelsStore = defineStore('models', {
         const list = await api.models.list()
         this.models = list.models
         this.defaultModel = list.default
+        this.bundledDemo = list.bundled_demo === true
         this.loaded = true
       } finally {
         this.loading = false

@@ -1,0 +1,213 @@
+/**
+ * A walk through every page and dialog of the app, for the checks that must hold everywhere:
+ * every language fits (22-every-language-fits) and nothing is inaccessible (23-accessibility).
+ * `walk()` brings a page to each screen in turn and calls `visit(name)` there; what to check is
+ * the caller's. One conversation (with code and math), one share link and one administrator are
+ * made once by `prepareWalk()` and reused by every walk.
+ */
+import { spawnSync } from 'node:child_process'
+import type { Browser, BrowserContext, Page } from '@playwright/test'
+import { LOCALES, messages } from '../src/locales'
+import { chatgateEnv } from './server'
+import { expect, signIn, state, type TestUser } from './fixtures'
+
+export type LocaleCode = (typeof LOCALES)[number]['code']
+export type Strings = (typeof messages)['en-US']
+export const LOCALE_CODES = LOCALES.map((l) => l.code) as LocaleCode[]
+export const SIZES = [{ width: 1280, height: 800 }, { width: 360, height: 740 }] as const
+export type Size = (typeof SIZES)[number]
+
+export interface WalkData {
+  admin: TestUser
+  conversationId: string
+  shareUrl: string
+}
+
+/** The walk's conversation: a title that must fit a phone's header, code, math and a list. */
+export const WALK_QUESTION = 'Please share a pancake recipe'
+const WALK_ANSWER = [
+  'Here is a short recipe.', '', '1. Mix flour, milk and eggs.', '2. Fry on both sides.', '',
+  '```python', 'print("flip")', '```', '', 'Per pancake: $\\int_0^1 x^2\\,dx = \\frac{1}{3}$ cup of batter.',
+].join('\n')
+
+/** An administrator (the console's tabs are part of the walk) with one answered conversation and a share link. */
+export async function prepareWalk(browser: Browser, upstream: { configure(o: { reply?: string; token_delay?: number }): Promise<void> }): Promise<WalkData> {
+  const admin = { username: `walk${Date.now().toString(36)}`, password: 'walk-password-123' }
+  const created = spawnSync(state.chatgate, ['user', 'add', admin.username, '--admin', '--password-stdin'], {
+    cwd: state.workDir, env: chatgateEnv({ CHATGATE_DATA_DIR: state.dataDir }), input: `${admin.password}\n`, encoding: 'utf8',
+  })
+  if (created.status !== 0) throw new Error(`user add failed: ${created.stdout}${created.stderr}`)
+  await upstream.configure({ reply: WALK_ANSWER, token_delay: 0 })
+  const context = await browser.newContext({ baseURL: state.url })
+  try {
+    await signIn(context.request, admin)
+    const headers = { Origin: state.url }
+    const conversation = await (await context.request.post('/api/conversations', { data: { title: WALK_QUESTION }, headers })).json()
+    // The answer streams as server-sent events; the response ends when it is complete.
+    const sent = await context.request.post(`/api/conversations/${conversation.id}/messages`, {
+      data: { content: WALK_QUESTION, parent_id: null }, headers,
+    })
+    expect(sent.ok(), await sent.text()).toBe(true)
+    const share = await context.request.post(`/api/conversations/${conversation.id}/shares`, { headers })
+    expect(share.ok(), await share.text()).toBe(true)
+    return { admin, conversationId: conversation.id, shareUrl: (await share.json()).url }
+  } finally {
+    await context.close()
+  }
+}
+
+/** A browser context in one language and theme, with animations off (screens settle at once). */
+export async function walkContext(browser: Browser, locale: LocaleCode, theme: 'light' | 'dark' = 'light'): Promise<BrowserContext> {
+  const context = await browser.newContext({
+    baseURL: state.url, serviceWorkers: 'block', locale, colorScheme: theme, viewport: { ...SIZES[0] },
+  })
+  await context.addInitScript(([code, mode]) => {
+    localStorage.setItem('chatgate.prefs', JSON.stringify({ theme: mode, locale: code, sendKey: 'enter', sidebarCollapsed: false }))
+    const style = () => {
+      const el = document.createElement('style')
+      el.textContent = '*, *::before, *::after { transition: none !important; animation: none !important; caret-color: transparent !important; }'
+      document.head.append(el)
+    }
+    if (document.head) style()
+    else document.addEventListener('DOMContentLoaded', style, { once: true })
+  }, [locale, theme] as const)
+  return context
+}
+
+const OVERLAY = '.n-modal:visible, .n-drawer:visible, .n-dropdown-menu:visible, .n-dialog:visible'
+
+async function closeOverlays(page: Page): Promise<void> {
+  for (let i = 0; i < 3 && (await page.locator(OVERLAY).count()); i++) await page.keyboard.press('Escape')
+  await expect(page.locator(OVERLAY)).toHaveCount(0)
+}
+
+async function settled(page: Page): Promise<void> {
+  await expect(page.locator('main .n-spin:visible, [role="status"] .n-spin:visible')).toHaveCount(0)
+}
+
+async function open(page: Page, path: string, ready: string): Promise<void> {
+  await page.goto(path)
+  await expect(page.locator(ready).first()).toBeVisible()
+  await settled(page)
+}
+
+export type Visit = (name: string) => Promise<void>
+
+/** The screens that need nobody signed in: sign-in and a shared conversation. */
+export async function walkSignedOut(page: Page, data: WalkData, visit: Visit): Promise<void> {
+  await open(page, '/login', '.auth-form')
+  await visit('sign-in')
+  // The setup link, used: an alert with a link to sign in.
+  await open(page, '/setup', '.auth-card .n-alert a')
+  await visit('setup-used')
+  await open(page, data.shareUrl, '.chat-thread article')
+  await visit('shared-view')
+}
+
+/** Everything a signed-in administrator sees: the chat (walkChat), the account page and the console (walkPages). */
+export async function walkSignedIn(page: Page, data: WalkData, s: Strings, visit: Visit): Promise<void> {
+  await walkChat(page, data, s, visit)
+  await walkPages(page, data, s, visit)
+}
+
+/** The setup form, the chat screen and its drawers, menus and dialogs. */
+export async function walkChat(page: Page, data: WalkData, s: Strings, visit: Visit): Promise<void> {
+  const mobile = (page.viewportSize()?.width ?? 1280) < 768
+  const button = (name: string) => page.getByRole('button', { name, exact: true })
+  /** On a phone the header's actions are in one menu, the sidebar in a drawer. */
+  const headerAction = async (name: string) => {
+    if (mobile) {
+      await button(s.chat.moreActions).click()
+      await page.locator('.n-dropdown-menu').getByText(name, { exact: true }).click()
+    } else {
+      await button(name).click()
+    }
+  }
+  const sidebarAction = async (name: string) => {
+    if (mobile) await button(s.sidebar.open).click()
+    await page.locator('.sidebar-footer').getByRole('button', { name, exact: true }).click()
+  }
+
+  await open(page, '/setup?token=walk-token', '.auth-form')
+  await visit('setup')
+
+  await open(page, '/', '.chat-empty')
+  await visit('chat-new')
+
+  await open(page, `/c/${data.conversationId}`, 'article[data-role="assistant"] .katex')
+  await visit('chat')
+
+  /** Open something, wait for it, look at it, close it (unless more follows in it). */
+  const look = async (name: string, open: () => Promise<unknown>, shown: string, close = true) => {
+    await open()
+    await expect(page.locator(shown).first()).toBeVisible()
+    await visit(name)
+    if (close) await closeOverlays(page)
+  }
+  if (mobile) {
+    await look('sidebar-drawer', () => button(s.sidebar.open).click(), '.n-drawer .sidebar')
+    await look('chat-more-menu', () => button(s.chat.moreActions).click(), '.n-dropdown-menu')
+  } else {
+    await page.locator('.conversation-item').first().hover()
+    await look('conversation-menu', () => page.locator('.conversation-more').first().click(), '.n-dropdown-menu', false)
+    await look('delete-dialog', () => page.locator('.n-dropdown-menu').getByText(s.common.delete, { exact: true }).click(), '.n-dialog')
+    await look('export-menu', () => button(s.share.export).click(), '.n-dropdown-menu')
+  }
+
+  await headerAction(s.chat.settings)
+  await expect(page.locator('.n-drawer')).toBeVisible()
+  // The sliders show only when a value is set.
+  await page.locator('.n-drawer .n-switch').first().click()
+  await expect(page.locator('.n-drawer input[type="range"]')).toBeVisible()
+  await visit('chat-settings')
+  await closeOverlays(page)
+
+  await headerAction(s.share.button)
+  await expect(page.locator('.n-modal')).toBeVisible()
+  await settled(page)
+  await visit('share-dialog')
+  await closeOverlays(page)
+
+  await sidebarAction(s.prompts.title)
+  await expect(page.locator('.n-modal')).toBeVisible()
+  await visit('prompt-library')
+  await closeOverlays(page)
+
+  await sidebarAction(s.prefs.title)
+  await expect(page.locator('.n-modal')).toBeVisible()
+  await page.locator('.n-modal').getByRole('button', { name: s.auth.changePassword, exact: true }).click()
+  await visit('preferences')
+  await closeOverlays(page)
+
+}
+
+/** The account page, and every admin tab with the users tab's dialogs. */
+export async function walkPages(page: Page, data: WalkData, s: Strings, visit: Visit): Promise<void> {
+  const button = (name: string) => page.getByRole('button', { name, exact: true })
+  await open(page, '/account', 'main#main-content h2')
+  await visit('account')
+
+  await open(page, '/admin/users', '.admin-section h2')
+  await expect(page.locator('.admin-table tbody tr').first()).toBeVisible()
+  await visit('admin-users')
+  await button(s.admin.createUser).click()
+  await expect(page.locator('.n-modal')).toBeVisible()
+  await visit('admin-create-user')
+  await closeOverlays(page)
+  await page.locator(`tr[data-username="${data.admin.username}"]`).getByRole('button', { name: new RegExp(s.admin.actions) }).click()
+  await page.locator('.n-dropdown-menu').getByText(s.admin.editQuota, { exact: true }).click()
+  await expect(page.locator('.n-modal')).toBeVisible()
+  await visit('admin-quota-dialog')
+  await closeOverlays(page)
+
+  const tabs = await page.locator('.admin-tab').evaluateAll((links) => links.map((a) => (a as HTMLAnchorElement).pathname))
+  for (const path of tabs) {
+    const tab = path.split('/').pop() ?? ''
+    if (tab === 'users' || path === '/admin') continue
+    await page.locator(`.admin-tab[href="${path}"]`).click()
+    await expect(page).toHaveURL(new RegExp(`${path}$`))
+    await expect(page.locator('.admin-section h2').first()).toBeVisible()
+    await settled(page)
+    await visit(`admin-${tab}`)
+  }
+}
