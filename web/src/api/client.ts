@@ -234,12 +234,13 @@ export interface UploadProgress {
 
 /**
  * Upload an export file to `POST /api/import` (the body is the file itself), reporting upload
- * progress. XMLHttpRequest, because fetch cannot report upload progress.
+ * progress. XMLHttpRequest, because fetch cannot report upload progress. `timeZone`: the IANA
+ * zone chatgpt-web's local message times are read in when the file itself cannot tell.
  */
-export function uploadImport(file: Blob, onProgress: (p: UploadProgress) => void, signal?: AbortSignal): Promise<ImportReport> {
+export function uploadImport(file: Blob, onProgress: (p: UploadProgress) => void, signal?: AbortSignal, timeZone?: string): Promise<ImportReport> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest()
-    xhr.open('POST', '/api/import')
+    xhr.open('POST', timeZone ? `/api/import?timezone=${encodeURIComponent(timeZone)}` : '/api/import')
     xhr.withCredentials = true
     xhr.setRequestHeader('Accept', 'application/json')
     xhr.setRequestHeader('Content-Type', 'application/json')

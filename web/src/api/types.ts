@@ -143,11 +143,29 @@ export interface ApiKey {
 
 // -- import, export, sharing ------------------------------------------------------------------
 
+/** What became of one conversation of an imported file. */
+export type ImportOutcomeKind = 'imported' | 'already_imported' | 'changed_since_import' | 'empty' | 'repeated_in_file'
+export type ImportNote = 'empty_messages' | 'attachments_left_out' | 'other_roles_left_out'
+
+export interface ImportOutcome {
+  title: string
+  outcome: ImportOutcomeKind
+  /** The new conversation, or the copy already here. */
+  conversation_id: string | null
+  messages: number
+  /** Its original dates, when the file says them. */
+  created_at: string | null
+  updated_at: string | null
+  notes: Partial<Record<ImportNote, number>>
+}
+
 export interface ImportReport {
   format: string
   conversations: number
   messages: number
   conversation_ids: string[]
+  counts: Partial<Record<ImportOutcomeKind, number>>
+  outcomes: ImportOutcome[]
   skipped: { where: string; reason: string }[]
 }
 
