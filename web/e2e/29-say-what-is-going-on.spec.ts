@@ -136,3 +136,17 @@ test('opening a chat lands at the end of the last answer after its diagram and m
   await page.waitForTimeout(300)
   expect(await scroller.evaluate((el) => el.scrollTop)).toBe(top)
 })
+
+test('a refused password says the server\'s rule, in the reader\'s language', async ({ signedIn: page, user }) => {
+  const ru = (await import('../src/locales/ru-RU')).default
+  await page.evaluate(() => localStorage.setItem('chatgate.prefs', JSON.stringify({ theme: 'light', locale: 'ru-RU', sendKey: 'enter', sidebarCollapsed: false })))
+  await page.goto('/account')
+  const form = page.getByRole('group', { name: ru.auth.changePassword })
+  await form.getByLabel(ru.auth.currentPassword).fill(user.password)
+  await form.getByLabel(ru.auth.newPassword, { exact: true }).fill('short')
+  await form.getByLabel(ru.auth.confirmPassword).fill('short')
+  await form.getByRole('button', { name: ru.auth.changePassword }).click()
+  // The server says "Use at least 8 characters."; the reader reads it in Russian, not "too weak".
+  await expect(page.getByText(ru.passwordRules.minLength.replace('{n}', '8'))).toBeVisible()
+  await expect(page.getByText(ru.errors.weak_password)).toHaveCount(0)
+})
