@@ -7,8 +7,7 @@ from typing import Any
 from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError, UpstreamRateLimited
 from chatgate.providers.base import ChatMessage, ChatRequest, Credential, StreamSink
-from chatgate.providers.http import SSEParser, error_from_response, loads, redact
-from chatgate.providers.wire import UpstreamClient
+from chatgate.providers.http import SSEParser, loads, post_and_read, redact
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -68,20 +67,14 @@ class Anthropic:
         return body
 
     async def stream(self, request: ChatRequest, credential: Credential, sink: StreamSink) -> None:
-        client: UpstreamClient = credential.client
-        async with client.stream(
-            "POST",
+        await post_and_read(
+            self.name,
+            credential.client,
             f"{self.base_url}/messages",
             json=self._body(request),
             headers=self._headers(credential),
-        ) as response:
-            if response.status_code != 200:
-                raise error_from_response(
-                    self.name, response.status_code, response.headers, await response.aread()
-                )
-            reader = MessagesReader(self.name, sink)
-            await response.pump(reader.feed)
-        reader.close()
+            reader=MessagesReader(self.name, sink),
+        )
 
     async def list_models(self) -> list[str]:
         return [m.id for m in self.models]

@@ -14,8 +14,7 @@ from typing import Any
 from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError
 from chatgate.providers.base import ChatRequest, Credential, StreamSink
-from chatgate.providers.http import SSEParser, error_from_response, loads, redact
-from chatgate.providers.wire import UpstreamClient
+from chatgate.providers.http import SSEParser, loads, post_and_read, redact
 
 
 class ChatGPTWeb:
@@ -50,25 +49,23 @@ class ChatGPTWeb:
         return body
 
     async def stream(self, request: ChatRequest, credential: Credential, sink: StreamSink) -> None:
-        client: UpstreamClient = credential.client
         user_message_id = str(uuid.uuid4())
         body = self._body(request, user_message_id)
-        headers = {"authorization": f"Bearer {credential.secret}", "accept": "text/event-stream"}
-        async with client.stream("POST", self.url, json=body, headers=headers) as response:
-            content_type = response.headers.get("content-type", "")
-            if response.status_code != 200 or "text/html" in content_type:
-                raise error_from_response(
-                    self.name, response.status_code, response.headers, await response.aread()
-                )
-            reader = ConversationReader(
+        await post_and_read(
+            self.name,
+            credential.client,
+            self.url,
+            json=body,
+            headers={"authorization": f"Bearer {credential.secret}", "accept": "text/event-stream"},
+            reader=ConversationReader(
                 self.name,
                 sink,
                 conversation_id=body.get("conversation_id"),
                 user_message_id=user_message_id,
                 parent_message_id=body["parent_message_id"],
-            )
-            await response.pump(reader.feed)
-        reader.close()
+            ),
+            refuse_html=True,
+        )
 
     async def list_models(self) -> list[str]:
         return [m.id for m in self.models]

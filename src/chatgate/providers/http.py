@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -182,6 +182,39 @@ class SSEParser:
             )
             self._data = []
         return events
+
+
+class BodyReader(Protocol):
+    """An adapter's socket-free reader of a streamed body."""
+
+    def feed(self, data: bytes) -> None: ...
+
+    def close(self) -> None:
+        """The body ended; raise if the answer did not."""
+        ...
+
+
+async def post_and_read(
+    provider: str,
+    client: UpstreamClient,
+    url: str,
+    *,
+    json: Any,
+    headers: dict[str, str],
+    reader: BodyReader,
+    refuse_html: bool = False,
+) -> None:
+    """POST a streaming request and hand its body to `reader` from the network callback as it
+    arrives. An error status — or, with `refuse_html`, an HTML page where a stream was expected
+    (a proxy's login or challenge page) — becomes an `UpstreamError`."""
+    async with client.stream("POST", url, json=json, headers=headers) as response:
+        html = refuse_html and "text/html" in response.headers.get("content-type", "")
+        if response.status_code != 200 or html:
+            raise error_from_response(
+                provider, response.status_code, response.headers, await response.aread()
+            )
+        await response.pump(reader.feed)
+    reader.close()
 
 
 def loads(data: str) -> Any:

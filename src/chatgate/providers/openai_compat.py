@@ -15,8 +15,7 @@ from typing import Any
 from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError
 from chatgate.providers.base import ChatRequest, Credential, StreamSink
-from chatgate.providers.http import SSEParser, error_from_response, loads, redact
-from chatgate.providers.wire import UpstreamClient
+from chatgate.providers.http import SSEParser, error_from_response, loads, post_and_read, redact
 
 
 class OpenAICompatible:
@@ -59,20 +58,14 @@ class OpenAICompatible:
 
     # -- the provider contract ------------------------------------------------------------------
     async def stream(self, request: ChatRequest, credential: Credential, sink: StreamSink) -> None:
-        client: UpstreamClient = credential.client
-        async with client.stream(
-            "POST",
+        await post_and_read(
+            self.name,
+            credential.client,
             self._completions_url(request),
             json=self._body(request),
             headers=self._headers(credential),
-        ) as response:
-            if response.status_code != 200:
-                raise error_from_response(
-                    self.name, response.status_code, response.headers, await response.aread()
-                )
-            reader = ChatCompletionsReader(self.name, sink)
-            await response.pump(reader.feed)
-        reader.close()
+            reader=ChatCompletionsReader(self.name, sink),
+        )
 
     async def list_models(self) -> list[str]:
         credential = self.credentials[0]
