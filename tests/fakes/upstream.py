@@ -111,6 +111,8 @@ BUSY_DETAIL = (
 #   rate_limited              ``status`` (429) + ``Retry-After: retry_after`` (None: no header)
 #   server_error              JSON error with ``status`` (500; Anthropic 529 = overloaded_error)
 #   auth_error                401 in the provider's shape
+#   insufficient_quota        OpenAI's 429 for an account out of credit (``insufficient_quota``):
+#                             a refusal that waiting does not cure, unlike a rate limit
 #   echo_key                  ``status`` (401) with an OpenAI/Groq-style JSON error whose message
 #                             echoes the key it received: ``Incorrect API key provided: <key>``
 #                             (the ``x-api-key`` value, else the ``Authorization`` bearer value)
@@ -156,6 +158,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "rate_limited": {"retry_after": 1, "status": 429},
     "server_error": {"status": 500},
     "auth_error": {"status": 401},
+    "insufficient_quota": {},
     "echo_key": {"status": 401},
     "html_error": {"status": 502},
     "cloudflare_challenge": {"status": 403},
@@ -1149,6 +1152,22 @@ class FakeUpstream(ThreadedServer):
         if name in ("server_error", "auth_error"):
             status = int(params["status"])
             await self._status(conn, request, record, status, proto.error(status, ""))
+            return True
+        if name == "insufficient_quota":  # OpenAI's wording and codes for an unpaid account
+            said = (
+                "You exceeded your current quota, please check your plan and billing details. "
+                "For more information on this error, read the docs: "
+                "https://platform.openai.com/docs/guides/error-codes/api-errors."
+            )
+            error = {
+                "error": {
+                    "message": said,
+                    "type": "insufficient_quota",
+                    "param": None,
+                    "code": "insufficient_quota",
+                }
+            }
+            await self._status(conn, request, record, 429, error)
             return True
         if name == "echo_key":  # as OpenAI and Groq answer a wrong key: the key, verbatim
             status = int(params["status"])
