@@ -93,6 +93,15 @@ async function open(page: Page, path: string, ready: string): Promise<void> {
 
 export type Visit = (name: string) => Promise<void>
 
+/** Open something, wait until `shown` is on screen and settled, look at it, close it (unless more follows from it). */
+async function look(page: Page, visit: Visit, name: string, open: () => Promise<unknown>, shown: string, close = true): Promise<void> {
+  await open()
+  await expect(page.locator(shown).first()).toBeVisible()
+  await settled(page)
+  await visit(name)
+  if (close) await closeOverlays(page)
+}
+
 /** The screens that need nobody signed in: sign-in and a shared conversation. */
 export async function walkSignedOut(page: Page, data: WalkData, visit: Visit): Promise<void> {
   await open(page, '/login', '.auth-form')
@@ -137,48 +146,26 @@ export async function walkChat(page: Page, data: WalkData, s: Strings, visit: Vi
   await open(page, `/c/${data.conversationId}`, 'article[data-role="assistant"] .katex')
   await visit('chat')
 
-  /** Open something, wait for it, look at it, close it (unless more follows in it). */
-  const look = async (name: string, open: () => Promise<unknown>, shown: string, close = true) => {
-    await open()
-    await expect(page.locator(shown).first()).toBeVisible()
-    await visit(name)
-    if (close) await closeOverlays(page)
-  }
   if (mobile) {
-    await look('sidebar-drawer', () => button(s.sidebar.open).click(), '.n-drawer .sidebar')
-    await look('chat-more-menu', () => button(s.chat.moreActions).click(), '.n-dropdown-menu')
+    await look(page, visit, 'sidebar-drawer', () => button(s.sidebar.open).click(), '.n-drawer .sidebar')
+    await look(page, visit, 'chat-more-menu', () => button(s.chat.moreActions).click(), '.n-dropdown-menu')
   } else {
     await page.locator('.conversation-item').first().hover()
-    await look('conversation-menu', () => page.locator('.conversation-more').first().click(), '.n-dropdown-menu', false)
-    await look('delete-dialog', () => page.locator('.n-dropdown-menu').getByText(s.common.delete, { exact: true }).click(), '.n-dialog')
-    await look('export-menu', () => button(s.share.export).click(), '.n-dropdown-menu')
+    await look(page, visit, 'conversation-menu', () => page.locator('.conversation-more').first().click(), '.n-dropdown-menu', false)
+    await look(page, visit, 'delete-dialog', () => page.locator('.n-dropdown-menu').getByText(s.common.delete, { exact: true }).click(), '.n-dialog')
+    await look(page, visit, 'export-menu', () => button(s.share.export).click(), '.n-dropdown-menu')
   }
-
-  await headerAction(s.chat.settings)
-  await expect(page.locator('.n-drawer')).toBeVisible()
-  // The sliders show only when a value is set.
-  await page.locator('.n-drawer .n-switch').first().click()
-  await expect(page.locator('.n-drawer input[type="range"]')).toBeVisible()
-  await visit('chat-settings')
-  await closeOverlays(page)
-
-  await headerAction(s.share.button)
-  await expect(page.locator('.n-modal')).toBeVisible()
-  await settled(page)
-  await visit('share-dialog')
-  await closeOverlays(page)
-
-  await sidebarAction(s.prompts.title)
-  await expect(page.locator('.n-modal')).toBeVisible()
-  await visit('prompt-library')
-  await closeOverlays(page)
-
-  await sidebarAction(s.prefs.title)
-  await expect(page.locator('.n-modal')).toBeVisible()
-  await page.locator('.n-modal').getByRole('button', { name: s.auth.changePassword, exact: true }).click()
-  await visit('preferences')
-  await closeOverlays(page)
-
+  await look(page, visit, 'chat-settings', async () => {
+    await headerAction(s.chat.settings)
+    // The sliders show only when a value is set.
+    await page.locator('.n-drawer .n-switch').first().click()
+  }, '.n-drawer input[type="range"]')
+  await look(page, visit, 'share-dialog', () => headerAction(s.share.button), '.n-modal')
+  await look(page, visit, 'prompt-library', () => sidebarAction(s.prompts.title), '.n-modal')
+  await look(page, visit, 'preferences', async () => {
+    await sidebarAction(s.prefs.title)
+    await page.locator('.n-modal').getByRole('button', { name: s.auth.changePassword, exact: true }).click()
+  }, '.n-modal input[type="password"]')
 }
 
 /** The account page, and every admin tab with the users tab's dialogs. */
@@ -190,15 +177,11 @@ export async function walkPages(page: Page, data: WalkData, s: Strings, visit: V
   await open(page, '/admin/users', '.admin-section h2')
   await expect(page.locator('.admin-table tbody tr').first()).toBeVisible()
   await visit('admin-users')
-  await button(s.admin.createUser).click()
-  await expect(page.locator('.n-modal')).toBeVisible()
-  await visit('admin-create-user')
-  await closeOverlays(page)
-  await page.locator(`tr[data-username="${data.admin.username}"]`).getByRole('button', { name: new RegExp(s.admin.actions) }).click()
-  await page.locator('.n-dropdown-menu').getByText(s.admin.editQuota, { exact: true }).click()
-  await expect(page.locator('.n-modal')).toBeVisible()
-  await visit('admin-quota-dialog')
-  await closeOverlays(page)
+  await look(page, visit, 'admin-create-user', () => button(s.admin.createUser).click(), '.n-modal')
+  await look(page, visit, 'admin-quota-dialog', async () => {
+    await button(`${s.admin.actions}: ${data.admin.username}`).click()
+    await page.locator('.n-dropdown-menu').getByText(s.admin.editQuota, { exact: true }).click()
+  }, '.n-modal')
 
   const tabs = await page.locator('.admin-tab').evaluateAll((links) => links.map((a) => (a as HTMLAnchorElement).pathname))
   for (const path of tabs) {
