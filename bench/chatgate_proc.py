@@ -1,21 +1,58 @@
 """ChatGate as the system under test: a throw-away data directory, a chatgate.toml whose only
-provider is the fake, accounts made with the CLI, and `chatgate serve` pinned to its core."""
+provider is the fake, accounts made with the CLI, and `chatgate serve` pinned to its core.
+
+`checkout(rev, …)` extracts ChatGate's source as it was at a git revision; an instance given
+that `src` runs that code on the same .venv (PYTHONPATH goes before the editable install)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import secrets
 import socket
+import sqlite3
 import subprocess
+import tarfile
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.procs import Child
 
-VENV_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
 MODEL = "bench-model"
+
+
+@dataclass(frozen=True)
+class Checkout:
+    rev: str  # as given on the command line
+    sha: str
+    subject: str
+    src: Path  # put on PYTHONPATH
+
+
+def git_out(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=ROOT, capture_output=True, check=True, text=True
+    ).stdout.strip()
+
+
+def checkout(rev: str, dest: Path) -> Checkout:
+    """`src/` of git revision `rev`, extracted under `dest` (`git archive`: the shared checkout,
+    its index and its worktree list are left alone)."""
+    sha = git_out("rev-parse", "--verify", f"{rev}^{{commit}}")
+    subject = git_out("log", "-1", "--format=%s", sha)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", sha, "src"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    return Checkout(rev, sha, subject, dest / "src")
 
 
 def chatgate_bin() -> str:
@@ -48,8 +85,10 @@ concurrency = 100000
 class ChatGateInstance:
     """Files and environment of one ChatGate installation under `root`."""
 
-    def __init__(self, root: Path, fake_port: int) -> None:
+    def __init__(self, root: Path, fake_port: int, src: Path | None = None) -> None:
+        """`src`: run ChatGate's code from this directory instead of the installed one."""
         self.root = root
+        self.src = src
         self.data_dir = root / "data"
         self.config = root / "chatgate.toml"
         self.admin_password = secrets.token_urlsafe(18)
@@ -65,6 +104,24 @@ class ChatGateInstance:
             "CHATGATE_DATA_DIR": str(self.data_dir),
             "CHATGATE_CONFIG_FILE": str(self.config),
         }
+        if src is not None:
+            self.env["PYTHONPATH"] = str(src)
+
+    def code_origin(self) -> str:
+        """Where `chatgate` is imported from, with this instance's environment."""
+        return subprocess.run(
+            [str(VENV_BIN / "python"), "-c", "import chatgate; print(chatgate.__file__)"],
+            env=self.env,
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout.strip()
+
+    def migration(self) -> str | None:
+        """The database's Alembic revision (which migrations this code ran)."""
+        with contextlib.closing(sqlite3.connect(f"file:{self.database}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+        return str(row[0]) if row else None
 
     @property
     def database(self) -> Path:

@@ -44,6 +44,10 @@ class RunConfig:
     docs: Path = ROOT / "docs"
     results: Path = ROOT / "bench" / "results"
     command: str = "python -m bench"
+    # Before/after: ChatGate at this git revision runs next to the current one, same steps.
+    baseline: str | None = None
+    current: str | None = None  # a git revision for the current one too (default: working tree)
+    repeat: int = 1  # rounds of every step (gateway order reversed every other round)
 
     ramp_s: float | None = None  # default: one answer's length, so token phases spread evenly
 
@@ -105,6 +109,21 @@ def parse(argv: list[str] | None = None) -> RunConfig:
         "--write-docs", action="store_true", help="with --quick: write docs/benchmarks.md anyway"
     )
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also run ChatGate as it was at this git revision (its own data directory), "
+        "measured in the same steps; writes the before/after section instead of the main one",
+    )
+    parser.add_argument(
+        "--current",
+        metavar="REV",
+        help="with --baseline: run this git revision as the current ChatGate (e.g. HEAD, "
+        "leaving uncommitted edits out) instead of the working tree",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds of every step, in alternating order"
+    )
     args = parser.parse_args(argv)
 
     config = RunConfig(
@@ -133,6 +152,10 @@ def parse(argv: list[str] | None = None) -> RunConfig:
     if args.no_profile:
         config.profile_k = None
     config.nice = args.nice
+    if args.current and not args.baseline:
+        parser.error("--current goes with --baseline")
+    config.baseline, config.current = args.baseline, args.current
+    config.repeat = max(1, args.repeat)
     for item in args.chatgate_env:
         key, sep, value = item.partition("=")
         if not sep:

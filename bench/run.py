@@ -1,5 +1,10 @@
 """`python -m bench`: start the fake and ChatGate pinned to their cores, prepare users and data,
-run the load steps against every target, and write docs/benchmarks.md and the plot."""
+run the load steps against every target, and write docs/benchmarks.md and the plot.
+
+`--baseline REV` adds ChatGate as it was at git revision REV (its `src/` extracted with
+`git archive`, run on the same .venv with PYTHONPATH, its own data directory and migrations),
+pinned and fed like the current one; every step measures both versions, on both paths, in turn.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +29,14 @@ from bench import procs
 from bench import profile as profiler
 from bench.bystander import run_probes
 from bench.chatgate_api import ChatGateApi, UserSession, new_http
-from bench.chatgate_proc import MODEL, ChatGateInstance, free_port
+from bench.chatgate_proc import (
+    MODEL,
+    ChatGateInstance,
+    Checkout,
+    checkout,
+    free_port,
+    git_out,
+)
 from bench.config import RunConfig, parse
 from bench.protocol import Shape, answer, new_marker, prompt
 from bench.report import write_report
@@ -118,7 +130,11 @@ async def make_users(api: ChatGateApi, instance: ChatGateInstance, count: int) -
 
 
 async def detect_v1(
-    api: ChatGateApi, users: list[UserSession], config: RunConfig, pid: int
+    api: ChatGateApi,
+    users: list[UserSession],
+    pid: int,
+    name: str = "chatgate-v1",
+    key: str | None = None,
 ) -> tuple[Target | None, str]:
     """ChatGate's OpenAI-compatible endpoint, when it exists, with a personal key per user."""
     body = {
@@ -130,11 +146,11 @@ async def detect_v1(
     if status in (404, 405):  # 405: the web app's static files answered, no such route
         return None, f"ChatGate has no `/v1/chat/completions` yet (HTTP {status}): skipped."
     base = f"{api.base}/v1"
-    if config.v1_key:
-        return OpenAITarget("chatgate-v1", base, MODEL, config.v1_key, pid=pid), ""
+    if key:
+        return OpenAITarget(name, base, MODEL, key, pid=pid), ""
     keys = [await api.create_api_key(user) for user in users]
     if all(keys):
-        return OpenAITarget("chatgate-v1", base, MODEL, keys=[str(k) for k in keys], pid=pid), ""
+        return OpenAITarget(name, base, MODEL, keys=[str(k) for k in keys], pid=pid), ""
     return None, (
         f"ChatGate's `/v1/chat/completions` answered HTTP {status} without a key and no key "
         "could be made at `/api/account/keys`: pass `--v1-key` to include it."
@@ -195,22 +211,48 @@ async def run(config: RunConfig) -> dict[str, Any]:
         "notes": [],
         "steps": [],
     }
+    report["load"] = {"start": os.getloadavg()[0]}
+    before = after = None
+    if config.baseline:
+        before = checkout(config.baseline, workdir / "tree-baseline")
+        log(f"baseline {config.baseline} = {before.sha[:10]} ({before.subject}) in {before.src}")
+        if config.current:
+            after = checkout(config.current, workdir / "tree-current")
+            log(f"current {config.current} = {after.sha[:10]} ({after.subject}) in {after.src}")
+    current_src = after.src if after else None
     fake, fake_port = start_fake(config, workdir)
     fake_url = f"http://127.0.0.1:{fake_port}"
     chatgate: procs.Child | None = None
+    old: procs.Child | None = None
+    old_instance: ChatGateInstance | None = None
     started_at = time.monotonic()
     try:
         # Start-up time: once on an empty data directory, once on the migrated bench database.
-        cold = ChatGateInstance(workdir / "cold", fake_port)
+        cold = ChatGateInstance(workdir / "cold", fake_port, current_src)
         child, cold_seconds = cold.serve(free_port(), config.target_core, workdir / "cold.log")
         child.stop()
-        instance = ChatGateInstance(workdir / "main", fake_port)
+        instance = ChatGateInstance(workdir / "main", fake_port, current_src)
         instance.env |= config.chatgate_env
         instance.add_admin(ADMIN)
         port = free_port()
         chatgate, warm_seconds = instance.serve(port, config.target_core, workdir / "chatgate.log")
         report["startup_s"] = {"empty_data_dir": cold_seconds, "existing_database": warm_seconds}
         log(f"ChatGate pid {chatgate.pid} on :{port}; started in {warm_seconds:.2f} s")
+        if before is not None:
+            report["current"] = version_info(instance, after, config.current)
+            old_instance = ChatGateInstance(workdir / "baseline", fake_port, before.src)
+            old_instance.env |= config.chatgate_env
+            old_instance.add_admin(ADMIN)
+            old_port = free_port()
+            old, old_seconds = old_instance.serve(
+                old_port, config.target_core, workdir / "baseline.log"
+            )
+            report["baseline"] = version_info(old_instance, before, config.baseline)
+            report["baseline"]["startup_s"] = {"existing_database": old_seconds}
+            log(
+                f"baseline ChatGate pid {old.pid} on :{old_port}; started in {old_seconds:.2f} s; "
+                f"code {report['baseline']['code']}, migration {report['baseline']['migration']}"
+            )
 
         async with new_http() as http:
             api = ChatGateApi(f"http://127.0.0.1:{port}", http)
@@ -226,12 +268,34 @@ async def run(config: RunConfig) -> dict[str, Any]:
                 OpenAITarget("direct", f"{fake_url}/v1", MODEL),
                 ChatGateTarget("chatgate", api, stream_users, chatgate.pid),
             ]
-            v1, note = await detect_v1(api, stream_users, config, chatgate.pid)
+            v1, note = await detect_v1(api, stream_users, chatgate.pid, key=config.v1_key)
             if v1 is not None:
                 targets.append(v1)
             if note:
                 report["notes"].append(note)
                 log(note)
+            if old is not None and old_instance is not None:
+                old_api = ChatGateApi(f"http://127.0.0.1:{old_port}", http)
+                old_users = await make_users(old_api, old_instance, config.users)
+                log("seeding the baseline the same way")
+                old_seeded = await seed(old_api, old_users[-1], old_instance.database)
+                report["baseline"]["seeding"] = old_seeded.method
+                log(f"seeded ({old_seeded.method})")
+                label = f"@{report['baseline']['sha'][:7]}"
+                olds: list[Target] = [
+                    ChatGateTarget(f"chatgate{label}", old_api, old_users[:-1], old.pid, old_seeded)
+                ]
+                old_v1, note = await detect_v1(
+                    old_api, old_users[:-1], old.pid, f"chatgate-v1{label}"
+                )
+                if old_v1 is not None:
+                    olds.append(old_v1)
+                if note:
+                    report["notes"].append(f"baseline: {note}")
+                report["current"]["targets"] = [t.name for t in targets[1:]]
+                report["baseline"]["targets"] = [t.name for t in olds]
+                # Each current target followed by its baseline twin: chatgate, chatgate@…, …
+                targets = [targets[0], *interleave(targets[1:], olds)]
             for name, url in config.targets:
                 targets.append(OpenAITarget(name, url, config.model, config.api_key))
             await wait_fake_idle(ctx)
@@ -242,6 +306,8 @@ async def run(config: RunConfig) -> dict[str, Any]:
                 api, seeded, config.bystander_rate, time.monotonic() + config.bystander_window
             )
             report["idle"]["api"] = {name: p.summary() for name, p in idle_probes.items()}
+            if old is not None:
+                report["baseline"]["idle"] = await measure_idle(old)
 
             report["steps"] = await run_steps(ctx, targets, report)
             report["profile"] = await run_profile(ctx, targets, chatgate, workdir, report)
@@ -249,10 +315,19 @@ async def run(config: RunConfig) -> dict[str, Any]:
         chatgate = None
         report["shutdown_exit_code"] = exit_code
         report["stored"] = stored_everything(instance.database, config.shape.tokens)
+        if old is not None and old_instance is not None:
+            report["baseline"]["shutdown_exit_code"] = old.stop(30)
+            old = None
+            report["baseline"]["stored"] = stored_everything(
+                old_instance.database, config.shape.tokens
+            )
     finally:
         if chatgate is not None:
             chatgate.stop()
+        if old is not None:
+            old.stop()
         fake.stop()
+    report["load"]["end"] = os.getloadavg()[0]
     report["duration_s"] = time.monotonic() - started_at
     report["workdir"] = str(workdir)
     return report
@@ -269,23 +344,67 @@ async def run_steps(
     for step in config.steps:
         if not active:
             break
-        for target in [floor, *active]:
-            waited = time.monotonic()
-            background = await wait_quiet(min(config.quiet_wait, quiet_budget))
-            quiet_budget = max(0.0, quiet_budget - (time.monotonic() - waited))
-            if background >= 0.25:
-                log(f"other processes use {background:.0%} of a core: numbers will suffer")
-            log(f"{target.name}: step {step} …")
-            result = await run_step(ctx, target, step, gateway=target is not floor)
-            out.append(result.as_dict())
-            log(_summary_line(result))
-            if target is not floor and not result.passed:
-                active.remove(target)
-                report["notes"].append(
-                    f"{target.name} failed at step {step}: {'; '.join(result.failures)}; "
-                    "later steps skipped."
-                )
+        failed: list[Target] = []
+        for round_no in range(1, config.repeat + 1):
+            # Every other round in reverse (A B B A …), so a drift in the machine's load
+            # weighs on every target alike; the floor once per step.
+            order = active if round_no % 2 else active[::-1]
+            for target in [floor, *order] if round_no == 1 else order:
+                waited = time.monotonic()
+                background = await wait_quiet(min(config.quiet_wait, quiet_budget))
+                quiet_budget = max(0.0, quiet_budget - (time.monotonic() - waited))
+                if background >= 0.25:
+                    log(f"other processes use {background:.0%} of a core: numbers will suffer")
+                rounds = f" (round {round_no} of {config.repeat})" if config.repeat > 1 else ""
+                log(f"{target.name}: step {step}{rounds} …")
+                result = await run_step(ctx, target, step, gateway=target is not floor)
+                result.round = round_no
+                out.append(result.as_dict())
+                log(_summary_line(result))
+                if target is not floor and not result.passed and target not in failed:
+                    failed.append(target)
+                    # A before/after run measures every step it was given (a busy machine can
+                    # fail a step for both versions); a capacity run stops at the first failure.
+                    then = "measured on" if config.baseline else "later steps skipped"
+                    report["notes"].append(
+                        f"{target.name} failed at step {step}{rounds}: "
+                        f"{'; '.join(result.failures)}; {then}."
+                    )
+        for target in [] if config.baseline else failed:  # after every round of the step
+            active.remove(target)
     return out
+
+
+def interleave(current: list[Target], baseline: list[Target]) -> list[Target]:
+    out: list[Target] = []
+    for i in range(max(len(current), len(baseline))):
+        out += current[i : i + 1] + baseline[i : i + 1]
+    return out
+
+
+def version_info(
+    instance: ChatGateInstance, tree: Checkout | None, rev: str | None
+) -> dict[str, Any]:
+    """Which code an instance runs, checked: where its `chatgate` is imported from, and the
+    migration its database was brought to."""
+    code = instance.code_origin()
+    expected = (tree.src if tree else Path(__file__).resolve().parent.parent / "src").resolve()
+    if not Path(code).resolve().is_relative_to(expected):
+        raise RuntimeError(f"chatgate imported from {code}, not from {expected}")
+    if tree is None:
+        sha = git_out("rev-parse", "HEAD")
+        subject = git_out("log", "-1", "--format=%s", "HEAD")
+        dirty = bool(git_out("status", "--porcelain", "--", "src"))
+    else:
+        sha, subject, dirty = tree.sha, tree.subject, False
+    return {
+        "rev": rev or "working tree",
+        "sha": sha,
+        "subject": subject,
+        "uncommitted_changes": dirty,
+        "code": code,
+        "migration": instance.migration(),
+    }
 
 
 def _summary_line(result: StepResult) -> str:
@@ -364,7 +483,8 @@ def main(argv: list[str] | None = None) -> None:
     gc.set_threshold(200_000, 50, 100)
     report = uvloop.run(run(config))
     config.results.mkdir(parents=True, exist_ok=True)
-    name = "quick.json" if config.quick else "latest.json"
+    # A before/after run keeps the main run's raw numbers (latest.json) as they are.
+    name = "baseline.json" if config.baseline else "quick.json" if config.quick else "latest.json"
     (config.results / name).write_bytes(
         orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
     )

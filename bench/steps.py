@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -52,6 +53,8 @@ class StepResult:
     sample: str = ""
     passed: bool = True
     failures: list[str] = field(default_factory=list)
+    round: int = 1  # with --repeat: which round of this step
+    loadavg_1m: float | None = None  # the machine's 1-minute load average as the step began
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,8 +112,10 @@ async def run_step(ctx: Context, target: Target, step: float, *, gateway: bool) 
     config = ctx.config
     k = config.concurrency(int(step))
     window = config.window if gateway else config.floor_window
-    chatgate = isinstance(target, ChatGateTarget)
-    bystander = config.bystander_window if chatgate and ctx.seeded is not None else 0.0
+    # API calls go to the instance under test, on its own seeded data.
+    api = target.api if isinstance(target, ChatGateTarget) else None
+    seeded = (getattr(target, "seeded", None) or ctx.seeded) if api is not None else None
+    bystander = config.bystander_window if seeded is not None else 0.0
     await target.before_step(k * config.requests_per_slot(window, bystander))
     await fake_timings(ctx, clear=True)
     gc.collect()
@@ -128,6 +133,7 @@ async def run_step(ctx: Context, target: Target, step: float, *, gateway: bool) 
     load_task = asyncio.create_task(load)
 
     result = StepResult(target=target.name, step=step, k=k, window_s=window, latency=Latency())
+    result.loadavg_1m = os.getloadavg()[0]
     pids = getattr(target, "pids", None) or ([target.pid] if target.pid else [])
     resources = ResourceWindow(pids, ctx.fake_pid)
     await asyncio.sleep(max(0.0, w0 - time.monotonic()))
@@ -144,8 +150,8 @@ async def run_step(ctx: Context, target: Target, step: float, *, gateway: bool) 
     result.background_util = usage.background_util
 
     probes = None
-    if bystander and ctx.api is not None and ctx.seeded is not None:
-        probes = await run_probes(ctx.api, ctx.seeded, config.bystander_rate, stop_at)
+    if bystander and api is not None and seeded is not None:
+        probes = await run_probes(api, seeded, config.bystander_rate, stop_at)
     await load_task
     await wait_fake_idle(ctx)
     timings = await fake_timings(ctx, clear=True)

@@ -12,6 +12,7 @@ import orjson
 
 from bench.chatgate_api import ChatGateApi, UserSession
 from bench.protocol import prompt
+from bench.seed import Seeded
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +90,18 @@ class ChatGateTarget:
     stores_answers = True
 
     def __init__(
-        self, name: str, api: ChatGateApi, users: list[UserSession], pid: int | None
+        self,
+        name: str,
+        api: ChatGateApi,
+        users: list[UserSession],
+        pid: int | None,
+        seeded: Seeded | None = None,
     ) -> None:
+        """`seeded`: this instance's data for the API calls made while its streams run."""
         self.name = name
         self.pid = pid
         self.api = api
+        self.seeded = seeded
         self.host, self.port, _ = _host_port(api.base)
         self.users = users
         self.created_late = 0

@@ -32,8 +32,12 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 def memory_fit(report: dict[str, Any], target: str) -> tuple[float | None, float | None]:
     """(KB per stream, intercept MB) from PSS at every measured K, idle included."""
-    same_process = target.startswith("chatgate") and "idle" in report
-    points = [(0.0, report["idle"]["pss_mb"])] if same_process else []
+    baseline = report.get("baseline") or {}
+    if target in baseline.get("targets", ()):  # the baseline version's own process
+        idle = baseline.get("idle")
+    else:
+        idle = report.get("idle") if target.startswith("chatgate") else None
+    points = [(0.0, idle["pss_mb"])] if idle else []
     points += [
         (float(s["k"]), s["pss_mb"])
         for s in report["steps"]
