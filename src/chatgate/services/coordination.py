@@ -3,6 +3,8 @@ in this process by default, or in Redis when `redis_url` is set (several instanc
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -65,8 +67,20 @@ class Coordination:
         await self.scheduler.start()
 
     async def close(self) -> None:
-        await self.scheduler.close()
-        await self.streams.close()
-        await self.instances.close()
+        """Each step is bounded: a Redis call stuck until its socket timeout must not hold up
+        the shutdown of the whole process (systemd, a test harness or an operator waits)."""
+        await _bounded("scheduler", self.scheduler.close())
+        await _bounded("live streams", self.streams.close())
+        await _bounded("instance registry", self.instances.close())
         if self.link is not None:
-            await self.link.close()
+            await _bounded("redis", self.link.close())
+
+
+CLOSE_STEP_SECONDS = 5.0
+
+
+async def _bounded(what: str, step: Awaitable[None]) -> None:
+    try:
+        await asyncio.wait_for(step, CLOSE_STEP_SECONDS)
+    except TimeoutError:
+        log.warning("closing took too long; going on without it", what=what)
