@@ -65,6 +65,8 @@ test('a disabled account is told so, and what it was typing is kept', async ({ p
   await page.goto('/')
   await send(page, 'First question')
   await expect(answers(page).last().locator('.markdown-body')).toHaveText('Noted.')
+  // A new chat takes its own address once its first exchange is stored: wait for it.
+  await expect(page).toHaveURL(/\/c\/[0-9a-f]+$/)
   const conversationUrl = page.url()
   const me = await (await apiAs(page, 'GET', '/api/auth/me')).json()
 
