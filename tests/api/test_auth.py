@@ -163,19 +163,36 @@ async def test_wrong_current_password_changes_nothing(harness: Harness) -> None:
     assert (await client.get("/api/auth/me")).status_code == 200
 
 
-async def test_disabling_a_user_ends_their_sessions_at_once(harness: Harness) -> None:
+async def test_disabling_a_user_ends_their_sessions_at_once_and_says_why(
+    harness: Harness,
+) -> None:
     admin = await harness.user("root", role="admin")
     alice = await harness.user("alice")
     alice_id = (await alice.get("/api/auth/me")).json()["id"]
 
     response = await admin.patch(f"/api/admin/users/{alice_id}", json={"status": "disabled"})
     assert response.status_code == 200
-    assert (await alice.get("/api/auth/me")).status_code == 401
+    # The open tab learns why at once, on every route, not just "please sign in".
+    for refused in (
+        await alice.get("/api/auth/me"),
+        await alice.get("/api/conversations"),
+        await alice.post("/api/conversations", json={}),
+    ):
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "account_disabled"
     again = await (await harness.client()).post(
         "/api/auth/login", json={"username": "alice", "password": PASSWORD}
     )
     assert again.status_code == 403
     assert again.json()["error"]["code"] == "account_disabled"
+
+    # Enabled again, the old session does not come back: it was ended, and says so plainly.
+    await admin.patch(f"/api/admin/users/{alice_id}", json={"status": "active"})
+    assert (await alice.get("/api/auth/me")).status_code == 401
+    fresh = await (await harness.client()).post(
+        "/api/auth/login", json={"username": "alice", "password": PASSWORD}
+    )
+    assert fresh.status_code == 200
 
 
 async def test_short_passwords_are_refused_and_long_unicode_ones_accepted(harness: Harness) -> None:

@@ -84,8 +84,10 @@ test('a disabled account is told so, and what it was typing is kept', async ({ p
   const disable = await adminRequest.patch(`/api/admin/users/${me.id}`, { data: { status: 'disabled' }, headers: { Origin: origin } })
   expect(disable.status(), await disable.text()).toBe(200)
   await page.keyboard.press('Enter')
+  // The open tab is told why at once (not just "please sign in"), and that the message is kept.
   await expect(page.getByRole('heading', { name: en.auth.signInTitle })).toBeVisible()
-  await expect(page.getByText(en.auth.sessionEnded)).toContainText(en.auth.draftKept)
+  await expect(page.getByText(en.errors.account_disabled)).toContainText(en.auth.draftKept)
+  await expect(page.getByLabel(en.auth.unsentMessage, { exact: true })).toHaveText(draft)
 
   // Signing in again says why it cannot, and shows the unsent message to copy.
   await page.getByLabel(en.auth.username).fill(user.username)

@@ -240,7 +240,12 @@ class Auth:
             return None
         session, user = found
         now = utcnow()
-        if session.expires_at <= now or user.status != "active":
+        if session.expires_at <= now:
+            return None
+        if user.status == "disabled":
+            # The tombstone of a session the account had when it was disabled: say why it ended.
+            raise AccountDisabled()
+        if user.status != "active":
             return None
         if now - session.last_used_at > TOUCH_INTERVAL:
             days = ANONYMOUS_SESSION_DAYS if user.is_anonymous else self._settings.session_days

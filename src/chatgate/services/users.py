@@ -225,7 +225,11 @@ class Users:
         self, user_id: str, *, role: str | None = None, status: str | None = None
     ) -> UserInfo:
         """Change role or status; every session of the user ends, and disabling also revokes
-        every API key (enabling the account again does not bring them back)."""
+        every API key (enabling the account again does not bring them back).
+
+        A disabled account's sessions stay behind as tombstones until it is enabled again (which
+        ends them) or they expire: an open tab then hears "account disabled", not "signed out",
+        and no tombstone can sign anyone in (`AuthService.resolve_session` refuses it)."""
         if (role is not None and role not in ROLES) or (
             status is not None and status not in STATUSES
         ):
@@ -240,9 +244,10 @@ class Users:
             if status is not None:
                 user.status = status
             s.flush()
-            repo.delete_user_sessions(s, user_id)
-            if status == "disabled":
+            if user.status == "disabled":
                 repo.revoke_user_api_keys(s, user_id, utcnow())
+            else:
+                repo.delete_user_sessions(s, user_id)
             return UserInfo.of(user)
 
         return await self._db.write(update)
