@@ -202,7 +202,86 @@ async def test_markdown_and_html_exports(harness: Harness, tmp_path: Path) -> No
     ).text
     file = tmp_path / "export.html"
     file.write_text(harness_page)
-    dom = subprocess.run(
+    dom = _dump_dom(chromium, file, tmp_path)
+    assert (
+        "<body>" in dom
+        and 'data-pwned="1"' not in dom
+        and "<title>ChatGate conversation</title>" in dom
+    )
+    assert "&lt;img src=x" in dom
+
+
+def _chatgate_file(*conversations: dict[str, Any]) -> bytes:
+    file = {"format": "chatgate", "version": 1, "conversations": list(conversations)}
+    return json.dumps(file).encode()
+
+
+def _turns(cid: str, *turns: tuple[str, str, str]) -> dict[str, Any]:
+    """A conversation in ChatGate's own export format: (role, content, status) turns in a row."""
+    messages, parent = [], None
+    for n, (role, content, status) in enumerate(turns):
+        mid = f"{cid}-m{n}"
+        messages.append(
+            {
+                "id": mid,
+                "parent_id": parent,
+                "role": role,
+                "content": content,
+                "status": status,
+                "model": "gpt-test" if role == "assistant" else None,
+                "created_at": f"2026-03-0{n + 1}T10:00:00+00:00",
+            }
+        )
+        parent = mid
+    return {
+        "id": cid,
+        "title": f"Chat {cid}",
+        "created_at": "2026-03-01T10:00:00+00:00",
+        "updated_at": "2026-03-09T10:00:00+00:00",
+        "current_leaf_id": parent,
+        "messages": messages,
+    }
+
+
+async def test_the_account_html_export_reads_as_on_screen_with_scripts_off(
+    harness: Harness, tmp_path: Path
+) -> None:
+    alice = await harness.user("alice")
+    answer = (
+        "Sort with `sorted`:\n\n```python\nprint(sorted([3, 1, 2]))\n```\n\n"
+        "The area is $$\\int_0^1 x^2\\,dx = \\tfrac{1}{3}$$\n\n| n | n² |\n|---|---|\n| 2 | 4 |"
+    )
+    body = _chatgate_file(
+        _turns("aa", ("user", "How do I sort?", "complete"), ("assistant", answer, "complete")),
+        _turns("bb", ("user", "Tell me a story", "complete"), ("assistant", "Once", "stopped")),
+        _turns("cc", ("user", "Long one", "complete"), ("assistant", "Part", "interrupted")),
+    )
+    assert (await _import(alice, body)).status_code == 201
+
+    page = await alice.get("/api/export", params={"format": "html", "lang": "de-DE"})
+    assert page.status_code == 200 and 'lang="de-DE"' in page.text
+    text = page.text
+    assert '<span class="hl-nb">print</span>' in text  # highlighted, not raw markdown
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">' in text
+    assert "<table>" in text and "$$" not in text and "```" not in text
+    assert "Gestoppt" in text and "Diese Antwort wurde vor ihrem Ende unterbrochen." in text
+    assert text.count('<article class="conversation">') == 3
+    # An unknown language gets English words, never an error.
+    english = await alice.get("/api/export", params={"format": "html", "lang": "xx-YY"})
+    assert "Stopped" in english.text
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("CHROMIUM NOT INSTALLED: the exported page was not opened in a browser")
+    file = tmp_path / "export.html"
+    file.write_text(text)
+    # No script could run in it anyway: the file's own CSP forbids every script.
+    dom = _dump_dom(chromium, file, tmp_path)
+    assert "<math" in dom and "hl-nb" in dom and "Gestoppt" in dom
+
+
+def _dump_dom(chromium: str, file: Path, tmp_path: Path, *flags: str) -> str:
+    return subprocess.run(
         [
             chromium,
             "--headless",
@@ -213,6 +292,7 @@ async def test_markdown_and_html_exports(harness: Harness, tmp_path: Path) -> No
             "--disable-sync",
             "--no-first-run",
             f"--user-data-dir={tmp_path / 'profile'}",
+            *flags,
             "--dump-dom",
             file.as_uri(),
         ],
@@ -221,10 +301,6 @@ async def test_markdown_and_html_exports(harness: Harness, tmp_path: Path) -> No
         timeout=60,
         check=True,
     ).stdout
-    assert (
-        "<body>" in dom and 'data-pwned="1"' not in dom and "<title>ChatGate export</title>" in dom
-    )
-    assert "&lt;img src=x" in dom
 
 
 async def test_share_link_opens_signed_out_and_dies_on_revocation(harness: Harness) -> None:

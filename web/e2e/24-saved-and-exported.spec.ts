@@ -114,6 +114,23 @@ test('the HTML export reads with JavaScript off: markdown, code, math, a diagram
   expect(await reader.evaluate(() => document.fonts.check('20px KaTeX_Main') && [...document.fonts].some((f) => f.family.includes('KaTeX') && f.status === 'loaded'))).toBe(true)
   expect(await reader.locator('.hljs-keyword').first().evaluate((el) => getComputedStyle(el).color)).not.toBe('rgb(13, 13, 13)')
   await reader.screenshot({ path: 'test-results/screens/24-html-export-no-javascript.png', fullPage: true })
+
+  // "Export everything" as an HTML page (written by the server): rendered the same way — math as
+  // MathML, code coloured, each answer's ending — in the language of the interface.
+  await page.goto('/account')
+  const everything = await download(page, () => page.getByRole('link', { name: 'HTML page' }).click())
+  const all = readFileSync(everything.path, 'utf8')
+  expect(all).not.toMatch(/<script/i)
+  expect(all).toContain("default-src 'none'")
+  expect(all).toContain('lang="en-US"')
+  expect(all).toContain('<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">')
+  expect(all).toContain('<p class="note note-stopped">Stopped</p>')
+  expect(all).not.toContain('```')
+  await reader.goto(pathToFileURL(everything.path).href)
+  await expect(reader.locator('math[display="block"]').first()).toBeVisible()
+  await expect(reader.getByText('Stopped', { exact: true })).toBeVisible()
+  expect(await reader.locator('.hl-k').first().evaluate((el) => getComputedStyle(el).color)).not.toBe('rgb(13, 13, 13)')
+  await reader.screenshot({ path: 'test-results/screens/24-account-html-export-no-javascript.png', fullPage: true })
   await context.close()
   await shot(page, '24-conversation-exported')
 })

@@ -163,16 +163,29 @@ async def import_history(
     return ImportReportOut.model_validate(report)
 
 
+# The language of the HTML page's own words ("You", "Stopped" …); the closest shipped one is used.
+ExportLanguage = Annotated[
+    str | None, Query(max_length=35, description="UI language for the HTML page's labels.")
+]
+
+
 async def _export(
-    services: Any, user_id: str, format: Format, ids: list[str] | None, name: str
+    services: Any,
+    user_id: str,
+    format: Format,
+    ids: list[str] | None,
+    name: str,
+    lang: str | None,
 ) -> Response:
     transfer = services.transfer
     chosen = await transfer.export_ids(user_id, ids)
-    chunks = {
-        "json": transfer.export_json,
-        "markdown": transfer.export_markdown,
-        "html": transfer.export_html,
-    }[format](user_id, chosen)
+    chunks = (
+        transfer.export_html(user_id, chosen, lang)
+        if format == "html"
+        else {"json": transfer.export_json, "markdown": transfer.export_markdown}[format](
+            user_id, chosen
+        )
+    )
     return StreamingResponse(
         chunks,
         media_type=MEDIA[format],
@@ -191,9 +204,12 @@ EXPORT_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 @router.get("/api/export", response_class=Response, responses=EXPORT_RESPONSE)
 async def export_all(
-    user: CurrentUser, services: ServicesDep, format: Annotated[Format, Query()] = "json"
+    user: CurrentUser,
+    services: ServicesDep,
+    format: Annotated[Format, Query()] = "json",
+    lang: ExportLanguage = None,
 ) -> Response:
-    return await _export(services, user.id, format, None, "chatgate-export")
+    return await _export(services, user.id, format, None, "chatgate-export", lang)
 
 
 @router.get(
@@ -206,9 +222,10 @@ async def export_one(
     user: CurrentUser,
     services: ServicesDep,
     format: Annotated[Format, Query()] = "json",
+    lang: ExportLanguage = None,
 ) -> Response:
     return await _export(
-        services, user.id, format, [conversation_id], f"conversation-{conversation_id[-8:]}"
+        services, user.id, format, [conversation_id], f"conversation-{conversation_id[-8:]}", lang
     )
 
 

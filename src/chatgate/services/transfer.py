@@ -20,7 +20,6 @@ already written are deleted again. Parsing a large file happens in its own proce
 from __future__ import annotations
 
 import asyncio
-import html
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +34,7 @@ from chatgate.db.engine import Database
 from chatgate.db.repos import transfer as rows_repo
 from chatgate.errors import NotFound
 from chatgate.ids import new_id, utcnow
+from chatgate.services import export_page
 from chatgate.services.conversations import ConversationSettings, branch_of
 from chatgate.services.import_worker import run_in_child
 from chatgate.services.importers import MAX_MODEL, ImportedConversation, LeftOut, Parsed
@@ -386,11 +386,17 @@ class Transfer:
                 yield chunk if first else b"\n---\n\n" + chunk
                 first = False
 
-    async def export_html(self, user_id: str, ids: Sequence[str]) -> AsyncIterator[bytes]:
-        yield _HTML_HEAD
-        async for chunk in self._pages(user_id, ids, _html_chunk):
+    async def export_html(
+        self, user_id: str, ids: Sequence[str], lang: str | None = None
+    ) -> AsyncIterator[bytes]:
+        """Every conversation rendered as on screen (`export_page`), in the person's language."""
+        language = export_page.page_language(lang)
+        labels = export_page.LABELS[language]
+        title = "ChatGate export" if len(ids) != 1 else "ChatGate conversation"
+        yield export_page.page_head(language, title).encode()
+        async for chunk in self._pages(user_id, ids, partial(_html_chunk, labels=labels)):
             yield chunk
-        yield _HTML_TAIL
+        yield export_page.PAGE_TAIL.encode()
 
 
 def _conversation_json(c: Any, messages: list[Any]) -> dict[str, Any]:
@@ -444,31 +450,10 @@ def _markdown_chunk(loaded: list[tuple[Any, list[Any]]]) -> bytes:
     return "\n---\n\n".join(parts).encode()
 
 
-def _html_chunk(loaded: list[tuple[Any, list[Any]]]) -> bytes:
-    sections = []
-    for conversation, messages in loaded:
-        turns = "".join(
-            f'<div class="{m.role}"><div class="who">{"You" if m.role == "user" else "Assistant"}</div>'
-            f"<pre>{html.escape(m.content)}</pre></div>"
-            for m in branch_of(messages, conversation.current_leaf_id)
+def _html_chunk(loaded: list[tuple[Any, list[Any]]], labels: export_page.PageLabels) -> bytes:
+    return "".join(
+        export_page.conversation_section(
+            conversation, branch_of(messages, conversation.current_leaf_id), labels
         )
-        sections.append(f"<section><h1>{html.escape(conversation.title)}</h1>{turns}</section>")
-    return "".join(sections).encode()
-
-
-# Self-contained and inert: all content escaped, no script, and a CSP that forbids any even if
-# the file were served from a web server.
-HTML_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>ChatGate export</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; padding: 0 1rem; color: #1f2328; }}
-section {{ margin-bottom: 3rem; }} h1 {{ font-size: 1.4rem; border-bottom: 1px solid #d0d7de; padding-bottom: .3rem; }}
-.who {{ font-weight: 600; margin-top: 1rem; }} .user pre {{ background: #eef6ff; }}
-pre {{ white-space: pre-wrap; word-wrap: break-word; font-family: inherit; background: #f6f8fa; padding: .75rem; border-radius: 8px; }}
-</style></head>
-<body>{body}</body></html>
-"""
-_HTML_HEAD, _HTML_TAIL = (part.encode() for part in HTML_PAGE.format(body="\x00").split("\x00"))
+        for conversation, messages in loaded
+    ).encode()

@@ -221,7 +221,8 @@ function usageQuery(params: { since?: string; until?: string; group?: UsageGroup
 
 /** Download links (plain GETs with the session cookie; the server sends them as attachments). */
 export const links = {
-  exportAll: (format: ExportFormat) => `/api/export?format=${format}`,
+  /** `lang` names the words of the HTML page ("You", "Stopped" …). */
+  exportAll: (format: ExportFormat, lang?: string) => `/api/export?format=${format}${lang ? `&lang=${encodeURIComponent(lang)}` : ''}`,
   exportOne: (conversationId: string, format: ExportFormat) => `/api/conversations/${enc(conversationId)}/export?format=${format}`,
   usageCsv: (params: { since?: string; until?: string }) => `/api/admin/usage.csv?${usageQuery(params)}`,
   selftest: '/api/admin/selftest/stream',
