@@ -60,6 +60,7 @@ class LiveGeneration:
         "provider",
         "provider_state",
         "reasoning_prefix",
+        "saved_upto",
         "status",
         "stop_reason",
         "stored",
@@ -101,6 +102,9 @@ class LiveGeneration:
         self.task: asyncio.Task[None] | None = None
         self.stop_reason: str | None = None
         self.dirty = False
+        # Events [0, saved_upto) are in the stored row (which starts as the prefix); -1 when a
+        # checkpoint's outcome is unknown and the next one must rewrite the whole text.
+        self.saved_upto = 0
         self.subscribers = 0
         self._clock = clock
         self.admitted_at: float | None = None
@@ -176,6 +180,13 @@ class LiveGeneration:
 
     def _joined(self, kind: str) -> str:
         return "".join(p for k, p in zip(self.kinds, self.payloads, strict=True) if k == kind)
+
+    def pieces_since(self, start: int, end: int) -> tuple[str, str]:
+        """The answer and reasoning text of events [start, end): what a checkpoint appends."""
+        kinds, payloads = self.kinds, self.payloads
+        text = [payloads[i] for i in range(start, end) if kinds[i] == DELTA]
+        reasoning = [payloads[i] for i in range(start, end) if kinds[i] == REASONING]
+        return "".join(text), "".join(reasoning)
 
     def text_so_far(self) -> str:
         """The whole answer: a continued answer's earlier text, then what was generated."""

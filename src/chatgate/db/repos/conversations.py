@@ -14,6 +14,9 @@ from chatgate.db.models import LIVE_STATUSES as LIVE
 from chatgate.db.models import AnswerStatus, Conversation, Message, Share, User
 
 LIVE_STATUSES = tuple(LIVE)
+# The same test with the statuses inline: an expanding IN parameter cannot be used with
+# executemany, and checkpoints update many rows with one statement.
+_STILL_LIVE = MESSAGES.c.status.in_([sa.literal_column(f"'{status}'") for status in LIVE_STATUSES])
 
 
 def _escape_like(text: str) -> str:
@@ -122,21 +125,45 @@ def update_message(s: DbSession, message_id: str, **values: Any) -> None:
 
 
 def checkpoint_messages(s: DbSession, rows: list[dict[str, Any]]) -> None:
-    """Many partial answers in one statement: [{"mid", "content", "status", "updated_at"}, ...].
+    """Many partial answers in one statement, each rewritten whole:
+    [{"mid", "content", "reasoning", "status", "updated_at"}, ...].
 
     Only rows still live are touched: on PostgreSQL a checkpoint and the final save run on
     different connections, and a checkpoint committed late must not turn a finished answer back
     into a partial one.
     """
+    _update_live(s, rows, sa.bindparam("content"), sa.bindparam("reasoning"))
+
+
+def append_to_messages(s: DbSession, rows: list[dict[str, Any]]) -> None:
+    """Many partial answers in one statement, each growing by what arrived since its last
+    checkpoint: the rows of `checkpoint_messages`, where `content` and `reasoning` are the new
+    pieces. Sending and binding only the new text keeps a checkpoint's cost per answer
+    proportional to the last second, not to the whole answer.
+
+    The caller must know the row holds exactly the text before the pieces (a failed or
+    uncertain append is followed by `checkpoint_messages`, never retried as an append). Only
+    rows still live are touched, as in `checkpoint_messages`.
+    """
+    table = MESSAGES
+    _update_live(
+        s,
+        rows,
+        table.c.content.concat(sa.bindparam("content", type_=sa.Text)),
+        table.c.reasoning.concat(sa.bindparam("reasoning", type_=sa.Text)),
+    )
+
+
+def _update_live(s: DbSession, rows: list[dict[str, Any]], content: Any, reasoning: Any) -> None:
     if not rows:
         return
     table = MESSAGES
     statement = (
         sa.update(table)
-        .where(table.c.id == sa.bindparam("mid"), table.c.status.in_(LIVE_STATUSES))
+        .where(table.c.id == sa.bindparam("mid"), _STILL_LIVE)
         .values(
-            content=sa.bindparam("content"),
-            reasoning=sa.bindparam("reasoning"),
+            content=content,
+            reasoning=reasoning,
             status=sa.bindparam("status"),
             updated_at=sa.bindparam("updated_at"),
         )

@@ -214,9 +214,12 @@ class Generations:
             job.question.created_at = job.question.updated_at = now
             repo.add_message(s, job.question)
         if job.continue_answer is not None:
+            # The row holds exactly the prefix the live answer starts from: checkpoints append.
             repo.update_message(
                 s,
                 answer_id,
+                content=job.continue_answer.content,
+                reasoning=job.continue_answer.reasoning,
                 status=AnswerStatus.queued,
                 updated_at=now,
                 finished_at=None,

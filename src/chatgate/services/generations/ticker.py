@@ -2,8 +2,9 @@
 
 - Timeouts are per phase — the first token, then the silence between tokens — never a deadline
   on the whole answer, so a slow but healthy answer is never cut off.
-- Checkpoints write the text so far of every changed answer in one statement: a crash loses at
-  most a second, and there is never a write per token.
+- Checkpoints append what every changed answer got since its last checkpoint, in one
+  statement: a crash loses at most a second, there is never a write per token, and a
+  checkpoint's cost does not grow with the length of the answers.
 - Finished answers stay replayable for `stream_retention_seconds`, then are forgotten.
 """
 
@@ -92,34 +93,50 @@ class Ticker:
                 generation.wake()  # lets idle readers send a keep-alive comment
 
     async def checkpoint(self) -> None:
-        rows: list[dict[str, Any]] = []
+        appends: list[dict[str, Any]] = []
+        rewrites: list[dict[str, Any]] = []
+        taken: list[tuple[LiveGeneration, int]] = []
         now = utcnow()
         for generation in self._live.values():
             if generation.dirty and generation.stored and not generation.finished:
                 generation.dirty = False
-                rows.append(
-                    {
-                        "mid": generation.id,
-                        "content": generation.text_so_far(),
-                        "reasoning": generation.reasoning_so_far(),
-                        "status": str(generation.status),
-                        "updated_at": now,
-                    }
-                )
-        if not rows:
+                end = generation.seq
+                row: dict[str, Any] = {
+                    "mid": generation.id,
+                    "status": str(generation.status),
+                    "updated_at": now,
+                }
+                if generation.saved_upto < 0:  # the last checkpoint may or may not have landed
+                    row["content"] = generation.text_so_far()
+                    row["reasoning"] = generation.reasoning_so_far()
+                    rewrites.append(row)
+                else:  # only what arrived since: a checkpoint costs the last second, not the answer
+                    row["content"], row["reasoning"] = generation.pieces_since(
+                        generation.saved_upto, end
+                    )
+                    appends.append(row)
+                taken.append((generation, end))
+        if not taken:
             return
 
         def save(s: DbSession) -> None:
-            repo.checkpoint_messages(s, rows)
+            repo.checkpoint_messages(s, rewrites)
+            repo.append_to_messages(s, appends)
 
         try:
             await self._db.write(save)
-        except ChatGateError as exc:
-            log.warning("checkpoint failed", error=exc.message, generations=len(rows))
-            for row in rows:
-                live = self._live.get(row["mid"])
-                if live is not None:
-                    live.dirty = True
+        except BaseException as exc:
+            # Failed, or cancelled with the outcome unknown: an append retried could double the
+            # text, so the next checkpoint of these answers rewrites their whole text.
+            for generation, _ in taken:
+                generation.saved_upto = -1
+                generation.dirty = True
+            if not isinstance(exc, ChatGateError):
+                raise
+            log.warning("checkpoint failed", error=exc.message, generations=len(taken))
+            return
+        for generation, end in taken:
+            generation.saved_upto = end
 
     def forget_old(self) -> None:
         now = asyncio.get_running_loop().time()
