@@ -137,11 +137,15 @@ class ChatGateInstance:
             capture_output=True,
         )
 
-    def serve(self, port: int, core: int | None, log: Path) -> tuple[Child, float]:
-        """Start `chatgate serve`; returns the process and the seconds until /healthz answered."""
+    def serve(
+        self, port: int, core: int | list[int] | None, log: Path, workers: int = 1
+    ) -> tuple[Child, float]:
+        """Start `chatgate serve` (with `--workers` above 1: on every core of `core`); returns the
+        process and the seconds until /healthz answered and, with workers, all of them listen."""
+        extra = ["--workers", str(workers)] if workers > 1 else []
         child = Child(
             "chatgate",
-            [chatgate_bin(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [chatgate_bin(), "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
             log=log,
             env=self.env,
             core=core,
@@ -153,7 +157,10 @@ class ChatGateInstance:
                 raise RuntimeError(f"chatgate exited with {child.proc.returncode}; see {log}")
             try:
                 with urllib.request.urlopen(url, timeout=1) as resp:
-                    if resp.status == 200:
+                    # One worker answers /healthz before the rest listen; the supervisor prints
+                    # its "serving" line once all do.
+                    ready = workers == 1 or "ChatGate is serving" in log.read_text()
+                    if resp.status == 200 and ready:
                         return child, time.monotonic() - started
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass

@@ -48,6 +48,8 @@ class RunConfig:
     baseline: str | None = None
     current: str | None = None  # a git revision for the current one too (default: working tree)
     repeat: int = 1  # rounds of every step (gateway order reversed every other round)
+    # `chatgate serve --workers N` on PostgreSQL + Redis, pinned to N cores (bench/workers.py).
+    workers: int | None = None
 
     ramp_s: float | None = None  # default: one answer's length, so token phases spread evenly
 
@@ -124,6 +126,14 @@ def parse(argv: list[str] | None = None) -> RunConfig:
     parser.add_argument(
         "--repeat", type=int, default=1, help="rounds of every step, in alternating order"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run `chatgate serve --workers N` on PostgreSQL + Redis (127.0.0.1, scratch "
+        "database, Redis db 13), pinned to N cores; 1 is one process on the same storage. "
+        "Writes bench/results/workers-N.json, not docs/",
+    )
     args = parser.parse_args(argv)
 
     config = RunConfig(
@@ -156,6 +166,13 @@ def parse(argv: list[str] | None = None) -> RunConfig:
         parser.error("--current goes with --baseline")
     config.baseline, config.current = args.baseline, args.current
     config.repeat = max(1, args.repeat)
+    if args.workers is not None:
+        if args.workers < 1:
+            parser.error("--workers wants a number of processes, 1 or more")
+        if args.baseline:
+            parser.error("--workers and --baseline measure different things: run them apart")
+        config.workers = args.workers
+        config.write_docs = False
     for item in args.chatgate_env:
         key, sep, value = item.partition("=")
         if not sep:

@@ -16,10 +16,12 @@ import psutil
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def pinned(cmd: Sequence[str], core: int | None) -> list[str]:
+def pinned(cmd: Sequence[str], core: int | Sequence[int] | None) -> list[str]:
+    """`cmd` under taskset: one core, or a set of them (`--workers N`)."""
     if core is None or shutil.which("taskset") is None:
         return list(cmd)
-    return ["taskset", "-c", str(core), *cmd]
+    cores = ",".join(str(c) for c in core) if isinstance(core, Sequence) else str(core)
+    return ["taskset", "-c", cores, *cmd]
 
 
 def pin_self(core: int | None, nice: int = 0) -> None:
@@ -100,7 +102,7 @@ class Child:
         *,
         log: Path,
         env: dict[str, str] | None = None,
-        core: int | None = None,
+        core: int | Sequence[int] | None = None,
         stdout_pipe: bool = False,
     ) -> None:
         self.name = name

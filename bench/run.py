@@ -44,6 +44,8 @@ from bench.seed import seed
 from bench.steps import Context, StepResult, run_step, wait_fake_idle
 from bench.targets import ChatGateTarget, OpenAITarget, Target
 from bench.targets_check import check
+from bench.workers import cores, shared_storage
+from bench.workers import stored_everything as stored_in_postgres
 
 ADMIN = "bench-admin"
 
@@ -113,6 +115,11 @@ def stored_everything(database: Path, tokens: int) -> dict[str, int]:
             "WHERE m.role = 'assistant' AND u.username LIKE 'bench-user-%'",
             (expected,),
         ).fetchall()
+    return tally(rows)
+
+
+def tally(rows: list[Any]) -> dict[str, int]:
+    """(status, content is exactly the expected answer) of each stored answer, counted."""
     return {
         "answers": len(rows),
         "complete_and_exact": sum(1 for status, exact in rows if status == "complete" and exact),
@@ -226,6 +233,7 @@ async def run(config: RunConfig) -> dict[str, Any]:
     old: procs.Child | None = None
     old_instance: ChatGateInstance | None = None
     started_at = time.monotonic()
+    storage = contextlib.ExitStack()
     try:
         # Start-up time: once on an empty data directory, once on the migrated bench database.
         cold = ChatGateInstance(workdir / "cold", fake_port, current_src)
@@ -233,9 +241,20 @@ async def run(config: RunConfig) -> dict[str, Any]:
         child.stop()
         instance = ChatGateInstance(workdir / "main", fake_port, current_src)
         instance.env |= config.chatgate_env
+        database_url = None
+        target_cores: int | list[int] | None = config.target_core
+        if config.workers:
+            database_url = storage.enter_context(shared_storage(instance))
+            target_cores = cores(config.target_core, config.workers)
+            report["workers"] = {"count": config.workers, "cores": target_cores}
+            log(
+                f"`chatgate serve --workers {config.workers}` on PostgreSQL + Redis, cores {target_cores}"
+            )
         instance.add_admin(ADMIN)
         port = free_port()
-        chatgate, warm_seconds = instance.serve(port, config.target_core, workdir / "chatgate.log")
+        chatgate, warm_seconds = instance.serve(
+            port, target_cores, workdir / "chatgate.log", config.workers or 1
+        )
         report["startup_s"] = {"empty_data_dir": cold_seconds, "existing_database": warm_seconds}
         log(f"ChatGate pid {chatgate.pid} on :{port}; started in {warm_seconds:.2f} s")
         if before is not None:
@@ -314,7 +333,11 @@ async def run(config: RunConfig) -> dict[str, Any]:
         exit_code = chatgate.stop(30)
         chatgate = None
         report["shutdown_exit_code"] = exit_code
-        report["stored"] = stored_everything(instance.database, config.shape.tokens)
+        report["stored"] = (
+            stored_in_postgres(database_url, config.shape.tokens)
+            if database_url
+            else stored_everything(instance.database, config.shape.tokens)
+        )
         if old is not None and old_instance is not None:
             report["baseline"]["shutdown_exit_code"] = old.stop(30)
             old = None
@@ -327,6 +350,7 @@ async def run(config: RunConfig) -> dict[str, Any]:
         if old is not None:
             old.stop()
         fake.stop()
+        storage.close()  # the scratch database of a workers run
     report["load"]["end"] = os.getloadavg()[0]
     report["duration_s"] = time.monotonic() - started_at
     report["workdir"] = str(workdir)
@@ -485,6 +509,8 @@ def main(argv: list[str] | None = None) -> None:
     config.results.mkdir(parents=True, exist_ok=True)
     # A before/after run keeps the main run's raw numbers (latest.json) as they are.
     name = "baseline.json" if config.baseline else "quick.json" if config.quick else "latest.json"
+    if config.workers:
+        name = f"workers-{config.workers}{'-quick' if config.quick else ''}.json"
     (config.results / name).write_bytes(
         orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
     )
