@@ -20,6 +20,10 @@ def table_of(model: type[Base]) -> sa.Table:
 CONVERSATIONS = table_of(Conversation)
 MESSAGES = table_of(Message)
 USAGE = table_of(UsageRecord)
+# Built once: `insert(table).values(**row)` builds and hashes a new statement per row (about
+# 170 µs of a 240 µs insert); executing one statement with the row as parameters reuses the
+# compiled form (cached per set of columns).
+_INSERTS: dict[sa.Table, sa.Insert] = {}
 
 
 def insert_object(s: Session, obj: Base) -> None:
@@ -41,4 +45,7 @@ def insert_object(s: Session, obj: Base) -> None:
             setattr(obj, column.key, value)
         if value is not None:
             values[column.key] = value
-    s.execute(sa.insert(table).values(**values))
+    insert = _INSERTS.get(table)
+    if insert is None:
+        insert = _INSERTS[table] = sa.insert(table)
+    s.execute(insert, values)

@@ -238,16 +238,16 @@ class Auth:
         found = await self._db.read(lambda s: repo.get_session(s, session_id))
         if found is None:
             return None
-        session, user = found
+        user = found  # the session's times and its user's columns
         now = utcnow()
-        if session.expires_at <= now:
+        if found.expires_at <= now:
             return None
         if user.status == "disabled":
             # The tombstone of a session the account had when it was disabled: say why it ended.
             raise AccountDisabled()
         if user.status != "active":
             return None
-        if now - session.last_used_at > TOUCH_INTERVAL:
+        if now - found.last_used_at > TOUCH_INTERVAL:
             days = ANONYMOUS_SESSION_DAYS if user.is_anonymous else self._settings.session_days
 
             def touch(s: DbSession) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session as DbSession
 
 from chatgate.config import Registration, Settings
@@ -48,7 +49,8 @@ class UserInfo:
         return self.role == "admin"
 
     @classmethod
-    def of(cls, user: User) -> UserInfo:
+    def of(cls, user: User | Row[*tuple[Any, ...]]) -> UserInfo:
+        """From the ORM object or a row with the same column names."""
         return cls(
             user.id,
             user.username,

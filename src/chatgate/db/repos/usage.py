@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
-from chatgate.db.core import USAGE, insert_object
+from chatgate.db.core import USAGE, insert_object, table_of
 from chatgate.db.models import LIVE_STATUSES, AnswerStatus, AuditEntry, UsageRecord, User
 
 LIVE = tuple(LIVE_STATUSES)
@@ -52,11 +52,19 @@ def tokens_since(s: DbSession, user_id: str, since: datetime) -> int:
     return int((s.execute(query)).scalar_one())
 
 
-def lock_user(s: DbSession, user_id: str) -> User | None:
-    """The user's row, locked until the transaction ends (PostgreSQL): admissions of one person
-    are decided one at a time on every instance. SQLite has one writer and needs no lock."""
-    query = sa.select(User).where(User.id == user_id).with_for_update()
-    return s.execute(query).scalar_one_or_none()
+_USERS = table_of(User)
+_LOCK_USER = (
+    sa.select(_USERS.c.id, _USERS.c.role, _USERS.c.quota)
+    .where(_USERS.c.id == sa.bindparam("user_id"))
+    .with_for_update()
+)
+
+
+def lock_user(s: DbSession, user_id: str) -> sa.Row[*tuple[Any, ...]] | None:
+    """The user's id, role and quota, the row locked until the transaction ends (PostgreSQL):
+    admissions of one person are decided one at a time on every instance. SQLite has one writer
+    and needs no lock. Columns, not an ORM object: every question asks this."""
+    return s.execute(_LOCK_USER, {"user_id": user_id}).first()
 
 
 def live_count(s: DbSession, user_id: str) -> int:
