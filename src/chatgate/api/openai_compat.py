@@ -78,6 +78,23 @@ def _chunk(
     return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
+class _ContentChunks:
+    """`_chunk(…, {"content": text}, None)` for one completion, per token: the bytes around the
+    text are the same for every chunk, so only the text is encoded (orjson keeps key order, so
+    the result is byte-identical)."""
+
+    __slots__ = ("head", "tail")
+
+    def __init__(self, completion_id: str, created: int, model: str) -> None:
+        marker = "\x00"
+        whole = _chunk(completion_id, created, model, {"content": marker}, None)
+        # The last occurrence: the content comes after the id and the model name.
+        self.head, _, self.tail = whole.rpartition(orjson.dumps(marker))
+
+    def __call__(self, text: str) -> bytes:
+        return self.head + orjson.dumps(text) + self.tail
+
+
 def _finish_reason(generation: LiveGeneration) -> str:
     return "length" if generation.finish_reason == "length" else "stop"
 
@@ -127,6 +144,7 @@ class CompletionStream(Response):
                 "more_body": True,
             }
         )
+        content_chunk = _ContentChunks(completion_id, created, model)
         cursor = 0
         while True:
             kinds, payloads = generation.kinds, generation.payloads
@@ -135,9 +153,7 @@ class CompletionStream(Response):
             for index in range(cursor, end):
                 kind = kinds[index]
                 if kind == DELTA:
-                    parts.append(
-                        _chunk(completion_id, created, model, {"content": payloads[index]}, None)
-                    )
+                    parts.append(content_chunk(payloads[index]))
                 elif kind == REASONING:  # the field DeepSeek's and vLLM's clients read
                     delta = {"reasoning_content": payloads[index]}
                     parts.append(_chunk(completion_id, created, model, delta, None))
