@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
-from chatgate.db.core import CONVERSATIONS, MESSAGES, insert_object
+from chatgate.db.core import CONVERSATIONS, MESSAGES, insert_object, update_row
 from chatgate.db.models import LIVE_STATUSES as LIVE
 from chatgate.db.models import AnswerStatus, Conversation, Message, Share, User
 
@@ -64,9 +64,7 @@ def add_conversation(s: DbSession, conversation: Conversation) -> Conversation:
 
 
 def update_conversation(s: DbSession, conversation_id: str, **values: Any) -> None:
-    s.execute(
-        sa.update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(**values)
-    )
+    update_row(s, CONVERSATIONS, conversation_id, values)
 
 
 def delete_conversation(s: DbSession, user_id: str, conversation_id: str) -> bool:
@@ -121,7 +119,7 @@ def add_message(s: DbSession, message: Message) -> Message:
 
 def update_message(s: DbSession, message_id: str, **values: Any) -> None:
     # Core statements on the per-request path: the ORM's bookkeeping costs more than the write.
-    s.execute(sa.update(MESSAGES).where(MESSAGES.c.id == message_id).values(**values))
+    update_row(s, MESSAGES, message_id, values)
 
 
 def checkpoint_messages(s: DbSession, rows: list[dict[str, Any]]) -> None:

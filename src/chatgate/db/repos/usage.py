@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
-from chatgate.db.core import USAGE, insert_object, table_of
+from chatgate.db.core import USAGE, insert_object, table_of, update_row
 from chatgate.db.models import LIVE_STATUSES, AnswerStatus, AuditEntry, UsageRecord, User
 
 LIVE = tuple(LIVE_STATUSES)
@@ -20,7 +20,7 @@ def add_usage(s: DbSession, record: UsageRecord) -> None:
 
 
 def finish_usage(s: DbSession, record_id: str, **values: Any) -> None:
-    s.execute(sa.update(USAGE).where(USAGE.c.id == record_id).values(**values))
+    update_row(s, USAGE, record_id, values)
 
 
 def interrupt_live_usage(s: DbSession, now: datetime) -> None:
