@@ -3,6 +3,8 @@ where the network split the bytes."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from chatgate.providers.http import SSEEvent, SSEParser
@@ -110,3 +112,19 @@ def test_events_come_out_as_soon_as_their_blank_line_arrives() -> None:
 
 def test_invalid_utf8_is_replaced_not_raised() -> None:
     assert _run([b"data: \xff\xfe ok\n\n"]) == [("message", "\ufffd\ufffd ok")]
+
+
+@pytest.mark.parametrize("name", sorted(STREAMS))
+def test_one_packet_per_event_or_per_line_gives_the_same_events(name: str) -> None:
+    """How upstreams really send (one event per packet), which takes the parser's short way."""
+    raw, expected = STREAMS[name]
+    per_event = [piece for piece in re.split(rb"(?<=\n\n)", raw) if piece]
+    assert _run(per_event) == expected
+    assert _run(raw.splitlines(keepends=True)) == expected
+
+
+def test_an_event_name_from_an_earlier_packet_names_the_next_one_only() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"event: delta\n") == []
+    assert parser.feed(b"data: x\n\n") == [SSEEvent("delta", "x")]
+    assert parser.feed(b"data: y\n\n") == [SSEEvent("message", "y")]

@@ -112,9 +112,12 @@ class GenerationStream(_StreamResponse):
         while True:
             end = len(kinds)
             if end > cursor:
-                body = b"".join(
-                    frame(seq + 1, kinds[seq], payloads[seq]) for seq in range(cursor, end)
-                )
+                if end == cursor + 1:  # the usual case: one new piece since the last write
+                    body = frame(end, kinds[cursor], payloads[cursor])
+                else:
+                    body = b"".join(
+                        frame(seq + 1, kinds[seq], payloads[seq]) for seq in range(cursor, end)
+                    )
                 cursor = end
                 await send({"type": "http.response.body", "body": body, "more_body": True})
                 continue

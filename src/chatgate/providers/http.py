@@ -138,6 +138,19 @@ class SSEParser:
         self._data: list[bytes] = []
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if (
+            not self._buffer
+            and not self._data
+            and chunk.startswith(b"data: ")
+            and chunk.endswith(b"\n\n")
+            and b"\n" not in chunk[6:-2]
+            and b"\r" not in chunk
+        ):
+            # The common packet: exactly one event of one data line (what the loop below
+            # would find, without splitting it into lines).
+            event = SSEEvent(self._event or "message", chunk[6:-2].decode("utf-8", "replace"))
+            self._event = ""
+            return [event]
         events: list[SSEEvent] = []
         buffer = self._buffer + chunk if self._buffer else chunk
         start = 0
