@@ -119,7 +119,8 @@ def _stop_with_parent() -> None:
 class _Worker:
     index: int
     process: BaseProcess | None = None
-    ready: Connection | None = None  # until the worker says it listens
+    ready: Connection | None = None  # until the worker says it listens (or dies)
+    listening: bool = False
     started_at: float = 0.0
     starts: int = 0
     deaths: int = 0
@@ -172,7 +173,7 @@ class Supervisor:
         )
         process.start()
         sender.close()  # only the worker holds the sending end: its death reads as end-of-file
-        worker.process, worker.ready = process, receiver
+        worker.process, worker.ready, worker.listening = process, receiver, False
         worker.started_at, worker.restart_at = time.monotonic(), None
         worker.starts += 1
         if worker.starts > 1:
@@ -213,6 +214,7 @@ class Supervisor:
             lines = None
         worker.ready.close()
         worker.ready = None
+        worker.listening = lines is not None
         if lines:
             self.notices = lines
         if self.serving and lines is not None:
@@ -220,7 +222,7 @@ class Supervisor:
             log.info(
                 "the restarted worker listens again", worker=worker.index, pid=worker.process.pid
             )
-        if not self.serving and all(w.ready is None and w.process for w in self.workers):
+        if not self.serving and all(w.listening and w.process for w in self.workers):
             self.serving = True
             console.print(serving_line(self.settings, self.tls, len(self.workers)))
             for line in self.notices:
@@ -254,7 +256,7 @@ class Supervisor:
         stored `interrupted`, as on a single process. True when every worker stopped cleanly."""
         # A worker still starting dies of the SIGTERM (its handlers are not installed yet); it
         # had no answers to finish, so that is a clean stop too.
-        running = [(w.process, w.ready is not None) for w in self.workers if w.process is not None]
+        running = [(w.process, not w.listening) for w in self.workers if w.process is not None]
         for process, _ in running:
             if process.is_alive():
                 process.terminate()
