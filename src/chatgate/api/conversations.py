@@ -3,8 +3,10 @@ user's id is simply not found."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Response, status
 
 from chatgate.api.deps import CurrentUser, ServicesDep
@@ -22,6 +24,7 @@ from chatgate.api.schemas import (
     Text,
 )
 from chatgate.db.models import Conversation, Message
+from chatgate.db.repos.conversation_reads import Row
 from chatgate.errors import ModelUnavailable
 from chatgate.services.chat_defaults import ChatDefaults
 from chatgate.services.container import Services
@@ -64,6 +67,95 @@ def message_out(message: Message) -> MessageOut:
     )
 
 
+# -- the read paths: rows straight to JSON ------------------------------------------------------
+# The sidebar and a conversation's messages are read far more than anything else, also while
+# answers stream: their rows are turned into JSON bytes by orjson in the database reader thread,
+# with no ORM object or pydantic model per row, and the route sends the bytes. The shape is
+# ConversationOut / MessageOut exactly (documented by `response_model`; tests compare the two).
+# OPT_UTC_Z: UTC times end in "Z", as pydantic writes them.
+_JSON = orjson.OPT_UTC_Z
+
+
+def _float(value: Any) -> float | None:
+    # SettingsOut declares floats: a stored 1 is sent as 1.0, as pydantic would.
+    return None if value is None else float(value)
+
+
+def conversation_json(row: Row) -> dict[str, Any]:
+    settings = ConversationSettings.of(row.settings)
+    return {
+        "id": row.id,
+        "title": row.title,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "current_leaf_id": row.current_leaf_id,
+        "settings": {
+            "model": settings.model,
+            "system_prompt": settings.system_prompt,
+            "temperature": _float(settings.temperature),
+            "top_p": _float(settings.top_p),
+            "max_tokens": settings.max_tokens,
+            "context_messages": settings.context_messages,
+            "context_tokens": settings.context_tokens,
+        },
+    }
+
+
+def message_json(row: Row) -> dict[str, Any]:
+    # Unpacked by position (conversation_reads.MESSAGE_COLUMNS' order): a Row's attribute
+    # lookup by name costs more than the rest of this function for a long conversation.
+    (
+        message_id,
+        parent_id,
+        role,
+        content,
+        reasoning,
+        status,
+        model,
+        error_code,
+        error_message,
+        finish_reason,
+        prompt_tokens,
+        completion_tokens,
+        created_at,
+        updated_at,
+        *_,
+    ) = row
+    return {
+        "id": message_id,
+        "parent_id": parent_id,
+        "role": role,
+        "content": content,
+        "reasoning": reasoning or "",
+        "status": status,
+        "model": model,
+        "error": {"code": error_code, "message": error_message or ""} if error_code else None,
+        "finish_reason": finish_reason,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "created_at": created_at,
+        "updated_at": updated_at,
+    }
+
+
+def page_bytes(rows: Sequence[Row], next_cursor: str | None) -> bytes:
+    items = [conversation_json(row) for row in rows]
+    return orjson.dumps({"items": items, "next_cursor": next_cursor}, option=_JSON)
+
+
+def conversation_bytes(row: Row) -> bytes:
+    return orjson.dumps(conversation_json(row), option=_JSON)
+
+
+def messages_bytes(rows: Sequence[Row], current_leaf_id: str | None) -> bytes:
+    messages = [message_json(row) for row in rows]
+    return orjson.dumps({"messages": messages, "current_leaf_id": current_leaf_id}, option=_JSON)
+
+
+def _json(body: bytes) -> Response:
+    return Response(content=body, media_type="application/json")
+
+
 def _offered(services: Services, settings: SettingsIn | None) -> None:
     """A conversation cannot be set to a model this server does not offer (it would only fail
     at the next question)."""
@@ -86,11 +178,12 @@ async def list_conversations(
         ),
     ] = None,
     q: Annotated[Text | None, Query(max_length=200)] = None,
-) -> ConversationPage:
+) -> Response:
     """Newest activity first, a page at a time; `q` searches titles."""
-    page = await services.conversations.page(user.id, limit=limit, cursor=cursor, query=q or None)
-    return ConversationPage(
-        items=[conversation_out(c) for c in page.items], next_cursor=page.next_cursor
+    return _json(
+        await services.conversations.read_page(
+            user.id, limit=limit, cursor=cursor, query=q or None, render=page_bytes
+        )
     )
 
 
@@ -109,8 +202,10 @@ async def create_conversation(
 @router.get("/{conversation_id}", response_model=ConversationOut)
 async def get_conversation(
     conversation_id: Id, user: CurrentUser, services: ServicesDep
-) -> ConversationOut:
-    return conversation_out(await services.conversations.get(user.id, conversation_id))
+) -> Response:
+    return _json(
+        await services.conversations.read_one(user.id, conversation_id, conversation_bytes)
+    )
 
 
 @router.patch("/{conversation_id}", response_model=ConversationOut)
@@ -142,8 +237,9 @@ async def list_messages(
     user: CurrentUser,
     services: ServicesDep,
     leaf: Annotated[Id | None, Query(description="Only the branch ending at this message.")] = None,
-) -> MessageList:
-    messages, current_leaf = await services.conversations.messages(
-        user.id, conversation_id, leaf=leaf
+) -> Response:
+    return _json(
+        await services.conversations.read_messages(
+            user.id, conversation_id, leaf=leaf, render=messages_bytes
+        )
     )
-    return MessageList(messages=[message_out(m) for m in messages], current_leaf_id=current_leaf)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.engine import Database
 from chatgate.db.models import Conversation, Message
+from chatgate.db.repos import conversation_reads as reads
 from chatgate.db.repos import conversations as repo
+from chatgate.db.repos.conversation_reads import Row
 from chatgate.errors import BadRequest, NotFound
 
 DEFAULT_TITLE = "New chat"
@@ -62,6 +64,38 @@ class Page:
     next_cursor: str | None
 
 
+class _Listed(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+class _Node(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def parent_id(self) -> str | None: ...
+
+
+L = TypeVar("L", bound=_Listed)
+N = TypeVar("N", bound=_Node)
+T = TypeVar("T")
+# Turn rows into the response where they were read (the reader thread), so the event loop is
+# handed finished bytes: the API layer passes these in and keeps the response's shape its own.
+RenderPage = Callable[[Sequence[Row], str | None], T]
+RenderOne = Callable[[Row], T]
+RenderMessages = Callable[[Sequence[Row], str | None], T]
+
+
+def _split_page(rows: Sequence[L], limit: int) -> tuple[Sequence[L], str | None]:
+    """Rows read with limit + 1: the page, and the cursor of the next one if there is one."""
+    items = rows[:limit]
+    if len(rows) <= limit:
+        return items, None
+    return items, encode_cursor(items[-1].updated_at, items[-1].id)
+
+
 def encode_cursor(updated_at: datetime, conversation_id: str) -> str:
     raw = f"{updated_at.isoformat()}|{conversation_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -91,10 +125,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return when, conversation_id
 
 
-def branch_of(messages: Sequence[Message], leaf_id: str | None) -> list[Message]:
+def branch_of(messages: Sequence[N], leaf_id: str | None) -> list[N]:
     """The path from the root to `leaf_id`, oldest first."""
     by_id = {m.id: m for m in messages}
-    path: list[Message] = []
+    path: list[N] = []
     current = by_id.get(leaf_id) if leaf_id else None
     seen: set[str] = set()
     while current is not None and current.id not in seen:
@@ -128,11 +162,38 @@ class Conversations:
                 s, user_id, limit=limit + 1, before=before, title_query=query
             )
         )
-        items = rows[:limit]
-        next_cursor = (
-            encode_cursor(items[-1].updated_at, items[-1].id) if len(rows) > limit else None
-        )
-        return Page(items, next_cursor)
+        return Page(*_split_page(rows, limit))
+
+    async def read_page(
+        self,
+        user_id: str,
+        *,
+        limit: int,
+        cursor: str | None,
+        query: str | None,
+        render: RenderPage[T],
+    ) -> T:
+        """`page`, as plain rows rendered in the reader thread."""
+        before = decode_cursor(cursor) if cursor else None
+
+        def read(s: DbSession) -> T:
+            rows = reads.conversation_page(
+                s, user_id, limit=limit + 1, before=before, title_query=query
+            )
+            return render(*_split_page(rows, limit))
+
+        return await self._db.read(read)
+
+    async def read_one(self, user_id: str, conversation_id: str, render: RenderOne[T]) -> T:
+        """`get`, as a plain row rendered in the reader thread."""
+
+        def read(s: DbSession) -> T:
+            row = reads.conversation(s, user_id, conversation_id)
+            if row is None:
+                raise NotFound("Conversation not found.")
+            return render(row)
+
+        return await self._db.read(read)
 
     async def create(
         self, user_id: str, *, title: str | None, settings: dict[str, Any] | None
@@ -194,12 +255,36 @@ class Conversations:
 
     async def messages(
         self, user_id: str, conversation_id: str, *, leaf: str | None = None
-    ) -> tuple[list[Message], str | None]:
+    ) -> tuple[Sequence[Message], str | None]:
         conversation, messages = await self._db.read(
             lambda s: load_conversation(s, user_id, conversation_id)
         )
-        if leaf is not None:
-            if not any(m.id == leaf for m in messages):
-                raise NotFound("Message not found in this conversation.")
-            messages = branch_of(messages, leaf)
-        return messages, conversation.current_leaf_id
+        return _only_branch(messages, leaf), conversation.current_leaf_id
+
+    async def read_messages(
+        self,
+        user_id: str,
+        conversation_id: str,
+        *,
+        leaf: str | None = None,
+        render: RenderMessages[T],
+    ) -> T:
+        """`messages`, as plain rows (one statement) rendered in the reader thread."""
+
+        def read(s: DbSession) -> T:
+            found = reads.conversation_messages(s, user_id, conversation_id)
+            if found is None:
+                raise NotFound("Conversation not found.")
+            current_leaf, rows = found
+            return render(_only_branch(rows, leaf), current_leaf)
+
+        return await self._db.read(read)
+
+
+def _only_branch(messages: Sequence[N], leaf: str | None) -> Sequence[N]:
+    """All messages, or only the branch ending at `leaf` (which must be one of them)."""
+    if leaf is None:
+        return messages
+    if not any(m.id == leaf for m in messages):
+        raise NotFound("Message not found in this conversation.")
+    return branch_of(messages, leaf)
