@@ -4,7 +4,9 @@ conversation, on a fresh SQLite database (no streams running; compare runs on on
     .venv/bin/python -m bench.reads [--requests 200] [--conversations 500]
 
 Each request goes through the whole app (httpx ASGITransport, middleware, auth, the database
-threads); CPU is the process's (event loop, reader threads and the client alike) per request.
+threads); CPU is the process's (event loop, reader threads and the client alike) per request,
+and "of which event loop" the loop thread's alone (the client runs on it too): what other
+requests, streams among them, wait behind.
 """
 
 from __future__ import annotations
@@ -34,18 +36,21 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _time(client: httpx.AsyncClient, path: str, requests: int) -> tuple[float, float, float]:
+async def _time(
+    client: httpx.AsyncClient, path: str, requests: int
+) -> tuple[float, float, float, float]:
     for _ in range(10):  # warm-up: imports, statement caches
         (await client.get(path)).raise_for_status()
     latencies: list[float] = []
-    cpu = time.process_time()
+    cpu, loop_cpu = time.process_time(), time.thread_time()
     for _ in range(requests):
         start = time.perf_counter()
         response = await client.get(path)
         latencies.append((time.perf_counter() - start) * 1000)
         response.raise_for_status()
     cpu_ms = (time.process_time() - cpu) * 1000 / requests
-    return statistics.median(latencies), _percentile(latencies, 0.99), cpu_ms
+    loop_ms = (time.thread_time() - loop_cpu) * 1000 / requests
+    return statistics.median(latencies), _percentile(latencies, 0.99), cpu_ms, loop_ms
 
 
 async def main(requests: int, conversations: int) -> None:
@@ -78,11 +83,11 @@ async def main(requests: int, conversations: int) -> None:
                     "1,000 messages": f"/api/conversations/{long_id}/messages",
                 }
                 print(f"{requests} sequential requests each, after 10 of warm-up")
-                print("| read | p50 ms | p99 ms | CPU ms per request |")
-                print("|---|---:|---:|---:|")
+                print("| read | p50 ms | p99 ms | CPU ms per request | of which event loop |")
+                print("|---|---:|---:|---:|---:|")
                 for name, path in paths.items():
-                    p50, p99, cpu = await _time(client, path, requests)
-                    print(f"| {name} | {p50:.2f} | {p99:.2f} | {cpu:.2f} |")
+                    p50, p99, cpu, loop = await _time(client, path, requests)
+                    print(f"| {name} | {p50:.2f} | {p99:.2f} | {cpu:.2f} | {loop:.2f} |")
 
 
 if __name__ == "__main__":
