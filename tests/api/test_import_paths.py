@@ -115,7 +115,7 @@ async def test_exports_stream_every_conversation_in_every_format(
     markdown = (await alice.get("/api/export", params={"format": "markdown"})).text
     assert markdown.count("\n---\n") == 4 and all(f"# {t}" in markdown for t in titles)
     page = (await alice.get("/api/export", params={"format": "html"})).text
-    assert page.startswith("<!doctype html>") and page.count("<section>") == 5
+    assert page.startswith("<!doctype html>") and page.count('<article class="conversation">') == 5
     assert page.rstrip().endswith("</html>")
 
     nothing = await (await harness.user("bob")).get("/api/export")
