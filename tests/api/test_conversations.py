@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 
 from chatgate.db.models import Message
-from chatgate.ids import new_id
+from chatgate.ids import new_id, utcnow
 from tests.conftest import Harness
 
 
@@ -15,9 +17,17 @@ async def _seed_messages(
     """A small tree: q1 -> a1, q1 -> a1' (regenerated)."""
     me = (await client.get("/api/auth/me")).json()
     ids = [new_id() for _ in range(3)]
+    # Times of their own: rows made in one go can share a microsecond, and then the order
+    # would fall to the random part of their ids.
+    at = [utcnow() + timedelta(milliseconds=n) for n in range(3)]
     rows = [
         Message(
-            id=ids[0], conversation_id=conversation_id, user_id=me["id"], role="user", content="q1"
+            id=ids[0],
+            conversation_id=conversation_id,
+            user_id=me["id"],
+            role="user",
+            content="q1",
+            created_at=at[0],
         ),
         Message(
             id=ids[1],
@@ -26,6 +36,7 @@ async def _seed_messages(
             parent_id=ids[0],
             role="assistant",
             content="a1",
+            created_at=at[1],
         ),
         Message(
             id=ids[2],
@@ -34,6 +45,7 @@ async def _seed_messages(
             parent_id=ids[0],
             role="assistant",
             content="a1'",
+            created_at=at[2],
         ),
     ]
 
