@@ -27,6 +27,9 @@ class RunConfig:
     quiet_wait: float = 20.0  # before a step, wait this long at most for other processes to calm
     quiet_budget: float = 90.0  # … and no more than this over the whole run
     settle: float = 1.0  # after the ramp, before the window opens
+    # After the last step, quiet this long before idle memory is measured again: ChatGate
+    # returns freed memory once it has gone quiet, looking every 10 s (services/memory.py).
+    idle_after_wait: float = 25.0
     users: int = 8
     open_loop: bool = False  # steps are arrival rates (per second) instead of stream counts
     targets: list[tuple[str, str]] = field(default_factory=list)  # extra OpenAI-compatible URLs
@@ -150,6 +153,7 @@ def parse(argv: list[str] | None = None) -> RunConfig:
         config.steps = QUICK_STEPS
         config.window, config.floor_window, config.bystander_window = 4.0, 3.0, 2.0
         config.ramp_s, config.quiet_wait = 1.5, 2.0
+        config.idle_after_wait = 20.0  # no shorter: two of ChatGate's 10 s looks
         config.profile_k = None
         config.write_docs = args.write_docs
     if args.no_docs:

@@ -37,13 +37,13 @@ from bench.chatgate_proc import (
     free_port,
     git_out,
 )
-from bench.config import RunConfig, parse
+from bench.config import ROOT, RunConfig, parse
 from bench.protocol import Shape, answer, new_marker, prompt
 from bench.report import write_report
 from bench.seed import seed
 from bench.steps import Context, StepResult, run_step, wait_fake_idle
 from bench.targets import ChatGateTarget, OpenAITarget, Target
-from bench.targets_check import check
+from bench.targets_check import ISSUE, path_label, verdicts, workers_summary
 from bench.workers import cores, shared_storage
 from bench.workers import stored_everything as stored_in_postgres
 
@@ -200,6 +200,37 @@ async def measure_idle(chatgate: procs.Child, seconds: float = 3.0) -> dict[str,
     }
 
 
+async def measure_idle_after(ctx: Context, chatgate: procs.Child | None) -> dict[str, float]:
+    """Idle memory once the load is over: no stream left at the fake, then `idle_after_wait`
+    seconds of quiet (ChatGate gives freed memory back when it has gone quiet), then as
+    `measure_idle` before the steps."""
+    if chatgate is None:
+        return {}
+    await wait_fake_idle(ctx)
+    quiet = time.monotonic()
+    await asyncio.sleep(ctx.config.idle_after_wait)
+    idle = await measure_idle(chatgate)
+    idle["quiet_s"] = time.monotonic() - quiet
+    return idle
+
+
+def workers_runs(config: RunConfig, report: dict[str, Any]) -> dict[str, Any]:
+    """The 1-worker and 2-worker results the workers verdict compares: this run when it is one
+    of them, the others from bench/results/workers-N.json (of the same kind, quick or full)."""
+    runs: dict[str, Any] = {}
+    for count in (1, 2):
+        if config.workers == count:
+            runs[str(count)] = workers_summary(report, "this run")
+            continue
+        path = config.results / f"workers-{count}{'-quick' if config.quick else ''}.json"
+        with contextlib.suppress(OSError, ValueError):
+            other = orjson.loads(path.read_bytes())
+            if (other.get("workers") or {}).get("count") == count:
+                shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+                runs[str(count)] = workers_summary(other, str(shown))
+    return runs
+
+
 async def run(config: RunConfig) -> dict[str, Any]:
     procs.pin_self(config.harness_core, config.nice)
     # `kill` (SIGTERM) cancels the run like Ctrl-C does, so the finally blocks stop the children.
@@ -330,6 +361,12 @@ async def run(config: RunConfig) -> dict[str, Any]:
 
             report["steps"] = await run_steps(ctx, targets, report)
             report["profile"] = await run_profile(ctx, targets, chatgate, workdir, report)
+            log(f"idle memory again once quiet for {config.idle_after_wait:g} s")
+            report["idle_after"], old_after = await asyncio.gather(
+                measure_idle_after(ctx, chatgate), measure_idle_after(ctx, old)
+            )
+            if old is not None:
+                report["baseline"]["idle_after"] = old_after
         exit_code = chatgate.stop(30)
         chatgate = None
         report["shutdown_exit_code"] = exit_code
@@ -442,12 +479,20 @@ def _summary_line(result: StepResult) -> str:
         f"TTFT p50/p99 {f(lat.ttft_ms.get('p50'))}/{f(lat.ttft_ms.get('p99'))} ms, "
         f"token p50/p99 {f(lat.token_ms.get('p50'), 2)}/{f(lat.token_ms.get('p99'), 2)} ms, "
         f"CPU {f(result.cpu_ms_per_1k, 2)} ms/1k tok ({f((result.cpu_util or 0) * 100, 0)} %), "
-        f"PSS {f(result.pss_mb)} MB, fake {f((result.fake_util or 0) * 100, 0)} %, "
+        f"PSS {f(result.pss_mb)} MB, fake {f((result.fake_util or 0) * 100, 0)} % "
+        f"({f(result.fake_us_per_token)} µs/token), pauses {_pauses(result.pauses)}, "
         f"driver {f((result.driver_util or 0) * 100, 0)} %, "
         f"others {f((result.background_util or 0) * 100, 0)} %"
         + (f", stored {result.stored_ok}/{result.stored_checked}" if result.stored_checked else "")
         + ("" if result.passed else f"  FAILED: {'; '.join(result.failures)}")
     )
+
+
+def _pauses(pauses: dict[str, Any] | None) -> str:
+    if not pauses:
+        return "–"
+    worst = pauses["worst_share"]
+    return f"{pauses['pauses']} (worst {worst * 100:.0f} % late)" if worst else "0"
 
 
 async def run_profile(
@@ -511,13 +556,20 @@ def main(argv: list[str] | None = None) -> None:
     name = "baseline.json" if config.baseline else "quick.json" if config.quick else "latest.json"
     if config.workers:
         name = f"workers-{config.workers}{'-quick' if config.quick else ''}.json"
+    # Issue 17's workers verdict: 1 worker against 2, from this run and/or earlier ones.
+    report["workers_runs"] = workers_runs(config, report)
     (config.results / name).write_bytes(
         orjson.dumps(report, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
     )
-    for target in dict.fromkeys(s["target"] for s in report["steps"] if s["target"] != "direct"):
-        print(f"\n{target}:")
-        for verdict in check(report, target):
-            print(f"  [{verdict.mark:>12}] {verdict.target}: {verdict.measured}")
+    group = ""
+    for verdict in verdicts(report):
+        if verdict.group != group:
+            group = verdict.group
+            print("\nIssue 17 targets:" if group == ISSUE else "\nKept (must not regress):")
+        print(
+            f"  [{verdict.mark:>12}] {verdict.target} ({path_label(verdict.path)}): "
+            f"{verdict.measured}"
+        )
     for note in report["notes"]:
         print(f"note: {note}")
     written = [config.results / name]

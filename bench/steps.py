@@ -19,7 +19,7 @@ from bench.bystander import run_probes
 from bench.chatgate_api import ChatGateApi
 from bench.config import RunConfig
 from bench.driver import Driver
-from bench.metrics import Latency, Timings, analyse
+from bench.metrics import Latency, Timings, analyse, find_pauses, stream_lateness
 from bench.protocol import answer
 from bench.seed import Seeded
 from bench.stream_client import StreamResult
@@ -40,12 +40,18 @@ class StepResult:
     cpu_ms_per_1k: float | None = None  # CPU milliseconds per 1,000 delivered tokens
     cpu_util: float | None = None  # share of one core
     fake_util: float | None = None
+    fake_cpu_s: float | None = None  # the fake's CPU seconds in the window
+    # The fake's own CPU per token delivered in the window: what sending alone costs, the
+    # floor issue 17 measures the gateway's CPU per token against (≤ 1.5× of it).
+    fake_us_per_token: float | None = None
     driver_util: float | None = None
     background_util: float | None = None  # cores used by other processes on the machine
     pss_mb: float | None = None
     rss_mb: float | None = None
     tcp_mem_pages: int | None = None
     api: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
+    # Whole-loop pauses in the window (bench.metrics.find_pauses), as a dict.
+    pauses: dict[str, Any] | None = None
     api_window_token_p99_ms: float | None = None
     stored_checked: int = 0
     stored_ok: int = 0
@@ -147,6 +153,7 @@ async def run_step(ctx: Context, target: Target, step: float, *, gateway: bool) 
     usage = resources.close()
     result.cpu_s, result.cpu_util = usage.gateway_cpu_s, usage.gateway_util
     result.fake_util, result.driver_util = usage.fake_util, usage.driver_util
+    result.fake_cpu_s = usage.fake_util * usage.seconds
     result.background_util = usage.background_util
 
     probes = None
@@ -164,9 +171,12 @@ async def run_step(ctx: Context, target: Target, step: float, *, gateway: bool) 
             results, timings, config.shape.tokens, (w1_ns, w1_ns + int(bystander * 1e9))
         )
         result.api_window_token_p99_ms = after.token_ms.get("p99")
+    result.pauses = asdict(find_pauses(stream_lateness(results, timings), (w0_ns, w1_ns)))
     tokens = result.latency.tokens_in_window
     if result.cpu_s is not None and tokens:
         result.cpu_ms_per_1k = result.cpu_s * 1000 / (tokens / 1000)
+    if result.fake_cpu_s is not None and tokens:
+        result.fake_us_per_token = result.fake_cpu_s * 1e6 / tokens
     if isinstance(target, ChatGateTarget):
         result.stored_checked, result.stored_ok = await _check_stored(
             target.api, target, results, config.shape.tokens
