@@ -16,7 +16,7 @@ POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 comma := ,
 REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help run test check lint format pytest pytest-postgres web web-test e2e bench install install-runtime migrate docs clean
+.PHONY: help run test check lint format pytest pytest-postgres web web-test e2e bench bench-soak install install-runtime migrate docs clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -96,6 +96,9 @@ docs: install ## Regenerate docs/configuration.md from the Settings class
 
 bench: install $(STATIC)/index.html ## Run the benchmark and write docs/benchmarks.md
 	$(BIN)/python -m bench
+
+bench-soak: install $(STATIC)/index.html ## 30-minute soak at 200 streams (not in CI): memory, p99 drift, lost answers
+	$(BIN)/python -m bench.soak
 
 clean: ## Remove the virtual environment, builds and caches (keeps ./data)
 	rm -rf $(VENV) web/node_modules web/dist $(STATIC)/* .mypy_cache .ruff_cache .pytest_cache

@@ -4,7 +4,7 @@ Raw asyncio protocol (uvloop) with httptools' C request parser. Every stream sen
 on absolute deadlines (`t0 + ttft + (i - 1) / rate`, never chained sleeps); one timer serves all
 streams, and each stream gets a single write per tick with whatever is due. The monotonic send
 time of every token is recorded under the run marker found in the last user message and served
-at `GET /_timings` (`?clear=1` empties the store).
+at `GET /_timings` (`?clear=1` empties the store; `?done=1` takes only the finished answers).
 
 Endpoints: `GET /v1/models`, `POST /v1/chat/completions` (`stream` true or false; usage when
 `stream_options.include_usage` is set, as OpenAI does), `GET /_timings`, `GET /_stats`.
@@ -222,18 +222,29 @@ class Store:
 
     def __init__(self) -> None:
         self.records: dict[str, array[int]] = {}
+        self.tokens: dict[str, int] = {}  # how many tokens each answer will have
 
-    def open(self, marker: str | None, received_ns: int) -> array[int] | None:
+    def open(self, marker: str | None, received_ns: int, tokens: int = 0) -> array[int] | None:
         if marker is None:
             return None
         record = array("q", [received_ns])
         self.records[marker] = record
+        self.tokens[marker] = tokens
         return record
 
     def dump(self, clear: bool) -> bytes:
         body = orjson.dumps({key: value.tolist() for key, value in self.records.items()})
         if clear:
-            self.records = {}
+            self.records, self.tokens = {}, {}
+        return body
+
+    def take_done(self) -> bytes:
+        """Hand over and forget the finished answers only (`?done=1`): a soak fetches as it
+        goes, and clearing everything would cut the answers still streaming."""
+        done = [key for key, value in self.records.items() if len(value) > self.tokens[key]]
+        body = orjson.dumps({key: self.records[key].tolist() for key in done})
+        for key in done:
+            del self.records[key], self.tokens[key]
         return body
 
 
@@ -322,7 +333,10 @@ class FakeUpstream:
                 ),
             )
         elif method == b"GET" and path == b"/_timings":
-            conn.respond("200 OK", self.store.dump(clear=b"clear=1" in query))
+            if b"done=1" in query:
+                conn.respond("200 OK", self.store.take_done())
+            else:
+                conn.respond("200 OK", self.store.dump(clear=b"clear=1" in query))
         elif method == b"GET" and path == b"/_stats":
             stats = {"active": self.scheduler.active, "served": self.scheduler.served}
             conn.respond("200 OK", orjson.dumps(stats))
@@ -340,7 +354,7 @@ class FakeUpstream:
             return
         marker, shape = parse_prompt(_last_user_text(request.get("messages")), self.default)
         model = str(request.get("model") or "bench-model")
-        record = self.store.open(marker, received_ns)
+        record = self.store.open(marker, received_ns, shape.tokens)
         if not request.get("stream"):
             self.loop.call_later(shape.duration, self._complete, conn, shape, model, record)
             return
