@@ -20,6 +20,7 @@ from chatgate.services.conversations import Conversations
 from chatgate.services.coordination import Coordination
 from chatgate.services.generations import Generations
 from chatgate.services.instance import Instance, instance_secret
+from chatgate.services.memory import IdleMemoryRelease
 from chatgate.services.quotas import Quotas
 from chatgate.services.shares import Shares
 from chatgate.services.transfer import Transfer
@@ -48,6 +49,7 @@ class Services:
     coordination: Coordination
     _follow: asyncio.Task[None] | None = field(default=None, repr=False)
     _warm: asyncio.Task[None] | None = field(default=None, repr=False)
+    _memory: IdleMemoryRelease | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -102,6 +104,8 @@ class Services:
             # The tokenizer's table (~0.4 s) loads in a thread now, not on the loop of the first
             # answer whose usage must be estimated.
             services._warm = asyncio.create_task(tokens.warm_up(), name="tokenizer-warm-up")
+            services._memory = IdleMemoryRelease(lambda: generations.running)
+            services._memory.start()
         except BaseException:
             if link is not None:
                 await link.close()
@@ -110,6 +114,8 @@ class Services:
         return services
 
     async def close(self, grace: float = 0.0) -> None:
+        if self._memory is not None:
+            await self._memory.stop()
         for task in (self._follow, self._warm):
             if task is not None:
                 task.cancel()

@@ -365,6 +365,11 @@ class Generations:
         generation = self._live.get(generation_id) or self._recent.get(generation_id)
         return generation if generation is not None and generation.user_id == user_id else None
 
+    @property
+    def running(self) -> int:
+        """Answers of this instance being written or waiting for the upstream now."""
+        return sum(1 for g in self._live.values() if not g.finished)
+
     def is_running(self, generation_id: str) -> bool:
         generation = self._live.get(generation_id)
         return generation is not None and not generation.finished

@@ -1,0 +1,63 @@
+"""After a burst of answers the server gives the memory it freed back to the system."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from chatgate.services import memory
+from chatgate.services.memory import IdleMemoryRelease
+
+
+def test_freed_heap_pages_go_back_to_the_system() -> None:
+    if memory._TRIM is None:
+        pytest.skip("NO GLIBC MALLOC_TRIM HERE: memory cannot be handed back on this C library")
+    # In a fresh process: a thread's heap filled with small objects, most freed, a few kept
+    # (fragmented, as after hundreds of streams).
+    script = textwrap.dedent(
+        """
+        import threading
+        from chatgate.services.memory import release_free_memory
+
+        def rss():
+            for line in open("/proc/self/status"):
+                if line.startswith("VmRSS"):
+                    return int(line.split()[1])
+
+        kept = []
+        def burst():
+            data = [bytearray(600) for _ in range(200_000)]
+            kept.extend(data[::50])
+        thread = threading.Thread(target=burst)
+        thread.start(); thread.join()
+        before = rss()
+        assert release_free_memory()
+        print(before, rss())
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    before, after = map(int, out.stdout.split())
+    assert after < before * 0.6, (before, after)
+
+
+async def test_memory_is_released_once_after_a_busy_spell_and_never_while_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(memory, "release_free_memory", lambda: calls.append("trim") or True)
+    running = [0]
+    release = IdleMemoryRelease(lambda: running[0])
+
+    await release.check()  # idle from the start: nothing was used
+    running[0] = 3
+    await release.check()  # busy: never now
+    assert calls == []
+    running[0] = 0
+    await release.check()
+    await release.check()  # once per busy spell
+    assert calls == ["trim"] and release.releases == 1
