@@ -29,7 +29,9 @@ class RunConfig:
     settle: float = 1.0  # after the ramp, before the window opens
     # After the last step, quiet this long before idle memory is measured again: ChatGate
     # returns freed memory once it has gone quiet, looking every 10 s (services/memory.py).
-    idle_after_wait: float = 25.0
+    # ChatGate keeps finished answers replayable for 30 s, then gives their memory back at its
+    # next 10 s look: idle memory is what is left after that.
+    idle_after_wait: float = 45.0
     users: int = 8
     open_loop: bool = False  # steps are arrival rates (per second) instead of stream counts
     targets: list[tuple[str, str]] = field(default_factory=list)  # extra OpenAI-compatible URLs
@@ -153,7 +155,7 @@ def parse(argv: list[str] | None = None) -> RunConfig:
         config.steps = QUICK_STEPS
         config.window, config.floor_window, config.bystander_window = 4.0, 3.0, 2.0
         config.ramp_s, config.quiet_wait = 1.5, 2.0
-        config.idle_after_wait = 20.0  # no shorter: two of ChatGate's 10 s looks
+        config.idle_after_wait = 45.0  # no shorter: the 30 s replay window and a 10 s look
         config.profile_k = None
         config.write_docs = args.write_docs
     if args.no_docs:

@@ -21,6 +21,7 @@ from chatgate.ids import new_id
 from chatgate.providers.base import ChatMessage, ChatRequest
 from chatgate.providers.registry import Registry
 from chatgate.services import context as context_builder
+from chatgate.services import tokens
 from chatgate.services.conversations import (
     DEFAULT_TITLE,
     ConversationSettings,
@@ -183,12 +184,12 @@ class Chat:
         route = self._registry.route(model or settings.model or self.default_model())
         if continue_answer is not None and route.provider.kind is ProviderKind.chatgpt_web:
             raise BadRequest("Continuing an answer is not available with the ChatGPT web provider.")
-        built = context_builder.build(
-            branch,
-            settings,
-            route.model,
-            continuation=continue_answer.content if continue_answer else None,
-        )
+        continuation = continue_answer.content if continue_answer else None
+        if not tokens.loaded() and context_builder.needs_counting(
+            branch, settings, route.model, continuation=continuation
+        ):
+            await tokens.ready()  # a long conversation is trimmed to its window by counting
+        built = context_builder.build(branch, settings, route.model, continuation=continuation)
         request = ChatRequest(
             model=route.model,
             messages=built.messages,

@@ -101,10 +101,12 @@ class Services:
             if settings.redis_url:
                 services._follow = asyncio.create_task(instance.follow(), name="instance-settings")
             await services.generations.start_service()
-            # The tokenizer's table (~0.4 s) loads in a thread now, not on the loop of the first
-            # answer whose usage must be estimated.
-            services._warm = asyncio.create_task(tokens.warm_up(), name="tokenizer-warm-up")
-            services._memory = IdleMemoryRelease(lambda: generations.running)
+            if quotas.count_tokens:
+                # Admissions count tokens in the writer's thread: the tokenizer's table (~0.4 s)
+                # loads now, not under the first question. Otherwise it loads when first needed.
+                services._warm = asyncio.create_task(tokens.ready(), name="tokenizer-warm-up")
+            # Once the last answer's replay window has passed: what it held is garbage by then.
+            services._memory = IdleMemoryRelease(lambda: generations.held)
             services._memory.start()
         except BaseException:
             if link is not None:

@@ -53,14 +53,22 @@ def usable_history(branch: Sequence[Message]) -> list[Message]:
     return [m for m in branch if m.content and m.role in ("user", "assistant")]
 
 
-def build(
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    history: list[Message]
+    system: list[ChatMessage]
+    fixed: list[ChatMessage]  # the system prompt, the question (and a partial answer)
+    earlier: list[Message]  # what may be dropped, oldest first
+    budget: int
+    upper: int  # at least as many tokens as all of it: ≤ budget means it fits without counting
+
+
+def _parts(
     branch: Sequence[Message],
     settings: ConversationSettings,
     model: ModelConfig,
-    *,
-    continuation: str | None = None,
-) -> Context:
-    """`branch` ends with the user message being answered (or before `continuation`)."""
+    continuation: str | None,
+) -> _Parts:
     history = usable_history(branch)
     latest, earlier = (history[-1:], history[:-1]) if history else ([], [])
     if settings.context_messages is not None:
@@ -82,7 +90,39 @@ def build(
     upper = sum(tokens.upper_bound(m.content) for m in fixed) + sum(
         tokens.upper_bound(m.content) for m in earlier
     )
-    if upper <= budget:
+    return _Parts(history, system, fixed, earlier, budget, upper)
+
+
+def needs_counting(
+    branch: Sequence[Message],
+    settings: ConversationSettings,
+    model: ModelConfig,
+    *,
+    continuation: str | None = None,
+) -> bool:
+    """Whether `build` will count tokens (so the tokenizer must be loaded first)."""
+    parts = _parts(branch, settings, model, continuation)
+    return parts.upper > parts.budget
+
+
+def build(
+    branch: Sequence[Message],
+    settings: ConversationSettings,
+    model: ModelConfig,
+    *,
+    continuation: str | None = None,
+) -> Context:
+    """`branch` ends with the user message being answered (or before `continuation`)."""
+    parts = _parts(branch, settings, model, continuation)
+    history, system, fixed, earlier, budget = (
+        parts.history,
+        parts.system,
+        parts.fixed,
+        parts.earlier,
+        parts.budget,
+    )
+    latest = history[-1:]
+    if parts.upper <= budget:
         kept_all = [ChatMessage(m.role, m.content) for m in earlier]
         return Context(
             [*system, *kept_all, *fixed[len(system) :]],

@@ -49,11 +49,11 @@ def release_free_memory() -> bool:
 
 
 class IdleMemoryRelease:
-    """Every `every` seconds: if answers were running at the last look and none run now, give
-    the memory they used back."""
+    """Every `every` seconds: if answers were held at the last look and none are now, give the
+    memory they used back."""
 
-    def __init__(self, running: Callable[[], int], *, every: float = CHECK_EVERY) -> None:
-        self._running = running
+    def __init__(self, held: Callable[[], int], *, every: float = CHECK_EVERY) -> None:
+        self._held = held
         self._every = every
         self._was_busy = False
         self._task: asyncio.Task[None] | None = None
@@ -76,7 +76,7 @@ class IdleMemoryRelease:
             await self.check()
 
     async def check(self) -> None:
-        if self._running() > 0:
+        if self._held() > 0:
             self._was_busy = True
             return
         if self._was_busy:

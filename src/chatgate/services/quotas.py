@@ -77,6 +77,16 @@ class Quotas:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
+    @property
+    def count_tokens(self) -> bool:
+        """Whether the configured limits (for everyone or a role) count tokens at admission."""
+        return any(
+            quota.tokens_per_day is not None
+            or quota.tokens_per_month is not None
+            or quota.max_input_tokens is not None
+            for quota in (self._settings.quotas, *self._settings.role_quotas.values())
+        )
+
     def effective(self, role: str, overrides: dict[str, Any] | None) -> QuotaConfig:
         values = self._settings.quotas.model_dump(exclude_unset=True)
         role_quota = self._settings.role_quotas.get(role)

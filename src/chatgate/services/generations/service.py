@@ -287,6 +287,8 @@ class Generations:
         """The answer's final row and its ledger row, with real (or estimated) token counts."""
         admitted = generation.admitted_at is not None
         estimated = generation.prompt_tokens is None or generation.completion_tokens is None
+        if estimated:
+            await tokens.ready()  # the upstream reported no usage: count it ourselves
         if generation.prompt_tokens is None:
             generation.prompt_tokens = job.prompt_tokens() if admitted else 0
         if generation.completion_tokens is None:  # reasoning is generated (and paid for) too
@@ -366,9 +368,10 @@ class Generations:
         return generation if generation is not None and generation.user_id == user_id else None
 
     @property
-    def running(self) -> int:
-        """Answers of this instance being written or waiting for the upstream now."""
-        return sum(1 for g in self._live.values() if not g.finished)
+    def held(self) -> int:
+        """Answers this instance holds in memory: being written, waiting for the upstream, or
+        finished and still replayable (`stream_retention_seconds`)."""
+        return len(self._live) + len(self._recent)
 
     def is_running(self, generation_id: str) -> bool:
         generation = self._live.get(generation_id)
