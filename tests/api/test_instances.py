@@ -381,7 +381,10 @@ def test_a_reader_on_b_outlasts_silence_and_hears_when_a_dies(
         reader = threading.Thread(target=follow)
         reader.start()
         time.sleep(32)  # silence from the upstream; B's reader must still be there
-        assert reader.is_alive() and not failure, failure
+        assert reader.is_alive() and not failure, (
+            failure,
+            [(e.event, e.data[:80]) for e in events[-5:]],
+        )
 
         a.kill()
         killed_at = time.monotonic()

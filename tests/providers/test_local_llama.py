@@ -414,6 +414,11 @@ async def test_health_and_listing_answer_within_100ms_while_the_model_generates(
                 if deltas_after == 3:
                     break
         stored = await _stored(probe, cid)
+        # Checkpoints land once a second: the row may still say "queued" for a moment.
+        waited_until = time.monotonic() + 5
+        while stored["status"] == "queued" and time.monotonic() < waited_until:
+            await asyncio.sleep(0.1)
+            stored = await _stored(probe, cid)
         assert stored["status"] == "streaming"  # the measurements happened during the generation
         await probe.post(f"/api/generations/{stored['id']}/stop")
     assert deltas_after == 3

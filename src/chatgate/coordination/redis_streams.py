@@ -146,7 +146,14 @@ class SharedGenerations:
 
     # -- reading on another instance --------------------------------------------------------------
     async def exists(self, generation_id: str) -> bool:
-        return bool(await self._link.redis.exists(self.stream_key(generation_id)))
+        # Its events, or its owner's lease: the owner claims a generation before its first
+        # event is mirrored (every 20 ms), and a reader arriving in between must wait for the
+        # stream, not take the stored row ("queued", no text yet) for the end of the answer.
+        # If the owner dies first, the reaper closes the stream and the reader still ends.
+        redis = self._link.redis
+        return bool(
+            await redis.exists(self.stream_key(generation_id), self.owner_key(generation_id))
+        )
 
     async def running_elsewhere(self, generation_id: str) -> bool:
         owner = await self._link.redis.get(self.owner_key(generation_id))
