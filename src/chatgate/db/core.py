@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from chatgate.db.models import Base, Conversation, Message, UsageRecord
@@ -27,6 +28,14 @@ _INSERTS: dict[sa.Table, sa.Insert] = {}
 _UPDATES: dict[sa.Table, sa.Update] = {}
 # The primary key's parameter: a name no column has (a column's own name is reserved for SET).
 _ROW_ID = "_row_id"
+
+
+def upsertable_insert(s: Session, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that takes ON CONFLICT clauses, in the dialect of `s`'s database: one statement,
+    so two instances (or requests) writing the same key at once cannot collide."""
+    if s.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 def insert_object(s: Session, obj: Base) -> None:

@@ -104,10 +104,6 @@ async def instance_secret(settings: Settings, db: Database) -> bytes:
     )
 
     def shared(s: DbSession) -> str:
-        stored = repo.get_instance_setting(s, SECRET_KEY)
-        if stored is None:
-            repo.put_instance_setting(s, SECRET_KEY, {"hex": candidate})
-            return candidate
-        return str(stored["hex"])
+        return str(repo.claim_instance_setting(s, SECRET_KEY, {"hex": candidate})["hex"])
 
     return bytes.fromhex(await db.write(shared))

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as DbSession
 
+from chatgate.db.core import upsertable_insert
 from chatgate.db.models import Base, Profile
 
 # Everything but the image bytes: what pages and messages show.
@@ -23,9 +23,9 @@ _SUMMARY = (
 
 def ensure_row(s: DbSession, model: type[Base], user_id: str, **values: Any) -> None:
     """Insert the person's row unless it exists (two first saves at once cannot collide)."""
-    dialect = s.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    s.execute(insert(model).values(user_id=user_id, **values).on_conflict_do_nothing())
+    s.execute(
+        upsertable_insert(s, model).values(user_id=user_id, **values).on_conflict_do_nothing()
+    )
 
 
 def get_profile(
