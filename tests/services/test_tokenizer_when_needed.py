@@ -9,7 +9,7 @@ import textwrap
 
 from chatgate.config import ModelConfig, QuotaConfig, Settings
 from chatgate.db.models import Message
-from chatgate.services.context import build, needs_counting
+from chatgate.services.context import assemble, plan
 from chatgate.services.conversations import ConversationSettings
 from chatgate.services.quotas import Quotas
 
@@ -23,12 +23,12 @@ def test_a_conversation_within_its_window_is_built_without_counting() -> None:
     model = ModelConfig(id="m", context_window=8192)
     settings = ConversationSettings()
     short = _branch("Hello", "Hi!", "How are you?")
-    assert not needs_counting(short, settings, model)
-    assert build(short, settings, model).prompt_tokens is None
+    assert not plan(short, settings, model).needs_counting
+    assert assemble(plan(short, settings, model)).prompt_tokens is None
 
     long = _branch(*["word " * 3000] * 5, "and now?")
-    assert needs_counting(long, settings, model)
-    built = build(long, settings, model)
+    assert plan(long, settings, model).needs_counting
+    built = assemble(plan(long, settings, model))
     assert built.prompt_tokens is not None and built.dropped > 0
 
 
@@ -45,10 +45,11 @@ def test_a_server_that_never_counts_never_loads_it() -> None:
         from chatgate.config import ModelConfig
         from chatgate.db.models import Message
         from chatgate.services import tokens
-        from chatgate.services.context import build
+        from chatgate.services.context import assemble, plan
         from chatgate.services.conversations import ConversationSettings
 
-        build([Message(role="user", content="Hello")], ConversationSettings(), ModelConfig(id="m"))
+        branch = [Message(role="user", content="Hello")]
+        assemble(plan(branch, ConversationSettings(), ModelConfig(id="m")))
         print(tokens.loaded())
         """
     )

@@ -185,11 +185,10 @@ class Chat:
         if continue_answer is not None and route.provider.kind is ProviderKind.chatgpt_web:
             raise BadRequest("Continuing an answer is not available with the ChatGPT web provider.")
         continuation = continue_answer.content if continue_answer else None
-        if not tokens.loaded() and context_builder.needs_counting(
-            branch, settings, route.model, continuation=continuation
-        ):
+        planned = context_builder.plan(branch, settings, route.model, continuation=continuation)
+        if planned.needs_counting and not tokens.loaded():
             await tokens.ready()  # a long conversation is trimmed to its window by counting
-        built = context_builder.build(branch, settings, route.model, continuation=continuation)
+        built = context_builder.assemble(planned)
         request = ChatRequest(
             model=route.model,
             messages=built.messages,

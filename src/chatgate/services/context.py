@@ -54,7 +54,9 @@ def usable_history(branch: Sequence[Message]) -> list[Message]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Parts:
+class Plan:
+    """What a context is made of, measured in bytes before any token is counted."""
+
     history: list[Message]
     system: list[ChatMessage]
     fixed: list[ChatMessage]  # the system prompt, the question (and a partial answer)
@@ -62,13 +64,20 @@ class _Parts:
     budget: int
     upper: int  # at least as many tokens as all of it: ≤ budget means it fits without counting
 
+    @property
+    def needs_counting(self) -> bool:
+        """Whether `assemble` will count tokens (so the tokenizer must be loaded first)."""
+        return self.upper > self.budget
 
-def _parts(
+
+def plan(
     branch: Sequence[Message],
     settings: ConversationSettings,
     model: ModelConfig,
-    continuation: str | None,
-) -> _Parts:
+    *,
+    continuation: str | None = None,
+) -> Plan:
+    """`branch` ends with the user message being answered (or before `continuation`)."""
     history = usable_history(branch)
     latest, earlier = (history[-1:], history[:-1]) if history else ([], [])
     if settings.context_messages is not None:
@@ -90,30 +99,11 @@ def _parts(
     upper = sum(tokens.upper_bound(m.content) for m in fixed) + sum(
         tokens.upper_bound(m.content) for m in earlier
     )
-    return _Parts(history, system, fixed, earlier, budget, upper)
+    return Plan(history, system, fixed, earlier, budget, upper)
 
 
-def needs_counting(
-    branch: Sequence[Message],
-    settings: ConversationSettings,
-    model: ModelConfig,
-    *,
-    continuation: str | None = None,
-) -> bool:
-    """Whether `build` will count tokens (so the tokenizer must be loaded first)."""
-    parts = _parts(branch, settings, model, continuation)
-    return parts.upper > parts.budget
-
-
-def build(
-    branch: Sequence[Message],
-    settings: ConversationSettings,
-    model: ModelConfig,
-    *,
-    continuation: str | None = None,
-) -> Context:
-    """`branch` ends with the user message being answered (or before `continuation`)."""
-    parts = _parts(branch, settings, model, continuation)
+def assemble(parts: Plan) -> Context:
+    """The messages to send: all of them when they fit, else the newest that fit the budget."""
     history, system, fixed, earlier, budget = (
         parts.history,
         parts.system,
@@ -122,7 +112,7 @@ def build(
         parts.budget,
     )
     latest = history[-1:]
-    if parts.upper <= budget:
+    if not parts.needs_counting:
         kept_all = [ChatMessage(m.role, m.content) for m in earlier]
         return Context(
             [*system, *kept_all, *fixed[len(system) :]],
