@@ -115,6 +115,16 @@ class UsernameTaken(Conflict):
     code, default_message = "username_taken", "That username is taken."
 
 
+class SecretUnreadable(Conflict):
+    """A secret saved in the admin console cannot be decrypted with this instance's secret."""
+
+    default_message = (
+        "A key saved in the admin console cannot be decrypted: the database was moved or restored "
+        "without its instance secret (the data directory's secret file, or CHATGATE_SECRET_KEY). "
+        "Restore that secret, or enter the key again in Admin → Upstreams."
+    )
+
+
 class Gone(ChatGateError):
     status, code, default_message = 410, "gone", "This link is no longer valid."
 
