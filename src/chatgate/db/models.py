@@ -336,3 +336,73 @@ class SharedPrompt(Base):
     position: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UpstreamProvider(Base):
+    """An upstream added in the admin console (those of chatgate.toml are not stored).
+    `proxy_sealed` is encrypted with chatgate.security.secret_box, never stored in plain text."""
+
+    __tablename__ = "upstream_providers"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    base_url: Mapped[str | None] = mapped_column(sa.String(500))
+    api_version: Mapped[str | None] = mapped_column(sa.String(40))
+    proxy_sealed: Mapped[str | None] = mapped_column(sa.Text)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UpstreamCredential(Base):
+    """A key or access token of a console provider, sealed; `key_hint` is all that is shown."""
+
+    __tablename__ = "upstream_credentials"
+    __table_args__ = (sa.UniqueConstraint("provider_id", "name"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    provider_id: Mapped[str] = mapped_column(
+        ID, sa.ForeignKey("upstream_providers.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(sa.String(64))
+    key_sealed: Mapped[str | None] = mapped_column(sa.Text)
+    key_hint: Mapped[str | None] = mapped_column(sa.String(16))
+    proxy_sealed: Mapped[str | None] = mapped_column(sa.Text)
+    concurrency: Mapped[int | None]
+    requests_per_minute: Mapped[int | None]
+    tokens_per_minute: Mapped[int | None]
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UpstreamModel(Base):
+    """The console's settings of one model of any provider (console or file), by provider name:
+    whether it is offered, how it is named, what it costs and who may use it."""
+
+    __tablename__ = "upstream_models"
+
+    provider: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    model_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(sa.String(200))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    context_window: Mapped[int | None]
+    vision: Mapped[bool] = mapped_column(default=False)
+    reasoning: Mapped[bool] = mapped_column(default=False)
+    input_price: Mapped[float | None] = mapped_column(sa.Float)  # USD per million tokens
+    output_price: Mapped[float | None] = mapped_column(sa.Float)
+    allowed_roles: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    allowed_users: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UpstreamRevision(Base):
+    """One row: a number every console change of upstreams raises, which every instance polls
+    (a cheap primary-key read) to rebuild its providers when another instance changed them."""
+
+    __tablename__ = "upstream_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
