@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from chatgate.errors import UpstreamResting
+from chatgate.errors import ModelUnavailable, UpstreamResting
 from chatgate.ids import utcnow
 from chatgate.providers.base import Credential
 
@@ -33,6 +33,23 @@ def resting_error(pool_name: str, seconds: float) -> UpstreamResting:
         retry_after=seconds,
         detail=f"{pool_name}: every credential is resting",
         extra={"retry_after": seconds, "retry_at": retry_at.isoformat()},
+    )
+
+
+def carry_states(old: list[Credential], new: list[Credential]) -> None:
+    """A credential rebuilt with the same id (its provider was changed in the admin console)
+    keeps its run-time state object: answers still streaming on the old object release into the
+    same in-flight count, and a rest or a cool-down carries on."""
+    states = {credential.id: credential.state for credential in old}
+    for credential in new:
+        state = states.get(credential.id)
+        if state is not None:
+            credential.state = state
+
+
+def provider_removed(pool_name: str) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"The administrator removed the AI service {pool_name!r} while this request waited for it."
     )
 
 

@@ -22,7 +22,13 @@ import itertools
 from collections import deque
 from dataclasses import dataclass, field
 
-from chatgate.coordination.credential_health import RestPolicy, credential_row, resting_error
+from chatgate.coordination.credential_health import (
+    RestPolicy,
+    carry_states,
+    credential_row,
+    provider_removed,
+    resting_error,
+)
 from chatgate.coordination.protocols import Lease, PositionCallback
 from chatgate.ids import utcnow
 from chatgate.providers.base import Credential
@@ -64,6 +70,22 @@ class _Pool:
         self.started: dict[str, deque[float]] = {c.id: deque() for c in credentials}
         self._timer: asyncio.TimerHandle | None = None
 
+    def replace_credentials(self, credentials: list[Credential]) -> None:
+        """Swap the credentials in place: the queue stays, states carry over by credential id."""
+        carry_states(self.credentials, credentials)
+        self.started = {c.id: self.started.get(c.id) or deque() for c in credentials}
+        self.credentials = credentials
+        if self.waiting:
+            self.dispatch()  # a new credential may admit someone now
+
+    def fail_waiters(self, error: Exception) -> None:
+        for waiter in self.waiting:
+            if not waiter.future.done():
+                waiter.future.set_exception(error)
+        self.waiting = []
+        if self._timer is not None:
+            self._timer.cancel()
+
     # -- choosing ---------------------------------------------------------------------------
     def _usable(self, credential: Credential, now: float) -> bool:
         state = credential.state
@@ -71,7 +93,7 @@ class _Pool:
             return False
         limit = credential.requests_per_minute
         if limit:
-            recent = self.started[credential.id]
+            recent = self.started.setdefault(credential.id, deque())
             while recent and recent[0] <= now - 60:
                 recent.popleft()
             if len(recent) >= limit:
@@ -118,7 +140,7 @@ class _Pool:
     def grant(self, credential: Credential, user_id: str, now: float) -> None:
         credential.state.in_flight += 1
         credential.state.requests += 1
-        self.started[credential.id].append(now)
+        self.started.setdefault(credential.id, deque()).append(now)
         self.running_by_user[user_id] = self.running_by_user.get(user_id, 0) + 1
         self.last_served[user_id] = now
 
@@ -141,7 +163,7 @@ class _Pool:
         """If the only obstacles are cool-downs or per-minute limits, try again when they lift."""
         moments = [c.state.cooldown_until for c in self.credentials if c.state.cooldown_until > now]
         for credential in self.credentials:
-            recent = self.started[credential.id]
+            recent = self.started.get(credential.id) or deque()
             if credential.requests_per_minute and len(recent) >= credential.requests_per_minute:
                 moments.append(recent[0] + 60)
         if not moments:
@@ -184,10 +206,23 @@ class Scheduler:
         """Nothing to let go of."""
 
     def add_pool(self, name: str, credentials: list[Credential]) -> None:
-        self._pools[name] = _Pool(name, credentials)
+        pool = self._pools.get(name)
+        if pool is None:
+            self._pools[name] = _Pool(name, credentials)
+        else:
+            pool.replace_credentials(credentials)
+
+    def remove_pool(self, name: str) -> None:
+        # Leases already granted keep their pool object and release into it.
+        pool = self._pools.pop(name, None)
+        if pool is not None:
+            pool.fail_waiters(provider_removed(name))
 
     def _pool(self, name: str) -> _Pool:
-        return self._pools[name]
+        pool = self._pools.get(name)
+        if pool is None:
+            raise provider_removed(name)
+        return pool
 
     async def acquire(
         self, pool_name: str, user_id: str, on_position: PositionCallback | None = None

@@ -40,7 +40,14 @@ class Admission(Protocol):
 
     async def close(self) -> None: ...
 
-    def add_pool(self, name: str, credentials: list[Credential]) -> None: ...
+    def add_pool(self, name: str, credentials: list[Credential]) -> None:
+        """Offer a pool; adding a pool again swaps its credentials and keeps its queue (a
+        credential keeping its id keeps its state: in-flight count, rest, last error)."""
+        ...
+
+    def remove_pool(self, name: str) -> None:
+        """The provider is gone: requests waiting for it fail; granted ones run to their end."""
+        ...
 
     async def acquire(
         self, pool_name: str, user_id: str, on_position: PositionCallback | None = None

@@ -22,7 +22,13 @@ from typing import Any
 import orjson
 import structlog
 
-from chatgate.coordination.credential_health import RestPolicy, credential_row, resting_error
+from chatgate.coordination.credential_health import (
+    RestPolicy,
+    carry_states,
+    credential_row,
+    provider_removed,
+    resting_error,
+)
 from chatgate.coordination.protocols import PositionCallback
 from chatgate.coordination.redis_link import RedisLink
 from chatgate.ids import new_id, utcnow
@@ -130,6 +136,7 @@ return 1
 class _Waiter:
     future: asyncio.Future[str]
     on_position: PositionCallback | None
+    pool: str = ""
     position: int = 0
 
 
@@ -171,8 +178,20 @@ class RedisScheduler:
         self._arrivals = itertools.count()
 
     def add_pool(self, name: str, credentials: list[Credential]) -> None:
+        # The queue and the slots live in Redis by pool and credential name: re-adding a pool
+        # keeps them; only this instance's credential objects change.
+        carry_states(self._pools.get(name, []), credentials)
         self._pools[name] = credentials
         self._link.on(f"sched:{name}", self._on_decision)
+
+    def remove_pool(self, name: str) -> None:
+        if self._pools.pop(name, None) is None:
+            return
+        for wid, waiter in list(self._waiters.items()):
+            if waiter.pool == name and not waiter.future.done():
+                waiter.future.set_exception(provider_removed(name))
+                del self._waiters[wid]
+                self._soon(self._leave_queue(name, wid))
 
     def _prefix(self, pool: str) -> str:
         return self._link.key("p", pool) + ":"
@@ -192,6 +211,8 @@ class RedisScheduler:
 
     # -- deciding -----------------------------------------------------------------------------
     async def _dispatch(self, pool: str) -> None:
+        if pool not in self._pools:
+            return  # removed meanwhile: nobody on this instance waits for it any more
         credentials = [
             {"name": c.name, "concurrency": c.concurrency, "rpm": c.requests_per_minute or 0}
             for c in self._pools[pool]
@@ -240,11 +261,13 @@ class RedisScheduler:
     async def acquire(
         self, pool_name: str, user_id: str, on_position: PositionCallback | None = None
     ) -> RedisLease:
-        credentials = self._pools[pool_name]
+        credentials = self._pools.get(pool_name)
+        if credentials is None:
+            raise provider_removed(pool_name)
         prefix = self._prefix(pool_name)
         await self._refuse_if_resting(pool_name, credentials)
         wid = new_id()
-        waiter = _Waiter(asyncio.get_running_loop().create_future(), on_position)
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), on_position, pool_name)
         self._waiters[wid] = waiter
         redis = self._link.redis
         arrival = await redis.incr(prefix + "arrivals")
@@ -264,7 +287,9 @@ class RedisScheduler:
             else:
                 self._soon(self._leave_queue(pool_name, wid))
             raise
-        credential = next(c for c in credentials if c.name == name)
+        # The pool's credentials may have been swapped while this request waited.
+        current = self._pools.get(pool_name, [])
+        credential = next(c for c in [*current, *credentials] if c.name == name)
         credential.state.in_flight += 1
         credential.state.requests += 1
         lease = RedisLease(self, pool_name, credential, f"{wid}|{user_id}", user_id)
@@ -366,7 +391,7 @@ class RedisScheduler:
     async def status(self, pool_name: str) -> list[dict[str, object]]:
         redis, prefix, now = self._link.redis, self._prefix(pool_name), await self._now_ms()
         rows: list[dict[str, object]] = []
-        for credential in self._pools[pool_name]:
+        for credential in self._pools.get(pool_name, []):
             in_flight = await redis.zcount(prefix + "leases:" + credential.name, now, "+inf")
             cool_ms = await redis.pttl(prefix + "cool:" + credential.name)
             shared = await redis.hgetall(prefix + "state:" + credential.name)

@@ -43,6 +43,22 @@ DEFAULT_BASE = {
 class ModelRoute:
     provider: Provider
     model: ModelConfig
+    # What the admin console adds (services.upstreams): how people see it and who may use it.
+    display_name: str | None = None
+    vision: bool = False
+    reasoning: bool = False
+    allowed_roles: frozenset[str] | None = None  # None: everyone
+    allowed_users: frozenset[str] | None = None  # lower-cased usernames; None: everyone
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.model.id
+
+    def allows(self, role: str, username: str) -> bool:
+        """Whether this person may use the model (no list means everyone; either list admits)."""
+        if self.allowed_roles is None and self.allowed_users is None:
+            return True
+        return role in (self.allowed_roles or ()) or username.lower() in (self.allowed_users or ())
 
 
 def _credentials(config: ProviderConfig, settings: Settings) -> list[Credential]:
@@ -126,30 +142,56 @@ def build_providers(settings: Settings) -> list[Provider]:
 
 
 class Registry:
-    """Model id → provider; the default model; the providers to close at shutdown."""
+    """Model id → provider; the default model; the providers to close at shutdown.
+
+    One object for the life of the process (the chat service and the API hold it): the admin
+    console's changes are swapped in with `replace`, all at once, between two awaits.
+    """
 
     def __init__(self, providers: list[Provider], default_model: str | None) -> None:
-        self.providers = providers
-        self._routes: dict[str, ModelRoute] = {}
+        self._configured_default = default_model
+        routes: list[ModelRoute] = []
+        seen: dict[str, str] = {}
         for provider in providers:
             for model in provider.models:
-                if model.id in self._routes:
-                    other = self._routes[model.id].provider.name
+                if model.id in seen:
                     raise ValueError(
-                        f"model {model.id!r} is offered by providers {other!r} and {provider.name!r}: "
-                        "give one of them another id (models = [{id = ..., upstream = ...}])"
+                        f"model {model.id!r} is offered by providers {seen[model.id]!r} and "
+                        f"{provider.name!r}: give one of them another id "
+                        "(models = [{id = ..., upstream = ...}])"
                     )
-                self._routes[model.id] = ModelRoute(provider, model)
-        if default_model is not None and default_model not in self._routes:
+                seen[model.id] = provider.name
+                routes.append(ModelRoute(provider, model))
+        if default_model is not None and default_model not in seen:
             raise ValueError(f"default_model {default_model!r} is not offered by any provider")
-        self.default_model = default_model or next(iter(self._routes), None)
+        self.providers: list[Provider] = []
+        self._routes: dict[str, ModelRoute] = {}
+        self.default_model: str | None = None
+        self.replace(providers, routes)
+
+    def replace(self, providers: list[Provider], routes: list[ModelRoute]) -> None:
+        """Offer these providers and routes from now on. A model id offered twice keeps its first
+        route (the configuration file's providers come first). Requests already routed keep the
+        objects they hold."""
+        by_id: dict[str, ModelRoute] = {}
+        for route in routes:
+            by_id.setdefault(route.model.id, route)
+        default = self._configured_default
+        if default not in by_id:
+            default = next(iter(by_id), None)
+        self.providers, self._routes, self.default_model = list(providers), by_id, default
 
     @property
     def bundled_default(self) -> bool:
         """New conversations are answered by the bundled SmolLM2 (the startup banner says so)."""
-        if self.default_model is None:
+        return self.is_bundled(self.default_model)
+
+    def is_bundled(self, model_id: str | None) -> bool:
+        """Whether `model_id` is answered by the bundled demo model."""
+        route = self._routes.get(model_id) if model_id is not None else None
+        if route is None:
             return False
-        provider = self._routes[self.default_model].provider
+        provider = route.provider
         return provider.kind is ProviderKind.local and bool(getattr(provider, "bundled", False))
 
     def route(self, model_id: str | None) -> ModelRoute:
@@ -166,6 +208,10 @@ class Registry:
 
     def models(self) -> list[ModelRoute]:
         return list(self._routes.values())
+
+    def models_for(self, role: str, username: str) -> list[ModelRoute]:
+        """The models this person may choose."""
+        return [r for r in self._routes.values() if r.allows(role, username)]
 
     async def aclose(self) -> None:
         for provider in self.providers:
