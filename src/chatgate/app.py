@@ -20,6 +20,7 @@ from chatgate.api import (
     account,
     admin,
     admin_prompts,
+    admin_upstreams,
     auth,
     chat,
     chat_defaults,
@@ -152,6 +153,7 @@ def create_app(
         chat_defaults.router,
         prompts.router,
         admin_prompts.router,
+        admin_upstreams.router,
     )
     for router in routers:
         # API keys authenticate /v1 only: any route under /api/ refuses them before anything runs.

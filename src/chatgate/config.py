@@ -127,8 +127,11 @@ class CredentialConfig(_Strict):
     ca_bundle: CABundle = None
 
 
+PROVIDER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
 class ProviderConfig(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    name: str = Field(pattern=PROVIDER_NAME_PATTERN)
     kind: ProviderKind
     base_url: str | None = None
     models: list[ModelConfig] = Field(default_factory=list)

@@ -63,6 +63,9 @@ async def _alices_objects(harness: Harness, alice: httpx.AsyncClient) -> dict[st
         # Admin-only routes: Bob is refused whatever the values.
         "provider": "oa",
         "credential": "oa-1",
+        "provider_id": "0" * 32,  # Admin → Upstreams (console providers, their credentials)
+        "credential_id": "0" * 32,
+        "model_id": "fake-model",
         "invite_id": invite["id"],
         "user_id": me["id"],
         "token": share["url"].rsplit("/", 1)[1],

@@ -9,6 +9,8 @@ Protocols (dispatched by path)
 * Anthropic Messages: ``POST /v1/messages``; ``GET /v1/models`` answers in Anthropic's shape when
   the request carries ``x-api-key`` or ``anthropic-version``. ``max_tokens`` is required (400
   ``invalid_request_error`` otherwise), as on the real API.
+* Ollama's native model list: ``GET /api/tags`` (``models[].name``), for model discovery when a
+  server's OpenAI-style ``/v1/models`` is missing.
 * ChatGPT web through a reverse proxy (chatgpt-web's accessToken mode):
   ``POST /backend-api/conversation`` (also ``/api/conversation`` and ``/conversation``). Replies
   are cumulative (``message.content.parts[0]`` = whole text so far), one in-flight request per
@@ -1059,6 +1061,8 @@ class FakeUpstream(ThreadedServer):
         protocol = "unknown"
         if request.method == "GET" and path in ("/v1/models", "/models"):
             protocol = "models"
+        elif request.method == "GET" and path == "/api/tags":
+            protocol = "ollama_tags"
         elif request.method == "POST" and path.endswith("/chat/completions"):
             protocol = "openai"
         elif request.method == "POST" and path == "/v1/messages":
@@ -1090,6 +1094,8 @@ class FakeUpstream(ThreadedServer):
         try:
             if protocol == "models":
                 await self._models(conn, request, record)
+            elif protocol == "ollama_tags":
+                await self._status(conn, request, record, 200, self._ollama_tags())
             elif protocol in ("openai", "anthropic", "chatgpt_web"):
                 await self._generate(conn, request, record, protocol)
             else:
@@ -1197,6 +1203,29 @@ class FakeUpstream(ThreadedServer):
             await conn.send(status, headers, page.encode(), keep_alive=request.keep_alive)
             return True
         return False
+
+    def _ollama_tags(self) -> Json:
+        """Ollama's native model list (`GET /api/tags`): `models[].name` is what chat requests
+        name; no key is asked (Ollama has none)."""
+        return {
+            "models": [
+                {
+                    "name": model,
+                    "model": model,
+                    "modified_at": "2025-10-03T23:34:03.409490317-07:00",
+                    "size": 3338801804,
+                    "digest": "a2af6cc3eb7fa8be8504abaf9b04e88f17a119ec3f04a3addf55f92841195f5a",
+                    "details": {
+                        "format": "gguf",
+                        "family": "gemma",
+                        "families": ["gemma"],
+                        "parameter_size": "4.3B",
+                        "quantization_level": "Q4_K_M",
+                    },
+                }
+                for model in self.models
+            ]
+        }
 
     async def _models(
         self, conn: _Connection, request: HttpRequest, record: RecordedRequest

@@ -12,15 +12,27 @@ router = APIRouter(prefix="/api/models", tags=["models"])
 
 @router.get("", response_model=ModelsOut)
 async def list_models(user: CurrentUser, services: ServicesDep) -> ModelsOut:
+    """The models this person may choose: enabled ones, by their display names."""
     quota = services.quotas.effective(user.role, user.quota)
     routes = [
-        r for r in services.registry.models() if services.quotas.model_allowed(quota, r.model.id)
+        r
+        for r in services.registry.models_for(user.role, user.username)
+        if services.quotas.model_allowed(quota, r.model.id)
     ]
     default = services.chat.default_model()
     if default not in {r.model.id for r in routes}:
         default = routes[0].model.id if routes else None
     return ModelsOut(
         default=default,
-        models=[ModelOut(id=r.model.id, provider=r.provider.name, name=r.model.id) for r in routes],
-        bundled_demo=services.registry.bundled_default,
+        models=[
+            ModelOut(
+                id=r.model.id,
+                provider=r.provider.name,
+                name=r.name,
+                vision=r.vision,
+                reasoning=r.reasoning,
+            )
+            for r in routes
+        ],
+        bundled_demo=services.registry.is_bundled(default),
     )

@@ -206,7 +206,7 @@ async def list_models(user: CurrentUser, services: ServicesDep) -> dict[str, Any
         "object": "list",
         "data": [
             {"id": r.model.id, "object": "model", "created": 0, "owned_by": r.provider.name}
-            for r in services.registry.models()
+            for r in services.registry.models_for(user.role, user.username)
             if services.quotas.model_allowed(quota, r.model.id)
         ],
     }

@@ -261,7 +261,9 @@ class StopOut(_Out):
 class ModelOut(_Out):
     id: str
     provider: str
-    name: str
+    name: str = Field(description="The display name (the id unless the administrator set one).")
+    vision: bool = Field(False, description="Accepts images.")
+    reasoning: bool = Field(False, description="Thinks before answering.")
 
 
 class ModelsOut(_Out):

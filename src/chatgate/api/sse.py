@@ -209,3 +209,31 @@ class RemoteGenerationStream(_StreamResponse):
             )
             await send({"type": "http.response.body", "body": body, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class EventStream(_StreamResponse):
+    """Events as a service produces them (the admin console's connection test); when the client
+    leaves, the producer is closed, so what it holds (a temporary provider) is let go."""
+
+    def __init__(self, events: AsyncIterator[tuple[str, Any]]) -> None:
+        super().__init__()
+        self.events = events
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        try:
+            await write_until_gone(scope, receive, send, self._write)
+        finally:
+            closer = getattr(self.events, "aclose", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()
+
+    async def _write(self, send: Send) -> None:
+        seq = 0
+        async for kind, payload in self.events:
+            seq += 1
+            await send(
+                {"type": "http.response.body", "body": frame(seq, kind, payload), "more_body": True}
+            )
+        await send({"type": "http.response.body", "body": b"", "more_body": False})

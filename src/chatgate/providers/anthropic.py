@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError, UpstreamRateLimited
 from chatgate.providers.base import ChatMessage, ChatRequest, Credential, StreamSink
-from chatgate.providers.http import SSEParser, loads, post_and_read, redact
+from chatgate.providers.http import SSEParser, get_json, loads, post_and_read, redact
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -77,7 +78,20 @@ class Anthropic:
         )
 
     async def list_models(self) -> list[str]:
-        return [m.id for m in self.models]
+        """`GET /v1/models` (`data[].id`), page after page while `has_more` (newest first)."""
+        credential = self.credentials[0]
+        headers = {"x-api-key": credential.secret or "", "anthropic-version": API_VERSION}
+        found: list[str] = []
+        url = f"{self.base_url}/models?limit=1000"
+        for _page in range(20):  # bounded: a misbehaving server cannot keep us paging forever
+            data = await get_json(self.name, credential.client, url, headers=headers)
+            items = data.get("data", []) if isinstance(data, dict) else []
+            found += [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
+            last = data.get("last_id") if isinstance(data, dict) else None
+            if not (isinstance(data, dict) and data.get("has_more") and isinstance(last, str)):
+                break
+            url = f"{self.base_url}/models?limit=1000&after_id={quote(last, safe='')}"
+        return found
 
     async def aclose(self) -> None:
         for credential in self.credentials:

@@ -230,6 +230,17 @@ async def post_and_read(
     reader.close()
 
 
+async def get_json(
+    provider: str, client: UpstreamClient, url: str, *, headers: dict[str, str]
+) -> Any:
+    """GET a JSON document (a model list); an error status becomes an `UpstreamError`."""
+    async with client.stream("GET", url, headers=headers) as response:
+        body = await response.aread()
+    if response.status_code != 200:
+        raise error_from_response(provider, response.status_code, response.headers, body)
+    return loads(body.decode("utf-8", "replace"))
+
+
 def loads(data: str) -> Any:
     try:
         return orjson.loads(data)

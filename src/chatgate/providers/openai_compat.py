@@ -15,7 +15,7 @@ from typing import Any
 from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError
 from chatgate.providers.base import ChatRequest, Credential, StreamSink
-from chatgate.providers.http import SSEParser, error_from_response, loads, post_and_read, redact
+from chatgate.providers.http import SSEParser, get_json, loads, post_and_read, redact
 
 
 class OpenAICompatible:
@@ -68,14 +68,21 @@ class OpenAICompatible:
         )
 
     async def list_models(self) -> list[str]:
+        """`GET {base}/models` (`data[].id`). An Ollama too old for that (its OpenAI-style API
+        answers chat but 404 here) is asked its native `GET /api/tags` (`models[].name`)."""
         credential = self.credentials[0]
-        async with credential.client.stream(
-            "GET", self._models_url(), headers=self._headers(credential)
-        ) as response:
-            body = await response.aread()
-        if response.status_code != 200:
-            raise error_from_response(self.name, response.status_code, response.headers, body)
-        data = loads(body.decode("utf-8", "replace"))
+        headers = self._headers(credential)
+        try:
+            data = await get_json(self.name, credential.client, self._models_url(), headers=headers)
+        except UpstreamError as exc:
+            if not (self.base_url.endswith("/v1") and "HTTP 404" in exc.detail):
+                raise
+            tags = f"{self.base_url.removesuffix('/v1')}/api/tags"
+            native = await get_json(self.name, credential.client, tags, headers=headers)
+            items = native.get("models", []) if isinstance(native, dict) else []
+            return [
+                str(item["name"]) for item in items if isinstance(item, dict) and "name" in item
+            ]
         items = data.get("data", []) if isinstance(data, dict) else []
         return [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
 

@@ -10,6 +10,7 @@ from chatgate.config import Settings
 from chatgate.coordination.protocols import Admission, RateLimits
 from chatgate.db.engine import Database
 from chatgate.providers.registry import Registry, build_providers
+from chatgate.security.secret_box import SecretBox
 from chatgate.security.secrets import TokenHasher
 from chatgate.services import tokens
 from chatgate.services.api_keys import ApiKeys
@@ -24,6 +25,7 @@ from chatgate.services.memory import IdleMemoryRelease
 from chatgate.services.quotas import Quotas
 from chatgate.services.shares import Shares
 from chatgate.services.transfer import Transfer
+from chatgate.services.upstreams import LiveUpstreams, Probe, UpstreamConsole
 from chatgate.services.users import Users
 
 
@@ -47,6 +49,10 @@ class Services:
     transfer: Transfer
     shares: Shares
     coordination: Coordination
+    upstreams: LiveUpstreams
+    upstream_console: UpstreamConsole
+    probe: Probe
+    _upstreams: asyncio.Task[None] | None = field(default=None, repr=False)
     _follow: asyncio.Task[None] | None = field(default=None, repr=False)
     _warm: asyncio.Task[None] | None = field(default=None, repr=False)
     _memory: IdleMemoryRelease | None = field(default=None, repr=False)
@@ -65,12 +71,19 @@ class Services:
         try:
             coordination = await Coordination.start(settings, db)
             link = coordination.link
-            hasher = TokenHasher(await instance_secret(settings, db))
+            secret = await instance_secret(settings, db)
+            hasher = TokenHasher(secret)
             instance = Instance(db, settings)
             await instance.load()
             users = Users(db, settings, hasher, instance)
             for provider in registry.providers:
                 coordination.scheduler.add_pool(provider.name, provider.credentials)
+            box = SecretBox(secret)
+            upstreams = LiveUpstreams(
+                db, settings, registry, coordination.scheduler, box, after_reload=instance.load
+            )
+            await upstreams.reload()  # the admin console's providers join the file's
+            audit = Audit(db)
             quotas = Quotas(settings)
             generations = Generations(
                 db, settings, coordination.scheduler, quotas, streams=coordination.streams
@@ -90,16 +103,21 @@ class Services:
                 chat=Chat(db, registry, generations, instance),
                 api_keys=ApiKeys(db, hasher),
                 instance=instance,
-                audit=Audit(db),
+                audit=audit,
                 transfer=Transfer(db),
                 shares=Shares(db, hasher, instance),
                 coordination=coordination,
+                upstreams=upstreams,
+                upstream_console=UpstreamConsole(db, box, upstreams, registry, instance, audit),
+                probe=Probe(settings, db, box, upstreams),
             )
             await services.auth.startup()
             await services.generations.recover()
             await coordination.run()
             if settings.redis_url:
                 services._follow = asyncio.create_task(instance.follow(), name="instance-settings")
+            # Every instance polls the console's revision (one primary-key read a second).
+            services._upstreams = asyncio.create_task(upstreams.follow(), name="upstreams-follow")
             await services.generations.start_service()
             if quotas.count_tokens:
                 # Admissions count tokens in the writer's thread: the tokenizer's table (~0.4 s)
@@ -118,12 +136,13 @@ class Services:
     async def close(self, grace: float = 0.0) -> None:
         if self._memory is not None:
             await self._memory.stop()
-        for task in (self._follow, self._warm):
+        for task in (self._follow, self._warm, self._upstreams):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         await self.generations.shutdown(grace)
         await self.coordination.close()
+        await self.upstreams.close()
         await self.registry.aclose()
         await self.db.close()

@@ -54,15 +54,15 @@ def tokens_since(s: DbSession, user_id: str, since: datetime) -> int:
 
 _USERS = table_of(User)
 _LOCK_USER = (
-    sa.select(_USERS.c.id, _USERS.c.role, _USERS.c.quota)
+    sa.select(_USERS.c.id, _USERS.c.role, _USERS.c.quota, _USERS.c.username)
     .where(_USERS.c.id == sa.bindparam("user_id"))
     .with_for_update()
 )
 
 
 def lock_user(s: DbSession, user_id: str) -> sa.Row[*tuple[Any, ...]] | None:
-    """The user's id, role and quota, the row locked until the transaction ends (PostgreSQL):
-    admissions of one person are decided one at a time on every instance. SQLite has one writer
+    """The user's id, role, quota and username, the row locked until the transaction ends
+    (PostgreSQL): admissions of one person are decided one at a time on every instance. SQLite has one writer
     and needs no lock. Columns, not an ORM object: every question asks this."""
     return s.execute(_LOCK_USER, {"user_id": user_id}).first()
 

@@ -28,7 +28,7 @@ from chatgate.db.engine import Database
 from chatgate.db.models import AnswerStatus, Message, UsageRecord
 from chatgate.db.repos import conversations as repo
 from chatgate.db.repos import usage as usage_repo
-from chatgate.errors import ChatGateError, Interrupted, NotFound
+from chatgate.errors import ChatGateError, Interrupted, ModelUnavailable, NotFound
 from chatgate.ids import new_id, utcnow
 from chatgate.services import tokens
 from chatgate.services.generations.job import Job, cost_micro_usd
@@ -128,6 +128,10 @@ class Generations:
             user = usage_repo.lock_user(s, job.user_id)
             if user is None:
                 raise NotFound("No such user.")
+            if not route.allows(user.role, user.username):  # the admin console's per-model list
+                raise ModelUnavailable(
+                    f"The model {route.model.id!r} is not available on this server."
+                )
             quota = self._quotas.effective(user.role, user.quota)
             reservation = self._quotas.admit(
                 s,
