@@ -1,5 +1,6 @@
 """Canary secrets — an API key, a ChatGPT access token, a proxy password, the shared access
-password — appear in no API response, page, built asset, error or log line."""
+password, and a key and proxy saved in the admin console — appear in no API response, page,
+built asset, error, log line, backup or database file."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ CANARIES = (
     "AT-CANARY-ACCESSTOKEN-0123456789",
     "PROXYCANARY",
     "ACCESSCANARY-pw",
+    "sk-CANARY-CONSOLE-0123456789",
 )
 
 
@@ -32,7 +34,7 @@ def _assert_clean(where: str, text: str) -> None:
 
 def test_canaries_appear_nowhere(tmp_path: Path) -> None:
     with (
-        FakeUpstream(reply="fine", valid_keys=[CANARIES[0], CANARIES[1]]) as fake,
+        FakeUpstream(reply="fine", valid_keys=[CANARIES[0], CANARIES[1], CANARIES[4]]) as fake,
         HttpConnectProxy(username="proxyuser", password=CANARIES[2]) as proxy,
     ):
         providers = [
@@ -89,6 +91,41 @@ def test_canaries_appear_nowhere(tmp_path: Path) -> None:
                                 ).text,
                             )
                         )
+                # A key and a proxy saved in the admin console, used, tested and listed.
+                console = {
+                    "kind": "openai",
+                    "base_url": f"{fake.base_url}/v1",
+                    "api_key": CANARIES[4],
+                    "proxy": proxy.url,
+                }
+                created = admin.post(
+                    "/api/admin/upstreams/providers",
+                    json={**console, "name": "console", "models": ["fake-model-2"]},
+                )
+                assert created.status_code == 201, created.text
+                seen.append(("console provider created", created.text))
+                test = admin.post(
+                    "/api/admin/upstreams/test", json={**console, "model": "fake-model-2"}
+                )
+                assert "event: done" in test.text
+                seen.append(("console connection test", test.text))
+                wrong = {**console, "api_key": CANARIES[4] + "-wrong", "model": "fake-model-2"}
+                fake.set_scenario("echo_key")
+                seen.append(
+                    (
+                        "console test refused",
+                        admin.post("/api/admin/upstreams/test", json=wrong).text,
+                    )
+                )
+                fake.set_scenario("normal")
+                cid = guest.post("/api/conversations", json={}).json()["id"]
+                answer = guest.post(
+                    f"/api/conversations/{cid}/messages",
+                    json={"content": "hi", "model": "fake-model-2"},
+                )
+                assert "fine" in answer.text
+                seen.append(("chat through the console's key", answer.text))
+                assert fake.requests[-1].headers["authorization"] == f"Bearer {CANARIES[4]}"
                 fake.set_scenario("auth_error")
                 cid = admin.post("/api/conversations", json={}).json()["id"]
                 seen.append(
@@ -129,6 +166,12 @@ def test_canaries_appear_nowhere(tmp_path: Path) -> None:
         for where, text in seen:
             _assert_clean(where, text)
         _assert_clean("the server log", server.log.read_text())
+        copy = tmp_path / "backup.db"
+        server.cli("backup", str(copy))
+        database = sorted((tmp_path / "data").glob("chatgate.db*"))
+        assert database, "the database file is where the test expects it"
+        for stored in [copy, *database]:
+            _assert_clean(str(stored), stored.read_bytes().decode("latin-1"))
         assert any("upstream" in line for line in server.log.read_text().splitlines())
         if STATIC_DIR.joinpath("index.html").exists():
             for asset in STATIC_DIR.rglob("*"):
