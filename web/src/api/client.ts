@@ -3,9 +3,10 @@
  * `code` (translated by the UI through `errors.<code>`). Cookies authenticate; nothing else does.
  */
 import type {
-  AccountUsage, AdminUser, ApiKey, AuditEntry, AuthConfig, Conversation, ConversationSettings, ExportFormat,
-  ImportReport, InstanceSettings, Invite, MessageTree, ModelList, Page, ProviderStatus, QuotaOverrides,
-  SharedConversation, ShareLink, UsageGroup, UsageRow, User,
+  AccountUsage, AdminUser, ApiKey, AuditEntry, AuthConfig, Conversation, ConversationSettings, CredentialBody, ExportFormat,
+  ImportReport, InstanceSettings, Invite, MessageTree, ModelList, ModelSetting, ModelSettingPatch, NewProvider, Page,
+  ProviderPatch, ProviderStatus, QuotaOverrides, SharedConversation, ShareLink, UnsavedService, UpstreamCredential,
+  UpstreamProvider, UpstreamsOverview, UsageGroup, UsageRow, User,
 } from './types'
 
 /** Codes the UI produces itself, in addition to the server's. */
@@ -208,7 +209,47 @@ export const api = {
     usage: (params: { since?: string; until?: string; group: UsageGroup[] }) =>
       requestJson<UsageRow[]>('GET', `/api/admin/usage?${usageQuery(params)}`),
     audit: () => requestJson<AuditEntry[]>('GET', '/api/admin/audit'),
+    /** Providers, credentials and models as configured (the console's and the file's). */
+    upstreams: {
+      list: (signal?: AbortSignal) => requestJson<UpstreamsOverview>('GET', UPSTREAMS, undefined, { signal }),
+      create: (body: NewProvider) => requestJson<UpstreamProvider>('POST', `${UPSTREAMS}/providers`, body),
+      update: (id: string, body: ProviderPatch) => requestJson<UpstreamProvider>('PATCH', `${UPSTREAMS}/providers/${enc(id)}`, body),
+      remove: (id: string) => requestJson<void>('DELETE', `${UPSTREAMS}/providers/${enc(id)}`),
+      addCredential: (id: string, body: CredentialBody) =>
+        requestJson<UpstreamCredential>('POST', `${UPSTREAMS}/providers/${enc(id)}/credentials`, body),
+      updateCredential: (id: string, credentialId: string, body: CredentialBody) =>
+        requestJson<UpstreamCredential>('PATCH', `${UPSTREAMS}/providers/${enc(id)}/credentials/${enc(credentialId)}`, body),
+      removeCredential: (id: string, credentialId: string) =>
+        requestJson<void>('DELETE', `${UPSTREAMS}/providers/${enc(id)}/credentials/${enc(credentialId)}`),
+      /** The models a service offers, saved or not (`/v1/models`, Anthropic's list, Ollama's tags). */
+      discover: (target: UpstreamTarget) =>
+        requestJson<{ models: string[] }>('POST', `${targetPath(target)}/discover`, 'service' in target ? target.service : {}),
+      /** `model_id` may hold "/" and ":" (the route takes a path): each segment is encoded on its own. */
+      saveModel: (provider: string, modelId: string, body: Partial<ModelSettingPatch> & { enabled: boolean }) =>
+        requestJson<ModelSetting>('PUT', `${UPSTREAMS}/models/${enc(provider)}/${modelId.split('/').map(enc).join('/')}`, body),
+    },
   },
+}
+
+const UPSTREAMS = '/api/admin/upstreams'
+
+/** A service to list models of or to test: unsaved (the form's fields), saved in the console, or from the file. */
+export type UpstreamTarget =
+  | { service: UnsavedService }
+  | { providerId: string }
+  | { fileProvider: string }
+
+function targetPath(target: UpstreamTarget): string {
+  if ('service' in target) return UPSTREAMS
+  if ('providerId' in target) return `${UPSTREAMS}/providers/${enc(target.providerId)}`
+  return `${UPSTREAMS}/file/${enc(target.fileProvider)}`
+}
+
+/** The connection test's event stream (delta…, done or error): its URL and JSON body. */
+export function upstreamTest(target: UpstreamTarget, model: string, credentialId?: string): { url: string; body: Record<string, unknown> } {
+  const body: Record<string, unknown> = 'service' in target ? { ...target.service, model } : { model }
+  if (credentialId && !('service' in target)) body.credential_id = credentialId
+  return { url: `${targetPath(target)}/test`, body }
 }
 
 function usageQuery(params: { since?: string; until?: string; group?: UsageGroup[] }): URLSearchParams {

@@ -94,19 +94,26 @@ export interface TimedEvent {
 }
 
 /**
- * Read any other event stream (the admin's connection self-test) to its end or its `done`
- * event, stamping each event with its arrival time. Throws ApiError when the server refuses.
+ * Read any other event stream (the admin's connection self-test, an upstream's test answer) to
+ * its end or its `done` event, stamping each event with its arrival time. Throws ApiError when the server refuses.
  */
 export async function readTimedEvents(
   url: string,
   onEvent: (event: TimedEvent) => void,
-  options: { signal?: AbortSignal; fetchImpl?: typeof fetch; now?: () => number } = {},
+  options: { signal?: AbortSignal; fetchImpl?: typeof fetch; now?: () => number; body?: unknown } = {},
 ): Promise<void> {
   const doFetch = options.fetchImpl ?? fetch.bind(globalThis)
   const now = options.now ?? (() => performance.now())
+  // With a body the stream answers a POST (an upstream's connection test), else a GET.
+  const post = options.body !== undefined
+  const headers: Record<string, string> = { Accept: 'text/event-stream' }
+  if (post) headers['Content-Type'] = 'application/json'
   let res: Response
   try {
-    res = await doFetch(url, { headers: { Accept: 'text/event-stream' }, credentials: 'same-origin', cache: 'no-store', signal: options.signal })
+    res = await doFetch(url, {
+      method: post ? 'POST' : 'GET', headers, body: post ? JSON.stringify(options.body) : undefined,
+      credentials: 'same-origin', cache: 'no-store', signal: options.signal,
+    })
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw err
     throw new ApiError(0, 'network_error', (err as Error).message)

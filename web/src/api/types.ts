@@ -78,7 +78,10 @@ export interface MessageTree {
 export interface ModelInfo {
   id: string
   provider: string
+  /** The display name the administrator gave it (or its id). */
   name: string
+  vision?: boolean
+  reasoning?: boolean
 }
 
 export interface ModelList {
@@ -266,4 +269,105 @@ export interface AuditEntry {
   target_user_id: string | null
   detail: string | null
   created_at: string
+}
+
+// -- upstreams managed in the console (issue 18) ----------------------------------------------
+
+/** The provider kinds the console can add (`local` is configuration-file only). */
+export type ProviderKind = 'openai' | 'azure' | 'gemini' | 'mistral' | 'anthropic' | 'chatgpt_web' | 'local'
+
+/** A credential as the console sees it: never its key or proxy, only whether it has one. */
+export interface UpstreamCredential {
+  id: string
+  name: string
+  has_key: boolean
+  /** "sk-…c3f9": enough to tell keys apart, never enough to use one. */
+  key_hint: string | null
+  has_proxy: boolean
+  concurrency: number | null
+  requests_per_minute: number | null
+  tokens_per_minute: number | null
+  enabled: boolean
+  /** From the scheduler; null when the credential is not running. */
+  state: CredentialState | null
+  last_error: string | null
+}
+
+export interface ModelSetting {
+  provider: string
+  /** The id people and API clients use. */
+  id: string
+  display_name: string | null
+  enabled: boolean
+  context_window: number | null
+  vision: boolean
+  reasoning: boolean
+  /** USD per million tokens. */
+  input_price: number | null
+  output_price: number | null
+  /** null = everyone. */
+  allowed_roles: string[] | null
+  allowed_users: string[] | null
+}
+
+export type ModelSettingPatch = Omit<ModelSetting, 'provider' | 'id'>
+
+export interface UpstreamProvider {
+  /** null for providers from the configuration file. */
+  id: string | null
+  name: string
+  kind: ProviderKind
+  base_url: string | null
+  api_version: string | null
+  has_proxy: boolean
+  enabled: boolean
+  /** "file": chatgate.toml, the environment or the bundled model: read-only here. */
+  source: 'console' | 'file'
+  credentials: UpstreamCredential[]
+  models: ModelSetting[]
+  usable: boolean
+}
+
+export interface UpstreamsOverview {
+  providers: UpstreamProvider[]
+  default_model: string | null
+  bundled_demo: boolean
+}
+
+/** A service not saved yet: enough to list its models or test it. */
+export interface UnsavedService {
+  kind: ProviderKind
+  base_url?: string
+  api_version?: string
+  proxy?: string
+  api_key?: string
+}
+
+export interface NewProvider extends UnsavedService {
+  name: string
+  concurrency?: number
+  requests_per_minute?: number
+  tokens_per_minute?: number
+  /** Enabled at once; the first becomes the default model when only the demo model was. */
+  models?: string[]
+}
+
+/** `proxy: ""` removes the proxy; a field left out stays as it is. */
+export interface ProviderPatch {
+  name?: string
+  base_url?: string
+  api_version?: string
+  proxy?: string
+  enabled?: boolean
+}
+
+/** `api_key` left out keeps the saved key. */
+export interface CredentialBody {
+  name?: string
+  api_key?: string
+  proxy?: string
+  concurrency?: number | null
+  requests_per_minute?: number | null
+  tokens_per_minute?: number | null
+  enabled?: boolean
 }
