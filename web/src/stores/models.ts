@@ -7,6 +7,10 @@ export const useModelsStore = defineStore('models', {
   state: () => ({
     models: [] as ModelInfo[], defaultModel: null as string | null, bundledDemo: false, loaded: false, loading: false,
   }),
+  getters: {
+    /** A model's display name (its id when it has none or is not in the list). */
+    nameOf: (state) => (id: string): string => state.models.find((m) => m.id === id)?.name || id,
+  },
   actions: {
     async load(force = false): Promise<void> {
       if ((this.loaded && !force) || this.loading) return
