@@ -56,7 +56,29 @@ A chatgpt-web variable that contradicts a `CHATGATE_*` setting stops the startup
 
 """
 
-PROVIDERS = """## Upstreams (`chatgate.toml`)
+PROVIDERS = """## Upstreams: the admin console and `chatgate.toml`
+
+There are two ways to connect an AI service, and they can be used together:
+
+- **The admin console** (Admin → Upstreams, and the second step of the first-run setup): add a
+  provider from a preset (OpenAI, Anthropic, Azure OpenAI, DeepSeek, OpenRouter, Gemini, Mistral,
+  Ollama, LM Studio, vLLM, llama.cpp server, any OpenAI-compatible URL, a ChatGPT access token
+  through a reverse proxy), paste its key, find its models, test it, and save. Keys and proxy URLs
+  are encrypted in the database with a key derived from the instance secret (Fernet), shown only as
+  a hint such as `sk-…c3f9`, never sent to a browser, logged or exported. Changes apply at once on
+  every running instance (each checks for changes every second or two), without a restart; answers
+  already streaming finish on the credential they started with.
+- **The file** (`chatgate.toml` below, `CHATGATE_PROVIDERS`, or chatgpt-web's variables): read at
+  start-up. The console shows these providers as "from the configuration file", read-only.
+
+When both name the same provider, the file wins: the console refuses a provider name the file
+already uses. Model settings made in the console (enabled, display name, context window, images,
+reasoning, prices, who may use it) apply to the models of both kinds of provider; the default model
+chosen in the console (Admin → Settings) wins over `default_model` in the file. A backup
+(`chatgate backup`) carries console keys encrypted: they open only on a server with the same instance
+secret (the database's `instance_settings`, or `data/secret.key` for a single SQLite server).
+
+### `chatgate.toml`
 
 ```toml
 default_model = "gpt-4o-mini"
