@@ -21,7 +21,7 @@ from chatgate.db.models import UpstreamCredential, UpstreamModel, UpstreamProvid
 from chatgate.db.repos.upstreams import Snapshot
 from chatgate.errors import SecretUnreadable
 from chatgate.providers.base import Provider
-from chatgate.providers.registry import ModelRoute
+from chatgate.providers.registry import ModelRoute, Registry
 from chatgate.security.redaction import register_secret
 from chatgate.security.secret_box import SecretBox
 
@@ -187,3 +187,16 @@ def routes(provider: Provider, base: list[ModelConfig], overlays: Overlays) -> l
         if overlay is None or overlay.enabled:
             found.append(_route(provider, model, overlay))
     return found
+
+
+def settled_default(
+    registry: Registry, default: str | None, enabled_console: list[str]
+) -> str | None:
+    """The default model after a change: the first model just enabled on a console provider
+    replaces the offline demo (or no default at all); a default no longer offered falls back to
+    the first model offered; otherwise the default stays."""
+    if enabled_console and (default is None or registry.is_bundled(default)):
+        return enabled_console[0]
+    if default not in {route.model.id for route in registry.models()}:
+        return registry.default_model
+    return default

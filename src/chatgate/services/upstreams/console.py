@@ -6,79 +6,45 @@ from __future__ import annotations
 
 import re
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session as DbSession
 
-from chatgate.config import PROVIDER_NAME_PATTERN, ProviderKind
+from chatgate.config import ProviderKind
 from chatgate.db.engine import Database
-from chatgate.db.models import UpstreamCredential, UpstreamProvider
+from chatgate.db.models import UpstreamCredential, UpstreamModel, UpstreamProvider
 from chatgate.db.repos import upstreams as repo
 from chatgate.errors import Conflict, NotFound, ValidationFailed
-from chatgate.providers.http import PROXY_SCHEMES
 from chatgate.providers.registry import Registry
 from chatgate.security.secret_box import SecretBox
 from chatgate.services.audit import Audit
 from chatgate.services.instance import Instance
+from chatgate.services.upstreams import catalog
 from chatgate.services.upstreams.catalog import key_hint
+from chatgate.services.upstreams.forms import (
+    PROVIDER_NAME_PATTERN,
+    check_base_url,
+    check_kind,
+    check_proxy,
+    same_origin,
+)
 from chatgate.services.upstreams.live import LiveUpstreams
 
 T = TypeVar("T")
 FROM_FILE = "This provider comes from the configuration file; change it there."
 CREDENTIAL_FIELDS = ("concurrency", "requests_per_minute", "tokens_per_minute", "enabled")
-MODEL_FIELDS = (
-    "display_name",
-    "enabled",
-    "context_window",
-    "vision",
-    "reasoning",
-    "input_price",
-    "output_price",
-    "allowed_roles",
-    "allowed_users",
+# The settings the console keeps per model: every column but the key and the timestamps.
+MODEL_FIELDS = tuple(
+    c.name
+    for c in UpstreamModel.__table__.columns
+    if c.name not in ("provider", "model_id") and not c.name.endswith("_at")
 )
+SECRET_COLUMNS = {"key_sealed": "key", "proxy_sealed": "proxy", "key_hint": ""}
 
 
-def check_kind(kind: str) -> ProviderKind:
-    try:
-        chosen = ProviderKind(kind)
-    except ValueError:
-        raise ValidationFailed(f"Unknown kind {kind!r}.") from None
-    if chosen is ProviderKind.local:
-        raise ValidationFailed("The local model is configured in chatgate.toml, not here.")
-    return chosen
-
-
-def check_base_url(kind: ProviderKind, url: str | None) -> str | None:
-    """An http(s) origin and path; private addresses are fine (an Ollama on the LAN)."""
-    if not url:
-        if kind in (ProviderKind.azure, ProviderKind.chatgpt_web):
-            raise ValidationFailed(f"A {kind.value} provider needs its base URL.")
-        return None
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationFailed("The base URL must start with http:// or https:// and name a host.")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ValidationFailed(
-            "The base URL must not carry a user name, password, query or fragment: "
-            "put the key in the key field."
-        )
-    return url.strip().rstrip("/")
-
-
-def check_proxy(proxy: str | None) -> str | None:
-    if not proxy:
-        return None
-    if not proxy.startswith(PROXY_SCHEMES):
-        raise ValidationFailed(f"The proxy must start with one of {', '.join(PROXY_SCHEMES)}.")
-    return proxy.strip()
-
-
-def _origin(url: str | None) -> tuple[str, str, int | None] | None:
-    if not url:
-        return None
-    parts = urlsplit(url)
-    return (parts.scheme, parts.hostname or "", parts.port)
+def _said(values: dict[str, Any]) -> str:
+    """What changed, for the audit log: a secret by the word "key" or "proxy", never its value."""
+    said = (SECRET_COLUMNS.get(k, f"{k}={v}") for k, v in values.items())
+    return ", ".join(part for part in said if part)
 
 
 class UpstreamConsole:
@@ -145,7 +111,7 @@ class UpstreamConsole:
             values["name"] = self._check_name(changes["name"])
         if "base_url" in changes:
             values["base_url"] = check_base_url(ProviderKind(row.kind), changes["base_url"])
-            if _origin(values["base_url"]) != _origin(row.base_url):
+            if not same_origin(values["base_url"], row.base_url):
                 await self._refuse_if_keys_would_move(row)
         if "api_version" in changes:
             values["api_version"] = changes["api_version"] or None
@@ -162,8 +128,9 @@ class UpstreamConsole:
             repo.bump(s)
 
         await self._db.write(save)
-        said = ", ".join("proxy" if k == "proxy_sealed" else f"{k}={v}" for k, v in values.items())
-        await self._audit.record(actor, "upstream.provider.update", detail=f"{row.name}: {said}")
+        await self._audit.record(
+            actor, "upstream.provider.update", detail=f"{row.name}: {_said(values)}"
+        )
         await self._applied()
 
     async def delete_provider(self, actor: str, provider_id: str) -> None:
@@ -230,17 +197,8 @@ class UpstreamConsole:
             return credential.name
 
         name = await self._db.write(save)
-        said = ", ".join(
-            "key"
-            if k in ("key_sealed", "key_hint")
-            else "proxy"
-            if k == "proxy_sealed"
-            else f"{k}={v}"
-            for k, v in values.items()
-            if k != "key_hint"
-        )
         await self._audit.record(
-            actor, "upstream.credential.update", detail=f"{row.name}/{name}: {said}"
+            actor, "upstream.credential.update", detail=f"{row.name}/{name}: {_said(values)}"
         )
         await self._applied()
 
@@ -318,10 +276,8 @@ class UpstreamConsole:
                 )
 
     async def _refuse_if_keys_would_move(self, row: UpstreamProvider) -> None:
-        keys = await self._db.read(
-            lambda s: [c for c in repo.credentials_of(s, row.id) if c.key_sealed]
-        )
-        if keys:
+        credentials = await self._db.read(lambda s: repo.credentials_of(s, row.id))
+        if any(c.key_sealed for c in credentials):
             raise Conflict(
                 "This provider's keys were saved for its current address and are only ever sent "
                 "there. To use another host, add a new provider (or remove the keys first)."
@@ -341,16 +297,13 @@ class UpstreamConsole:
     async def _applied(self, enabled: list[str] | None = None) -> None:
         """Apply at once here, then keep the default model pointing at something offered."""
         await self._live.reload()
-        registry, chosen = self._registry, self._instance.default_model
-        effective = chosen or registry.default_model
-        offered = {r.model.id for r in registry.models()}
-        wanted = effective
-        console = [r.model.id for r in registry.models() if self._live.live(r.provider.name)]
-        first_console = next((m for m in console if m in (enabled or [])), None)
-        if first_console and (effective is None or registry.is_bundled(effective)):
-            wanted = first_console  # the first real model replaces the offline demo
-        elif effective not in offered:
-            wanted = registry.default_model
+        console = [
+            r.model.id
+            for r in self._registry.models()
+            if self._live.live(r.provider.name) and r.model.id in (enabled or [])
+        ]
+        effective = self._instance.default_model or self._registry.default_model
+        wanted = catalog.settled_default(self._registry, effective, console)
         if wanted != effective:
             await self._instance.update({"default_model": wanted})
             await self._db.write(repo.bump)  # other instances reload the choice with the change

@@ -157,7 +157,16 @@ class LiveUpstreams:
             if old is not None and old.fingerprint == fingerprint:
                 built[config.name] = old
                 continue
-            fresh = build_provider(config, self._settings)
+            try:
+                fresh = build_provider(config, self._settings)
+            except Exception as exc:  # noqa: BLE001 - one bad row must not stop the others
+                log.warning(
+                    "a console provider cannot be built", provider=config.name, error=str(exc)
+                )
+                entry.unreadable.update({c.id: str(exc) for c in entry.credentials})
+                if old is not None:
+                    built[config.name] = old  # keep serving what worked
+                continue
             keep = old.credentials if old is not None else {}
             digests = catalog.credential_fingerprints(config, self._settings)
             credentials: list[Credential] = []

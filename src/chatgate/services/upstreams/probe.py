@@ -31,7 +31,7 @@ from chatgate.providers.base import ChatMessage, ChatRequest, Provider
 from chatgate.providers.registry import build_provider
 from chatgate.security.redaction import redact, register_secret
 from chatgate.security.secret_box import SecretBox
-from chatgate.services.upstreams.console import check_base_url, check_kind, check_proxy
+from chatgate.services.upstreams.forms import check_base_url, check_kind, check_proxy
 from chatgate.services.upstreams.live import LiveUpstreams
 
 TEST_PROMPT = "Say hello in five words."
