@@ -329,3 +329,46 @@ async def test_file_and_console_providers_together(
         assert models["default"] == "fake-model"  # a real default stays the default
         assert answer_text(events_of(await _ask(alice))) == "from the file"
         assert answer_text(events_of(await _ask(alice, "fake-model-2"))) == REPLY
+
+
+async def test_unknown_ids_unreachable_services_and_odd_models_get_clear_errors(
+    harness: Harness, upstream: FakeUpstream
+) -> None:
+    admin = await harness.user("root", role="admin")
+    provider = await _connect(admin, upstream)
+    base = f"{UPSTREAMS}/providers/{provider['id']}"
+    missing = "0" * 32
+    for method, path, body in (
+        ("PATCH", f"{UPSTREAMS}/providers/{missing}", {"enabled": False}),
+        ("DELETE", f"{UPSTREAMS}/providers/{missing}", None),
+        ("PATCH", f"{base}/credentials/{missing}", {"enabled": False}),
+        ("DELETE", f"{base}/credentials/{missing}", None),
+        ("POST", f"{UPSTREAMS}/providers/{missing}/discover", None),
+        ("POST", f"{base}/test", {"model": "fake-model", "credential_id": missing}),
+        ("PUT", f"{UPSTREAMS}/models/nobody/fake-model", {"enabled": True}),
+        ("POST", f"{UPSTREAMS}/file/nobody/discover", None),
+        ("POST", f"{UPSTREAMS}/file/nobody/test", {"model": "m"}),
+    ):
+        response = await admin.request(method, path, json=body)
+        assert response.status_code == 404, (method, path, response.text)
+    named = await admin.post(f"{base}/credentials", json={"name": "default", "api_key": KEY})
+    assert named.status_code == 409  # the first credential is "default"
+    second = await admin.post(f"{base}/credentials", json={"api_key": KEY + "2"})
+    assert second.status_code == 201 and second.json()["name"] == "key-1"
+    patched = await admin.patch(
+        f"{base}/credentials/{second.json()['id']}", json={"concurrency": 2, "enabled": False}
+    )
+    assert patched.json()["concurrency"] == 2 and patched.json()["state"] is None
+
+    closed = "http://127.0.0.1:9/v1"  # nothing listens on the discard port
+    unreachable = await admin.post(
+        f"{UPSTREAMS}/discover", json={"kind": "openai", "base_url": closed, "api_key": KEY}
+    )
+    assert unreachable.status_code == 502, unreachable.text
+    assert "connect" in unreachable.json()["error"]["message"]
+    _clean(unreachable.text)
+    upstream.set_scenario("server_error", status=404)
+    odd = await admin.post(f"{base}/test", json={"model": "no-such-model"})
+    assert kinds(events_of(odd)) == ["error"]
+    nameless = await admin.post(f"{UPSTREAMS}/providers", json={"kind": "openai"})
+    assert nameless.status_code == 422
