@@ -372,3 +372,21 @@ async def test_unknown_ids_unreachable_services_and_odd_models_get_clear_errors(
     assert kinds(events_of(odd)) == ["error"]
     nameless = await admin.post(f"{UPSTREAMS}/providers", json={"kind": "openai"})
     assert nameless.status_code == 422
+
+
+async def test_the_bundled_model_stays_until_the_admin_disables_it(
+    harness: Harness, upstream: FakeUpstream
+) -> None:
+    admin = await harness.user("root", role="admin")
+    alice = await harness.user("alice")
+    before = (await alice.get("/api/models")).json()
+    if not before["bundled_demo"]:
+        pytest.skip("the bundled local model is not installed")
+    bundled = before["default"]
+    await _connect(admin, upstream, models=["fake-model"])
+    after = (await alice.get("/api/models")).json()
+    assert after["default"] == "fake-model" and not after["bundled_demo"]
+    assert {bundled, "fake-model"} <= {m["id"] for m in after["models"]}
+    hidden = await admin.put(f"{UPSTREAMS}/models/local/{bundled}", json={"enabled": False})
+    assert hidden.status_code == 200
+    assert [m["id"] for m in (await alice.get("/api/models")).json()["models"]] == ["fake-model"]
