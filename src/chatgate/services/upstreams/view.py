@@ -5,6 +5,7 @@ its credentials' health and its models' settings. Secrets are never part of it: 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from chatgate.config import ModelConfig
 from chatgate.coordination.protocols import Admission
@@ -49,6 +50,19 @@ def _models(
     ]
 
 
+def _without_userinfo(url: str | None) -> str | None:
+    """A file's base URL may carry a user and password (a reverse proxy's): never shown."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 async def _status(scheduler: Admission, provider: Provider | None) -> dict[str, dict[str, object]]:
     if provider is None:
         return {}
@@ -79,7 +93,7 @@ async def _file_provider(
         "id": None,
         "name": provider.name,
         "kind": provider.kind.value,
-        "base_url": getattr(provider, "base_url", None),
+        "base_url": _without_userinfo(getattr(provider, "base_url", None)),
         "api_version": getattr(provider, "api_version", None),
         "has_proxy": any(c["has_proxy"] for c in credentials),
         "enabled": True,
