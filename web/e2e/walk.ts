@@ -193,4 +193,11 @@ export async function walkPages(page: Page, data: WalkData, s: Strings, visit: V
     await settled(page)
     await visit(`admin-${tab}`)
   }
+
+  // Admin → Upstreams' dialogs: connecting a service, and a model's settings.
+  await open(page, '/admin/upstreams', '.provider-card tr[data-model]')
+  await look(page, visit, 'admin-connect-service',
+    () => page.locator('.admin-toolbar').getByRole('button', { name: s.connect.title, exact: true }).click(), '.n-modal .connect-form')
+  await look(page, visit, 'admin-model-dialog',
+    () => button(s.upstreams.editFor.replace('{name}', 'fake-model')).click(), '.n-modal input[aria-label]')
 }

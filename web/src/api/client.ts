@@ -248,7 +248,8 @@ function targetPath(target: UpstreamTarget): string {
 /** The connection test's event stream (delta…, done or error): its URL and JSON body. */
 export function upstreamTest(target: UpstreamTarget, model: string, credentialId?: string): { url: string; body: Record<string, unknown> } {
   const body: Record<string, unknown> = 'service' in target ? { ...target.service, model } : { model }
-  if (credentialId && !('service' in target)) body.credential_id = credentialId
+  // A file provider's credentials are not the console's: its test takes only the model.
+  if (credentialId && 'providerId' in target) body.credential_id = credentialId
   return { url: `${targetPath(target)}/test`, body }
 }
 

@@ -231,7 +231,14 @@ describe('upstreams in the admin console', () => {
     expect(qwen.attributes('data-enabled')).toBe('false')
     qwen.findComponent(NSwitch).vm.$emit('update:value', true)
     await flushPromises()
-    expect(calls.at(-1)).toEqual({ method: 'PUT', url: '/api/admin/upstreams/models/openrouter/qwen/qwen-2%3A7b', body: { enabled: true } })
+    expect(calls.at(-1)).toEqual({
+      method: 'PUT', url: '/api/admin/upstreams/models/openrouter/qwen/qwen-2%3A7b',
+      body: { display_name: null, enabled: true, context_window: null, vision: false, reasoning: false, input_price: null, output_price: null, allowed_roles: null, allowed_users: null },
+    })
+    // Turning a configured model off keeps its name and prices (the route replaces every setting).
+    own.get('tr[data-model="meta-llama/llama-3-8b:free"]').findComponent(NSwitch).vm.$emit('update:value', false)
+    await flushPromises()
+    expect(calls.at(-1)?.body).toMatchObject({ enabled: false, display_name: 'Llama 3', input_price: 0.5, output_price: 1.5 })
 
     buttonIn(own.element, 'Edit: meta-llama/llama-3-8b:free').click()
     await flushPromises()
