@@ -62,6 +62,9 @@ class _Sink:
     def reasoning(self, text: str) -> None:
         """A reasoning model's thoughts are not part of a connection test's answer."""
 
+    def tool_call(self, index: int, id: str | None, name: str | None, arguments: str) -> None:
+        """The test asks for no tools: a call would not be part of its answer."""
+
     def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
         """Not counted: a test is not charged to anyone."""
 
