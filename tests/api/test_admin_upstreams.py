@@ -230,6 +230,8 @@ async def test_removing_a_credential_mid_answer_lets_the_answer_finish(
                     f"{UPSTREAMS}/providers/{provider['id']}/credentials/{credential}"
                 )
                 assert removed.status_code == 204
+                waiting = harness.services.upstreams._retirement._waiting
+                assert [c.name for c in waiting] == ["default"]  # not closed while it streams
     assert kinds(events)[-1] == "done" and data(events[-1])["status"] == "complete"
     assert answer_text(events) == upstream.reply
     assert (await _ask(alice, "fake-model")).status_code == 400  # nothing serves it any more

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from pydantic import SecretStr
@@ -172,8 +172,11 @@ class Probe:
         self, model: str, config: ProviderConfig | None = None, *, file: str | None = None
     ) -> AsyncIterator[Event]:
         """The test on a provider that lives as long as the stream (closed when it ends)."""
-        async with self.provider(config, file=file) as provider:
-            async for event in self.test(provider, model):
+        async with (
+            self.provider(config, file=file) as provider,
+            contextlib.aclosing(self.test(provider, model)) as events,
+        ):
+            async for event in events:  # closed with the stream: the test's task ends with it
                 yield event
 
     async def discover(self, provider: Provider) -> list[str]:
@@ -182,7 +185,7 @@ class Probe:
         except UpstreamError as exc:
             raise _explained(exc) from None
 
-    async def test(self, provider: Provider, model: str) -> AsyncIterator[Event]:
+    async def test(self, provider: Provider, model: str) -> AsyncGenerator[Event, None]:
         """`delta` pieces then `done`, or one `error`: never an exception."""
         if not provider.credentials:
             yield (
