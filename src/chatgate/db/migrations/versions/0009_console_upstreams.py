@@ -79,12 +79,14 @@ def upgrade() -> None:
         sa.Column("updated_at", UTC_TIME, nullable=False),
         sa.PrimaryKeyConstraint("provider", "model_id", name=op.f("pk_upstream_models")),
     )
-    op.create_table(
+    revision_table = op.create_table(
         "upstream_revision",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_upstream_revision")),
     )
+    # The one row exists from the start: the first two changes on two instances only UPDATE it.
+    op.bulk_insert(revision_table, [{"id": 1, "version": 0}])
 
 
 def downgrade() -> None:
