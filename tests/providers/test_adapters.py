@@ -40,6 +40,7 @@ class Recording:
     thoughts: list[str] = field(default_factory=list)
     usages: list[tuple[int | None, int | None]] = field(default_factory=list)
     finishes: list[tuple[str | None, dict[str, Any] | None]] = field(default_factory=list)
+    calls: list[tuple[int, str | None, str | None, str]] = field(default_factory=list)
 
     def text(self, text: str) -> None:
         assert text, "an empty text piece"
@@ -48,6 +49,9 @@ class Recording:
     def reasoning(self, text: str) -> None:
         assert text, "an empty reasoning piece"
         self.thoughts.append(text)
+
+    def tool_call(self, index: int, id: str | None, name: str | None, arguments: str) -> None:
+        self.calls.append((index, id, name, arguments))
 
     def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
         self.usages.append((prompt_tokens, completion_tokens))

@@ -6,6 +6,7 @@ scheduler, quotas and ledger as the web app. Conversations are not stored; usage
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Annotated, Any, Literal
 
@@ -21,36 +22,144 @@ from chatgate.api.schemas import Text
 from chatgate.api.sse import HEADERS, write_until_gone
 from chatgate.errors import ChatGateError, UpstreamError, ValidationFailed, error_for_code
 from chatgate.providers.base import ChatMessage
-from chatgate.services.live import DELTA, DONE, ERROR, REASONING, LiveGeneration
+from chatgate.providers.surface import (
+    NO_OPTIONS,
+    ImagePart,
+    Options,
+    ResponseFormat,
+    Tool,
+    ToolCall,
+    UnsupportedField,
+)
+from chatgate.services.live import DELTA, DONE, ERROR, REASONING, TOOL_CALL, LiveGeneration
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 DONE_LINE = b"data: [DONE]\n\n"
+
+
+class _ImageUrl(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    url: Annotated[str, Field(min_length=1)]
+    detail: Literal["auto", "low", "high"] | None = None
 
 
 class _Part(BaseModel):
     model_config = ConfigDict(extra="ignore")
     type: str = "text"
     text: Text = ""
+    image_url: _ImageUrl | None = None
+
+
+class _Function(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    arguments: str = ""
+
+
+class _ToolCall(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    type: Literal["function"] = "function"
+    function: _Function
+
+
+# What an image URL may be: the upstream fetches http(s) itself; inline images are base64 of
+# the types every vision API takes.
+_DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]+\Z")
 
 
 class OpenAIMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: Text | list[_Part] | None = None
+    tool_calls: Annotated[list[_ToolCall], Field(max_length=128)] | None = None
+    tool_call_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
-    def as_chat(self) -> ChatMessage:
+    def as_chat(self, at: int) -> ChatMessage:
+        parts: list[str | ImagePart] = []
         if isinstance(self.content, list):
-            text = "".join(p.text for p in self.content if p.type == "text")
+            for j, part in enumerate(self.content):
+                if part.type == "text":
+                    parts.append(part.text)
+                elif part.type == "image_url" and part.image_url is not None:
+                    parts.append(_image(part.image_url, f"messages[{at}].content[{j}]"))
+                else:
+                    raise UnsupportedField(
+                        f"messages[{at}].content[{j}].type",
+                        f"Content parts of type {part.type!r} are not supported.",
+                    )
+            text = "".join(p for p in parts if isinstance(p, str))
         else:
             text = self.content or ""
-        role = (
-            "system" if self.role == "developer" else ("user" if self.role == "tool" else self.role)
+        if self.role == "tool" and self.tool_call_id is None:
+            raise UnsupportedField(
+                f"messages[{at}].tool_call_id", "A tool message must say which call it answers."
+            )
+        calls = tuple(
+            ToolCall(c.id, c.function.name, c.function.arguments)
+            for c in self.tool_calls or ()
+            if self.role == "assistant"
         )
-        return ChatMessage(role, text)
+        return ChatMessage(
+            "system" if self.role == "developer" else self.role,
+            text,
+            # Typed parts only when there is an image: text parts alone are the text.
+            parts=tuple(parts) if any(isinstance(p, ImagePart) for p in parts) else (),
+            tool_calls=calls,
+            tool_call_id=self.tool_call_id if self.role == "tool" else None,
+        )
+
+
+def _image(image: _ImageUrl, where: str) -> ImagePart:
+    url = image.url.strip()
+    if not (url.startswith(("https://", "http://")) or _DATA_IMAGE.match(url)):
+        raise UnsupportedField(
+            f"{where}.image_url.url",
+            "An image must be an http(s) URL or a base64 data URL of a PNG, JPEG, GIF or WebP.",
+        )
+    return ImagePart(url, image.detail)
 
 
 class StreamOptions(BaseModel):
     include_usage: bool = False
+
+
+class _FunctionDef(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class _ToolDef(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["function"]
+    function: _FunctionDef
+
+
+class _NamedFunction(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _NamedToolChoice(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["function"]
+    function: _NamedFunction
+
+
+class _JsonSchema(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    strict: bool | None = None
+
+
+class _ResponseFormat(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: _JsonSchema | None = None
 
 
 class CompletionIn(BaseModel):
@@ -63,6 +172,54 @@ class CompletionIn(BaseModel):
     top_p: Annotated[float, Field(ge=0, le=1)] | None = None
     max_tokens: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     max_completion_tokens: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    tools: Annotated[list[_ToolDef], Field(max_length=128)] | None = None
+    tool_choice: Literal["none", "auto", "required"] | _NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: _ResponseFormat | None = None
+    seed: int | None = None
+    stop: str | Annotated[list[str], Field(max_length=16)] | None = None
+    n: Annotated[int, Field(ge=1, le=128)] | None = None
+    logprobs: bool | None = None
+    top_logprobs: Annotated[int, Field(ge=0, le=20)] | None = None
+    user: Annotated[str, Field(max_length=256)] | None = None
+
+    def options(self) -> Options:
+        choice: str | None
+        named = None
+        if isinstance(self.tool_choice, _NamedToolChoice):
+            choice, named = "function", self.tool_choice.function.name
+        else:
+            choice = self.tool_choice
+        fmt = self.response_format
+        response_format = None
+        if fmt is not None and fmt.type == "json_schema":
+            if fmt.json_schema is None:
+                raise UnsupportedField(
+                    "response_format.json_schema", "A json_schema response format needs its schema."
+                )
+            spec = fmt.json_schema
+            response_format = ResponseFormat(
+                "json_schema", spec.name, spec.schema_, spec.strict, spec.description
+            )
+        elif fmt is not None and fmt.type == "json_object":
+            response_format = ResponseFormat("json_object")
+        stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
+        options = Options(
+            tools=tuple(
+                Tool(f.name, f.description, f.parameters, f.strict)
+                for f in (t.function for t in self.tools or ())
+            ),
+            tool_choice=choice,
+            tool_choice_name=named,
+            parallel_tool_calls=self.parallel_tool_calls,
+            response_format=response_format,
+            seed=self.seed,
+            stop=tuple(s for s in stop if s),
+            user=self.user,
+            n=self.n,
+            logprobs=bool(self.logprobs or self.top_logprobs),
+        )
+        return NO_OPTIONS if options == NO_OPTIONS else options
 
 
 def _chunk(
@@ -95,8 +252,26 @@ class _ContentChunks:
         return self.head + orjson.dumps(text) + self.tail
 
 
+_FINISH_REASONS = frozenset({"length", "tool_calls", "content_filter"})
+
+
 def _finish_reason(generation: LiveGeneration) -> str:
-    return "length" if generation.finish_reason == "length" else "stop"
+    reason = generation.finish_reason
+    return reason if reason is not None and reason in _FINISH_REASONS else "stop"
+
+
+def _tool_delta(piece: dict[str, Any]) -> dict[str, Any]:
+    """One tool-call piece as OpenAI streams it: id, type and name with the first piece of a
+    call, then only the index and argument text."""
+    function: dict[str, Any] = {"arguments": piece["arguments"]}
+    if piece["name"]:
+        function = {"name": piece["name"], "arguments": piece["arguments"]}
+    delta: dict[str, Any] = {"index": piece["index"]}
+    if piece["id"]:
+        delta["id"] = piece["id"]
+        delta["type"] = "function"
+    delta["function"] = function
+    return delta
 
 
 def _error_of(payload: dict[str, Any]) -> ChatGateError:
@@ -156,6 +331,9 @@ class CompletionStream(Response):
                     parts.append(content_chunk(payloads[index]))
                 elif kind == REASONING:  # the field DeepSeek's and vLLM's clients read
                     delta = {"reasoning_content": payloads[index]}
+                    parts.append(_chunk(completion_id, created, model, delta, None))
+                elif kind == TOOL_CALL:
+                    delta = {"tool_calls": [_tool_delta(payloads[index])]}
                     parts.append(_chunk(completion_id, created, model, delta, None))
                 elif kind == ERROR:
                     parts.append(
@@ -220,8 +398,10 @@ async def list_models(user: CurrentUser, services: ServicesDep) -> dict[str, Any
 async def chat_completions(
     body: CompletionIn, user: CurrentUser, services: ServicesDep
 ) -> Response:
-    messages = [m.as_chat() for m in body.messages]
-    if not any(m.role == "user" and m.content.strip() for m in messages):
+    messages = [m.as_chat(i) for i, m in enumerate(body.messages)]
+    if not any(
+        (m.role == "user" and (m.content.strip() or m.parts)) or m.role == "tool" for m in messages
+    ):
         raise ValidationFailed("messages must contain a user message with text.")
     generation = await services.chat.complete(
         user.id,
@@ -230,6 +410,7 @@ async def chat_completions(
         temperature=body.temperature,
         top_p=body.top_p,
         max_tokens=body.max_completion_tokens or body.max_tokens,
+        options=body.options(),
     )
     if body.stream:
         services.generations.subscribed(generation)
@@ -245,10 +426,20 @@ async def chat_completions(
         services.generations.unsubscribed(generation)
     if generation.error:
         return error_response(_error_of(generation.error))
-    message: dict[str, Any] = {"role": "assistant", "content": generation.text_so_far()}
+    text, calls = generation.text_so_far(), generation.tool_calls()
+    message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
     reasoning = generation.reasoning_so_far()
     if reasoning:
         message["reasoning_content"] = reasoning
+    if calls:
+        message["tool_calls"] = [
+            {
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": call["arguments"]},
+            }
+            for call in calls
+        ]
     return JSONResponse(
         {
             "id": f"chatcmpl-{generation.id}",

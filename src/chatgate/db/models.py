@@ -199,6 +199,9 @@ class Message(Base):
     completion_tokens: Mapped[int | None]
     # Upstream continuation state (ChatGPT web: conversation_id and message id of this answer).
     provider_state: Mapped[dict[str, Any] | None]
+    # Typed parts beside the text, in order: [{"type": "tool_call", "id", "name", "arguments"}]
+    # for the function calls an answer made (tool results and attachments later).
+    parts: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

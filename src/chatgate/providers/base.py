@@ -1,7 +1,7 @@
 """The one contract every upstream adapter fulfils: it pushes the answer into a sink.
 
 `await provider.stream(request, credential, sink)` sends the request and calls the `StreamSink` as
-bytes arrive — `text`, `reasoning`, `usage`, and `finish` once — straight from the network
+bytes arrive — `text`, `reasoning`, `tool_call` pieces, `usage`, and `finish` once — straight from the network
 callback (one method call per token, no queue, no task switch); the local model calls it from its
 worker thread through the event loop. It returns when the answer is complete and raises
 `chatgate.errors.UpstreamError` subclasses (with `retryable` and `retry_after` set) on failure,
@@ -17,12 +17,23 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chatgate.config import ModelConfig, ProviderKind
+from chatgate.providers.surface import NO_OPTIONS, ImagePart, Options, ToolCall
 
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    role: str  # system | user | assistant
-    content: str
+    role: str  # system | user | assistant | tool (tool only from /v1)
+    content: str  # the text (of every text part)
+    # From /v1 only (the web chat sends role and text): the content as typed parts in order —
+    # text pieces and images — when it had an image; the calls an assistant turn made; which
+    # call a `tool` message answers.
+    parts: tuple[str | ImagePart, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    @property
+    def structured(self) -> bool:
+        return bool(self.parts or self.tool_calls) or self.tool_call_id is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +47,8 @@ class ChatRequest:
     state: dict[str, Any] | None = None
     # The last message is a partial assistant answer to continue in place.
     continuation: bool = False
+    # /v1's tools, structured output and sampling extras (see providers.surface).
+    options: Options = NO_OPTIONS
 
 
 class StreamSink(Protocol):
@@ -43,11 +56,16 @@ class StreamSink(Protocol):
 
     `reasoning` carries a reasoning model's thoughts (DeepSeek `reasoning_content`, OpenRouter
     `reasoning`, Anthropic `thinking`): kept apart from the answer, never sent back upstream.
+    `tool_call` carries one piece of a function call as OpenAI streams it: the first piece of
+    call `index` has its `id` and `name` (arguments often ""), later ones only argument text; the
+    answer then finishes with reason "tool_calls".
     """
 
     def text(self, text: str) -> None: ...
 
     def reasoning(self, text: str) -> None: ...
+
+    def tool_call(self, index: int, id: str | None, name: str | None, arguments: str) -> None: ...
 
     def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None: ...
 
@@ -88,6 +106,7 @@ class Credential:
 class Provider(Protocol):
     name: str
     kind: ProviderKind
+    surface: frozenset[str]  # what of the OpenAI surface it carries (providers.surface)
     models: list[ModelConfig]
     credentials: list[Credential]
 

@@ -15,10 +15,12 @@ from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError
 from chatgate.providers.base import ChatRequest, Credential, StreamSink
 from chatgate.providers.http import SSEParser, loads, post_and_read, redact
+from chatgate.providers.surface import TEXT_ONLY
 
 
 class ChatGPTWeb:
     kind = ProviderKind.chatgpt_web
+    surface = TEXT_ONLY  # text in, text out: tools, images and the rest are refused
 
     def __init__(
         self, name: str, url: str, models: list[ModelConfig], credentials: list[Credential]

@@ -42,6 +42,7 @@ import structlog
 from chatgate.config import ModelConfig, ProviderKind, Settings, SettingsError
 from chatgate.errors import ContextTooLong, UpstreamError
 from chatgate.providers.base import ChatMessage, ChatRequest, Credential, StreamSink
+from chatgate.providers.surface import TEXT_ONLY
 
 log = structlog.get_logger(__name__)
 
@@ -317,6 +318,7 @@ class _Job:
 
 class LocalLlama:
     kind = ProviderKind.local
+    surface = TEXT_ONLY  # text in, text out: tools, images and the rest are refused
 
     def __init__(
         self,

@@ -14,12 +14,14 @@ from typing import Any
 
 from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError
-from chatgate.providers.base import ChatRequest, Credential, StreamSink
+from chatgate.providers.base import ChatMessage, ChatRequest, Credential, StreamSink
 from chatgate.providers.http import SSEParser, get_json, loads, post_and_read, redact
+from chatgate.providers.surface import NO_OPTIONS, OPENAI_SURFACE, Options
 
 
 class OpenAICompatible:
     kind = ProviderKind.openai
+    surface = OPENAI_SURFACE
 
     def __init__(
         self, name: str, base_url: str, models: list[ModelConfig], credentials: list[Credential]
@@ -43,10 +45,14 @@ class OpenAICompatible:
         return f"{self.base_url}/models"
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
-        # Only role and content: reasoning is never sent back (DeepSeek refuses it with a 400).
+        # Role and content (and /v1's tool calls and parts): reasoning is never sent back
+        # (DeepSeek refuses it with a 400).
         body: dict[str, Any] = {
             "model": request.model.upstream_name,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [
+                _message(m) if m.structured else {"role": m.role, "content": m.content}
+                for m in request.messages
+            ],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -54,6 +60,8 @@ class OpenAICompatible:
             value = getattr(request, key)
             if value is not None:
                 body[key] = value
+        if request.options is not NO_OPTIONS:
+            body.update(options_body(request.options))
         return body
 
     # -- the provider contract ------------------------------------------------------------------
@@ -89,6 +97,78 @@ class OpenAICompatible:
     async def aclose(self) -> None:
         for credential in self.credentials:
             await credential.client.aclose()
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    """A /v1 message with its typed parts, tool calls or tool-call id, as OpenAI spells them."""
+    out: dict[str, Any] = {"role": message.role}
+    if message.parts:
+        out["content"] = [
+            {"type": "text", "text": part}
+            if isinstance(part, str)
+            else {
+                "type": "image_url",
+                "image_url": {"url": part.url, **({"detail": part.detail} if part.detail else {})},
+            }
+            for part in message.parts
+        ]
+    else:
+        out["content"] = message.content if message.content or not message.tool_calls else None
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    return out
+
+
+def options_body(options: Options) -> dict[str, Any]:
+    """The request fields of `options`, as OpenAI spells them (only those that were given)."""
+    body: dict[str, Any] = {}
+    if options.tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    **({"description": tool.description} if tool.description is not None else {}),
+                    **({"parameters": tool.parameters} if tool.parameters is not None else {}),
+                    **({"strict": tool.strict} if tool.strict is not None else {}),
+                },
+            }
+            for tool in options.tools
+        ]
+    if options.tool_choice == "function":
+        body["tool_choice"] = {"type": "function", "function": {"name": options.tool_choice_name}}
+    elif options.tool_choice is not None:
+        body["tool_choice"] = options.tool_choice
+    if options.parallel_tool_calls is not None:
+        body["parallel_tool_calls"] = options.parallel_tool_calls
+    fmt = options.response_format
+    if fmt is not None and fmt.type == "json_schema":
+        schema: dict[str, Any] = {"name": fmt.name or "response"}
+        if fmt.description is not None:
+            schema["description"] = fmt.description
+        if fmt.schema is not None:
+            schema["schema"] = fmt.schema
+        if fmt.strict is not None:
+            schema["strict"] = fmt.strict
+        body["response_format"] = {"type": "json_schema", "json_schema": schema}
+    elif fmt is not None:
+        body["response_format"] = {"type": fmt.type}
+    if options.seed is not None:
+        body["seed"] = options.seed
+    if options.stop:
+        body["stop"] = list(options.stop)
+    if options.user is not None:
+        body["user"] = options.user
+    return body
 
 
 class ChatCompletionsReader:
@@ -149,6 +229,9 @@ class ChatCompletionsReader:
             refusal = delta.get("refusal")
             if refusal:
                 sink.text(refusal)
+            calls = delta.get("tool_calls")
+            if calls:
+                _tool_calls(calls, sink)
             reason = choice.get("finish_reason")
             if reason:
                 self.finished = True
@@ -156,6 +239,24 @@ class ChatCompletionsReader:
         usage = chunk.get("usage") or (chunk.get("x_groq") or {}).get("usage")
         if usage:
             sink.usage(*_token_counts(usage))
+
+
+def _tool_calls(calls: Any, sink: StreamSink) -> None:
+    """`delta.tool_calls`: pieces of calls by `index` (a server that leaves the index out, as
+    Gemini's does, sends each call whole, in order)."""
+    for position, call in enumerate(calls if isinstance(calls, list) else ()):
+        if not isinstance(call, dict):
+            continue
+        function = call.get("function") or {}
+        index = call.get("index")
+        arguments = function.get("arguments")
+        name, call_id = function.get("name"), call.get("id")
+        sink.tool_call(
+            index if isinstance(index, int) else position,
+            call_id if isinstance(call_id, str) and call_id else None,
+            name if isinstance(name, str) and name else None,
+            arguments if isinstance(arguments, str) else "",
+        )
 
 
 def _typed_parts(parts: Any, sink: StreamSink) -> None:

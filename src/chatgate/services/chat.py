@@ -18,8 +18,10 @@ from chatgate.db.engine import Database
 from chatgate.db.models import LIVE_STATUSES, Conversation, Message
 from chatgate.errors import BadRequest, Conflict, NotFound
 from chatgate.ids import new_id
+from chatgate.providers import surface
 from chatgate.providers.base import ChatMessage, ChatRequest
 from chatgate.providers.registry import Registry
+from chatgate.providers.surface import NO_OPTIONS, Options
 from chatgate.services import context as context_builder
 from chatgate.services import tokens
 from chatgate.services.conversations import (
@@ -158,10 +160,17 @@ class Chat:
         temperature: float | None,
         top_p: float | None,
         max_tokens: int | None,
+        options: Options = NO_OPTIONS,
     ) -> LiveGeneration:
-        """An OpenAI-style request from an API client: the client sends the context itself."""
+        """An OpenAI-style request from an API client: the client sends the context itself.
+        What the model's upstream cannot carry is refused here, before anything is counted or
+        sent (`UnsupportedField`, naming the field)."""
         route = self._registry.route(model)
-        request = ChatRequest(route.model, messages, temperature, top_p, max_tokens)
+        request = ChatRequest(
+            route.model, messages, temperature, top_p, max_tokens, options=options
+        )
+        provider = route.provider
+        surface.check(provider.kind.value, provider.surface, request)
         estimate = None  # counted only if a limit or a missing usage report needs it
         return await self._generations.start(
             Job(user_id=user_id, route=route, request=request, prompt_estimate=estimate)

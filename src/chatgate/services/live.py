@@ -1,8 +1,8 @@
 """A generation while it runs: its event log, its text so far, and the clients waiting for more.
 
 `LiveGeneration` is the sink every provider streams into (`chatgate.providers.base.StreamSink`):
-the adapter calls `text`, `reasoning`, `usage` and `finish` from its network callback, and each
-piece lands here with no task switch in between.
+the adapter calls `text`, `reasoning`, `tool_call`, `usage` and `finish` from its network
+callback, and each piece lands here with no task switch in between.
 
 The log is kept whole until the generation has been finished for a while, so a client that
 reconnects with `Last-Event-ID: n` gets exactly the events after `n`. Deltas and reasoning pieces
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chatgate.db.models import LIVE_STATUSES, AnswerStatus
+from chatgate.providers.surface import tool_call_parts
 
 __all__ = ["LIVE_STATUSES", "AnswerStatus", "LiveGeneration"]
 
@@ -26,6 +27,7 @@ QUEUED = "queued"
 STREAMING = "streaming"
 DELTA = "delta"
 REASONING = "reasoning"
+TOOL_CALL = "tool_call"  # {index, id, name, arguments}: one piece of a function call
 RESET = "reset"
 USAGE = "usage"
 TITLE = "title"
@@ -145,6 +147,20 @@ class LiveGeneration:
         if self._waiters:
             self.wake()
 
+    def tool_call(self, index: int, id: str | None, name: str | None, arguments: str) -> None:
+        # A piece of a function call is answer output: nothing is retried after it.
+        now = self._clock()
+        if self.first_token_at is None:
+            self.first_token_at = now
+            if self.first_output_at is None:
+                self.first_output_at = now
+        self.kinds.append(TOOL_CALL)
+        self.payloads.append({"index": index, "id": id, "name": name, "arguments": arguments})
+        self.dirty = True
+        self.last_activity = now
+        if self._waiters:
+            self.wake()
+
     def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = completion_tokens
@@ -197,6 +213,11 @@ class LiveGeneration:
 
     def reasoning_so_far(self) -> str:
         return self.reasoning_prefix + self._joined(REASONING)
+
+    def tool_calls(self) -> list[dict[str, Any]]:
+        """The whole function calls made so far, in index order: `[{id, name, arguments}]`."""
+        pieces = [p for k, p in zip(self.kinds, self.payloads, strict=True) if k == TOOL_CALL]
+        return tool_call_parts(pieces) if pieces else []
 
     async def wait(self) -> None:
         """Until the next event (or a heartbeat nudge)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from chatgate.db.models import Message
 from chatgate.providers.base import ChatRequest
 from chatgate.providers.registry import ModelRoute
+from chatgate.providers.surface import surface_text
 from chatgate.services import tokens
 
 
@@ -33,7 +34,13 @@ class Job:
         """Our count of what is sent upstream (loads the tokenizer the first time)."""
         if self.prompt_estimate is not None:
             return self.prompt_estimate
-        return tokens.count_messages([m.content for m in self.request.messages])
+        texts = [m.content for m in self.request.messages]
+        # /v1: the calls in the history and the tool definitions are read by the model too.
+        texts += [c.name + c.arguments for m in self.request.messages for c in m.tool_calls]
+        options = self.request.options
+        if options.tools or options.response_format is not None:
+            texts.append(surface_text(options))
+        return tokens.count_messages(texts)
 
 
 def cost_micro_usd(route: ModelRoute, prompt: int, completion: int) -> int:

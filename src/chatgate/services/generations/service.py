@@ -295,10 +295,12 @@ class Generations:
             await tokens.ready()  # the upstream reported no usage: count it ourselves
         if generation.prompt_tokens is None:
             generation.prompt_tokens = job.prompt_tokens() if admitted else 0
-        if generation.completion_tokens is None:  # reasoning is generated (and paid for) too
-            generated = (
+        calls = generation.tool_calls()
+        if generation.completion_tokens is None:  # reasoning is generated (and paid for) too,
+            generated = (  # and so are function calls: their names and arguments
                 generation.generated_text()
                 + generation.reasoning_so_far()[len(generation.reasoning_prefix) :]
+                + "".join(call["name"] + call["arguments"] for call in calls)
             )
             generation.completion_tokens = tokens.count(generated) if generated else 0
         now = utcnow()
@@ -319,6 +321,8 @@ class Generations:
                     completion_tokens=completion if admitted else None,
                     provider_state=generation.provider_state,
                     finish_reason=generation.finish_reason,
+                    # Message parts beyond the text: the function calls the answer made.
+                    parts=[{"type": "tool_call", **call} for call in calls] if calls else None,
                     updated_at=now,
                     finished_at=now,
                     error_code=error_code,
