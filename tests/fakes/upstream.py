@@ -142,6 +142,16 @@ BUSY_DETAIL = (
 #                             must not be sent back); usage counts the reasoning tokens in
 #                             ``completion_tokens`` and ``completion_tokens_details``.
 #                             Other protocols: like ``normal``.
+#   tool_calls                answer with function calls: ``text`` (default "") first, then each
+#                             of ``calls`` (``{"id", "name", "arguments"}``, arguments as JSON
+#                             text) — OpenAI: a chunk with index, id, type, name and empty
+#                             arguments, then chunks of only index + ``piece``-character argument
+#                             pieces, ``finish_reason: "tool_calls"``; Anthropic: one
+#                             ``tool_use`` block per call (``content_block_start`` with id, name
+#                             and ``input: {}``, ``input_json_delta`` pieces of ``partial_json``,
+#                             ``content_block_stop``) and ``stop_reason: "tool_use"``. Every
+#                             argument piece counts as one completion token. Non-stream replies
+#                             carry ``message.tool_calls`` / ``tool_use`` blocks.
 #   dialect                   replay the recorded transcript ``name`` of
 #                             :mod:`tests.fakes.dialects` (any protocol path; also Azure's
 #                             ``/openai/deployments/<d>/chat/completions`` and other paths ending
@@ -175,6 +185,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "empty_choices": {},
     "huge_line": {"size": 1 << 20},
     "deepseek_reasoning": {"reasoning": "Compare 9.8 and 9.11: 9.80 > 9.11. 思考 🤔 done."},
+    "tool_calls": {"calls": (), "text": "", "piece": 5},
     "dialect": {"name": "openai", "chunk_sizes": (), "write_delay": 0.0},
 }
 
@@ -231,6 +242,57 @@ def count_prompt_tokens(protocol: str, body: Json) -> int:
                 else:
                     chars += _text_len(content)
     return chars // 4 + 1
+
+
+def _openai_tool_problem(messages: list[Any]) -> str:
+    """As OpenAI answers a `tool` message that answers no earlier call (400)."""
+    called: set[str] = set()
+    for message in messages:
+        if not isinstance(message, dict):
+            return "messages: each message must be an object"
+        for call in message.get("tool_calls") or ():
+            called.add(str(call.get("id")))
+        if message.get("role") == "tool" and message.get("tool_call_id") not in called:
+            return (
+                "Invalid parameter: messages with role 'tool' must be a response to a "
+                "preceeding message with 'tool_calls'."
+            )
+    return ""
+
+
+_ANTHROPIC_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
+def _anthropic_block_problem(body: dict[str, Any]) -> str:
+    """As Anthropic answers (400) a `tool_result` whose `tool_use` is not in the previous
+    assistant turn, an image of another type, or a forced tool that is not among `tools`."""
+    previous: set[str] = set()
+    for number, message in enumerate(body["messages"]):
+        content = message.get("content") if isinstance(message, dict) else None
+        blocks = content if isinstance(content, list) else []
+        for block in blocks:
+            kind = block.get("type") if isinstance(block, dict) else None
+            if kind == "tool_result" and block.get("tool_use_id") not in previous:
+                return (
+                    f"messages.{number}.content: unexpected `tool_use_id` found in "
+                    "`tool_result` blocks. Each `tool_result` block must have a corresponding "
+                    "`tool_use` block in the previous message."
+                )
+            source = block.get("source") if kind == "image" else None
+            inline = isinstance(source, dict) and source.get("type") == "base64"
+            if inline and source.get("media_type") not in _ANTHROPIC_IMAGE_TYPES:  # type: ignore[union-attr]
+                return f"messages.{number}.content: invalid image media_type"
+        previous = {
+            str(block.get("id"))
+            for block in blocks
+            if isinstance(block, dict) and block.get("type") == "tool_use"
+        }
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "tool":
+        names = {t.get("name") for t in body.get("tools") or () if isinstance(t, dict)}
+        if choice.get("name") not in names:
+            return "tool_choice.name: the named tool is not in tools"
+    return ""
 
 
 class Scenario:
@@ -553,6 +615,16 @@ class _Exchange:
     sent: list[str] = field(default_factory=list)
     user_message_id: str = ""
     reasoning: list[str] = field(default_factory=list)  # reasoning tokens sent (deepseek_reasoning)
+    calls: list[dict[str, str]] = field(default_factory=list)  # tool_calls scenario
+    piece: int = 5  # characters per streamed argument piece
+
+    def pieces(self, arguments: str) -> list[str]:
+        return [arguments[i : i + self.piece] for i in range(0, len(arguments), self.piece)]
+
+    @property
+    def call_tokens(self) -> int:
+        """Completion tokens of the function calls: one per argument piece."""
+        return sum(len(self.pieces(call["arguments"])) for call in self.calls)
 
     @property
     def text_so_far(self) -> str:
@@ -647,7 +719,7 @@ class _OpenAI(_Protocol):
         return self._chunk(ex, [choice], **extra)
 
     def usage(self, ex: _Exchange) -> Json:
-        completion = len(ex.sent) + len(ex.reasoning)
+        completion = len(ex.sent) + len(ex.reasoning) + ex.call_tokens
         prompt = ex.record.prompt_tokens
         usage: dict[str, Any] = {
             "prompt_tokens": prompt,
@@ -671,9 +743,34 @@ class _OpenAI(_Protocol):
             events.append(self._chunk(ex, [choice]))
         return events
 
+    def tool_events(self, ex: _Exchange) -> list[list[str]]:
+        """Each call: index, id, type and name with empty arguments, then argument pieces."""
+        events = []
+        for index, call in enumerate(ex.calls):
+            first: dict[str, Any] = {
+                "index": index,
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": ""},
+            }
+            delta: dict[str, Any] = {"tool_calls": [first]}
+            if index == 0 and not ex.sent:
+                delta = {"role": "assistant", "content": None, "tool_calls": [first]}
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
+            events.append(self._chunk(ex, [choice]))
+            for piece in ex.pieces(call["arguments"]):
+                more = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+                choice = {"index": 0, "delta": more, "logprobs": None, "finish_reason": None}
+                events.append(self._chunk(ex, [choice]))
+        return events
+
+    def finish_reason(self, ex: _Exchange) -> str:
+        return "length" if ex.finish_length else ("tool_calls" if ex.calls else "stop")
+
     def end_events(self, ex: _Exchange) -> list[list[str]]:
-        finish = "length" if ex.finish_length else "stop"
-        events = [self._chunk(ex, [{"index": 0, "delta": {}, "finish_reason": finish}])]
+        finish = self.finish_reason(ex)
+        events = self.tool_events(ex)
+        events.append(self._chunk(ex, [{"index": 0, "delta": {}, "finish_reason": finish}]))
         if ex.include_usage:
             events.append(self._chunk(ex, [], usage=self.usage(ex)))
         return events
@@ -702,12 +799,29 @@ class _OpenAI(_Protocol):
                     "index": 0,
                     "message": {
                         "role": "assistant",
-                        "content": ex.text_so_far,
+                        "content": ex.text_so_far or (None if ex.calls else ""),
                         "refusal": None,
                         **({"reasoning_content": "".join(ex.reasoning)} if ex.reasoning else {}),
+                        **(
+                            {
+                                "tool_calls": [
+                                    {
+                                        "id": call["id"],
+                                        "type": "function",
+                                        "function": {
+                                            "name": call["name"],
+                                            "arguments": call["arguments"],
+                                        },
+                                    }
+                                    for call in ex.calls
+                                ]
+                            }
+                            if ex.calls
+                            else {}
+                        ),
                     },
                     "logprobs": None,
-                    "finish_reason": "length" if ex.finish_length else "stop",
+                    "finish_reason": self.finish_reason(ex),
                 }
             ],
             "usage": self.usage(ex),
@@ -774,17 +888,33 @@ class _Anthropic(_Protocol):
         return self._event("content_block_delta", payload)
 
     def stop_reason(self, ex: _Exchange) -> str:
-        return "max_tokens" if ex.finish_length else "end_turn"
+        return "max_tokens" if ex.finish_length else ("tool_use" if ex.calls else "end_turn")
+
+    def tool_events(self, ex: _Exchange) -> list[list[str]]:
+        """One tool_use block per call, after the text block (index 0)."""
+        events = []
+        for number, call in enumerate(ex.calls, start=1):
+            block = {"type": "tool_use", "id": call["id"], "name": call["name"], "input": {}}
+            start = {"type": "content_block_start", "index": number, "content_block": block}
+            events.append(self._event("content_block_start", start))
+            for piece in ex.pieces(call["arguments"]):
+                delta = {"type": "input_json_delta", "partial_json": piece}
+                payload = {"type": "content_block_delta", "index": number, "delta": delta}
+                events.append(self._event("content_block_delta", payload))
+            stop = {"type": "content_block_stop", "index": number}
+            events.append(self._event("content_block_stop", stop))
+        return events
 
     def end_events(self, ex: _Exchange) -> list[list[str]]:
         return [
             self._event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            *self.tool_events(ex),
             self._event(
                 "message_delta",
                 {
                     "type": "message_delta",
                     "delta": {"stop_reason": self.stop_reason(ex), "stop_sequence": None},
-                    "usage": {"output_tokens": len(ex.sent)},
+                    "usage": {"output_tokens": len(ex.sent) + ex.call_tokens},
                 },
             ),
         ]
@@ -807,10 +937,28 @@ class _Anthropic(_Protocol):
             "type": "message",
             "role": "assistant",
             "model": ex.model,
-            "content": [{"type": "text", "text": ex.text_so_far}],
+            "content": [
+                *(
+                    [{"type": "text", "text": ex.text_so_far}]
+                    if ex.text_so_far or not ex.calls
+                    else []
+                ),
+                *(
+                    {
+                        "type": "tool_use",
+                        "id": call["id"],
+                        "name": call["name"],
+                        "input": orjson.loads(call["arguments"] or "{}"),
+                    }
+                    for call in ex.calls
+                ),
+            ],
             "stop_reason": self.stop_reason(ex),
             "stop_sequence": None,
-            "usage": {"input_tokens": ex.record.prompt_tokens, "output_tokens": len(ex.sent)},
+            "usage": {
+                "input_tokens": ex.record.prompt_tokens,
+                "output_tokens": len(ex.sent) + ex.call_tokens,
+            },
         }
 
 
@@ -1321,6 +1469,10 @@ class FakeUpstream(ThreadedServer):
             return "'messages' must be a non-empty array"
         if protocol == "anthropic" and not isinstance(body.get("max_tokens"), int):
             return "max_tokens: Field required"
+        if protocol == "openai":
+            return _openai_tool_problem(messages)
+        if protocol == "anthropic":
+            return _anthropic_block_problem(body)
         if protocol == "chatgpt_web":
             if body.get("action") not in ("next", "variant", "continue"):
                 return "Invalid action"
@@ -1367,7 +1519,10 @@ class FakeUpstream(ThreadedServer):
             error["error"]["code"] = "invalid_request_error"
             await self._status(conn, request, record, 400, error)
             return
-        tokens = self._tokens_for(body)
+        if scenario.name == "tool_calls":
+            tokens = split_tokens(str(scenario.params["text"]))
+        else:
+            tokens = self._tokens_for(body)
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         finish_length = False
         if isinstance(limit, int) and proto is not _CHATGPT and 0 <= limit < len(tokens):
@@ -1388,6 +1543,9 @@ class FakeUpstream(ThreadedServer):
             include_usage=isinstance(stream_options, dict)
             and bool(stream_options.get("include_usage")),
         )
+        if scenario.name == "tool_calls":
+            ex.calls = [dict(call) for call in scenario.params["calls"]]
+            ex.piece = max(1, int(scenario.params["piece"]))
         if proto is _CHATGPT:
             self._register_turn(ex)
         if record.stream:
