@@ -409,3 +409,43 @@ class UpstreamRevision(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class ExternalIdentity(Base):
+    """An account at an OpenID provider (issuer + subject) or behind an authenticating proxy
+    (issuer "header:<header name>"), and the ChatGate user it signs in as."""
+
+    __tablename__ = "external_identities"
+    __table_args__ = (sa.UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        ID, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(sa.String(64))  # the configured name, or "header"
+    issuer: Mapped[str] = mapped_column(sa.String(255))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    email: Mapped[str | None] = mapped_column(sa.String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class SignInFlow(Base):
+    """One browser's OpenID Connect sign-in under way: what the callback must see again (state,
+    nonce, the PKCE verifier), keyed by the HMAC of a random value in a short-lived cookie, and
+    used once. After a verified answer that matches a local account, it holds the verified
+    identity until the person proves that account's password (`claims`, `candidate_id`)."""
+
+    __tablename__ = "sign_in_flows"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(sa.String(64))
+    state: Mapped[str] = mapped_column(sa.String(128))
+    nonce: Mapped[str] = mapped_column(sa.String(128))
+    code_verifier: Mapped[str] = mapped_column(sa.String(128))
+    claims: Mapped[dict[str, Any] | None]
+    candidate_id: Mapped[str | None] = mapped_column(
+        ID, sa.ForeignKey("users.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
