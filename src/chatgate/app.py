@@ -202,6 +202,8 @@ def create_app(
         overrides=[
             ("/api/import", settings.max_import_bytes),
             (profile.OWN_AVATAR, max(settings.max_body_bytes, MAX_UPLOAD_BYTES)),
+            # Images inline as base64 data URLs.
+            (openai_compat.COMPLETIONS, max(settings.max_body_bytes, openai_compat.MAX_BODY)),
         ],
     )
     app.add_middleware(RequestContext)

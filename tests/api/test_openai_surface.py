@@ -477,3 +477,39 @@ async def test_the_ledger_and_quotas_count_tool_call_tokens(
     (total,) = await harness.sql("SELECT sum(prompt_tokens + completion_tokens) FROM usage")
     assert report["tokens_per_month"]["used"] == total
     await client.close()
+
+
+async def test_an_inline_image_larger_than_other_bodies_is_accepted(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    client = await _client(chat)
+    big = "data:image/png;base64," + "A" * (3 * 1024 * 1024)  # 3 MiB: over max_body_bytes
+    message: Any = {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "Look"},
+            {"type": "image_url", "image_url": {"url": big}},
+        ],
+    }
+    completion = await client.chat.completions.create(model=OPENAI, messages=[message])
+    assert completion.choices[0].message.content == REPLY
+    assert _sent(fake)["messages"] == [message]
+    await client.close()
+
+
+async def test_an_image_that_is_not_an_image_url_is_refused_by_its_place(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    client = await _client(chat)
+    message: Any = {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "Look"},
+            {"type": "image_url", "image_url": {"url": "data:text/html;base64,PHNjcmlwdD4="}},
+        ],
+    }
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.chat.completions.create(model=OPENAI, messages=[message])
+    assert caught.value.body["param"] == "messages[0].content[1].image_url.url"  # type: ignore[index]
+    assert fake.calls() == 0
+    await client.close()

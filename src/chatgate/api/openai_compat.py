@@ -35,6 +35,9 @@ from chatgate.services.live import DELTA, DONE, ERROR, REASONING, TOOL_CALL, Liv
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 DONE_LINE = b"data: [DONE]\n\n"
+COMPLETIONS = "/v1/chat/completions"
+# A request may carry images inline (base64 data URLs): larger than other bodies.
+MAX_BODY = 20 * 1024 * 1024
 
 
 class _ImageUrl(BaseModel):
