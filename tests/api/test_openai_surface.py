@@ -16,6 +16,7 @@ import pytest
 from tests.api.conftest import REPLY, providers_for
 from tests.conftest import Harness
 from tests.fakes.upstream import FakeUpstream, Scenario
+from tests.support.streams import data, events_of
 
 OPENAI, ANTHROPIC, WEB = "fake-model", "claude-fake", "web-fake"
 
@@ -513,3 +514,22 @@ async def test_an_image_that_is_not_an_image_url_is_refused_by_its_place(
     assert caught.value.body["param"] == "messages[0].content[1].image_url.url"  # type: ignore[index]
     assert fake.calls() == 0
     await client.close()
+
+
+async def test_an_answer_with_calls_keeps_them_as_message_parts_in_the_stored_tree(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    # The web app defines no tools yet; an answer that calls one anyway keeps its calls.
+    web = await chat.user("alice")
+    cid = (await web.post("/api/conversations", json={})).json()["id"]
+    fake.queue(Scenario("tool_calls", calls=CALLS, text="Checking."))
+    response = await web.post(f"/api/conversations/{cid}/messages", json={"content": "Paris?"})
+    events = events_of(response)
+    pieces = [data(e) for e in events if e.event == "tool_call"]
+    assert pieces[0] == {"index": 0, "id": "call_Wz1", "name": "get_weather", "arguments": ""}
+    (parts, content, finish) = await chat.sql(
+        "SELECT parts, content, finish_reason FROM messages WHERE role = 'assistant'"
+    )
+    stored = json.loads(parts) if isinstance(parts, str) else parts
+    assert stored == [{"type": "tool_call", **call} for call in CALLS]
+    assert (content, finish) == ("Checking.", "tool_calls")
