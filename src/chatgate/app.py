@@ -35,10 +35,11 @@ from chatgate.api import (
     openai_compat,
     profile,
     prompts,
+    sso,
     transfer,
 )
 from chatgate.api.deps import refuse_keys_under_api
-from chatgate.api.middleware import BodyLimit, CsrfGuard, RequestContext
+from chatgate.api.middleware import BodyLimit, CsrfGuard, RawPeer, RequestContext
 from chatgate.api.schemas import COMMON_ERRORS
 from chatgate.config import Settings
 from chatgate.services.avatars import MAX_UPLOAD_BYTES
@@ -179,6 +180,7 @@ def create_app(
         prompts.router,
         admin_prompts.router,
         admin_upstreams.router,
+        sso.router,
     )
     for router in routers:
         # API keys authenticate /v1 only: any route under /api/ refuses them before anything runs.
@@ -194,8 +196,11 @@ def create_app(
         async def running() -> HTMLResponse:
             return HTMLResponse(RUNNING_PAGE)
 
-    # Added innermost first: requests meet ProxyHeaders, RequestContext, BodyLimit, CsrfGuard.
-    app.add_middleware(CsrfGuard, public_origin=settings.public_url)
+    # Added innermost first: requests meet RawPeer, ProxyHeaders, RequestContext, BodyLimit,
+    # CsrfGuard.
+    app.add_middleware(
+        CsrfGuard, public_origin=settings.public_url, trusted_header=settings.trusted_header
+    )
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,
@@ -208,4 +213,5 @@ def create_app(
     )
     app.add_middleware(RequestContext)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.add_middleware(RawPeer)
     return app

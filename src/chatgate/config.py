@@ -177,6 +177,70 @@ class QuotaConfig(_Strict):
     )
 
 
+SSO_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+SSO_CALLBACK_PATH = "/api/auth/oidc/{name}/callback"
+
+
+class OidcProviderConfig(_Strict):
+    """One OpenID Connect provider people can sign in with (`[[oidc_providers]]`)."""
+
+    name: str = Field(
+        pattern=SSO_NAME_PATTERN,
+        description="Short id in URLs; the redirect URI is public_url + "
+        "/api/auth/oidc/<name>/callback.",
+    )
+    display_name: str = Field("", description='Button text: "Sign in with <display_name>".')
+    issuer: str = Field(
+        description="Issuer URL; its /.well-known/openid-configuration is read at first use."
+    )
+    client_id: str
+    client_secret: SecretStr | None = Field(
+        None, description="Confidential clients; without it the flow is public (PKCE only)."
+    )
+    scopes: list[str] = Field(
+        default_factory=lambda: ["openid", "email", "profile"],
+        description="Scopes asked for (openid is always added).",
+    )
+    allowed_domains: list[str] = Field(
+        default_factory=list,
+        description="New accounts only for verified emails of these domains (empty: any).",
+    )
+    required_claim: str | None = Field(
+        None, description="New accounts only when this claim (e.g. groups) holds a listed value."
+    )
+    required_values: list[str] = Field(
+        default_factory=list, description="Values of required_claim that admit a person."
+    )
+    role_claim: str | None = Field(
+        None, description="Claim (string or list) the role is mapped from, at every sign-in."
+    )
+    admin_values: list[str] = Field(
+        default_factory=list, description="Values of role_claim that make an administrator."
+    )
+    quota_groups: dict[str, str] = Field(
+        default_factory=dict,
+        description="Value of role_claim -> name in role_quotas: that group's limits apply.",
+    )
+    end_session: bool = Field(
+        True, description="Offer the provider's end_session_endpoint when signing out."
+    )
+    trust_email: bool = Field(
+        False,
+        description="Treat the email claim as verified without email_verified (Microsoft Entra "
+        "sends none; its email is set by the tenant's administrators).",
+    )
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+
+def _clock_skew(value: float) -> float:
+    if not 0 <= value <= 120:
+        raise ValueError("at most 120 seconds (tokens are short-lived)")
+    return value
+
+
 class Settings(BaseSettings):
     """Every setting of ChatGate. Environment names are `CHATGATE_` + the field name in capitals."""
 
@@ -245,6 +309,36 @@ class Settings(BaseSettings):
     registrations_per_ip: str = Field(
         "10/hour",
         description="New accounts, and new guests in password and open mode, per client address.",
+    )
+    oidc_providers: list[OidcProviderConfig] = Field(
+        default_factory=list,
+        description="OpenID Connect sign-in (chatgate.toml [[oidc_providers]]); needs public_url.",
+    )
+    oidc_clock_skew_seconds: Annotated[float, AfterValidator(_clock_skew)] = Field(
+        60.0, description="Clock difference tolerated on ID token times (0-120)."
+    )
+    oidc_timeout: float = Field(
+        10.0, gt=0, le=60, description="Seconds for each request to an OpenID provider."
+    )
+    local_passwords: bool = Field(
+        True,
+        description="Sign-in with a local password; false: only break_glass_admin may use one.",
+    )
+    break_glass_admin: str | None = Field(
+        None, description="The administrator who keeps a password when local_passwords is false."
+    )
+    trusted_header: str | None = Field(
+        None,
+        description="Header naming the signed-in user, set by an authenticating proxy "
+        "(e.g. X-Forwarded-User); believed only from trusted_header_proxies.",
+    )
+    trusted_header_email: str | None = Field(
+        None, description="Header with the user's email, from the same proxy (optional)."
+    )
+    trusted_header_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks of the authenticating proxy (the TCP peer, never a "
+        "forwarded address); required with trusted_header.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
@@ -379,6 +473,35 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"provider {provider.name!r} has no credentials: add [[providers.credentials]] api_key = ..."
                 )
+        sso = [p.name for p in self.oidc_providers]
+        if len(set(sso)) != len(sso):
+            raise ValueError("oidc_providers: each provider needs its own name.")
+        if self.oidc_providers and not self.public_url:
+            raise ValueError(
+                "oidc_providers need public_url (the redirect URI is public_url + "
+                "/api/auth/oidc/<name>/callback, registered at the provider)."
+            )
+        for sso_provider in self.oidc_providers:
+            unknown = sorted(set(sso_provider.quota_groups.values()) - set(self.role_quotas))
+            if unknown:
+                raise ValueError(
+                    f"oidc_providers {sso_provider.name!r}: quota group {unknown[0]!r} is not "
+                    "in role_quotas."
+                )
+        if self.trusted_header and not self.trusted_header_proxies:
+            raise ValueError(
+                "trusted_header needs trusted_header_proxies: the addresses of the proxy that "
+                "sets it (anyone else could send the header)."
+            )
+        for proxy_address in self.trusted_header_proxies:
+            try:
+                ipaddress.ip_network(proxy_address, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_header_proxies: {proxy_address!r} is not an address or network"
+                ) from None
+        if not self.local_passwords and self.auth_mode is not AuthMode.accounts:
+            raise ValueError("local_passwords = false applies to auth_mode 'accounts' only.")
         return self
 
     @property

@@ -16,6 +16,7 @@ from chatgate.config import (
     ENV_PREFIX,
     CredentialConfig,
     ModelConfig,
+    OidcProviderConfig,
     ProviderConfig,
     QuotaConfig,
     Settings,
@@ -171,6 +172,7 @@ def render() -> str:
         ("`[[providers.credentials]]`", CredentialConfig),
         ("models (a name, or a table)", ModelConfig),
         ("`[quotas]`", QuotaConfig),
+        ("`[[oidc_providers]]` (sign-in; recipes in docs/deployment.md)", OidcProviderConfig),
     ):
         parts += [f"### {title}\n", *_table(model, env=False), ""]
     return "\n".join(parts).rstrip() + "\n"

@@ -26,6 +26,13 @@ PUBLIC = {
     ("GET", "/api/shared/{token}"),
     ("GET", "/api/shared/{token}/avatar"),
     ("POST", "/api/csp-report"),
+    # Signing in with an organisation's account, before anyone is signed in: the redirect to the
+    # provider, its redirect back, and the link of a verified sign-in to a local account (which
+    # needs that account's password). Public on purpose; tests/api/test_oidc.py covers them.
+    ("GET", "/api/auth/oidc/{provider}/start"),
+    ("GET", "/api/auth/oidc/{provider}/callback"),
+    ("GET", "/api/auth/oidc/link"),
+    ("POST", "/api/auth/oidc/link"),
 }
 ADMIN_PREFIX = "/api/admin/"
 BODIES: dict[tuple[str, str], dict[str, Any]] = {

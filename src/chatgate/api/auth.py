@@ -15,6 +15,8 @@ from chatgate.api.schemas import (
     PendingOut,
     RegisterIn,
     SetupIn,
+    SignedOutOut,
+    SsoProviderOut,
     UserOut,
 )
 from chatgate.config import AuthMode, Settings
@@ -25,7 +27,7 @@ from chatgate.services.users import UserInfo
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-def _set_cookie(
+def set_session_cookie(
     response: Response, request: Request, settings: Settings, token: str, user: UserInfo
 ) -> None:
     secure = settings.cookie_secure == "always" or (
@@ -52,6 +54,13 @@ async def auth_config(services: ServicesDep) -> AuthConfigOut:
         setup_required=await services.users.needs_setup(),
         version=__version__,
         announcement=services.instance.announcement,
+        sso=[
+            SsoProviderOut(
+                name=name, label=client.config.label, start_url=f"/api/auth/oidc/{name}/start"
+            )
+            for name, client in services.sso.clients.items()
+        ],
+        local_passwords=settings.local_passwords,
     )
 
 
@@ -67,7 +76,7 @@ async def setup(
         ip=client_ip(request),
         user_agent=user_agent(request),
     )
-    _set_cookie(response, request, services.settings, token, user)
+    set_session_cookie(response, request, services.settings, token, user)
     return UserOut.model_validate(user)
 
 
@@ -92,7 +101,7 @@ async def login(
         user, token = await services.auth.login_open(ip=ip, user_agent=agent, session_token=current)
     else:
         raise ValidationFailed("Enter your username and password.")
-    _set_cookie(response, request, services.settings, token, user)
+    set_session_cookie(response, request, services.settings, token, user)
     return UserOut.model_validate(user)
 
 
@@ -117,14 +126,25 @@ async def register(
             message="Your account was created and waits for the administrator's approval."
         )
         return JSONResponse(pending.model_dump(), status_code=status.HTTP_202_ACCEPTED)
-    _set_cookie(response, request, services.settings, token, user)
+    set_session_cookie(response, request, services.settings, token, user)
     return UserOut.model_validate(user)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={200: {"model": SignedOutOut, "description": "Signed out; the provider's too?"}},
+)
 async def logout(principal: PrincipalDep, services: ServicesDep) -> Response:
+    """Ends this session. Someone who signed in with an organisation's account also gets the
+    provider's sign-out page to offer (200); everyone else a 204."""
     await services.auth.logout(principal)
-    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    end_session_url = await services.sso.end_session_url(principal.user.id)
+    response: Response
+    if end_session_url:
+        response = JSONResponse(SignedOutOut(end_session_url=end_session_url).model_dump())
+    else:
+        response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -147,5 +167,5 @@ async def change_password(
         user_agent=user_agent(request),
     )
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    _set_cookie(response, request, services.settings, token, principal.user)
+    set_session_cookie(response, request, services.settings, token, principal.user)
     return response

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from chatgate.api.middleware import SESSION_COOKIE
+from chatgate.api.middleware import RAW_PEER_KEY, SESSION_COOKIE
 from chatgate.errors import Forbidden, Unauthenticated
 from chatgate.services.auth import Principal
 from chatgate.services.container import Services
@@ -64,12 +64,41 @@ async def get_principal(request: Request, services: ServicesDep) -> Principal:
         if principal is None:
             raise Unauthenticated("The API key is not valid (revoked, or mistyped).")
         return principal
+    header = services.settings.trusted_header
+    if header:
+        principal = await _from_trusted_header(request, services, header)
+        if principal is not None:
+            return principal
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         principal = await services.auth.resolve_session(token)
         if principal is not None:
             return principal
     raise Unauthenticated()
+
+
+def raw_peer(request: Request) -> str | None:
+    """The TCP peer's address as the connection had it, before any forwarded header was applied
+    (`RawPeer` keeps it; `client_ip` is the forwarded one)."""
+    peer = request.scope.get(RAW_PEER_KEY) or request.scope.get("client")
+    return str(peer[0]) if peer else None
+
+
+async def _from_trusted_header(
+    request: Request, services: Services, header: str
+) -> Principal | None:
+    """An authenticating proxy's header names the user, when the TCP peer is that proxy; from
+    any other peer the header is ignored (and logged, rate-limited)."""
+    name = request.headers.get(header, "").strip()
+    if not name:
+        return None
+    peer = raw_peer(request)
+    if not services.sso.header_believed(peer):
+        services.sso.header_ignored(peer, request.url.path)
+        return None
+    email_header = services.settings.trusted_header_email
+    email = request.headers.get(email_header) if email_header else None
+    return await services.sso.header_principal(name, email)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

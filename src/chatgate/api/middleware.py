@@ -3,7 +3,9 @@
 - `RequestContext`: a request id in logs and in `X-Request-ID`, one access-log line per request,
   security headers on every response.
 - `BodyLimit`: refuses bodies over the limit with 413 before reading them.
-- `CsrfGuard`: unsafe methods that carry the session cookie must come from our own origin.
+- `CsrfGuard`: unsafe methods that carry the session cookie (or the trusted sign-in header)
+  must come from our own origin.
+- `RawPeer`: keeps the TCP peer's address before forwarded headers replace it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from chatgate.ids import new_id
 
 log = structlog.get_logger("chatgate.access")
 SESSION_COOKIE = "chatgate_session"
+RAW_PEER_KEY = "chatgate.peer"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # The web app needs inline styles (naive-ui, KaTeX) but never inline or eval'd script.
@@ -166,14 +169,21 @@ class CsrfGuard:
     Requests with neither (curl, API clients) cannot be forged by a web page.
     """
 
-    def __init__(self, app: ASGIApp, *, public_origin: str | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, public_origin: str | None = None, trusted_header: str | None = None
+    ) -> None:
         self.app = app
         self.public_origin = _origin_of(public_origin) if public_origin else None
+        # Behind an authenticating proxy the browser's proxy cookie signs every request in.
+        self.trusted_header = trusted_header.lower() if trusted_header else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
             headers = Headers(scope=scope)
-            if SESSION_COOKIE in headers.get("cookie", "") and not self._same_origin(headers):
+            signed_in = SESSION_COOKIE in headers.get("cookie", "") or (
+                self.trusted_header is not None and self.trusted_header in headers
+            )
+            if signed_in and not self._same_origin(headers):
                 await send_error(send, CsrfFailed())
                 return
         await self.app(scope, receive, send)
@@ -195,3 +205,16 @@ class CsrfGuard:
 
 def _origin_of(url: str) -> str:
     return urlsplit(url).netloc.lower()
+
+
+class RawPeer:
+    """Outermost: remembers the connection's own peer address, which the trusted sign-in header
+    is judged by (ProxyHeadersMiddleware then replaces `client` with the forwarded address)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[RAW_PEER_KEY] = scope.get("client")
+        await self.app(scope, receive, send)

@@ -65,12 +65,39 @@ class _Out(BaseModel):
 
 
 # -- auth -------------------------------------------------------------------------------------
+class SsoProviderOut(_Out):
+    """A "Sign in with …" button: the browser goes to `start_url`."""
+
+    name: str
+    label: str
+    start_url: str
+
+
 class AuthConfigOut(_Out):
     mode: Literal["accounts", "password", "open"]
     registration: Literal["closed", "invite", "approval", "open"]
     setup_required: bool
     version: str
     announcement: str | None = None
+    sso: list[SsoProviderOut] = []
+    local_passwords: bool = True
+
+
+class SsoLinkOut(_Out):
+    provider: str
+    username: str
+
+
+class SsoLinkIn(_In):
+    """`password` of the local account to link; null: an account of its own instead."""
+
+    password: Annotated[Text, Field(max_length=1024)] | None = None
+
+
+class SignedOutOut(_Out):
+    """The organisation's sign-out page, offered after ChatGate's session ended."""
+
+    end_session_url: str
 
 
 class LoginIn(_In):

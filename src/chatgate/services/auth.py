@@ -49,6 +49,7 @@ SLOWDOWN_FREE_FAILURES = 3
 SLOWDOWN_FIRST_SECONDS = 0.05
 SLOWDOWN_MAX_SECONDS = 1.0
 TOO_MANY_GUESTS = "Too many new guest sessions from this address. Try again later."
+PASSWORDS_OFF = "Passwords are switched off here: sign in with your organisation's account."
 
 
 def slowdown(failures: int) -> float:
@@ -131,9 +132,16 @@ class Auth:
         await self._limits.clear(self._settings.login_attempts_per_account, kind, ip, account)
         await self._limits.give_back(guess.from_ip)
 
-    async def login(
-        self, username: str, password: str, *, ip: str, user_agent: str
-    ) -> tuple[UserInfo, str]:
+    def passwords_allowed_for(self, username: str) -> bool:
+        """With `local_passwords = false` only the break-glass administrator has a password."""
+        settings = self._settings
+        if settings.local_passwords:
+            return True
+        glass = settings.break_glass_admin
+        return glass is not None and username.strip().casefold() == glass.strip().casefold()
+
+    async def verify_password_of(self, username: str, password: str, *, ip: str) -> UserInfo:
+        """The account whose password this is (counted and limited as a sign-in attempt)."""
         account = username.strip().casefold()
         guess = await self._guess("login-account", account, ip)
         user, stored_hash = await self._users.password_hash_of(account)
@@ -144,9 +152,19 @@ class Auth:
         if user is None or not valid:
             raise InvalidCredentials()
         await self._guessed_right(guess, "login-account", account, ip)
-        self._check_status(user)
         if new_hash:
             await self._users.upgrade_hash(user.id, new_hash)
+        return user
+
+    async def login(
+        self, username: str, password: str, *, ip: str, user_agent: str
+    ) -> tuple[UserInfo, str]:
+        if not self.passwords_allowed_for(username):
+            raise Forbidden(PASSWORDS_OFF)
+        user = await self.verify_password_of(username, password, ip=ip)
+        self._check_status(user)
+        if user.role != "admin" and not self._settings.local_passwords:
+            raise Forbidden(PASSWORDS_OFF)
         return user, await self.start_session(user, ip=ip, user_agent=user_agent)
 
     async def login_with_access_password(
@@ -191,6 +209,8 @@ class Auth:
     async def register(
         self, username: str, password: str, invite_code: str | None, *, ip: str, user_agent: str
     ) -> tuple[UserInfo, str | None]:
+        if not self._settings.local_passwords:
+            raise Forbidden(PASSWORDS_OFF)
         await self._limits.take(self._settings.registrations_per_ip, "register-ip", ip)
         user = await self._users.register(username, password, invite_code)
         if user.status != "active":

@@ -24,6 +24,7 @@ from chatgate.services.instance import Instance, instance_secret
 from chatgate.services.memory import IdleMemoryRelease
 from chatgate.services.quotas import Quotas
 from chatgate.services.shares import Shares
+from chatgate.services.sso import SingleSignOn
 from chatgate.services.transfer import Transfer
 from chatgate.services.upstreams import LiveUpstreams, Probe, UpstreamConsole
 from chatgate.services.users import Users
@@ -52,6 +53,7 @@ class Services:
     upstreams: LiveUpstreams
     upstream_console: UpstreamConsole
     probe: Probe
+    sso: SingleSignOn
     _upstreams: asyncio.Task[None] | None = field(default=None, repr=False)
     _follow: asyncio.Task[None] | None = field(default=None, repr=False)
     _warm: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -88,13 +90,14 @@ class Services:
             generations = Generations(
                 db, settings, coordination.scheduler, quotas, streams=coordination.streams
             )
+            auth = Auth(db, settings, hasher, users, coordination.limits)
             services = cls(
                 settings=settings,
                 db=db,
                 hasher=hasher,
                 limits=coordination.limits,
                 users=users,
-                auth=Auth(db, settings, hasher, users, coordination.limits),
+                auth=auth,
                 conversations=Conversations(db),
                 registry=registry,
                 scheduler=coordination.scheduler,
@@ -110,6 +113,7 @@ class Services:
                 upstreams=upstreams,
                 upstream_console=UpstreamConsole(db, box, upstreams, registry, instance, audit),
                 probe=Probe(settings, db, box, upstreams),
+                sso=SingleSignOn(db, settings, hasher, auth, audit),
             )
             await services.auth.startup()
             await services.generations.recover()
