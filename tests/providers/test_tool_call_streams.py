@@ -10,6 +10,7 @@ and Anthropic's Messages events (`content_block_start` with a `tool_use` block a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -110,13 +111,23 @@ def _splits(data: bytes) -> list[list[bytes]]:
     return cuts
 
 
-def test_openai_streamed_tool_calls_become_pieces_at_any_split() -> None:
-    for pieces in _splits(OPENAI_TWO_CALLS):
+def _read_at_every_split(data: bytes, reader_for: Callable[[Recording], Any]) -> list[Recording]:
+    """What a reader told its sink, for each way of cutting `data` (see `_splits`)."""
+    sinks = []
+    for pieces in _splits(data):
         sink = Recording()
-        reader = ChatCompletionsReader("svc", sink)
+        reader = reader_for(sink)
         for piece in pieces:
             reader.feed(piece)
         reader.close()
+        sinks.append(sink)
+    return sinks
+
+
+def test_openai_streamed_tool_calls_become_pieces_at_any_split() -> None:
+    for sink in _read_at_every_split(
+        OPENAI_TWO_CALLS, lambda sink: ChatCompletionsReader("svc", sink)
+    ):
         assert _whole(sink) == EXPECTED_CALLS
         assert sink.calls[0] == (0, "call_PieqNSej6kM9hgYbcQdbZSaC", "get_weather", "")
         assert all(c[1] is None and c[2] is None for c in sink.calls if c[3])
@@ -195,12 +206,7 @@ ANTHROPIC_TWO_CALLS = _anthropic(
 
 
 def test_anthropic_tool_use_blocks_become_pieces_at_any_split() -> None:
-    for pieces in _splits(ANTHROPIC_TWO_CALLS):
-        sink = Recording()
-        reader = MessagesReader("svc", sink)
-        for piece in pieces:
-            reader.feed(piece)
-        reader.close()
+    for sink in _read_at_every_split(ANTHROPIC_TWO_CALLS, lambda sink: MessagesReader("svc", sink)):
         assert "".join(sink.texts) == "Let me check both."
         assert _whole(sink) == [
             ("toolu_01T1x1fJ34qAmk2tNTrN7Up6", "get_weather", '{"location": "Paris, 巴黎"}'),
@@ -217,12 +223,11 @@ def test_anthropic_json_output_tool_is_read_as_the_answer_text() -> None:
         [{"type": "tool_use", "id": "toolu_J", "name": "weather", "pieces": ['{"c": ', "12}"]}],
         "tool_use",
     )
-    for pieces in _splits(data):
-        sink = Recording()
-        reader = MessagesReader("svc", sink, json_tool="weather")
-        for piece in pieces:
-            reader.feed(piece)
-        reader.close()
+
+    def json_reader(sink: Recording) -> MessagesReader:
+        return MessagesReader("svc", sink, json_tool="weather")
+
+    for sink in _read_at_every_split(data, json_reader):
         assert "".join(sink.texts) == '{"c": 12}' and sink.calls == []
         assert sink.finishes == [("stop", None)]
 
