@@ -392,3 +392,28 @@ async def test_the_bundled_model_stays_until_the_admin_disables_it(
     hidden = await admin.put(f"{UPSTREAMS}/models/local/{bundled}", json={"enabled": False})
     assert hidden.status_code == 200
     assert [m["id"] for m in (await alice.get("/api/models")).json()["models"]] == ["fake-model"]
+
+
+async def test_an_unchanged_provider_and_credential_keep_their_objects(
+    harness: Harness, upstream: FakeUpstream
+) -> None:
+    admin = await harness.user("root", role="admin")
+    provider = await _connect(admin, upstream)
+    live = harness.services.upstreams
+    before = live.live("lan")
+    assert before is not None
+    [first] = before.credentials
+    await admin.put(f"{UPSTREAMS}/models/lan/fake-model", json={"enabled": True})
+    assert live.live("lan") is before  # a model setting rebuilds nothing
+    added = await admin.post(
+        f"{UPSTREAMS}/providers/{provider['id']}/credentials", json={"api_key": KEY}
+    )
+    assert added.status_code == 201
+    after = live.live("lan")
+    assert after is not None and after is not before
+    assert after.credentials[0] is first  # the unchanged key keeps its client and state
+    assert [c.name for c in after.credentials] == ["default", "key-1"]
+    assert [r["name"] for r in await harness.services.scheduler.status("lan")] == [
+        "default",
+        "key-1",
+    ]
