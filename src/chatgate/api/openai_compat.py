@@ -98,10 +98,12 @@ class OpenAIMessage(BaseModel):
             raise UnsupportedField(
                 f"messages[{at}].tool_call_id", "A tool message must say which call it answers."
             )
+        if self.tool_calls and self.role != "assistant":
+            raise UnsupportedField(
+                f"messages[{at}].tool_calls", "Only assistant messages carry tool calls."
+            )
         calls = tuple(
-            ToolCall(c.id, c.function.name, c.function.arguments)
-            for c in self.tool_calls or ()
-            if self.role == "assistant"
+            ToolCall(c.id, c.function.name, c.function.arguments) for c in self.tool_calls or ()
         )
         return ChatMessage(
             "system" if self.role == "developer" else self.role,
