@@ -359,6 +359,7 @@ async def test_images_by_url_and_data_url(chat: Harness, fake: FakeUpstream, mod
         (ANTHROPIC, {"seed": 7}, "seed"),
         (ANTHROPIC, {"n": 2}, "n"),
         (ANTHROPIC, {"logprobs": True}, "logprobs"),
+        (OPENAI, {"top_logprobs": 2}, "top_logprobs"),
         (ANTHROPIC, {"tools": TOOLS, "response_format": FORMAT}, "response_format"),
         (OPENAI, {"n": 3}, "n"),
     ],
@@ -377,6 +378,46 @@ async def test_a_field_the_upstream_cannot_carry_is_refused_by_name(
     assert error["param"] == param and error["type"] == "invalid_request_error"
     assert error["code"] and error["message"]
     assert fake.calls() == 0, "refused before any upstream call"
+    await client.close()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_logprobs_come_back_with_their_tokens(
+    chat: Harness, fake: FakeUpstream, stream: bool
+) -> None:
+    client = await _client(chat)
+    entries: list[Any] = []
+    text = ""
+    if stream:
+        chunks = await client.chat.completions.create(
+            model=OPENAI,
+            messages=QUESTION,  # type: ignore[arg-type]
+            logprobs=True,
+            top_logprobs=2,
+            stream=True,
+        )
+        async for chunk in chunks:
+            for choice in chunk.choices:
+                pieces = choice.logprobs.content if choice.logprobs else None
+                if choice.delta.content:  # each token's entry comes with the token
+                    assert pieces and [p.token for p in pieces] == [choice.delta.content]
+                text += choice.delta.content or ""
+                entries += pieces or []
+    else:
+        completion = await client.chat.completions.create(
+            model=OPENAI,
+            messages=QUESTION,  # type: ignore[arg-type]
+            logprobs=True,
+            top_logprobs=2,
+        )
+        text = completion.choices[0].message.content or ""
+        logprobs = completion.choices[0].logprobs
+        entries = list(logprobs.content or []) if logprobs else []
+    sent = _sent(fake)
+    assert (sent["logprobs"], sent["top_logprobs"]) == (True, 2)
+    assert text == REPLY and "".join(e.token for e in entries) == REPLY
+    assert [e.logprob for e in entries] == [-(i + 1) / 100 for i in range(len(entries))]
+    assert all(len(e.top_logprobs) == 2 for e in entries)
     await client.close()
 
 

@@ -142,6 +142,8 @@ BUSY_DETAIL = (
 #                             must not be sent back); usage counts the reasoning tokens in
 #                             ``completion_tokens`` and ``completion_tokens_details``.
 #                             Other protocols: like ``normal``.
+#   (any scenario, OpenAI) a request with ``logprobs: true`` gets ``choices[].logprobs.content``
+#                             for every token (see ``_OpenAI.logprob``), ``top_logprobs`` long
 #   tool_calls                answer with function calls: ``text`` (default "") first, then each
 #                             of ``calls`` (``{"id", "name", "arguments"}``, arguments as JSON
 #                             text) — OpenAI: a chunk with index, id, type, name and empty
@@ -715,8 +717,24 @@ class _OpenAI(_Protocol):
             delta = {"content": token, "reasoning_content": None}
         elif not ex.sent:
             delta = {"role": "assistant", "content": token}
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}
+        logprobs = None
+        if ex.body.get("logprobs"):
+            logprobs = {"content": [self.logprob(ex, token, len(ex.sent))], "refusal": None}
+        choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": None}
         return self._chunk(ex, [choice], **extra)
+
+    @staticmethod
+    def logprob(ex: _Exchange, token: str, position: int) -> Json:
+        """With ``logprobs``: token ``n`` has log-probability ``-(n + 1) / 100`` and
+        ``top_logprobs`` alternatives (itself, then ``"alt1"``, ``"alt2"``, …)."""
+        value = -(position + 1) / 100
+
+        def entry(text: str, logprob: float) -> Json:
+            return {"token": text, "logprob": logprob, "bytes": list(text.encode())}
+
+        top = int(ex.body.get("top_logprobs") or 0)
+        alternatives = [entry(token, value)] + [entry(f"alt{i}", value - i) for i in range(1, top)]
+        return {**entry(token, value), "top_logprobs": alternatives[:top]}
 
     def usage(self, ex: _Exchange) -> Json:
         completion = len(ex.sent) + len(ex.reasoning) + ex.call_tokens
@@ -820,7 +838,12 @@ class _OpenAI(_Protocol):
                             else {}
                         ),
                     },
-                    "logprobs": None,
+                    "logprobs": {
+                        "content": [self.logprob(ex, t, i) for i, t in enumerate(ex.sent)],
+                        "refusal": None,
+                    }
+                    if ex.body.get("logprobs")
+                    else None,
                     "finish_reason": self.finish_reason(ex),
                 }
             ],

@@ -41,6 +41,7 @@ class Recording:
     usages: list[tuple[int | None, int | None]] = field(default_factory=list)
     finishes: list[tuple[str | None, dict[str, Any] | None]] = field(default_factory=list)
     calls: list[tuple[int, str | None, str | None, str]] = field(default_factory=list)
+    probs: list[Any] = field(default_factory=list)
 
     def text(self, text: str) -> None:
         assert text, "an empty text piece"
@@ -52,6 +53,9 @@ class Recording:
 
     def tool_call(self, index: int, id: str | None, name: str | None, arguments: str) -> None:
         self.calls.append((index, id, name, arguments))
+
+    def logprobs(self, content: list[Any]) -> None:
+        self.probs.extend(content)
 
     def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
         self.usages.append((prompt_tokens, completion_tokens))

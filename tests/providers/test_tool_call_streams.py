@@ -366,7 +366,7 @@ CARRIED: dict[str, set[str]] = {
     "stop": {"openai", "azure", "gemini", "mistral", "anthropic"},
     "user": {"openai", "azure", "anthropic"},
     "n": set(),
-    "logprobs": set(),
+    "logprobs": {"openai", "azure"},
 }
 REQUESTS: dict[str, tuple[ChatRequest, str]] = {
     "tools": (
@@ -437,3 +437,24 @@ def test_tool_arguments_that_are_not_an_object_are_refused_for_anthropic_only() 
     with pytest.raises(BadRequest) as caught:
         surface.check("anthropic", Anthropic.surface, request)
     assert caught.value.extra["param"] == "messages[1].tool_calls[0].function.arguments"
+
+
+def test_openai_logprobs_go_to_the_sink_after_their_text() -> None:
+    entry = {"token": "Hi", "logprob": -0.01, "bytes": [72, 105], "top_logprobs": []}
+    data = _sse(
+        _chunk({"role": "assistant", "content": "Hi"}, None)
+        | {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"content": "Hi"},
+                    "logprobs": {"content": [entry], "refusal": None},
+                    "finish_reason": None,
+                }
+            ]
+        },
+        _chunk({}, "stop"),
+        "[DONE]",
+    )
+    for sink in _read_at_every_split(data, lambda sink: ChatCompletionsReader("svc", sink)):
+        assert sink.texts == ["Hi"] and sink.probs == [entry]

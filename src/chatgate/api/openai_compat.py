@@ -31,7 +31,15 @@ from chatgate.providers.surface import (
     ToolCall,
     UnsupportedField,
 )
-from chatgate.services.live import DELTA, DONE, ERROR, REASONING, TOOL_CALL, LiveGeneration
+from chatgate.services.live import (
+    DELTA,
+    DONE,
+    ERROR,
+    LOGPROBS,
+    REASONING,
+    TOOL_CALL,
+    LiveGeneration,
+)
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 DONE_LINE = b"data: [DONE]\n\n"
@@ -195,6 +203,8 @@ class CompletionIn(BaseModel):
             choice, named = "function", self.tool_choice.function.name
         else:
             choice = self.tool_choice
+        if self.top_logprobs is not None and not self.logprobs:
+            raise UnsupportedField("top_logprobs", "top_logprobs needs logprobs: true.")
         fmt = self.response_format
         response_format = None
         if fmt is not None and fmt.type == "json_schema":
@@ -222,20 +232,29 @@ class CompletionIn(BaseModel):
             stop=tuple(s for s in stop if s),
             user=self.user,
             n=self.n,
-            logprobs=bool(self.logprobs or self.top_logprobs),
+            logprobs=bool(self.logprobs),
+            top_logprobs=self.top_logprobs if self.logprobs else None,
         )
         return NO_OPTIONS if options == NO_OPTIONS else options
 
 
 def _chunk(
-    completion_id: str, created: int, model: str, delta: dict[str, Any], finish: str | None
+    completion_id: str,
+    created: int,
+    model: str,
+    delta: dict[str, Any],
+    finish: str | None,
+    logprobs: list[Any] | None = None,
 ) -> bytes:
+    choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+    if logprobs is not None:
+        choice["logprobs"] = {"content": logprobs, "refusal": None}
     body = {
         "id": completion_id,
         "object": "chat.completion.chunk",
         "created": created,
         "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        "choices": [choice],
     }
     return b"data: " + orjson.dumps(body) + b"\n\n"
 
@@ -333,7 +352,16 @@ class CompletionStream(Response):
             for index in range(cursor, end):
                 kind = kinds[index]
                 if kind == DELTA:
-                    parts.append(content_chunk(payloads[index]))
+                    if index + 1 < end and kinds[index + 1] == LOGPROBS:  # asked for: together
+                        delta = {"content": payloads[index]}
+                        probs = payloads[index + 1]
+                        parts.append(_chunk(completion_id, created, model, delta, None, probs))
+                    else:
+                        parts.append(content_chunk(payloads[index]))
+                elif kind == LOGPROBS:
+                    if kinds[index - 1] != DELTA:  # else sent with its text
+                        chunk = _chunk(completion_id, created, model, {}, None, payloads[index])
+                        parts.append(chunk)
                 elif kind == REASONING:  # the field DeepSeek's and vLLM's clients read
                     delta = {"reasoning_content": payloads[index]}
                     parts.append(_chunk(completion_id, created, model, delta, None))
@@ -432,6 +460,7 @@ async def chat_completions(
     if generation.error:
         return error_response(_error_of(generation.error))
     text, calls = generation.text_so_far(), generation.tool_calls()
+    probs = generation.logprobs_so_far()
     message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
     reasoning = generation.reasoning_so_far()
     if reasoning:
@@ -456,6 +485,7 @@ async def chat_completions(
                     "index": 0,
                     "message": message,
                     "finish_reason": _finish_reason(generation),
+                    **({"logprobs": {"content": probs, "refusal": None}} if probs else {}),
                 }
             ],
             "usage": _usage(generation),

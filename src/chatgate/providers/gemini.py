@@ -6,22 +6,28 @@ no `finish_reason` until the last chunk, which brings the last text, the finish 
 usage together. Its model list names models `models/<id>`; the ids to call are without it.
 
 Of the OpenAI surface it carries what Google documents for the endpoint: tools and tool choice,
-images as data URLs, JSON and JSON-schema output, seed and stop; `parallel_tool_calls`, `user`
-and images by http URL are refused up front rather than sent to be ignored.
+images as data URLs, JSON and JSON-schema output, seed and stop; `parallel_tool_calls`, `user`,
+`logprobs` and images by http URL are refused up front rather than sent to be ignored.
 """
 
 from __future__ import annotations
 
 from chatgate.config import ProviderKind
 from chatgate.providers.openai_compat import OpenAICompatible
-from chatgate.providers.surface import IMAGE_URLS, OPENAI_SURFACE, PARALLEL_TOOL_CALLS, USER
+from chatgate.providers.surface import (
+    IMAGE_URLS,
+    LOGPROBS,
+    OPENAI_SURFACE,
+    PARALLEL_TOOL_CALLS,
+    USER,
+)
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/openai"
 
 
 class Gemini(OpenAICompatible):
     kind = ProviderKind.gemini
-    surface = OPENAI_SURFACE - {PARALLEL_TOOL_CALLS, USER, IMAGE_URLS}
+    surface = OPENAI_SURFACE - {PARALLEL_TOOL_CALLS, USER, IMAGE_URLS, LOGPROBS}
 
     async def list_models(self) -> list[str]:
         return [model.removeprefix("models/") for model in await super().list_models()]

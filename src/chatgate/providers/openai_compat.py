@@ -168,6 +168,10 @@ def options_body(options: Options) -> dict[str, Any]:
         body["stop"] = list(options.stop)
     if options.user is not None:
         body["user"] = options.user
+    if options.logprobs:
+        body["logprobs"] = True
+        if options.top_logprobs is not None:
+            body["top_logprobs"] = options.top_logprobs
     return body
 
 
@@ -232,6 +236,9 @@ class ChatCompletionsReader:
             calls = delta.get("tool_calls")
             if calls:
                 _tool_calls(calls, sink)
+            logprobs = choice.get("logprobs")
+            if logprobs and isinstance(logprobs, dict) and logprobs.get("content"):
+                sink.logprobs(logprobs["content"])
             reason = choice.get("finish_reason")
             if reason:
                 self.finished = True

@@ -32,10 +32,10 @@ SEED = "seed"
 STOP = "stop"
 USER = "user"
 RAW_TOOL_ARGUMENTS = "raw_tool_arguments"  # earlier tool calls' arguments go on as written
-# Not carried by the gateway yet (one choice per answer, no token log-probabilities), so no
-# provider lists them: `n` > 1 and `logprobs` are refused by name whatever the upstream.
+LOGPROBS = "logprobs"  # logprobs / top_logprobs
+# Not carried by the gateway yet (one choice per answer), so no provider lists it: `n` > 1 is
+# refused by name whatever the upstream.
 SEVERAL_CHOICES = "n"
-LOGPROBS = "logprobs"
 
 OPENAI_SURFACE = frozenset(
     {
@@ -50,6 +50,7 @@ OPENAI_SURFACE = frozenset(
         STOP,
         USER,
         RAW_TOOL_ARGUMENTS,
+        LOGPROBS,
     }
 )
 TEXT_ONLY: frozenset[str] = frozenset()
@@ -101,6 +102,7 @@ class Options:
     user: str | None = None
     n: int | None = None
     logprobs: bool | None = None
+    top_logprobs: int | None = None
 
     @property
     def json_mode(self) -> bool:

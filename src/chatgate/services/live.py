@@ -28,6 +28,7 @@ STREAMING = "streaming"
 DELTA = "delta"
 REASONING = "reasoning"
 TOOL_CALL = "tool_call"  # {index, id, name, arguments}: one piece of a function call
+LOGPROBS = "logprobs"  # [{token, logprob, bytes, top_logprobs}] of the text just before
 RESET = "reset"
 USAGE = "usage"
 TITLE = "title"
@@ -161,6 +162,12 @@ class LiveGeneration:
         if self._waiters:
             self.wake()
 
+    def logprobs(self, content: list[Any]) -> None:
+        self.kinds.append(LOGPROBS)
+        self.payloads.append(content)
+        if self._waiters:
+            self.wake()
+
     def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = completion_tokens
@@ -213,6 +220,11 @@ class LiveGeneration:
 
     def reasoning_so_far(self) -> str:
         return self.reasoning_prefix + self._joined(REASONING)
+
+    def logprobs_so_far(self) -> list[Any]:
+        return [
+            e for k, p in zip(self.kinds, self.payloads, strict=True) if k == LOGPROBS for e in p
+        ]
 
     def tool_calls(self) -> list[dict[str, Any]]:
         """The whole function calls made so far, in index order: `[{id, name, arguments}]`."""

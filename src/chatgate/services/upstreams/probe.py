@@ -65,6 +65,9 @@ class _Sink:
     def tool_call(self, index: int, id: str | None, name: str | None, arguments: str) -> None:
         """The test asks for no tools: a call would not be part of its answer."""
 
+    def logprobs(self, content: list[Any]) -> None:
+        """The test asks for none."""
+
     def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
         """Not counted: a test is not charged to anyone."""
 
