@@ -360,6 +360,15 @@ async def test_images_by_url_and_data_url(chat: Harness, fake: FakeUpstream, mod
         (ANTHROPIC, {"n": 2}, "n"),
         (ANTHROPIC, {"logprobs": True}, "logprobs"),
         (OPENAI, {"top_logprobs": 2}, "top_logprobs"),
+        (
+            OPENAI,
+            {
+                "messages": [
+                    {"role": "tool", "tool_call_id": "c", "content": IMAGE_QUESTION[0]["content"]}
+                ]
+            },
+            "messages[0].content[1]",
+        ),
         (ANTHROPIC, {"tools": TOOLS, "response_format": FORMAT}, "response_format"),
         (OPENAI, {"n": 3}, "n"),
     ],

@@ -76,7 +76,7 @@ class _ToolCall(BaseModel):
 
 # What an image URL may be: the upstream fetches http(s) itself; inline images are base64 of
 # the types every vision API takes.
-_DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]+\Z")
+_DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}\Z")
 
 
 class OpenAIMessage(BaseModel):
@@ -93,6 +93,10 @@ class OpenAIMessage(BaseModel):
                 if part.type == "text":
                     parts.append(part.text)
                 elif part.type == "image_url" and part.image_url is not None:
+                    if self.role != "user":  # as OpenAI: images are questions, not answers
+                        raise UnsupportedField(
+                            f"messages[{at}].content[{j}]", "Only user messages can hold images."
+                        )
                     parts.append(_image(part.image_url, f"messages[{at}].content[{j}]"))
                 else:
                     raise UnsupportedField(
