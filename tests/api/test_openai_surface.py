@@ -370,7 +370,7 @@ async def test_images_by_url_and_data_url(chat: Harness, fake: FakeUpstream, mod
             "messages[0].content[1]",
         ),
         (ANTHROPIC, {"tools": TOOLS, "response_format": FORMAT}, "response_format"),
-        (OPENAI, {"n": 3}, "n"),
+        (OPENAI, {"n": 3, "tools": TOOLS}, "n"),
     ],
 )
 async def test_a_field_the_upstream_cannot_carry_is_refused_by_name(
@@ -427,6 +427,43 @@ async def test_logprobs_come_back_with_their_tokens(
     assert text == REPLY and "".join(e.token for e in entries) == REPLY
     assert [e.logprob for e in entries] == [-(i + 1) / 100 for i in range(len(entries))]
     assert all(len(e.top_logprobs) == 2 for e in entries)
+    await client.close()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_several_choices_come_back_each_with_its_index(
+    chat: Harness, fake: FakeUpstream, stream: bool
+) -> None:
+    client = await _client(chat)
+    texts: dict[int, str] = {}
+    finishes: dict[int, str | None] = {}
+    if stream:
+        chunks = await client.chat.completions.create(
+            model=OPENAI,
+            messages=QUESTION,  # type: ignore[arg-type]
+            n=3,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        usage = None
+        async for chunk in chunks:
+            usage = chunk.usage or usage
+            for choice in chunk.choices:
+                texts[choice.index] = texts.get(choice.index, "") + (choice.delta.content or "")
+                finishes[choice.index] = choice.finish_reason or finishes.get(choice.index)
+    else:
+        completion = await client.chat.completions.create(
+            model=OPENAI,
+            messages=QUESTION,  # type: ignore[arg-type]
+            n=3,
+        )
+        usage = completion.usage
+        texts = {c.index: c.message.content or "" for c in completion.choices}
+        finishes = {c.index: c.finish_reason for c in completion.choices}
+    assert _sent(fake)["n"] == 3
+    assert texts == {0: REPLY, 1: f"(1) {REPLY}", 2: f"(2) {REPLY}"}
+    assert finishes == {0: "stop", 1: "stop", 2: "stop"}
+    assert usage is not None and usage.completion_tokens == 3 * fake.requests[-1].tokens_sent
     await client.close()
 
 
@@ -583,3 +620,16 @@ async def test_an_answer_with_calls_keeps_them_as_message_parts_in_the_stored_tr
     stored = json.loads(parts) if isinstance(parts, str) else parts
     assert stored == [{"type": "tool_call", **call} for call in CALLS]
     assert (content, finish) == ("Checking.", "tool_calls")
+
+
+async def test_several_choices_share_what_is_left_of_a_token_budget(
+    make_harness: Callable[..., Any], fake: FakeUpstream
+) -> None:
+    harness: Harness = await make_harness(
+        providers=providers_for(fake), quotas={"tokens_per_day": 300}
+    )
+    client = await _client(harness)
+    await client.chat.completions.create(model=OPENAI, messages=QUESTION, n=3)  # type: ignore[arg-type]
+    each = _sent(fake)["max_tokens"]
+    assert each > 50 and 3 * each <= 300, "room for every choice is reserved, not for one"
+    await client.close()

@@ -142,6 +142,11 @@ BUSY_DETAIL = (
 #                             must not be sent back); usage counts the reasoning tokens in
 #                             ``completion_tokens`` and ``completion_tokens_details``.
 #                             Other protocols: like ``normal``.
+#   (any scenario, OpenAI) a streamed request with ``n`` > 1 gets every chunk with all ``n``
+#                             choices:
+#                             choice ``i`` > 0 writes ``f"({i}) "`` before each token of the
+#                             first (so its text is ``f"({i}) "`` + the reply); every token of
+#                             every choice counts in ``completion_tokens``
 #   (any scenario, OpenAI) a request with ``logprobs: true`` gets ``choices[].logprobs.content``
 #                             for every token (see ``_OpenAI.logprob``), ``top_logprobs`` long
 #   tool_calls                answer with function calls: ``text`` (default "") first, then each
@@ -721,7 +726,21 @@ class _OpenAI(_Protocol):
         if ex.body.get("logprobs"):
             logprobs = {"content": [self.logprob(ex, token, len(ex.sent))], "refusal": None}
         choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": None}
-        return self._chunk(ex, [choice], **extra)
+        others = [
+            {
+                "index": i,
+                "delta": {"content": (f"({i}) " if not ex.sent else "") + token},
+                "logprobs": None,
+                "finish_reason": None,
+            }
+            for i in range(1, self.choices(ex))
+        ]
+        return self._chunk(ex, [choice, *others], **extra)
+
+    @staticmethod
+    def choices(ex: _Exchange) -> int:
+        n = ex.body.get("n")
+        return n if isinstance(n, int) and n > 1 else 1
 
     @staticmethod
     def logprob(ex: _Exchange, token: str, position: int) -> Json:
@@ -737,7 +756,7 @@ class _OpenAI(_Protocol):
         return {**entry(token, value), "top_logprobs": alternatives[:top]}
 
     def usage(self, ex: _Exchange) -> Json:
-        completion = len(ex.sent) + len(ex.reasoning) + ex.call_tokens
+        completion = len(ex.sent) * self.choices(ex) + len(ex.reasoning) + ex.call_tokens
         prompt = ex.record.prompt_tokens
         usage: dict[str, Any] = {
             "prompt_tokens": prompt,
@@ -788,7 +807,8 @@ class _OpenAI(_Protocol):
     def end_events(self, ex: _Exchange) -> list[list[str]]:
         finish = self.finish_reason(ex)
         events = self.tool_events(ex)
-        events.append(self._chunk(ex, [{"index": 0, "delta": {}, "finish_reason": finish}]))
+        ends = [{"index": i, "delta": {}, "finish_reason": finish} for i in range(self.choices(ex))]
+        events.append(self._chunk(ex, ends))
         if ex.include_usage:
             events.append(self._chunk(ex, [], usage=self.usage(ex)))
         return events

@@ -42,6 +42,7 @@ class Recording:
     finishes: list[tuple[str | None, dict[str, Any] | None]] = field(default_factory=list)
     calls: list[tuple[int, str | None, str | None, str]] = field(default_factory=list)
     probs: list[Any] = field(default_factory=list)
+    choices: list[tuple[int, str | None, str | None]] = field(default_factory=list)
 
     def text(self, text: str) -> None:
         assert text, "an empty text piece"
@@ -53,6 +54,9 @@ class Recording:
 
     def tool_call(self, index: int, id: str | None, name: str | None, arguments: str) -> None:
         self.calls.append((index, id, name, arguments))
+
+    def choice(self, index: int, text: str | None, finish: str | None) -> None:
+        self.choices.append((index, text, finish))
 
     def logprobs(self, content: list[Any]) -> None:
         self.probs.extend(content)

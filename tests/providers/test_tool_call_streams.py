@@ -365,7 +365,7 @@ CARRIED: dict[str, set[str]] = {
     "seed": {"openai", "azure", "gemini", "mistral"},
     "stop": {"openai", "azure", "gemini", "mistral", "anthropic"},
     "user": {"openai", "azure", "anthropic"},
-    "n": set(),
+    "n": {"openai", "azure"},
     "logprobs": {"openai", "azure"},
 }
 REQUESTS: dict[str, tuple[ChatRequest, str]] = {
@@ -458,3 +458,20 @@ def test_openai_logprobs_go_to_the_sink_after_their_text() -> None:
     )
     for sink in _read_at_every_split(data, lambda sink: ChatCompletionsReader("svc", sink)):
         assert sink.texts == ["Hi"] and sink.probs == [entry]
+
+
+def test_openai_other_choices_go_to_the_sink_by_index() -> None:
+    def both(first: dict[str, Any], second: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        chunk = _chunk(first, finish)
+        chunk["choices"].append({"index": 1, "delta": second, "finish_reason": finish})
+        return chunk
+
+    data = _sse(
+        both({"role": "assistant", "content": "Yes"}, {"role": "assistant", "content": "No"}, None),
+        both({"content": "!"}, {"content": "?"}, None),
+        both({}, {}, "stop"),
+        "[DONE]",
+    )
+    for sink in _read_at_every_split(data, lambda sink: ChatCompletionsReader("svc", sink)):
+        assert sink.texts == ["Yes", "!"] and sink.finishes == [("stop", None)]
+        assert sink.choices == [(1, "No", None), (1, "?", None), (1, None, "stop")]

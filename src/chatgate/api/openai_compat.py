@@ -32,6 +32,7 @@ from chatgate.providers.surface import (
     UnsupportedField,
 )
 from chatgate.services.live import (
+    CHOICE,
     DELTA,
     DONE,
     ERROR,
@@ -249,8 +250,9 @@ def _chunk(
     delta: dict[str, Any],
     finish: str | None,
     logprobs: list[Any] | None = None,
+    index: int = 0,
 ) -> bytes:
-    choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+    choice: dict[str, Any] = {"index": index, "delta": delta, "finish_reason": finish}
     if logprobs is not None:
         choice["logprobs"] = {"content": logprobs, "refusal": None}
     body = {
@@ -283,9 +285,12 @@ class _ContentChunks:
 _FINISH_REASONS = frozenset({"length", "tool_calls", "content_filter"})
 
 
-def _finish_reason(generation: LiveGeneration) -> str:
-    reason = generation.finish_reason
+def _reason(reason: str | None) -> str:
     return reason if reason is not None and reason in _FINISH_REASONS else "stop"
+
+
+def _finish_reason(generation: LiveGeneration) -> str:
+    return _reason(generation.finish_reason)
 
 
 def _tool_delta(piece: dict[str, Any]) -> dict[str, Any]:
@@ -316,13 +321,16 @@ class CompletionStream(Response):
     """OpenAI chunks as the answer is written; an `error` chunk (never an empty success) when the
     upstream fails mid-way. The client hanging up stops the generation."""
 
-    def __init__(self, generation: LiveGeneration, *, include_usage: bool, on_close: Any) -> None:
+    def __init__(
+        self, generation: LiveGeneration, *, include_usage: bool, on_close: Any, choices: int = 1
+    ) -> None:
         self.status_code = 200
         self.background = None
         self.raw_headers = list(HEADERS)
         self.generation = generation
         self.include_usage = include_usage
         self.on_close = on_close
+        self.choices = choices
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
@@ -338,11 +346,13 @@ class CompletionStream(Response):
             int(time.time()),
             generation.model,
         )
+        role = {"role": "assistant", "content": ""}
         await send(
             {
                 "type": "http.response.body",
-                "body": _chunk(
-                    completion_id, created, model, {"role": "assistant", "content": ""}, None
+                "body": b"".join(
+                    _chunk(completion_id, created, model, role, None, index=index)
+                    for index in range(self.choices)
                 ),
                 "more_body": True,
             }
@@ -372,6 +382,15 @@ class CompletionStream(Response):
                 elif kind == TOOL_CALL:
                     delta = {"tool_calls": [_tool_delta(payloads[index])]}
                     parts.append(_chunk(completion_id, created, model, delta, None))
+                elif kind == CHOICE:  # n > 1
+                    piece = payloads[index]
+                    text = piece.get("text")
+                    delta = {"content": text} if text is not None else {}
+                    finish = None if text is not None else _reason(piece["finish_reason"])
+                    chunk = _chunk(
+                        completion_id, created, model, delta, finish, index=piece["index"]
+                    )
+                    parts.append(chunk)
                 elif kind == ERROR:
                     parts.append(
                         b"data: "
@@ -453,7 +472,10 @@ async def chat_completions(
         services.generations.subscribed(generation)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return CompletionStream(
-            generation, include_usage=include_usage, on_close=services.generations.unsubscribed
+            generation,
+            include_usage=include_usage,
+            on_close=services.generations.unsubscribed,
+            choices=body.n or 1,
         )
     assert generation.task is not None
     services.generations.subscribed(generation)
@@ -490,7 +512,15 @@ async def chat_completions(
                     "message": message,
                     "finish_reason": _finish_reason(generation),
                     **({"logprobs": {"content": probs, "refusal": None}} if probs else {}),
-                }
+                },
+                *(
+                    {
+                        "index": index,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": _reason(reason),
+                    }
+                    for index, (text, reason) in sorted(generation.other_choices().items())
+                ),
             ],
             "usage": _usage(generation),
         }

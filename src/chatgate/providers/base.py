@@ -67,6 +67,11 @@ class StreamSink(Protocol):
 
     def tool_call(self, index: int, id: str | None, name: str | None, arguments: str) -> None: ...
 
+    def choice(self, index: int, text: str | None, finish: str | None) -> None:
+        """With `n` > 1: a piece of text of choice `index` (1…n-1), or its finish reason.
+        Choice 0 is the answer itself (`text`, `finish`)."""
+        ...
+
     def logprobs(self, content: list[Any]) -> None:
         """The log-probabilities of the text just given to `text` (OpenAI's `logprobs.content`
         entries), when the request asked for them."""

@@ -7,7 +7,7 @@ usage together. Its model list names models `models/<id>`; the ids to call are w
 
 Of the OpenAI surface it carries what Google documents for the endpoint: tools and tool choice,
 images as data URLs, JSON and JSON-schema output, seed and stop; `parallel_tool_calls`, `user`,
-`logprobs` and images by http URL are refused up front rather than sent to be ignored.
+`logprobs`, `n` and images by http URL are refused up front rather than sent to be ignored.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from chatgate.providers.surface import (
     LOGPROBS,
     OPENAI_SURFACE,
     PARALLEL_TOOL_CALLS,
+    SEVERAL_CHOICES,
     USER,
 )
 
@@ -27,7 +28,7 @@ DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/openai"
 
 class Gemini(OpenAICompatible):
     kind = ProviderKind.gemini
-    surface = OPENAI_SURFACE - {PARALLEL_TOOL_CALLS, USER, IMAGE_URLS, LOGPROBS}
+    surface = OPENAI_SURFACE - {PARALLEL_TOOL_CALLS, USER, IMAGE_URLS, LOGPROBS, SEVERAL_CHOICES}
 
     async def list_models(self) -> list[str]:
         return [model.removeprefix("models/") for model in await super().list_models()]

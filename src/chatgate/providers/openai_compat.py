@@ -168,6 +168,8 @@ def options_body(options: Options) -> dict[str, Any]:
         body["stop"] = list(options.stop)
     if options.user is not None:
         body["user"] = options.user
+    if options.n is not None:
+        body["n"] = options.n
     if options.logprobs:
         body["logprobs"] = True
         if options.top_logprobs is not None:
@@ -220,6 +222,9 @@ class ChatCompletionsReader:
             )
         sink = self.sink
         for choice in chunk.get("choices") or ():
+            if choice.get("index"):  # another choice than the first (n > 1)
+                self.other(choice)
+                continue
             delta = choice.get("delta") or {}
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning and isinstance(reasoning, str):
@@ -246,6 +251,19 @@ class ChatCompletionsReader:
         usage = chunk.get("usage") or (chunk.get("x_groq") or {}).get("usage")
         if usage:
             sink.usage(*_token_counts(usage))
+
+    def other(self, choice: dict[str, Any]) -> None:
+        index = choice["index"]
+        if not isinstance(index, int):
+            return
+        delta = choice.get("delta") or {}
+        for key in ("content", "refusal"):
+            text = delta.get(key)
+            if text and isinstance(text, str):
+                self.sink.choice(index, text, None)
+        reason = choice.get("finish_reason")
+        if reason:
+            self.sink.choice(index, None, str(reason))
 
 
 def _tool_calls(calls: Any, sink: StreamSink) -> None:

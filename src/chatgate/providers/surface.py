@@ -33,9 +33,7 @@ STOP = "stop"
 USER = "user"
 RAW_TOOL_ARGUMENTS = "raw_tool_arguments"  # earlier tool calls' arguments go on as written
 LOGPROBS = "logprobs"  # logprobs / top_logprobs
-# Not carried by the gateway yet (one choice per answer), so no provider lists it: `n` > 1 is
-# refused by name whatever the upstream.
-SEVERAL_CHOICES = "n"
+SEVERAL_CHOICES = "n"  # n > 1: the other choices' text (not with tools or logprobs)
 
 OPENAI_SURFACE = frozenset(
     {
@@ -51,6 +49,7 @@ OPENAI_SURFACE = frozenset(
         USER,
         RAW_TOOL_ARGUMENTS,
         LOGPROBS,
+        SEVERAL_CHOICES,
     }
 )
 TEXT_ONLY: frozenset[str] = frozenset()
@@ -108,6 +107,10 @@ class Options:
     def json_mode(self) -> bool:
         return self.response_format is not None
 
+    @property
+    def choices(self) -> int:
+        return self.n or 1
+
 
 NO_OPTIONS = Options()
 
@@ -147,8 +150,13 @@ def check(kind: str, surface: frozenset[str], request: ChatRequest) -> None:
         raise refuse("stop", "Stop sequences")
     if options.user is not None and USER not in surface:
         raise refuse("user", "user")
-    if options.n is not None and options.n > 1 and SEVERAL_CHOICES not in surface:
-        raise refuse("n", "More than one choice (n > 1)")
+    if options.n is not None and options.n > 1:
+        if SEVERAL_CHOICES not in surface:
+            raise refuse("n", "More than one choice (n > 1)")
+        if options.tools or options.logprobs:  # the other choices carry text only
+            raise UnsupportedField(
+                "n", "More than one choice (n > 1) is not available with tools or logprobs."
+            )
     if options.logprobs and LOGPROBS not in surface:
         raise refuse("logprobs", "logprobs")
     for i, message in enumerate(request.messages):

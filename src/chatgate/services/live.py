@@ -29,6 +29,7 @@ DELTA = "delta"
 REASONING = "reasoning"
 TOOL_CALL = "tool_call"  # {index, id, name, arguments}: one piece of a function call
 LOGPROBS = "logprobs"  # [{token, logprob, bytes, top_logprobs}] of the text just before
+CHOICE = "choice"  # n > 1: {index, text} or {index, finish_reason} of another choice
 RESET = "reset"
 USAGE = "usage"
 TITLE = "title"
@@ -162,6 +163,16 @@ class LiveGeneration:
         if self._waiters:
             self.wake()
 
+    def choice(self, index: int, text: str | None, finish: str | None) -> None:
+        self.kinds.append(CHOICE)
+        if text is not None:
+            self.payloads.append({"index": index, "text": text})
+            self.last_activity = self._clock()
+        else:
+            self.payloads.append({"index": index, "finish_reason": finish})
+        if self._waiters:
+            self.wake()
+
     def logprobs(self, content: list[Any]) -> None:
         self.kinds.append(LOGPROBS)
         self.payloads.append(content)
@@ -220,6 +231,18 @@ class LiveGeneration:
 
     def reasoning_so_far(self) -> str:
         return self.reasoning_prefix + self._joined(REASONING)
+
+    def other_choices(self) -> dict[int, tuple[str, str | None]]:
+        """With `n` > 1: each other choice's text and finish reason, by index."""
+        found: dict[int, tuple[str, str | None]] = {}
+        for kind, payload in zip(self.kinds, self.payloads, strict=True):
+            if kind == CHOICE:
+                text, reason = found.get(payload["index"], ("", None))
+                found[payload["index"]] = (
+                    text + payload.get("text", ""),
+                    payload.get("finish_reason") or reason,
+                )
+        return found
 
     def logprobs_so_far(self) -> list[Any]:
         return [

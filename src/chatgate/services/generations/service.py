@@ -44,7 +44,7 @@ from chatgate.services.live import (
     USAGE,
     LiveGeneration,
 )
-from chatgate.services.quotas import Quotas, Reservation
+from chatgate.services.quotas import DEFAULT_OUTPUT_RESERVATION, Quotas, Reservation
 
 log = structlog.get_logger(__name__)
 
@@ -120,6 +120,9 @@ class Generations:
         usage_id = new_id() if job.stored else answer_id
         request = job.request
         output_limit = request.max_tokens or route.model.max_output_tokens
+        choices = request.options.choices
+        if choices > 1:  # /v1's n: every choice may be as long
+            output_limit = (output_limit or DEFAULT_OUTPUT_RESERVATION) * choices
         reservation = Reservation()
         self._starting.add(answer_id)
 
@@ -167,9 +170,11 @@ class Generations:
             raise NotFound("Conversation not found.") from exc
         finally:
             self._starting.discard(answer_id)
-        if reservation.max_output is not None and reservation.max_output != request.max_tokens:
+        if reservation.max_output is not None:
             # What is left of a token budget bounds the answer the upstream may write.
-            job = replace(job, request=replace(request, max_tokens=reservation.max_output))
+            per_choice = max(1, reservation.max_output // choices)
+            if per_choice != request.max_tokens:
+                job = replace(job, request=replace(request, max_tokens=per_choice))
 
         loop = asyncio.get_running_loop()
         generation = LiveGeneration(
@@ -301,6 +306,7 @@ class Generations:
                 generation.generated_text()
                 + generation.reasoning_so_far()[len(generation.reasoning_prefix) :]
                 + "".join(call["name"] + call["arguments"] for call in calls)
+                + "".join(text for text, _ in generation.other_choices().values())
             )
             generation.completion_tokens = tokens.count(generated) if generated else 0
         now = utcnow()

@@ -68,6 +68,9 @@ class _Sink:
     def logprobs(self, content: list[Any]) -> None:
         """The test asks for none."""
 
+    def choice(self, index: int, text: str | None, finish: str | None) -> None:
+        """The test asks for one choice."""
+
     def usage(self, prompt_tokens: int | None, completion_tokens: int | None) -> None:
         """Not counted: a test is not charged to anyone."""
 
