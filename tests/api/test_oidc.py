@@ -292,6 +292,8 @@ async def test_pkce_challenge_is_the_s256_of_the_verifier(
     [
         ({"aud": "someone-else"}, False, "audience"),
         ({"aud": ["someone-else", "another"]}, False, "audience"),
+        # Naming us as the authorized party does not make a token for another audience ours.
+        ({"aud": "someone-else", "azp": CLIENT_ID}, False, "audience"),
         ({"exp": 1_700_000_000, "iat": 1_699_999_000}, False, "expired"),
         ({}, True, "signature"),
         ({"iss": "https://evil.example"}, False, "issuer"),
@@ -384,6 +386,10 @@ async def test_the_trusted_header_from_the_proxy_signs_in(proxied: Harness) -> N
         "/api/conversations", headers={**HEADER, "Origin": "https://evil.example"}, json={}
     )
     assert forged.status_code == 403
+    # The proxy's word does not bring back a disabled account.
+    await proxied.services.users.update(me.json()["id"], status="disabled")
+    refused = await proxy.get("/api/auth/me", headers=HEADER)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "account_disabled"
 
 
 async def test_the_trusted_header_from_anywhere_else_is_ignored_and_logged(

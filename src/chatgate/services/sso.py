@@ -45,6 +45,7 @@ log = structlog.get_logger("chatgate.sso")
 FLOW_LIFETIME = timedelta(minutes=10)
 HEADER_ISSUER = "header:"
 IGNORED_LOG_INTERVAL = 60.0
+SEEN_INTERVAL = timedelta(hours=1)
 _NOT_NAME = re.compile(r"[^\w.\-]+")
 
 
@@ -385,15 +386,27 @@ class SingleSignOn:
         email = email.strip().lower()[:320] if email and "@" in email else None
         now = utcnow()
 
+        def known(s: DbSession) -> tuple[UserInfo, bool] | None:
+            identity = repo.get_identity(s, issuer, subject)
+            if identity is None:
+                return None
+            user = users_repo.get_user(s, identity.user_id)
+            assert user is not None
+            stale = identity.last_login_at is None or now - identity.last_login_at > SEEN_INTERVAL
+            return UserInfo.of(user), stale
+
+        # Every request carries the header: a read, and a write only for a new name or once an
+        # hour (the last sign-in time).
+        found = await self._db.read(known)
+        if found is not None and not found[1]:
+            return self._active(found[0])
+
         def find(s: DbSession) -> tuple[UserInfo, bool]:
             identity = repo.get_identity(s, issuer, subject)
             if identity is not None:
                 user = users_repo.get_user(s, identity.user_id)
                 assert user is not None
-                if identity.last_login_at is None or now - identity.last_login_at > timedelta(
-                    hours=1
-                ):
-                    identity.last_login_at = now
+                identity.last_login_at = now
                 return UserInfo.of(user), False
             user = _new_user(s, _username_from(subject, email), role="user", quota=None)
             repo.add_identity(
@@ -417,6 +430,10 @@ class SingleSignOn:
                 target_user_id=user.id,
                 detail=f"provider=header subject={subject} email={email or '-'}",
             )
+        return self._active(user)
+
+    @staticmethod
+    def _active(user: UserInfo) -> Principal:
         if user.status == "disabled":
             raise AccountDisabled()
         if user.status == "pending":
