@@ -5,6 +5,7 @@
  * start chatting" — and the first chat is answered by the fake upstream, never by the bundled demo
  * model. No shell, no restart. Then Admin → Upstreams, reloaded, shows the key only as its hint.
  */
+import AxeBuilder from '@axe-core/playwright'
 import type { Page } from '@playwright/test'
 import { layoutProblems } from './layout'
 import { freePort, logDir, python, repoRoot, startChatGate, startProcess, stopProcess, waitFor, type RunningServer } from './server'
@@ -127,7 +128,7 @@ async function chooseService(page: Page, name: string): Promise<void> {
   await page.locator('.n-base-select-option', { hasText: name }).click()
 }
 
-/** Light and dark, 1280 and 360 px wide; at 360 px every control fits. */
+/** Light and dark, 1280 and 360 px wide; at 360 px every control fits; axe finds nothing serious. */
 async function shots(page: Page, name: string): Promise<void> {
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme })
@@ -135,6 +136,10 @@ async function shots(page: Page, name: string): Promise<void> {
       await page.setViewportSize({ width, height: width === 360 ? 740 : 800 })
       await page.waitForTimeout(200)
       if (width === 360) expect(await layoutProblems(page), `${name} at 360 px, ${scheme}`).toEqual([])
+      else {
+        const found = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === 'critical' || v.impact === 'serious')
+        expect(found.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join('; ')}`), `${name}, ${scheme}`).toEqual([])
+      }
       await shot(page, `${name}-${scheme}-${width}`)
     }
   }

@@ -168,7 +168,7 @@ export async function walkChat(page: Page, data: WalkData, s: Strings, visit: Vi
   }, '.n-modal input[type="password"]')
 }
 
-/** The account page, and every admin tab with the users tab's dialogs. */
+/** The account page, every admin tab with the users' and upstreams' dialogs, and the setup's second step. */
 export async function walkPages(page: Page, data: WalkData, s: Strings, visit: Visit): Promise<void> {
   const button = (name: string) => page.getByRole('button', { name, exact: true })
   await open(page, '/account', 'main#main-content h2')
@@ -200,4 +200,8 @@ export async function walkPages(page: Page, data: WalkData, s: Strings, visit: V
     () => page.locator('.admin-toolbar').getByRole('button', { name: s.connect.title, exact: true }).click(), '.n-modal .connect-form')
   await look(page, visit, 'admin-model-dialog',
     () => button(s.upstreams.editFor.replace('{name}', 'fake-model')).click(), '.n-modal input[aria-label]')
+
+  // The setup's second step, as the administrator who has just created the first account sees it.
+  await open(page, '/setup?step=connect', '.auth-card .connect-form')
+  await visit('setup-connect')
 }

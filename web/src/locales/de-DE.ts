@@ -538,7 +538,7 @@ export default {
     findModels: 'Modelle suchen',
     modelsFound: 'Gefundene Modelle: {n}',
     models: 'Modelle',
-    modelsPlaceholder: 'Modelle wählen oder einen Modellnamen eingeben',
+    modelsHint: 'Modelle wählen oder einen Modellnamen eingeben',
     test: 'Testen',
     testModel: '{model} testen',
     testWaiting: 'Warte auf die Antwort…',

@@ -553,7 +553,7 @@ export default {
     findModels: 'Find models',
     modelsFound: 'Models found: {n}',
     models: 'Models',
-    modelsPlaceholder: 'Pick models, or type a model name',
+    modelsHint: 'Pick models, or type a model name',
     test: 'Test',
     testModel: 'Test {model}',
     testWaiting: 'Waiting for the answer…',

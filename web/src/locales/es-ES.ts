@@ -538,7 +538,7 @@ export default {
     findModels: 'Buscar modelos',
     modelsFound: 'Modelos encontrados: {n}',
     models: 'Modelos',
-    modelsPlaceholder: 'Elige modelos o escribe el nombre de uno',
+    modelsHint: 'Elige modelos o escribe el nombre de uno',
     test: 'Probar',
     testModel: 'Probar {model}',
     testWaiting: 'Esperando la respuesta…',

@@ -538,7 +538,7 @@ export default {
     findModels: 'Trouver les modèles',
     modelsFound: 'Modèles trouvés : {n}',
     models: 'Modèles',
-    modelsPlaceholder: 'Choisissez des modèles ou saisissez un nom de modèle',
+    modelsHint: 'Choisissez des modèles ou saisissez un nom de modèle',
     test: 'Tester',
     testModel: 'Tester {model}',
     testWaiting: 'En attente de la réponse…',

@@ -538,7 +538,7 @@ export default {
     findModels: 'モデルを探す',
     modelsFound: '見つかったモデル: {n}',
     models: 'モデル',
-    modelsPlaceholder: 'モデルを選ぶか、モデル名を入力',
+    modelsHint: 'モデルを選ぶか、モデル名を入力',
     test: 'テスト',
     testModel: '{model} をテスト',
     testWaiting: '回答を待っています…',

@@ -538,7 +538,7 @@ export default {
     findModels: '모델 찾기',
     modelsFound: '찾은 모델: {n}',
     models: '모델',
-    modelsPlaceholder: '모델을 고르거나 모델 이름을 입력하세요',
+    modelsHint: '모델을 고르거나 모델 이름을 입력하세요',
     test: '테스트',
     testModel: '{model} 테스트',
     testWaiting: '답변을 기다리는 중…',

@@ -538,7 +538,7 @@ export default {
     findModels: 'Найти модели',
     modelsFound: 'Найдено моделей: {n}',
     models: 'Модели',
-    modelsPlaceholder: 'Выберите модели или введите имя модели',
+    modelsHint: 'Выберите модели или введите имя модели',
     test: 'Проверить',
     testModel: 'Проверить {model}',
     testWaiting: 'Ждём ответа…',

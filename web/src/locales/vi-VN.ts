@@ -538,7 +538,7 @@ export default {
     findModels: 'Tìm mô hình',
     modelsFound: 'Số mô hình tìm thấy: {n}',
     models: 'Mô hình',
-    modelsPlaceholder: 'Chọn mô hình hoặc nhập tên mô hình',
+    modelsHint: 'Chọn mô hình hoặc nhập tên mô hình',
     test: 'Thử',
     testModel: 'Thử {model}',
     testWaiting: 'Đang chờ câu trả lời…',

@@ -538,7 +538,7 @@ export default {
     findModels: '查找模型',
     modelsFound: '找到的模型：{n}',
     models: '模型',
-    modelsPlaceholder: '选择模型，或输入模型名称',
+    modelsHint: '选择模型，或输入模型名称',
     test: '测试',
     testModel: '测试 {model}',
     testWaiting: '正在等待回答…',

@@ -538,7 +538,7 @@ export default {
     findModels: '尋找模型',
     modelsFound: '找到的模型：{n}',
     models: '模型',
-    modelsPlaceholder: '選擇模型，或輸入模型名稱',
+    modelsHint: '選擇模型，或輸入模型名稱',
     test: '測試',
     testModel: '測試 {model}',
     testWaiting: '正在等待回答…',
