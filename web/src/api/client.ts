@@ -147,7 +147,12 @@ export const api = {
       requestJson<User | { status: 'pending' }>('POST', '/api/auth/register', body, { quiet401: true }),
     setup: (body: { token: string; username: string; password: string }) =>
       requestJson<User>('POST', '/api/auth/setup', body, { quiet401: true }),
-    logout: () => requestJson<void>('POST', '/api/auth/logout', undefined, { quiet401: true }),
+    /** 200 with the provider's sign-out page after an organisation sign-in, else 204. */
+    logout: () => requestJson<{ end_session_url: string } | undefined>('POST', '/api/auth/logout', undefined, { quiet401: true }),
+    ssoLinkOffer: () => requestJson<{ provider: string; username: string }>('GET', '/api/auth/oidc/link', undefined, { quiet401: true }),
+    /** With the local account's password: link. Without: a separate account (202 while it waits for approval). */
+    ssoLink: (body: { password: string | null }) =>
+      requestJson<User | undefined>('POST', '/api/auth/oidc/link', body, { quiet401: true }),
     changePassword: (body: { current_password: string; new_password: string }) =>
       requestJson<void>('POST', '/api/auth/password', body, { quiet401: true }),
   },

@@ -3,12 +3,22 @@
 export type AuthMode = 'accounts' | 'password' | 'open'
 export type RegistrationPolicy = 'closed' | 'invite' | 'approval' | 'open'
 
+/** A "Sign in with …" button: the browser goes to `start_url` (the server redirects to the provider). */
+export interface SsoProvider {
+  name: string
+  label: string
+  start_url: string
+}
+
 export interface AuthConfig {
   mode: AuthMode
   registration: RegistrationPolicy
   setup_required: boolean
   version: string
   announcement: string | null
+  sso?: SsoProvider[]
+  /** false: only the break-glass administrator signs in with a password. */
+  local_passwords?: boolean
 }
 
 export interface User {

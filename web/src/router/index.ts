@@ -31,6 +31,12 @@ export const router = createRouter({
     { path: '/login', name: 'login', component: () => import('@/views/LoginView.vue'), meta: { public: true } },
     { path: '/register', name: 'register', component: () => import('@/views/RegisterView.vue'), meta: { public: true } },
     { path: '/setup', name: 'setup', component: () => import('@/views/SetupView.vue'), meta: { public: true } },
+    {
+      path: '/signin/:outcome(pending|refused|link)',
+      name: 'signin-result',
+      component: () => import('@/views/SignInResultView.vue'),
+      meta: { public: true },
+    },
     { path: '/:pathMatch(.*)*', redirect: '/' },
   ],
 })

@@ -9,6 +9,8 @@ export const useAuthStore = defineStore('auth', {
     user: null as User | null,
     ready: false,
     initError: null as ApiError | null,
+    /** After signing out of an organisation sign-in: the provider's own sign-out page, to offer. */
+    endSessionUrl: null as string | null,
   }),
   getters: {
     signedIn: (state) => state.user !== null,
@@ -56,7 +58,8 @@ export const useAuthStore = defineStore('auth', {
     },
     async logout(): Promise<void> {
       try {
-        await api.auth.logout()
+        const result = await api.auth.logout()
+        this.endSessionUrl = result?.end_session_url ?? null
       } finally {
         this.user = null
       }
