@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { CredentialStatus, ProviderStatus } from '@/api/types'
-import { backAt, clockTime, countdown, credentialState } from './upstreams'
+import { backAt, clockTime, countdown, credentialState, conflictSentence } from './upstreams'
 
 function credential(patch: Partial<CredentialStatus>): CredentialStatus {
   return {
@@ -45,5 +45,22 @@ describe('upstream wording', () => {
     expect(today).toMatch(/\d:\d\d:\d\d/)
     expect(clockTime('2026-03-03T10:00:25Z', NOW, 'en-US')).toMatch(/Mar 3, 2026/)
     expect(clockTime('not a date', NOW, 'en-US')).toBe('')
+  })
+})
+
+describe('conflictSentence', () => {
+  const t = (key: string, params: Record<string, unknown> = {}) => `${key} ${JSON.stringify(params)}`
+  it.each([
+    ["A provider named 'openai' exists already.", 'upstreams.conflictProvider {"name":"openai"}'],
+    ["The configuration file has a provider named 'fake' already.", 'upstreams.conflictProvider {"name":"fake"}'],
+    ["This provider has a credential named 'key-1' already.", 'upstreams.conflictCredential {"name":"key-1"}'],
+    ["The model id 'llama3:8b' is offered by 'ollama' already.", 'upstreams.conflictModel {"model":"llama3:8b","provider":"ollama"}'],
+    ["This provider's keys were saved for its current address and are only ever sent there. To use another host, add a new provider (or remove the keys first).", 'upstreams.conflictOrigin {}'],
+    ['This provider comes from the configuration file; change it there.', 'upstreams.conflictFromFile {}'],
+  ])('%s', (message, expected) => {
+    expect(conflictSentence(message, t)).toBe(expected)
+  })
+  it('leaves any other conflict to the general sentence', () => {
+    expect(conflictSentence('This changed in the meantime.', t)).toBeNull()
   })
 })

@@ -35,3 +35,24 @@ export function clockTime(iso: string, now: number, locale: string): string {
   const options: Intl.DateTimeFormatOptions = sameDay ? { timeStyle: 'medium' } : { dateStyle: 'medium', timeStyle: 'short' }
   return new Intl.DateTimeFormat(locale, options).format(date)
 }
+
+/**
+ * The console's 409 answers, each in the reader's language (the server's sentence is English):
+ * a provider or key name taken, a model id another provider offers, keys that would move to
+ * another address, a provider from the configuration file. Null for any other conflict.
+ */
+const CONFLICTS: [RegExp, string, string[]][] = [
+  [/provider named ['"](.+?)['"]/, 'upstreams.conflictProvider', ['name']],
+  [/credential named ['"](.+?)['"]/, 'upstreams.conflictCredential', ['name']],
+  [/model id ['"](.+?)['"] is offered by ['"](.+?)['"]/, 'upstreams.conflictModel', ['model', 'provider']],
+  [/only ever sent there/, 'upstreams.conflictOrigin', []],
+  [/comes from the configuration file/, 'upstreams.conflictFromFile', []],
+]
+
+export function conflictSentence(message: string, t: (key: string, params?: Record<string, unknown>) => string): string | null {
+  for (const [pattern, key, names] of CONFLICTS) {
+    const found = pattern.exec(message)
+    if (found) return t(key, Object.fromEntries(names.map((n, i) => [n, found[i + 1]])))
+  }
+  return null
+}

@@ -637,6 +637,12 @@ export default {
     modelSaved: '{name} gespeichert',
     noDefault: 'Noch kein Modell aktiviert',
     defaultSaved: 'Neue Chats verwenden jetzt {name}',
+    removeKey: 'Schlüssel entfernen (für einen Server, der keinen braucht)',
+    conflictProvider: 'Ein Anbieter namens „{name}“ existiert bereits; wählen Sie einen anderen Namen.',
+    conflictCredential: 'Dieser Anbieter hat bereits einen Schlüssel namens „{name}“; wählen Sie einen anderen Namen.',
+    conflictModel: 'Das Modell „{model}“ bietet bereits {provider} an; schalten Sie es zuerst dort aus.',
+    conflictOrigin: 'Die Schlüssel wurden für die aktuelle Adresse dieses Anbieters gespeichert und werden nur dorthin gesendet. Für einen anderen Host fügen Sie einen neuen Anbieter hinzu (oder entfernen Sie zuerst die Schlüssel).',
+    conflictFromFile: 'Dieser Anbieter stammt aus der Konfigurationsdatei: Ändern Sie ihn dort.',
   },
   passwordRules: {
     minLength: 'Verwenden Sie mindestens {n} Zeichen.',

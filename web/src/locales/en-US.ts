@@ -652,6 +652,12 @@ export default {
     modelSaved: '{name} saved',
     noDefault: 'No model enabled yet',
     defaultSaved: 'New chats now use {name}',
+    removeKey: 'Remove the key (a server that needs none)',
+    conflictProvider: 'A provider named “{name}” exists already; choose another name.',
+    conflictCredential: 'This provider has a key named “{name}” already; choose another name.',
+    conflictModel: 'The model “{model}” is offered by {provider} already; turn it off there first.',
+    conflictOrigin: 'The keys were saved for this provider’s current address and are only ever sent there. To use another host, add a new provider (or remove the keys first).',
+    conflictFromFile: 'This provider comes from the configuration file: change it there.',
   },
   passwordRules: {
     minLength: 'Use at least {n} characters.',

@@ -637,6 +637,12 @@ export default {
     modelSaved: '{name} guardado',
     noDefault: 'Todavía no hay modelos activados',
     defaultSaved: 'Los chats nuevos usan ahora {name}',
+    removeKey: 'Quitar la clave (un servidor que no la necesita)',
+    conflictProvider: 'Ya existe un proveedor llamado «{name}»; elige otro nombre.',
+    conflictCredential: 'Este proveedor ya tiene una clave llamada «{name}»; elige otro nombre.',
+    conflictModel: 'El modelo «{model}» ya lo ofrece {provider}; desactívalo allí primero.',
+    conflictOrigin: 'Las claves se guardaron para la dirección actual de este proveedor y solo se envían allí. Para usar otro host, añade un proveedor nuevo (o quita antes las claves).',
+    conflictFromFile: 'Este proveedor viene del archivo de configuración: cámbialo allí.',
   },
   passwordRules: {
     minLength: 'Usa al menos {n} caracteres.',

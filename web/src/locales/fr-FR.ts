@@ -637,6 +637,12 @@ export default {
     modelSaved: '{name} enregistré',
     noDefault: 'Aucun modèle activé pour l’instant',
     defaultSaved: 'Les nouvelles discussions utilisent maintenant {name}',
+    removeKey: 'Retirer la clé (un serveur qui n’en a pas besoin)',
+    conflictProvider: 'Un fournisseur nommé « {name} » existe déjà ; choisissez un autre nom.',
+    conflictCredential: 'Ce fournisseur a déjà une clé nommée « {name} » ; choisissez un autre nom.',
+    conflictModel: 'Le modèle « {model} » est déjà proposé par {provider} ; désactivez-le d’abord là-bas.',
+    conflictOrigin: 'Les clés ont été enregistrées pour l’adresse actuelle de ce fournisseur et ne sont envoyées qu’à elle. Pour utiliser un autre hôte, ajoutez un nouveau fournisseur (ou retirez d’abord les clés).',
+    conflictFromFile: 'Ce fournisseur vient du fichier de configuration : modifiez-le là-bas.',
   },
   passwordRules: {
     minLength: 'Utilisez au moins {n} caractères.',

@@ -637,6 +637,12 @@ export default {
     modelSaved: '{name} を保存しました',
     noDefault: '有効なモデルはまだありません',
     defaultSaved: '新しいチャットは {name} を使います',
+    removeKey: 'キーを削除（キー不要のサーバー）',
+    conflictProvider: '「{name}」という名前のプロバイダーはすでにあります。別の名前にしてください。',
+    conflictCredential: 'このプロバイダーには「{name}」という名前のキーがすでにあります。別の名前にしてください。',
+    conflictModel: 'モデル「{model}」はすでに {provider} が提供しています。先にそちらでオフにしてください。',
+    conflictOrigin: 'キーはこのプロバイダーの現在のアドレス用に保存され、そこにしか送られません。別のホストを使うには、新しいプロバイダーを追加してください（または先にキーを削除してください）。',
+    conflictFromFile: 'このプロバイダーは設定ファイルから来ています。変更はそちらで行ってください。',
   },
   passwordRules: {
     minLength: '{n} 文字以上にしてください。',

@@ -637,6 +637,12 @@ export default {
     modelSaved: '{name} 저장됨',
     noDefault: '아직 켜진 모델이 없습니다',
     defaultSaved: '이제 새 채팅은 {name}을(를) 사용합니다',
+    removeKey: '키 제거(키가 필요 없는 서버)',
+    conflictProvider: '“{name}” 이름의 공급자가 이미 있습니다. 다른 이름을 고르세요.',
+    conflictCredential: '이 공급자에는 이미 “{name}” 이름의 키가 있습니다. 다른 이름을 고르세요.',
+    conflictModel: '모델 “{model}”은(는) 이미 {provider}에서 제공합니다. 먼저 그곳에서 끄세요.',
+    conflictOrigin: '키는 이 공급자의 현재 주소용으로 저장되었고 그곳으로만 전송됩니다. 다른 호스트를 쓰려면 새 공급자를 추가하세요(또는 먼저 키를 제거하세요).',
+    conflictFromFile: '이 공급자는 설정 파일에서 왔습니다. 그곳에서 바꾸세요.',
   },
   passwordRules: {
     minLength: '{n}자 이상 사용하세요.',

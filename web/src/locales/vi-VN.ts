@@ -637,6 +637,12 @@ export default {
     modelSaved: 'Đã lưu {name}',
     noDefault: 'Chưa bật mô hình nào',
     defaultSaved: 'Các cuộc trò chuyện mới giờ dùng {name}',
+    removeKey: 'Gỡ khóa (máy chủ không cần khóa)',
+    conflictProvider: 'Đã có nhà cung cấp tên “{name}”; hãy chọn tên khác.',
+    conflictCredential: 'Nhà cung cấp này đã có khóa tên “{name}”; hãy chọn tên khác.',
+    conflictModel: 'Mô hình “{model}” đã được {provider} cung cấp; hãy tắt nó ở đó trước.',
+    conflictOrigin: 'Các khóa được lưu cho địa chỉ hiện tại của nhà cung cấp này và chỉ được gửi tới đó. Để dùng máy chủ khác, hãy thêm nhà cung cấp mới (hoặc gỡ các khóa trước).',
+    conflictFromFile: 'Nhà cung cấp này đến từ tệp cấu hình: hãy sửa ở đó.',
   },
   passwordRules: {
     minLength: 'Hãy dùng ít nhất {n} ký tự.',

@@ -637,6 +637,12 @@ export default {
     modelSaved: '{name} 已保存',
     noDefault: '尚未启用任何模型',
     defaultSaved: '新对话现在使用 {name}',
+    removeKey: '移除密钥（用于无需密钥的服务器）',
+    conflictProvider: '名为“{name}”的服务商已存在，请换一个名称。',
+    conflictCredential: '该服务商已有名为“{name}”的密钥，请换一个名称。',
+    conflictModel: '模型“{model}”已由 {provider} 提供，请先在那里关闭它。',
+    conflictOrigin: '这些密钥是为该服务商当前的地址保存的，只会发送到那里。要使用其他主机，请新增一个服务商（或先移除这些密钥）。',
+    conflictFromFile: '该服务商来自配置文件：请在那里修改。',
   },
   passwordRules: {
     minLength: '密码至少需要 {n} 个字符。',

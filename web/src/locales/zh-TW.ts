@@ -637,6 +637,12 @@ export default {
     modelSaved: '{name} 已儲存',
     noDefault: '尚未啟用任何模型',
     defaultSaved: '新對話現在使用 {name}',
+    removeKey: '移除金鑰（用於不需要金鑰的伺服器）',
+    conflictProvider: '名為「{name}」的服務商已存在，請換一個名稱。',
+    conflictCredential: '此服務商已有名為「{name}」的金鑰，請換一個名稱。',
+    conflictModel: '模型「{model}」已由 {provider} 提供，請先在那裡關閉它。',
+    conflictOrigin: '這些金鑰是為此服務商目前的位址儲存的，只會傳送到那裡。要使用其他主機，請新增一個服務商（或先移除這些金鑰）。',
+    conflictFromFile: '此服務商來自設定檔：請在那裡修改。',
   },
   passwordRules: {
     minLength: '密碼至少需要 {n} 個字元。',

@@ -109,6 +109,9 @@ beforeEach(() => {
     if (method === 'PUT') return json({ ...model('openrouter', decodeURIComponent(url.split('/models/openrouter/')[1])), ...body })
     if (url.includes('/credentials/')) return json(overview.providers[1].credentials[0])
     if (method === 'PATCH' && url === '/api/admin/settings') return json({ registration: 'closed', sharing: true, default_model: body.default_model, announcement: null })
+    if (method === 'PATCH' && body.base_url?.startsWith('https://elsewhere.example')) {
+      return json({ error: { code: 'conflict', message: "This provider's keys were saved for its current address and are only ever sent there. To use another host, add a new provider (or remove the keys first)." } }, 409)
+    }
     if (method === 'PATCH') return json({ ...overview.providers[1], ...body })
     if (method === 'DELETE') return json(undefined, 204)
     return json({ error: { code: 'not_found', message: url } }, 404)
@@ -256,6 +259,41 @@ describe('upstreams in the admin console', () => {
         input_price: 0.5, output_price: 1.5, allowed_roles: null, allowed_users: null,
       },
     })
+    w.unmount()
+  })
+
+  it('removes a key only when asked, shows a key switched off as off, and says why an address cannot change', async () => {
+    providers = resting()
+    overview.providers[1].credentials.push({
+      id: 'cred-2', name: 'spare', has_key: true, key_hint: 'sk-…0000', has_proxy: false, concurrency: null,
+      requests_per_minute: null, tokens_per_minute: null, enabled: false, state: null, last_error: null,
+    })
+    const w = await render('/admin/upstreams')
+    const spare = card(w, 'openrouter').get('tr[data-credential="spare"]')
+    expect(spare.attributes('data-state')).toBe('off')
+    expect(spare.text()).toContain('Off')
+    expect(spare.text()).not.toContain('Ready')
+
+    buttonIn(card(w, 'openrouter').element, 'Edit: default').click()
+    await flushPromises()
+    const remove = [...dialog().querySelectorAll('.n-checkbox')].find((c) => c.textContent?.includes('Remove the key')) as HTMLElement
+    remove.click()
+    await flushPromises()
+    buttonIn(dialog(), 'Save').click()
+    await flushPromises()
+    expect(calls.at(-1)).toMatchObject({ method: 'PATCH', url: '/api/admin/upstreams/providers/prov-1/credentials/cred-1', body: { api_key: '' } })
+
+    buttonIn(card(w, 'openrouter').element, 'Edit: openrouter').click()
+    await flushPromises()
+    const url = dialog().querySelector('input[aria-label="Base URL"]') as HTMLInputElement
+    expect(url.value).toBe('https://openrouter.ai/api/v1')
+    url.value = 'https://elsewhere.example/v1'
+    url.dispatchEvent(new Event('input'))
+    await flushPromises()
+    buttonIn(dialog(), 'Save').click()
+    await flushPromises()
+    expect(calls.at(-1)).toEqual({ method: 'PATCH', url: '/api/admin/upstreams/providers/prov-1', body: { base_url: 'https://elsewhere.example/v1' } })
+    expect(document.body.textContent).toContain('The keys were saved for this provider’s current address and are only ever sent there.')
     w.unmount()
   })
 

@@ -29,7 +29,7 @@ beforeEach(() => {
       return new Response(new ReadableStream<Uint8Array>({ start(c) { stream = c } }), { status: 200, headers: { 'Content-Type': 'text/event-stream' } })
     }
     if (url === '/api/admin/upstreams/providers') {
-      if ((body as { name: string }).name === 'taken') return json({ error: { code: 'conflict', message: 'name taken' } }, 409)
+      if ((body as { name: string }).name === 'taken') return json({ error: { code: 'conflict', message: "A provider named 'taken' exists already." } }, 409)
       return json({ id: 'p1', name: body.name, kind: body.kind, base_url: body.base_url, api_version: null, has_proxy: false, enabled: true,
         source: 'console', credentials: [], models: [], usable: true }, 201)
     }
