@@ -94,10 +94,12 @@ export async function startChatGate(options: {
   env?: Record<string, string>
   /** Extra lines for the credential table, e.g. `concurrency = 1`. */
   credential?: string[]
+  /** A port chosen beforehand (an OpenID provider must know the redirect URI first). */
+  port?: number
 }): Promise<RunningServer> {
   const workDir = mkdtempSync(join(tmpdir(), `chatgate-e2e-${options.name}-`))
   const dataDir = join(workDir, 'data')
-  const port = await freePort()
+  const port = options.port ?? await freePort()
   const url = `http://127.0.0.1:${port}`
   const upstream = options.upstreamUrl
   if (upstream !== null) writeFileSync(join(workDir, 'chatgate.toml'), [
