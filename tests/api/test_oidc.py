@@ -7,6 +7,7 @@ come from `ForgingProvider`. Every refusal must land on the refused page and in 
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -285,6 +286,32 @@ async def test_pkce_challenge_is_the_s256_of_the_verifier(
         "/api/auth/oidc/forged/callback", params={"code": "c", "state": asked["state"][0]}
     )
     assert s256(forging.token_requests[-1]["code_verifier"]) == asked["code_challenge"][0]
+
+
+async def test_a_redirected_token_request_is_not_followed(
+    forged: Harness, forging: ForgingProvider
+) -> None:
+    forging.redirect_token_request = True
+    response = await forged_sign_in(forged, forging)
+    await refused(forged, response, "unreachable")
+    assert [r["path"] for r in forging.token_requests] == ["/token"]
+
+
+async def test_an_unreachable_provider_gets_the_refused_page(
+    make_harness: Callable[..., Any],
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    app: Harness = await make_harness(
+        public_url=PUBLIC_URL,
+        oidc_providers=[
+            {"name": "down", "issuer": f"http://127.0.0.1:{closed}", "client_id": CLIENT_ID}
+        ],
+    )
+    client = await app.client()
+    await refused(app, await client.get("/api/auth/oidc/down/start"), "unreachable")
+    await refused(app, await client.get("/api/auth/oidc/nosuch/start"), "unknown_provider")
 
 
 @pytest.mark.parametrize(

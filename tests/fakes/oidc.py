@@ -117,6 +117,8 @@ class ForgingProvider:
         self.token_requests: list[dict[str, str]] = []
         self.claims: dict[str, Any] = {}
         self.sign_with_other_key = False
+        # The token endpoint redirects (a 307 keeps the method and body: code, secret, verifier).
+        self.redirect_token_request = False
         server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server = server
         self.issuer = f"http://127.0.0.1:{server.server_address[1]}"
@@ -179,7 +181,13 @@ class ForgingProvider:
                 length = int(self.headers.get("content-length", "0"))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 form["authorization"] = self.headers.get("authorization", "")
-                provider.token_requests.append(form)
+                provider.token_requests.append({**form, "path": self.path})
+                if provider.redirect_token_request and self.path == "/token":
+                    self.send_response(307)
+                    self.send_header("location", f"{provider.issuer}/token-elsewhere")
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
                 self._json(
                     {
                         "access_token": "opaque-access-token-for-tests",
