@@ -87,6 +87,9 @@ class ModelConfig(_Strict):
     max_output_tokens: int | None = Field(None, gt=0)
     input_price: float | None = Field(None, ge=0, description="USD per million prompt tokens.")
     output_price: float | None = Field(None, ge=0, description="USD per million answer tokens.")
+    vision: bool = Field(
+        False, description="Accepts images (never for the chatgpt_web and local kinds)."
+    )
 
     @property
     def upstream_name(self) -> str:
@@ -297,6 +300,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, gt=0, description="Largest accepted request body.")
     max_import_bytes: int = Field(
         64 * 1024 * 1024, gt=0, description="Largest history file accepted for import."
+    )
+    attachment_max_bytes: int = Field(
+        20 * 1024 * 1024, gt=0, description="Largest file a person can attach to a message."
+    )
+    attachment_quota_bytes: int = Field(
+        200 * 1024 * 1024, ge=0, description="Attached files a person may keep stored, in bytes."
+    )
+    attachments_per_message: int = Field(
+        10, ge=0, le=100, description="Files one message may carry."
     )
     login_attempts_per_account: str = Field(
         "10/15 minutes",

@@ -278,6 +278,34 @@ class StorageUnavailable(ChatGateError):
     )
 
 
+class AttachmentTooLarge(ChatGateError):
+    status, code, default_message = 413, "attachment_too_large", "This file is too large."
+
+
+class AttachmentType(ChatGateError):
+    status, code, default_message = (
+        415,
+        "attachment_type",
+        "This kind of file cannot be attached (images, PDF, DOCX and text files can).",
+    )
+
+
+class AttachmentUnreadable(ChatGateError):
+    status, code, default_message = 422, "attachment_unreadable", "This file could not be read."
+
+
+class StorageQuota(ChatGateError):
+    status, code, default_message = (
+        413,
+        "storage_quota",
+        "Your stored files would exceed your storage quota; delete some conversations with files.",
+    )
+
+
+class ModelCannotSee(BadRequest):
+    code, default_message = "model_cannot_see", "This model does not accept images."
+
+
 def _all_subclasses(cls: type[ChatGateError]) -> list[type[ChatGateError]]:
     found = [cls]
     for sub in cls.__subclasses__():

@@ -18,6 +18,7 @@ from chatgate.providers.http import build_client
 from chatgate.providers.mistral import DEFAULT_BASE_URL as MISTRAL_BASE_URL
 from chatgate.providers.mistral import Mistral
 from chatgate.providers.openai_compat import OpenAICompatible
+from chatgate.providers.surface import IMAGES
 from chatgate.security.redaction import register_secrets_from
 
 log = structlog.get_logger(__name__)
@@ -59,6 +60,12 @@ class ModelRoute:
         if self.allowed_roles is None and self.allowed_users is None:
             return True
         return role in (self.allowed_roles or ()) or username.lower() in (self.allowed_users or ())
+
+
+def sees(provider: Provider, setting: bool) -> bool:
+    """Whether a route takes images: its setting (the file's `vision = true`, or the admin
+    console's), and only on a kind that can carry them (never ChatGPT web or the local model)."""
+    return setting and IMAGES in provider.surface
 
 
 def _credentials(config: ProviderConfig, settings: Settings) -> list[Credential]:
@@ -161,7 +168,7 @@ class Registry:
                         "(models = [{id = ..., upstream = ...}])"
                     )
                 seen[model.id] = provider.name
-                routes.append(ModelRoute(provider, model))
+                routes.append(ModelRoute(provider, model, vision=sees(provider, model.vision)))
         if default_model is not None and default_model not in seen:
             raise ValueError(f"default_model {default_model!r} is not offered by any provider")
         self.providers: list[Provider] = []

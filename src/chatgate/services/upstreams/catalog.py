@@ -21,7 +21,7 @@ from chatgate.db.models import UpstreamCredential, UpstreamModel, UpstreamProvid
 from chatgate.db.repos.upstreams import Snapshot
 from chatgate.errors import SecretUnreadable
 from chatgate.providers.base import Provider
-from chatgate.providers.registry import ModelRoute, Registry
+from chatgate.providers.registry import ModelRoute, Registry, sees
 from chatgate.security.redaction import register_secret
 from chatgate.security.secret_box import SecretBox
 
@@ -143,7 +143,7 @@ def _digest(parts: list[object]) -> str:
 
 def _route(provider: Provider, model: ModelConfig, overlay: UpstreamModel | None) -> ModelRoute:
     if overlay is None:
-        return ModelRoute(provider, model)
+        return ModelRoute(provider, model, vision=sees(provider, model.vision))
     changes = {
         key: getattr(overlay, key)
         for key in ("context_window", "input_price", "output_price")
@@ -154,7 +154,7 @@ def _route(provider: Provider, model: ModelConfig, overlay: UpstreamModel | None
         provider,
         model.model_copy(update=changes) if changes else model,
         display_name=overlay.display_name,
-        vision=overlay.vision,
+        vision=sees(provider, overlay.vision or model.vision),
         reasoning=overlay.reasoning,
         allowed_roles=frozenset(roles) if roles is not None else None,
         allowed_users=frozenset(u.lower() for u in users) if users is not None else None,
