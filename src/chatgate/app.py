@@ -23,6 +23,7 @@ from chatgate.api import (
     admin,
     admin_prompts,
     admin_upstreams,
+    attachments,
     auth,
     chat,
     chat_defaults,
@@ -181,6 +182,7 @@ def create_app(
         admin_prompts.router,
         admin_upstreams.router,
         sso.router,
+        attachments.router,
     )
     for router in routers:
         # API keys authenticate /v1 only: any route under /api/ refuses them before anything runs.
@@ -206,6 +208,13 @@ def create_app(
         max_bytes=settings.max_body_bytes,
         overrides=[
             ("/api/import", settings.max_import_bytes),
+            (
+                attachments.UPLOADS,
+                max(
+                    settings.max_body_bytes,
+                    settings.attachment_max_bytes + attachments.FORM_OVERHEAD,
+                ),
+            ),
             (profile.OWN_AVATAR, max(settings.max_body_bytes, MAX_UPLOAD_BYTES)),
             # Images inline as base64 data URLs.
             (openai_compat.COMPLETIONS, max(settings.max_body_bytes, openai_compat.MAX_BODY)),

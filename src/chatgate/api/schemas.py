@@ -191,6 +191,20 @@ class ErrorInfo(_Out):
     message: str
 
 
+class AttachmentOut(_Out):
+    id: str
+    name: str = Field(description="The file name as given (no path, at most 200 characters).")
+    kind: Literal["image", "document"]
+    media_type: str = Field(description="Sniffed from the bytes (never the name).")
+    size: int = Field(description="Bytes stored (after re-encoding, for images).")
+    width: int | None
+    height: int | None
+    tokens: int | None = Field(description="Documents: tokens of the extracted text.")
+    note: str | None = Field(
+        description='In English, e.g. "Truncated at page 12 (the file has 40 pages)."'
+    )
+
+
 class MessageOut(_Out):
     id: str
     parent_id: str | None
@@ -209,6 +223,14 @@ class MessageOut(_Out):
     completion_tokens: int | None
     created_at: datetime
     updated_at: datetime
+    attachments: list[AttachmentOut] = Field(
+        default_factory=list, description="A question's attached files ([] otherwise)."
+    )
+    parts: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description='Typed parts beside the text: [{"type": "tool_call", "id", "name", '
+        '"arguments"}] for the function calls an answer made ([] when none).',
+    )
 
 
 class MessageList(_Out):
@@ -271,6 +293,12 @@ class SendIn(_In):
         description="Absent: after the current leaf. An answer's id: branch there. null: a new first question.",
     )
     model: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    attachments: list[Id] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Ids of the sender's uploaded, not yet sent files "
+        "(at most `attachments_per_message`).",
+    )
 
 
 class RegenerateIn(_In):

@@ -207,6 +207,52 @@ class Message(Base):
     finished_at: Mapped[datetime | None]
 
 
+class Attachment(Base):
+    """A file attached to a question: uploaded first (no message yet), linked when sent. Stored
+    in the database, so every instance reads it and backups include it."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        # The same bytes uploaded twice by one person before sending are stored once.
+        sa.Index(
+            "uq_attachments_unsent_sha256",
+            "user_id",
+            "sha256",
+            unique=True,
+            sqlite_where=sa.text("message_id IS NULL"),
+            postgresql_where=sa.text("message_id IS NULL"),
+        ),
+        # A conversation's files in one read, with its messages.
+        sa.Index("ix_attachments_conversation", "conversation_id"),
+        # The sweeper's unsent uploads, oldest first.
+        sa.Index("ix_attachments_unsent", "created_at", "message_id"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        ID, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[str | None] = mapped_column(
+        ID, sa.ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    conversation_id: Mapped[str | None] = mapped_column(
+        ID, sa.ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    position: Mapped[int] = mapped_column(default=0)  # order within its message
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(16))  # image | document
+    media_type: Mapped[str] = mapped_column(sa.String(100))
+    size: Mapped[int]  # bytes stored
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    tokens: Mapped[int | None]  # documents: tokens of `text`
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    sha256: Mapped[str] = mapped_column(sa.String(64))  # of the bytes as uploaded
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    text: Mapped[str | None] = mapped_column(sa.Text)  # documents: the extracted text
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class UsageRecord(Base):
     """The ledger: one row per generation (chat or /v1), written when it is admitted to the
     queue and completed with its token counts when it ends."""

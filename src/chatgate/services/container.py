@@ -14,6 +14,7 @@ from chatgate.security.secret_box import SecretBox
 from chatgate.security.secrets import TokenHasher
 from chatgate.services import tokens
 from chatgate.services.api_keys import ApiKeys
+from chatgate.services.attachments import Attachments
 from chatgate.services.audit import Audit
 from chatgate.services.auth import Auth
 from chatgate.services.chat import Chat
@@ -54,9 +55,11 @@ class Services:
     upstream_console: UpstreamConsole
     probe: Probe
     sso: SingleSignOn
+    attachments: Attachments
     _upstreams: asyncio.Task[None] | None = field(default=None, repr=False)
     _follow: asyncio.Task[None] | None = field(default=None, repr=False)
     _warm: asyncio.Task[None] | None = field(default=None, repr=False)
+    _sweep: asyncio.Task[None] | None = field(default=None, repr=False)
     _memory: IdleMemoryRelease | None = field(default=None, repr=False)
 
     @classmethod
@@ -114,6 +117,7 @@ class Services:
                 upstream_console=UpstreamConsole(db, box, upstreams, registry, instance, audit),
                 probe=Probe(settings, db, box, upstreams),
                 sso=SingleSignOn(db, settings, hasher, auth, audit),
+                attachments=Attachments(db, settings),
             )
             await services.auth.startup()
             await services.generations.recover()
@@ -123,6 +127,10 @@ class Services:
             # Every instance polls the console's revision (one primary-key read a second).
             services._upstreams = asyncio.create_task(upstreams.follow(), name="upstreams-follow")
             await services.generations.start_service()
+            # Uploads never sent with a question go after a day (an hourly sweep).
+            services._sweep = asyncio.create_task(
+                services.attachments.sweep_forever(), name="attachments-sweep"
+            )
             if quotas.count_tokens:
                 # Admissions count tokens in the writer's thread: the tokenizer's table (~0.4 s)
                 # loads now, not under the first question. Otherwise it loads when first needed.
@@ -140,7 +148,7 @@ class Services:
     async def close(self, grace: float = 0.0) -> None:
         if self._memory is not None:
             await self._memory.stop()
-        for task in (self._follow, self._warm, self._upstreams):
+        for task in (self._follow, self._warm, self._upstreams, self._sweep):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.engine import Database
 from chatgate.db.models import Share
+from chatgate.db.repos import attachments as attachments_repo
 from chatgate.db.repos import conversations as repo
 from chatgate.errors import Forbidden, NotFound
 from chatgate.ids import utcnow
 from chatgate.security.secrets import TokenHasher
+from chatgate.services.attachments.store import listed
 from chatgate.services.conversations import branch_of, load_conversation
 from chatgate.services.instance import Instance
 from chatgate.services.profiles import Profiles
@@ -41,6 +43,9 @@ class Shares:
             lambda s: load_conversation(s, user_id, conversation_id)
         )
         branch = branch_of(messages, conversation.current_leaf_id)
+        files = await self._db.read(
+            lambda s: attachments_repo.listed_by_conversation(s, [conversation_id])
+        )
         snapshot: dict[str, Any] = {
             "title": conversation.title,
             "messages": [
@@ -49,6 +54,7 @@ class Shares:
                     "content": m.content,
                     "model": m.model,
                     "created_at": m.created_at.isoformat(),
+                    "attachments": [listed(f) for f in files.get(m.id, [])],
                 }
                 for m in branch
                 if m.role in ("user", "assistant")
@@ -112,6 +118,14 @@ class Shares:
             "messages": share.snapshot.get("messages", []),
             "author": author,
         }
+
+    async def attachment(self, token: str, attachment_id: str) -> str:
+        """The conversation of a live link whose snapshot shows this file (else NotFound)."""
+        share = await self._live(token)
+        for message in share.snapshot.get("messages", []):
+            if any(f.get("id") == attachment_id for f in message.get("attachments", [])):
+                return share.conversation_id
+        raise NotFound("File not found.")
 
     async def owner(self, token: str) -> str:
         """Whose conversation a live link shows."""

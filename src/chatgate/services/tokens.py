@@ -54,3 +54,10 @@ def upper_bound(text: str) -> int:
 
 def count_messages(texts: list[str]) -> int:
     return sum(count_message(text) for text in texts)
+
+
+def cut(text: str, limit: int) -> str:
+    """The start of `text` that is at most `limit` tokens."""
+    encoding = _load()
+    ids = encoding.encode(text, disallowed_special=())
+    return text if len(ids) <= limit else str(encoding.decode(ids[: max(0, limit)]))

@@ -1,0 +1,151 @@
+"""Attachments from upload to deletion: an upload is sniffed, made safe (images re-encoded,
+documents extracted to text, off the event loop), stored once per owner and content, within the
+owner's storage quota; it waits for its question, is linked to it when sent (chat.send), is
+served to its owner and to viewers of a live share link of its conversation, and goes with its
+message. Uploads never sent are swept after a day."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.orm import Session as DbSession
+
+from chatgate.config import Settings
+from chatgate.db.engine import Database
+from chatgate.db.models import Attachment
+from chatgate.db.repos import attachments as repo
+from chatgate.errors import AttachmentTooLarge, NotFound
+from chatgate.ids import utcnow
+from chatgate.services import tokens
+from chatgate.services.attachments import documents, images
+from chatgate.services.attachments.sniff import Sniffed, sniff
+
+log = structlog.get_logger(__name__)
+UNSENT_LIFETIME = timedelta(hours=24)
+SWEEP_EVERY = 3600.0  # seconds
+NAME_MAX = 200
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def clean_name(name: str | None) -> str:
+    """The file name as given, without any path, control characters, or more than 200 chars."""
+    base = re.split(r"[/\\]", name or "")[-1]
+    base = _UNSAFE_NAME.sub("", base).strip().strip(".") or "file"
+    if len(base) > NAME_MAX:
+        _stem, dot, extension = base.rpartition(".")
+        keep = extension if dot and len(extension) <= 16 else ""
+        base = base[: NAME_MAX - len(keep) - 1] + ("." + keep if keep else "")
+        base = base[:NAME_MAX]
+    return base
+
+
+def listed(row: Any) -> dict[str, Any]:
+    """AttachmentOut of a stored row (or a row of repo.LISTED)."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "kind": row.kind,
+        "media_type": row.media_type,
+        "size": row.size,
+        "width": row.width,
+        "height": row.height,
+        "tokens": row.tokens,
+        "note": row.note,
+    }
+
+
+def _prepare(data: bytes, name: str, sha256: str, user_id: str) -> Attachment:
+    """Blocking: sniff, re-encode or extract (a worker thread)."""
+    found: Sniffed = sniff(data, name)
+    attachment = Attachment(user_id=user_id, name=name, kind=found.kind, sha256=sha256)
+    if found.kind == "image":
+        image = images.reencode(data, found.media_type)
+        attachment.data, attachment.media_type = image.data, image.media_type
+        attachment.width, attachment.height = image.width, image.height
+    else:
+        extracted = documents.extract(data, found.media_type, found.text)
+        attachment.data, attachment.media_type = data, found.media_type
+        attachment.text, attachment.tokens, attachment.note = (
+            extracted.text,
+            extracted.tokens,
+            extracted.note,
+        )
+    attachment.size = len(attachment.data)
+    return attachment
+
+
+class Attachments:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+
+    async def upload(self, user_id: str, name: str | None, data: bytes) -> Attachment:
+        limit = self._settings.attachment_max_bytes
+        if len(data) > limit:
+            raise AttachmentTooLarge(f"A file may be at most {limit / 1048576:g} MiB.")
+        filename = clean_name(name)
+        sha256 = hashlib.sha256(data).hexdigest()
+        existing = await self._db.read(lambda s: repo.unsent_by_hash(s, user_id, sha256))
+        if existing is not None:
+            return existing
+        await tokens.ready()  # documents are counted while extracted
+        attachment = await asyncio.to_thread(_prepare, data, filename, sha256, user_id)
+        quota = self._settings.attachment_quota_bytes
+
+        def store(s: DbSession) -> Attachment:
+            return repo.add_within_quota(s, attachment, quota)
+
+        return await self._db.write(store)
+
+    async def delete_unsent(self, user_id: str, attachment_id: str) -> None:
+        def delete(s: DbSession) -> None:
+            if not repo.delete_unsent(s, user_id, attachment_id):
+                raise NotFound("No such file waiting to be sent.")
+
+        await self._db.write(delete)
+
+    async def own(self, user_id: str, attachment_id: str) -> Attachment:
+        found = await self._db.read(lambda s: repo.owned(s, user_id, attachment_id))
+        if found is None:
+            raise NotFound("File not found.")
+        return found
+
+    async def in_conversation(self, conversation_id: str, attachment_id: str) -> Attachment:
+        found = await self._db.read(
+            lambda s: repo.in_conversation(s, conversation_id, attachment_id)
+        )
+        if found is None:
+            raise NotFound("File not found.")
+        return found
+
+    async def unsent(self, user_id: str, ids: Sequence[str]) -> list[Attachment]:
+        """The sender's own unsent files, in order; NotFound if any id is not one."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        found = await self._db.read(lambda s: repo.unsent(s, user_id, wanted))
+        if len(found) != len(wanted):
+            raise NotFound("An attached file was not found (already sent, or deleted).")
+        return found
+
+    async def sweep(self) -> int:
+        before = utcnow() - UNSENT_LIFETIME
+        return await self._db.write(lambda s: repo.sweep_unsent(s, before))
+
+    async def sweep_forever(self) -> None:
+        """Delete unsent uploads older than a day, every hour (every instance: the delete is
+        idempotent)."""
+        while True:
+            try:
+                swept = await self.sweep()
+                if swept:
+                    log.info("attachments.swept", unsent=swept)
+            except Exception:  # the next round tries again
+                log.exception("attachments.sweep_failed")
+            await asyncio.sleep(SWEEP_EVERY)
