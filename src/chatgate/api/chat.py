@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Response, status
 from chatgate.api.deps import CurrentUser, ServicesDep
 from chatgate.api.schemas import ContinueIn, Id, RegenerateIn, SendIn, StopOut
 from chatgate.api.sse import GenerationStream, RemoteGenerationStream, StoredAnswerStream
+from chatgate.errors import BadRequest
 from chatgate.services.container import Services
 from chatgate.services.live import LiveGeneration
 
@@ -35,6 +36,9 @@ async def send_message(
 ) -> Response:
     """Ask; the answer streams back. Leave out `parent_id` to continue the current branch, give
     it to branch from an earlier answer (edit and resend), or send null for a new first question."""
+    most = services.settings.attachments_per_message
+    if len(body.attachments) > most:
+        raise BadRequest(f"A message may carry at most {most} files.")
     generation = await services.chat.send(
         user.id,
         conversation_id,
@@ -42,6 +46,7 @@ async def send_message(
         parent_id=body.parent_id,
         root="parent_id" in body.model_fields_set and body.parent_id is None,
         model=body.model,
+        attachments=body.attachments,
     )
     return _follow(services, generation)
 

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session as DbSession
 
 from chatgate.config import ProviderKind
 from chatgate.db.engine import Database
-from chatgate.db.models import LIVE_STATUSES, Conversation, Message
-from chatgate.errors import BadRequest, Conflict, NotFound
+from chatgate.db.models import LIVE_STATUSES, Attachment, Conversation, Message
+from chatgate.db.repos import attachments as attachments_repo
+from chatgate.errors import BadRequest, Conflict, ModelCannotSee, NotFound
 from chatgate.ids import new_id
 from chatgate.providers import surface
 from chatgate.providers.base import ChatMessage, ChatRequest
@@ -53,6 +54,17 @@ def auto_title(text: str) -> str:
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
+def _file(row: Attachment) -> context_builder.File:
+    return context_builder.File(
+        name=row.name,
+        kind=row.kind,
+        media_type=row.media_type,
+        text=row.text,
+        tokens=row.tokens,
+        data=row.data if row.kind == "image" else None,
+    )
+
+
 def provider_state(branch: Sequence[Message], provider: str) -> dict[str, Any] | None:
     """Continuation ids from the nearest earlier answer given by the same provider."""
     for message in reversed(branch):
@@ -87,10 +99,15 @@ class Chat:
         parent_id: str | None,
         root: bool,
         model: str | None,
+        attachments: Sequence[str] = (),
     ) -> LiveGeneration:
         if not content.strip():
             raise BadRequest("The message is empty.")
         conversation, messages = await self._load(user_id, conversation_id)
+        wanted = tuple(dict.fromkeys(attachments))
+        new_files = await self._db.read(lambda s: attachments_repo.unsent(s, user_id, wanted))
+        if len(new_files) != len(wanted):
+            raise NotFound("An attached file was not found (already sent, or deleted).")
         by_id = {m.id: m for m in messages}
         parent = None if root else (parent_id or conversation.current_leaf_id)
         if parent is not None:
@@ -111,7 +128,15 @@ class Chat:
         title = (
             auto_title(content) if conversation.title == DEFAULT_TITLE and not messages else None
         )
-        return await self._start(conversation, branch, model, question=question, title=title)
+        return await self._start(
+            conversation,
+            branch,
+            model,
+            question=question,
+            title=title,
+            new_files=[_file(a) for a in new_files],
+            attachment_ids=wanted,
+        )
 
     async def regenerate(
         self, user_id: str, conversation_id: str, message_id: str, *, model: str | None
@@ -176,6 +201,20 @@ class Chat:
             Job(user_id=user_id, route=route, request=request, prompt_estimate=estimate)
         )
 
+    async def _files(
+        self, conversation_id: str, branch: Sequence[Message], question: Message | None
+    ) -> dict[str, list[context_builder.File]]:
+        """The files already sent in this branch, by message id (one indexed read)."""
+        ids = [m.id for m in branch if m.role == "user" and m is not question]
+        if not ids:
+            return {}
+        rows = await self._db.read(lambda s: attachments_repo.for_context(s, conversation_id, ids))
+        files: dict[str, list[context_builder.File]] = {}
+        for row in rows:
+            assert row.message_id is not None
+            files.setdefault(row.message_id, []).append(_file(row))
+        return files
+
     async def _load(self, user_id: str, conversation_id: str) -> tuple[Conversation, list[Message]]:
         return await self._db.read(lambda s: load_conversation(s, user_id, conversation_id))
 
@@ -188,13 +227,35 @@ class Chat:
         question: Message | None = None,
         title: str | None = None,
         continue_answer: Message | None = None,
+        new_files: Sequence[context_builder.File] = (),
+        attachment_ids: tuple[str, ...] = (),
     ) -> LiveGeneration:
         settings = ConversationSettings.of(conversation.settings)
         route = self._registry.route(model or settings.model or self.default_model())
         if continue_answer is not None and route.provider.kind is ProviderKind.chatgpt_web:
             raise BadRequest("Continuing an answer is not available with the ChatGPT web provider.")
+        files = await self._files(conversation.id, branch, question)
+        if question is not None and new_files:
+            files[question.id] = list(new_files)
+        asked = next((m for m in reversed(branch) if m.role == "user"), None)
+        if (
+            asked is not None
+            and not route.vision
+            and any(f.kind == "image" for f in files.get(asked.id, ()))
+        ):
+            raise ModelCannotSee(
+                f"The model {route.name} does not accept images; choose a model that does, "
+                "or remove the images."
+            )
         continuation = continue_answer.content if continue_answer else None
-        planned = context_builder.plan(branch, settings, route.model, continuation=continuation)
+        planned = context_builder.plan(
+            branch,
+            settings,
+            route.model,
+            continuation=continuation,
+            files=files,
+            vision=route.vision,
+        )
         if planned.needs_counting and not tokens.loaded():
             await tokens.ready()  # a long conversation is trimmed to its window by counting
         built = context_builder.assemble(planned)
@@ -216,6 +277,7 @@ class Chat:
             conversation_id=conversation.id,
             question=question,
             question_id=question.id if question else branch[-1].id,
+            attachment_ids=attachment_ids,
             continue_answer=continue_answer,
             title=title,
         )

@@ -3,12 +3,14 @@ conversation's settings and the model's window allow, newest kept."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from chatgate.config import ModelConfig
 from chatgate.db.models import Message
 from chatgate.providers.base import ChatMessage
+from chatgate.providers.surface import ImagePart
 from chatgate.services import tokens
 from chatgate.services.conversations import ConversationSettings
 
@@ -53,6 +55,73 @@ def usable_history(branch: Sequence[Message]) -> list[Message]:
     return [m for m in branch if m.content and m.role in ("user", "assistant")]
 
 
+# What an image costs in a context, for the budget (providers count 85–1,600 tokens an image).
+IMAGE_TOKENS = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    """An attachment as the context needs it."""
+
+    name: str
+    kind: str  # image | document
+    media_type: str
+    text: str | None = None  # documents: the extracted text
+    tokens: int | None = None
+    data: bytes | None = None  # images: the stored bytes
+
+    @property
+    def data_url(self) -> str:
+        return f"data:{self.media_type};base64,{base64.b64encode(self.data or b'').decode()}"
+
+
+Files = Mapping[str, Sequence[File]]  # message id → its files, in order
+
+
+def _document(file: File, text: str | None = None) -> str:
+    shown = (file.text or "") if text is None else text
+    block = f"[{file.name} — {file.tokens or 0:,} tokens]\n{shown}"
+    if text is not None and text != (file.text or ""):
+        block += f"\n[… truncated: the rest of {file.name} did not fit]"
+    return block
+
+
+def _message(
+    role: str,
+    content: str,
+    files: Sequence[File],
+    *,
+    vision: bool,
+    cut: Mapping[int, str] | None = None,
+) -> ChatMessage:
+    """A turn with its files: documents as text before the question, images as image parts
+    (for a model that cannot see, earlier turns' images are named instead)."""
+    if not files:
+        return ChatMessage(role, content)
+    pieces: list[str] = []
+    images: list[ImagePart] = []
+    for index, file in enumerate(files):
+        if file.kind == "image":
+            if vision:
+                images.append(ImagePart(file.data_url))
+            else:
+                pieces.append(f"[image {file.name}: not shown to this model]")
+        else:
+            pieces.append(_document(file, cut.get(index) if cut else None))
+    text = "\n\n".join([*pieces, content])
+    return ChatMessage(role, text, (text, *images) if images else ())
+
+
+def _cost_bound(message: ChatMessage) -> int:
+    images = sum(isinstance(part, ImagePart) for part in message.parts)
+    return tokens.upper_bound(message.content) + images * IMAGE_TOKENS
+
+
+def _cost(message: ChatMessage) -> int:
+    images = sum(isinstance(part, ImagePart) for part in message.parts)
+    return tokens.count_message(message.content) + images * IMAGE_TOKENS
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What a context is made of, measured in bytes before any token is counted."""
@@ -60,9 +129,12 @@ class Plan:
     history: list[Message]
     system: list[ChatMessage]
     fixed: list[ChatMessage]  # the system prompt, the question (and a partial answer)
-    earlier: list[Message]  # what may be dropped, oldest first
+    earlier: list[ChatMessage]  # what may be dropped, oldest first
     budget: int
     upper: int  # at least as many tokens as all of it: ≤ budget means it fits without counting
+    # The question's own text and files, to cut its documents when they do not fit.
+    question: tuple[str, str, Sequence[File]] | None = None
+    vision: bool = False
 
     @property
     def needs_counting(self) -> bool:
@@ -76,8 +148,12 @@ def plan(
     model: ModelConfig,
     *,
     continuation: str | None = None,
+    files: Files | None = None,
+    vision: bool = False,
 ) -> Plan:
-    """`branch` ends with the user message being answered (or before `continuation`)."""
+    """`branch` ends with the user message being answered (or before `continuation`);
+    `files` are the branch's attachments by message id."""
+    files = files or {}
     history = usable_history(branch)
     latest, earlier = (history[-1:], history[:-1]) if history else ([], [])
     if settings.context_messages is not None:
@@ -91,19 +167,49 @@ def plan(
     system = (
         [ChatMessage("system", settings.system_prompt)] if settings.system_prompt.strip() else []
     )
-    fixed = [*system, *(ChatMessage(m.role, m.content) for m in latest)]
+    fixed = [
+        *system,
+        *(_message(m.role, m.content, files.get(m.id, ()), vision=vision) for m in latest),
+    ]
     if continuation:
         fixed.append(ChatMessage("assistant", continuation))
+    kept = [_message(m.role, m.content, files.get(m.id, ()), vision=vision) for m in earlier]
     # A token is at least one byte: when the bytes fit, so do the tokens, and the tokenizer (40 MB,
     # ~0.4 s to load) is not needed at all.
-    upper = sum(tokens.upper_bound(m.content) for m in fixed) + sum(
-        tokens.upper_bound(m.content) for m in earlier
-    )
-    return Plan(history, system, fixed, earlier, budget, upper)
+    upper = sum(_cost_bound(m) for m in fixed) + sum(_cost_bound(m) for m in kept)
+    question = None
+    if latest and files.get(latest[0].id):
+        question = (latest[0].role, latest[0].content, files[latest[0].id])
+    return Plan(history, system, fixed, kept, budget, upper, question, vision)
+
+
+def _fit_documents(parts: Plan, used: int) -> tuple[ChatMessage, int] | None:
+    """The question with its documents cut to what the budget leaves them, and its cost; None
+    when it has no document to cut."""
+    assert parts.question is not None
+    role, content, files = parts.question
+    documents = [i for i, f in enumerate(files) if f.kind != "image" and f.text]
+    if not documents:
+        return None
+    index = len(parts.system)
+    question = parts.fixed[index]
+    whole = sum(tokens.count(files[i].text or "") for i in documents)
+    room = max(0, parts.budget - (used - whole))
+    cut: dict[int, str] = {}
+    for i in documents:
+        text = files[i].text or ""
+        # Each header and truncation marker costs a few tokens of the room.
+        allowed = max(0, room - 40)
+        shown = tokens.cut(text, allowed)
+        cut[i] = shown
+        room = max(0, room - tokens.count(shown) - 40)
+    question = _message(role, content, files, vision=parts.vision, cut=cut)
+    return question, _cost(question) - _cost(parts.fixed[index])
 
 
 def assemble(parts: Plan) -> Context:
-    """The messages to send: all of them when they fit, else the newest that fit the budget."""
+    """The messages to send: all of them when they fit, else the newest that fit the budget.
+    A question whose documents alone do not fit has them cut, with a visible marker."""
     history, system, fixed, earlier, budget = (
         parts.history,
         parts.system,
@@ -113,19 +219,24 @@ def assemble(parts: Plan) -> Context:
     )
     latest = history[-1:]
     if not parts.needs_counting:
-        kept_all = [ChatMessage(m.role, m.content) for m in earlier]
         return Context(
-            [*system, *kept_all, *fixed[len(system) :]],
+            [*system, *earlier, *fixed[len(system) :]],
             None,
             max(0, len(history) - len(latest) - len(earlier)),
         )
-    used = sum(tokens.count_message(m.content) for m in fixed)
+    used = sum(_cost(m) for m in fixed)
+    if used > budget and parts.question is not None:
+        fitted = _fit_documents(parts, used)
+        if fitted is not None:
+            question, change = fitted
+            fixed = [*fixed[: len(system)], question, *fixed[len(system) + 1 :]]
+            used += change
     kept: list[ChatMessage] = []
     for message in reversed(earlier):
-        cost = tokens.count_message(message.content)
+        cost = _cost(message)
         if used + cost > budget:
             break
-        kept.append(ChatMessage(message.role, message.content))
+        kept.append(message)
         used += cost
     kept.reverse()
     # The system prompt stays first, the question (and partial answer) last.

@@ -23,6 +23,7 @@ class Job:
     conversation_id: str | None = None
     question: Message | None = None  # a new question to store first
     question_id: str | None = None
+    attachment_ids: tuple[str, ...] = ()  # the sender's unsent files, linked to `question`
     continue_answer: Message | None = None
     title: str | None = None
 

@@ -26,6 +26,7 @@ from chatgate.config import Settings
 from chatgate.coordination.protocols import Admission, LiveStreams
 from chatgate.db.engine import Database
 from chatgate.db.models import AnswerStatus, Message, UsageRecord
+from chatgate.db.repos import attachments as attachments_repo
 from chatgate.db.repos import conversations as repo
 from chatgate.db.repos import usage as usage_repo
 from chatgate.errors import ChatGateError, Interrupted, ModelUnavailable, NotFound
@@ -222,6 +223,12 @@ class Generations:
         if job.question is not None:
             job.question.created_at = job.question.updated_at = now
             repo.add_message(s, job.question)
+            if job.attachment_ids:
+                linked = attachments_repo.link(
+                    s, job.user_id, job.attachment_ids, job.question.id, job.conversation_id
+                )
+                if linked != len(job.attachment_ids):  # sent by another request meanwhile
+                    raise NotFound("An attached file was not found (already sent, or deleted).")
         if job.continue_answer is not None:
             # The row holds exactly the prefix the live answer starts from: checkpoints append.
             repo.update_message(
