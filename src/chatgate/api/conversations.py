@@ -3,7 +3,7 @@ user's id is simply not found."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import orjson
@@ -26,6 +26,7 @@ from chatgate.api.schemas import (
 from chatgate.db.models import Conversation, Message
 from chatgate.db.repos.conversation_reads import Row
 from chatgate.errors import ModelUnavailable
+from chatgate.services.attachments.store import listed
 from chatgate.services.chat_defaults import ChatDefaults
 from chatgate.services.container import Services
 from chatgate.services.conversations import CURSOR_PATTERN, ConversationSettings
@@ -64,6 +65,7 @@ def message_out(message: Message) -> MessageOut:
         completion_tokens=message.completion_tokens,
         created_at=message.created_at,
         updated_at=message.updated_at,
+        parts=message.parts or [],
     )
 
 
@@ -74,6 +76,7 @@ def message_out(message: Message) -> MessageOut:
 # ConversationOut / MessageOut exactly (documented by `response_model`; tests compare the two).
 # OPT_UTC_Z: UTC times end in "Z", as pydantic writes them.
 _JSON = orjson.OPT_UTC_Z
+NO_FILES: Mapping[str, list[Row]] = {}
 
 
 def _float(value: Any) -> float | None:
@@ -101,7 +104,7 @@ def conversation_json(row: Row) -> dict[str, Any]:
     }
 
 
-def message_json(row: Row) -> dict[str, Any]:
+def message_json(row: Row, files: Mapping[str, list[Row]] = NO_FILES) -> dict[str, Any]:
     # Unpacked by position (conversation_reads.MESSAGE_COLUMNS' order): a Row's attribute
     # lookup by name costs more than the rest of this function for a long conversation.
     (
@@ -119,6 +122,7 @@ def message_json(row: Row) -> dict[str, Any]:
         completion_tokens,
         created_at,
         updated_at,
+        parts,
         *_,
     ) = row
     return {
@@ -135,6 +139,8 @@ def message_json(row: Row) -> dict[str, Any]:
         "completion_tokens": completion_tokens,
         "created_at": created_at,
         "updated_at": updated_at,
+        "attachments": [listed(f) for f in files.get(message_id, ())] if files else [],
+        "parts": parts or [],
     }
 
 
@@ -147,8 +153,10 @@ def conversation_bytes(row: Row) -> bytes:
     return orjson.dumps(conversation_json(row), option=_JSON)
 
 
-def messages_bytes(rows: Sequence[Row], current_leaf_id: str | None) -> bytes:
-    messages = [message_json(row) for row in rows]
+def messages_bytes(
+    rows: Sequence[Row], current_leaf_id: str | None, files: Mapping[str, list[Row]] = NO_FILES
+) -> bytes:
+    messages = [message_json(row, files) for row in rows]
     return orjson.dumps({"messages": messages, "current_leaf_id": current_leaf_id}, option=_JSON)
 
 

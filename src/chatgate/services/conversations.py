@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -85,7 +85,8 @@ T = TypeVar("T")
 # handed finished bytes: the API layer passes these in and keeps the response's shape its own.
 RenderPage = Callable[[Sequence[Row], str | None], T]
 RenderOne = Callable[[Row], T]
-RenderMessages = Callable[[Sequence[Row], str | None], T]
+# The branch's rows, the current leaf, and the attached files (repo rows) by message id.
+RenderMessages = Callable[[Sequence[Row], str | None, Mapping[str, list[Row]]], T]
 
 
 def _split_page(rows: Sequence[L], limit: int) -> tuple[Sequence[L], str | None]:
@@ -275,8 +276,8 @@ class Conversations:
             found = reads.conversation_messages(s, user_id, conversation_id)
             if found is None:
                 raise NotFound("Conversation not found.")
-            current_leaf, rows = found
-            return render(_only_branch(rows, leaf), current_leaf)
+            current_leaf, rows, files = found
+            return render(_only_branch(rows, leaf), current_leaf, files)
 
         return await self._db.read(read)
 

@@ -12,9 +12,10 @@ this one is streamed by the server, a page of conversations at a time, for a who
 
 from __future__ import annotations
 
+import base64
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,10 +233,31 @@ def _note(message: Any, labels: PageLabels) -> str:
     return ""
 
 
-def _turn(message: Any, labels: PageLabels) -> str:
+def _files(files: Sequence[Any], images: Mapping[str, bytes]) -> str:
+    """A question's files: images inline (as data: URLs, the page loads nothing), documents by
+    name."""
+    shown = []
+    for file in files:
+        name = html.escape(file.name)
+        data = images.get(file.id)
+        if file.kind == "image" and data is not None:
+            url = f"data:{file.media_type};base64,{base64.b64encode(data).decode()}"
+            shown.append(f'<img class="attached" src="{url}" alt="{name}" title="{name}">')
+        else:
+            shown.append(f'<span class="file">📄 {name}</span>')
+    return f'<div class="files">{"".join(shown)}</div>' if shown else ""
+
+
+def _turn(
+    message: Any,
+    labels: PageLabels,
+    files: Sequence[Any] = (),
+    images: Mapping[str, bytes] | None = None,
+) -> str:
     if message.role == "user":
         return (
             f'<section class="turn turn-user"><div class="who">{html.escape(labels.you)}</div>'
+            f"{_files(files, images or {})}"
             f'<div class="bubble">{html.escape(message.content)}</div></section>'
         )
     thoughts = (
@@ -252,9 +274,17 @@ def _turn(message: Any, labels: PageLabels) -> str:
     )
 
 
-def conversation_section(conversation: Any, branch: Sequence[Any], labels: PageLabels) -> str:
-    """One conversation: its title, when it was last active, and the branch shown on screen."""
-    turns = "\n".join(_turn(m, labels) for m in branch)
+def conversation_section(
+    conversation: Any,
+    branch: Sequence[Any],
+    labels: PageLabels,
+    files: Mapping[str, Sequence[Any]] | None = None,
+    images: Mapping[str, bytes] | None = None,
+) -> str:
+    """One conversation: its title, when it was last active, and the branch shown on screen
+    (with the questions' files: `files` by message id, images' bytes by file id)."""
+    files = files or {}
+    turns = "\n".join(_turn(m, labels, files.get(m.id, ()), images) for m in branch)
     when = conversation.updated_at.strftime("%Y-%m-%d %H:%M UTC")
     return (
         f'<article class="conversation"><h1 class="title">{html.escape(conversation.title)}</h1>'
@@ -281,6 +311,9 @@ text-transform:uppercase;letter-spacing:.04em}
 .bubble{max-width:min(85%,40rem);padding:.6rem 1rem;border-radius:1.25rem;background:var(--bubble);
 white-space:pre-wrap;overflow-wrap:anywhere}
 .model{margin-top:.4rem;color:var(--muted);font-size:.75rem}
+.files{display:flex;flex-wrap:wrap;justify-content:flex-end;gap:.5rem;margin-bottom:.4rem}
+.attached{max-width:min(85%,20rem);max-height:20rem;border-radius:.75rem;border:1px solid var(--border)}
+.file{padding:.3rem .7rem;border:1px solid var(--border);border-radius:.75rem;font-size:.85rem}
 .note{margin-top:.75rem;padding:.5rem .75rem;border-radius:10px;font-size:.875rem}
 .note-warning{color:var(--warn);border:1px solid #e6cf9e;background:#fbf6ea}
 .note-error{color:var(--danger);border:1px solid #edb8c1;background:#fcf1f3}

@@ -29,12 +29,15 @@ from typing import Any
 
 import orjson
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.engine import Database
+from chatgate.db.repos import attachments as attachments_repo
 from chatgate.db.repos import transfer as rows_repo
 from chatgate.errors import NotFound
 from chatgate.ids import new_id, utcnow
 from chatgate.services import export_page
+from chatgate.services.attachments.store import listed
 from chatgate.services.conversations import ConversationSettings, branch_of
 from chatgate.services.import_worker import run_in_child
 from chatgate.services.importers import MAX_MODEL, ImportedConversation, LeftOut, Parsed
@@ -356,11 +359,15 @@ class Transfer:
         self,
         user_id: str,
         ids: Sequence[str],
-        render: Callable[[list[tuple[Any, list[Any]]]], bytes],
+        render: Callable[[Page], bytes],
+        *,
+        images: bool = False,
     ) -> AsyncIterator[bytes]:
         for start in range(0, len(ids), EXPORT_PAGE):
             page = ids[start : start + EXPORT_PAGE]
-            loaded = await self._db.read(partial(rows_repo.load, user_id=user_id, ids=page))
+            loaded = await self._db.read(
+                partial(_load_page, user_id=user_id, ids=page, with_images=images)
+            )
             yield await asyncio.to_thread(render, loaded)
 
     async def export_json(self, user_id: str, ids: Sequence[str]) -> AsyncIterator[bytes]:
@@ -394,12 +401,34 @@ class Transfer:
         labels = export_page.LABELS[language]
         title = "ChatGate export" if len(ids) != 1 else "ChatGate conversation"
         yield export_page.page_head(language, title).encode()
-        async for chunk in self._pages(user_id, ids, partial(_html_chunk, labels=labels)):
+        render = partial(_html_chunk, labels=labels)
+        async for chunk in self._pages(user_id, ids, render, images=True):
             yield chunk
         yield export_page.PAGE_TAIL.encode()
 
 
-def _conversation_json(c: Any, messages: list[Any]) -> dict[str, Any]:
+@dataclass
+class Page:
+    """Conversations with their messages, and their files: listed (no bytes) by message id,
+    and for the HTML page the images' bytes by file id."""
+
+    conversations: list[tuple[Any, list[Any]]]
+    files: dict[str, list[Any]]
+    images: dict[str, bytes]
+
+
+def _load_page(s: DbSession, user_id: str, ids: Sequence[str], with_images: bool) -> Page:
+    loaded = rows_repo.load(s, user_id=user_id, ids=ids)
+    found = [c.id for c, _ in loaded]
+    files = attachments_repo.listed_by_conversation(s, found) if found else {}
+    images = attachments_repo.data_by_conversation(s, found) if with_images and files else {}
+    return Page(loaded, files, images)
+
+
+def _conversation_json(
+    c: Any, messages: list[Any], files: dict[str, list[Any]] | None = None
+) -> dict[str, Any]:
+    files = files or {}
     return {
         "id": c.id,
         "title": c.title,
@@ -422,22 +451,23 @@ def _conversation_json(c: Any, messages: list[Any]) -> dict[str, Any]:
                 "created_at": m.created_at.isoformat(),
                 "prompt_tokens": m.prompt_tokens,
                 "completion_tokens": m.completion_tokens,
+                "attachments": [listed(f) for f in files.get(m.id, ())],
             }
             for m in messages
         ],
     }
 
 
-def _json_chunk(loaded: list[tuple[Any, list[Any]]]) -> bytes:
+def _json_chunk(page: Page) -> bytes:
     return b",\n".join(
-        orjson.dumps(_conversation_json(c, messages), option=orjson.OPT_INDENT_2)
-        for c, messages in loaded
+        orjson.dumps(_conversation_json(c, messages, page.files), option=orjson.OPT_INDENT_2)
+        for c, messages in page.conversations
     )
 
 
-def _markdown_chunk(loaded: list[tuple[Any, list[Any]]]) -> bytes:
+def _markdown_chunk(page: Page) -> bytes:
     parts = []
-    for conversation, messages in loaded:
+    for conversation, messages in page.conversations:
         lines = [f"# {conversation.title}", ""]
         for message in branch_of(messages, conversation.current_leaf_id):
             who = (
@@ -445,15 +475,24 @@ def _markdown_chunk(loaded: list[tuple[Any, list[Any]]]) -> bytes:
                 if message.role == "user"
                 else f"**Assistant**{f' ({message.model})' if message.model else ''}"
             )
-            lines += [who, "", message.content, ""]
+            lines += [who, ""]
+            attached = page.files.get(message.id, ())
+            if attached:
+                names = ", ".join("`" + f.name.replace("`", "'") + "`" for f in attached)
+                lines += [f"*Attached: {names}*", ""]
+            lines += [message.content, ""]
         parts.append("\n".join(lines))
     return "\n---\n\n".join(parts).encode()
 
 
-def _html_chunk(loaded: list[tuple[Any, list[Any]]], labels: export_page.PageLabels) -> bytes:
+def _html_chunk(page: Page, labels: export_page.PageLabels) -> bytes:
     return "".join(
         export_page.conversation_section(
-            conversation, branch_of(messages, conversation.current_leaf_id), labels
+            conversation,
+            branch_of(messages, conversation.current_leaf_id),
+            labels,
+            page.files,
+            page.images,
         )
-        for conversation, messages in loaded
+        for conversation, messages in page.conversations
     ).encode()

@@ -4,7 +4,8 @@ only the columns the response carries (not provider state, import keys or finish
 
 One statement per page and one per conversation (its messages with its current leaf), each on
 an index: `ix_conversations_user_recent` (user_id, updated_at, id) for the page,
-`ix_messages_conversation` (conversation_id, created_at) for the messages.
+`ix_messages_conversation` (conversation_id, created_at) for the messages; plus one for the
+conversation's attached files (`ix_attachments_conversation`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.core import CONVERSATIONS, MESSAGES
+from chatgate.db.repos import attachments
 from chatgate.db.repos.conversations import _escape_like
 
 # A result row of any width (Row is generic over its column types).
@@ -92,6 +94,7 @@ MESSAGE_COLUMNS = (
     _M.completion_tokens,
     _as_sent(_M.created_at),
     _as_sent(_M.updated_at),
+    _M.parts,
 )
 
 
@@ -130,9 +133,10 @@ def conversation(s: DbSession, user_id: str, conversation_id: str) -> Row | None
 
 def conversation_messages(
     s: DbSession, user_id: str, conversation_id: str
-) -> tuple[str | None, Sequence[Row]] | None:
-    """The conversation's current leaf and every message, oldest first, in one statement; None
-    when this user has no such conversation.
+) -> tuple[str | None, Sequence[Row], dict[str, list[Row]]] | None:
+    """The conversation's current leaf and every message, oldest first, in one statement, and
+    the messages' attached files (without their bytes) by message id, in one more on
+    `ix_attachments_conversation`; None when this user has no such conversation.
 
     The conversation is the outer side of a LEFT JOIN, so a conversation without messages still
     yields one row (its message columns NULL) and ownership is checked by the same statement.
@@ -148,5 +152,5 @@ def conversation_messages(
         return None
     leaf: str | None = rows[0].current_leaf_id
     if rows[0].id is None:
-        return leaf, []
-    return leaf, rows
+        return leaf, [], {}
+    return leaf, rows, attachments.listed_by_conversation(s, [conversation_id])
