@@ -25,6 +25,8 @@ PUBLIC = {
     ("POST", "/api/auth/register"),
     ("GET", "/api/shared/{token}"),
     ("GET", "/api/shared/{token}/avatar"),
+    # A file of a shared conversation: for anyone with a live link (tests/api/test_attachments.py).
+    ("GET", "/api/shared/{token}/attachments/{attachment_id}"),
     ("POST", "/api/csp-report"),
     # Signing in with an organisation's account, before anyone is signed in: the redirect to the
     # provider, its redirect back, and the link of a verified sign-in to a local account (which
@@ -51,9 +53,14 @@ def _routes(harness: Harness) -> list[tuple[str, str]]:
 async def _alices_objects(harness: Harness, alice: httpx.AsyncClient) -> dict[str, str]:
     me = (await alice.get("/api/auth/me")).json()
     cid = (await alice.post("/api/conversations", json={"title": "alice's secret"})).json()["id"]
+    sent = await alice.post("/api/attachments", files={"file": ("secret.txt", b"alice's notes")})
     events = events_of(
-        await alice.post(f"/api/conversations/{cid}/messages", json={"content": "secret question"})
+        await alice.post(
+            f"/api/conversations/{cid}/messages",
+            json={"content": "secret question", "attachments": [sent.json()["id"]]},
+        )
     )
+    unsent = await alice.post("/api/attachments", files={"file": ("draft.txt", b"unsent draft")})
     start = data(events[0])
     share = (await alice.post(f"/api/conversations/{cid}/shares")).json()
     key = (await alice.post("/api/account/keys", json={"name": "alice key"})).json()
@@ -67,6 +74,7 @@ async def _alices_objects(harness: Harness, alice: httpx.AsyncClient) -> dict[st
         "share_id": share["id"],
         "key_id": key["id"],
         "prompt_id": prompt["id"],
+        "attachment_id": unsent.json()["id"],
         # Admin-only routes: Bob is refused whatever the values.
         "provider": "oa",
         "credential": "oa-1",
@@ -111,6 +119,7 @@ async def test_bob_cannot_touch_anything_of_alices(chat: Harness) -> None:
     after = (await alice.get("/api/export")).json()["conversations"]
     assert after == before
     assert (await alice.get("/api/auth/me")).status_code == 200
+    assert (await alice.get(f"/api/attachments/{ids['attachment_id']}")).content == b"unsent draft"
     keys = (await alice.get("/api/account/keys")).json()
     assert keys[0]["revoked_at"] is None
     visitor = await chat.client()
