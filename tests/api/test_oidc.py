@@ -17,6 +17,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from chatgate.security.redaction import redact
 from tests.conftest import PASSWORD, Harness
 from tests.fakes.oidc import (
     CLIENT_ID,
@@ -461,3 +462,9 @@ async def test_the_trusted_header_over_a_real_socket(
 def test_the_trusted_header_needs_its_proxies(make_settings: Callable[..., Any]) -> None:
     with pytest.raises(ValueError, match="trusted_header_proxies"):
         make_settings(trusted_header="X-Forwarded-User")
+
+
+async def test_the_client_secret_is_masked_wherever_it_would_appear(forged: Harness) -> None:
+    assert CLIENT_SECRET not in redact(f"token request failed with secret={CLIENT_SECRET}")
+    config = (await (await forged.client()).get("/api/auth/config")).text
+    assert CLIENT_SECRET not in config
