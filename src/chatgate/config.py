@@ -514,6 +514,11 @@ class Settings(BaseSettings):
                 ) from None
         if not self.local_passwords and self.auth_mode is not AuthMode.accounts:
             raise ValueError("local_passwords = false applies to auth_mode 'accounts' only.")
+        if not self.local_passwords and not (self.oidc_providers or self.trusted_header):
+            raise ValueError(
+                "local_passwords = false needs another way in: oidc_providers or trusted_header "
+                "(otherwise only break_glass_admin could ever sign in)."
+            )
         return self
 
     @property

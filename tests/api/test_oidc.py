@@ -468,3 +468,10 @@ async def test_the_client_secret_is_masked_wherever_it_would_appear(forged: Harn
     assert CLIENT_SECRET not in redact(f"token request failed with secret={CLIENT_SECRET}")
     config = (await (await forged.client()).get("/api/auth/config")).text
     assert CLIENT_SECRET not in config
+
+
+def test_passwords_off_without_another_way_in_is_a_configuration_error(
+    make_settings: Callable[..., Any],
+) -> None:
+    with pytest.raises(ValueError, match="another way in"):
+        make_settings(local_passwords=False, break_glass_admin="root")
