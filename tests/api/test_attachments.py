@@ -441,6 +441,11 @@ async def test_exports_include_the_files(files: Harness) -> None:
     exported = (await alice.get("/api/export")).json()
     question = next(m for m in exported["conversations"][0]["messages"] if m["role"] == "user")
     assert [f["name"] for f in question["attachments"]] == ["shot.png", "report.pdf"]
+    # Imported elsewhere, the export's text comes along and the files are reported left out.
+    bob = await files.user("bob")
+    report = (await bob.post("/api/import", json=exported)).json()
+    assert report["conversations"] == 1
+    assert report["outcomes"][0]["notes"] == {"attachments_left_out": 2}
 
 
 # -- how long it lives --------------------------------------------------------------------------

@@ -615,6 +615,8 @@ class _OwnMessage(_Lenient):
     status: str = "complete"
     model: ModelName | None = None
     created_at: Stamp | None = None
+    # The files a question carried (names and sizes only: the export holds no bytes).
+    attachments: list[Any] = Field(default_factory=list)
 
 
 class _OwnConversation(_Lenient):
@@ -674,8 +676,16 @@ def _parse_own(data: _OwnExport) -> Parsed:
         if key is not None:
             seen.add((source, key))
         messages = []
-        other_roles = 0
+        other_roles = attachments = 0
         for message in conversation.messages:
+            if message.attachments:
+                attachments += len(message.attachments)
+                parsed.skipped.append(
+                    Skipped(
+                        f"{conversation.title!r}",
+                        f"{len(message.attachments)} attached file(s) left out (text only)",
+                    )
+                )
             if message.role not in ("user", "assistant"):
                 other_roles += 1
                 parsed.skipped.append(
@@ -712,7 +722,10 @@ def _parse_own(data: _OwnExport) -> Parsed:
                 position=position,
                 source=source,
                 key=key,
-                notes={OTHER_ROLES: other_roles} if other_roles else {},
+                notes={
+                    **({OTHER_ROLES: other_roles} if other_roles else {}),
+                    **({ATTACHMENTS: attachments} if attachments else {}),
+                },
             )
         )
     return parsed
