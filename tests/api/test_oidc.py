@@ -17,6 +17,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from chatgate.api import sso as sso_routes
 from chatgate.security.redaction import redact
 from tests.conftest import PASSWORD, Harness
 from tests.fakes.oidc import (
@@ -475,3 +476,15 @@ def test_passwords_off_without_another_way_in_is_a_configuration_error(
 ) -> None:
     with pytest.raises(ValueError, match="another way in"):
         make_settings(local_passwords=False, break_glass_admin="root")
+
+
+async def test_sign_ins_started_are_limited_per_address(
+    forged: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sso_routes, "STARTS_PER_IP", "2/minute")
+    client = await forged.client()
+    for _ in range(2):
+        assert (await start(client, "forged")).startswith("http://127.0.0.1:")
+    await refused(forged, await client.get("/api/auth/oidc/forged/start"), "rate_limited")
+    other = await forged.client(peer=("10.1.2.3", 40000))
+    assert (await start(other, "forged")).startswith("http://127.0.0.1:")

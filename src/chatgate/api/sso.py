@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 from chatgate.api.auth import set_session_cookie
 from chatgate.api.deps import ServicesDep, client_ip, user_agent
 from chatgate.api.schemas import SsoLinkIn, SsoLinkOut, UserOut
-from chatgate.errors import Forbidden
+from chatgate.errors import Forbidden, RateLimited
 from chatgate.security.secrets import new_token
 from chatgate.services.oidc import SignInFailed
 from chatgate.services.sso import FLOW_LIFETIME, Outcome
@@ -26,6 +26,7 @@ router = APIRouter(prefix="/api/auth/oidc", tags=["auth"])
 FLOW_COOKIE = "chatgate_sso"
 PAGES = {"pending": "/signin/pending", "link": "/signin/link"}
 REFUSED_PAGE = "/signin/refused?reason="
+STARTS_PER_IP = "300/15 minutes"
 
 
 def _secure(request: Request, services: ServicesDep) -> bool:
@@ -49,7 +50,14 @@ async def start(provider: str, request: Request, services: ServicesDep) -> Respo
     """Begin signing in with `provider`: a redirect to its authorization endpoint."""
     flow_token = new_token()
     try:
+        # Each start stores a flow (for ten minutes): bounded per address, generously (a class
+        # behind one address signs in together).
+        await services.limits.take(STARTS_PER_IP, "sso-start", client_ip(request))
         url = await services.sso.start(provider, flow_token)
+    except RateLimited as exc:
+        failure = SignInFailed("rate_limited", exc.message)
+        await services.sso.refused(provider, failure, ip=client_ip(request))
+        return _refused(failure.reason)
     except SignInFailed as failure:
         await services.sso.refused(provider, failure, ip=client_ip(request))
         return _refused(failure.reason)

@@ -31,6 +31,7 @@ export default {
     reason_unreachable: 'Der Anmeldedienst der Organisation ist nicht erreichbar. Versuchen Sie es später erneut.',
     reason_unknown_provider: 'Diese Anmeldeoption gibt es (nicht mehr).',
     reason_disabled: 'Ihr Konto ist deaktiviert.',
+    reason_rate_limited: 'Von dieser Adresse wurden zu viele Anmeldungen begonnen. Warten Sie ein paar Minuten und versuchen Sie es dann erneut.',
     linkTitle: 'Konto verknüpfen',
     linkBody: 'Es gibt ein ChatGate-Konto „{username}“. Geben Sie einmal sein Passwort ein, dann meldet {provider} Sie künftig dort an.',
     link: 'Verknüpfen und anmelden',

@@ -46,6 +46,7 @@ export default {
     reason_unreachable: 'The organisation’s sign-in service cannot be reached. Try again later.',
     reason_unknown_provider: 'This sign-in option does not exist (any more).',
     reason_disabled: 'Your account is disabled.',
+    reason_rate_limited: 'Too many sign-ins were started from this address. Wait a few minutes, then try again.',
     linkTitle: 'Link your account',
     linkBody: 'There is a ChatGate account “{username}”. Enter its password once, and from now on {provider} signs you in to it.',
     link: 'Link and sign in',

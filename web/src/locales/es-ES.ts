@@ -31,6 +31,7 @@ export default {
     reason_unreachable: 'No se puede contactar con el servicio de acceso de la organización. Inténtalo más tarde.',
     reason_unknown_provider: 'Esta opción de acceso no existe (ya).',
     reason_disabled: 'Tu cuenta está desactivada.',
+    reason_rate_limited: 'Se han iniciado demasiados accesos desde esta dirección. Espera unos minutos y vuelve a intentarlo.',
     linkTitle: 'Vincular tu cuenta',
     linkBody: 'Existe una cuenta de ChatGate «{username}». Introduce su contraseña una vez y a partir de ahora {provider} te dará acceso a ella.',
     link: 'Vincular e iniciar sesión',

@@ -31,6 +31,7 @@ export default {
     reason_unreachable: 'Le service de connexion de l’organisation est injoignable. Réessayez plus tard.',
     reason_unknown_provider: 'Cette option de connexion n’existe pas (ou plus).',
     reason_disabled: 'Votre compte est désactivé.',
+    reason_rate_limited: 'Trop de connexions ont été lancées depuis cette adresse. Attendez quelques minutes, puis réessayez.',
     linkTitle: 'Lier votre compte',
     linkBody: 'Il existe un compte ChatGate « {username} ». Saisissez son mot de passe une fois : {provider} vous y connectera désormais.',
     link: 'Lier et se connecter',

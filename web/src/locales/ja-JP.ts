@@ -31,6 +31,7 @@ export default {
     reason_unreachable: '組織のサインインサービスに接続できません。後でもう一度お試しください。',
     reason_unknown_provider: 'このサインイン方法は存在しません（もうありません）。',
     reason_disabled: 'アカウントは無効になっています。',
+    reason_rate_limited: 'このアドレスから開始されたサインインが多すぎます。数分待ってからもう一度お試しください。',
     linkTitle: 'アカウントをリンク',
     linkBody: 'ChatGate アカウント「{username}」があります。そのパスワードを一度入力すると、以後 {provider} でこのアカウントにサインインできます。',
     link: 'リンクしてサインイン',

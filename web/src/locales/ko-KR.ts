@@ -31,6 +31,7 @@ export default {
     reason_unreachable: '조직의 로그인 서비스에 연결할 수 없습니다. 나중에 다시 시도하세요.',
     reason_unknown_provider: '이 로그인 방법은 (더 이상) 없습니다.',
     reason_disabled: '계정이 비활성화되었습니다.',
+    reason_rate_limited: '이 주소에서 시작된 로그인이 너무 많습니다. 몇 분 기다린 후 다시 시도하세요.',
     linkTitle: '계정 연결',
     linkBody: 'ChatGate 계정 “{username}”이(가) 있습니다. 비밀번호를 한 번 입력하면 앞으로 {provider}(으)로 이 계정에 로그인합니다.',
     link: '연결하고 로그인',

@@ -31,6 +31,7 @@ export default {
     reason_unreachable: 'Không kết nối được dịch vụ đăng nhập của tổ chức. Hãy thử lại sau.',
     reason_unknown_provider: 'Tùy chọn đăng nhập này không (còn) tồn tại.',
     reason_disabled: 'Tài khoản của bạn đã bị vô hiệu hóa.',
+    reason_rate_limited: 'Có quá nhiều lượt đăng nhập được bắt đầu từ địa chỉ này. Hãy đợi vài phút rồi thử lại.',
     linkTitle: 'Liên kết tài khoản',
     linkBody: 'Đã có tài khoản ChatGate “{username}”. Nhập mật khẩu của nó một lần, từ nay {provider} sẽ đăng nhập bạn vào đó.',
     link: 'Liên kết và đăng nhập',

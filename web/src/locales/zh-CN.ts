@@ -31,6 +31,7 @@ export default {
     reason_unreachable: '无法连接组织的登录服务。请稍后再试。',
     reason_unknown_provider: '此登录方式不存在（或已不存在）。',
     reason_disabled: '你的账号已被停用。',
+    reason_rate_limited: '从此地址发起的登录过多。请等几分钟后再试。',
     linkTitle: '关联你的账号',
     linkBody: '已有 ChatGate 账号“{username}”。输入一次它的密码，以后 {provider} 就会登录到这个账号。',
     link: '关联并登录',

@@ -31,6 +31,7 @@ export default {
     reason_unreachable: '無法連線到組織的登入服務。請稍後再試。',
     reason_unknown_provider: '此登入方式不存在（或已不存在）。',
     reason_disabled: '你的帳號已被停用。',
+    reason_rate_limited: '從此位址發起的登入過多。請稍候幾分鐘再試。',
     linkTitle: '連結你的帳號',
     linkBody: '已有 ChatGate 帳號「{username}」。輸入一次它的密碼，之後 {provider} 就會登入到這個帳號。',
     link: '連結並登入',
