@@ -507,3 +507,23 @@ async def test_parallel_uploads_never_overshoot_the_storage_quota(
     assert {r.json()["error"]["code"] for r in refused} == {"storage_quota"}
     stored = await harness.sql("SELECT count(*) AS n, sum(size) AS total FROM attachments")
     assert stored.n == 5 and stored.total <= 5 * size
+
+
+async def test_switching_to_a_model_that_cannot_see(files: Harness, fake: FakeUpstream) -> None:
+    alice = await files.user("alice")
+    image = (await _upload(alice, "shot.png", _png())).json()
+    cid = await _conversation(alice, "seeing-model")
+    start = data(events_of(await _send(alice, cid, "What is it?", [image["id"]]))[0])
+    before = len(fake.requests)
+    # Answering that question again with a model that cannot see is refused before anything.
+    again = await alice.post(
+        f"/api/conversations/{cid}/messages/{start['message_id']}/regenerate",
+        json={"model": "fake-model"},
+    )
+    assert again.status_code == 400 and again.json()["error"]["code"] == "model_cannot_see"
+    assert len(fake.requests) == before
+    # A later question to it goes, the earlier image named instead of shown.
+    assert (await _send(alice, cid, "Thanks!", [], model="fake-model")).status_code == 200
+    sent = fake.requests[-1].json["messages"]
+    assert all(isinstance(m["content"], str) for m in sent)
+    assert "[image shot.png: not shown to this model]" in sent[0]["content"]

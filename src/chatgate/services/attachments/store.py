@@ -30,6 +30,9 @@ log = structlog.get_logger(__name__)
 UNSENT_LIFETIME = timedelta(hours=24)
 SWEEP_EVERY = 3600.0  # seconds
 NAME_MAX = 200
+# Files decoded or read at once per process: a large image decodes to hundreds of MB, a hostile
+# PDF can take seconds of CPU; more uploads wait their turn rather than exhaust the machine.
+CONCURRENT_WORK = 2
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
@@ -84,6 +87,7 @@ class Attachments:
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
         self._settings = settings
+        self._work = asyncio.Semaphore(CONCURRENT_WORK)
 
     async def upload(self, user_id: str, name: str | None, data: bytes) -> Attachment:
         limit = self._settings.attachment_max_bytes
@@ -95,7 +99,8 @@ class Attachments:
         if existing is not None:
             return existing
         await tokens.ready()  # documents are counted while extracted
-        attachment = await asyncio.to_thread(_prepare, data, filename, sha256, user_id)
+        async with self._work:
+            attachment = await asyncio.to_thread(_prepare, data, filename, sha256, user_id)
         quota = self._settings.attachment_quota_bytes
 
         def store(s: DbSession) -> Attachment:
