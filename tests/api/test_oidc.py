@@ -376,6 +376,10 @@ async def test_local_passwords_off_leaves_only_the_break_glass_admin(
     assert (await client.get("/api/auth/config")).json()["local_passwords"] is False
     dave = await client.post("/api/auth/login", json={"username": "dave", "password": PASSWORD})
     assert dave.status_code == 403
+    # A wrong password is just wrong, whoever it is for: nothing tells who keeps a password.
+    for name in ("dave", "root"):
+        guess = await client.post("/api/auth/login", json={"username": name, "password": "nope"})
+        assert guess.status_code == 401
     root = await client.post("/api/auth/login", json={"username": "root", "password": PASSWORD})
     assert root.status_code == 200
     register = await (await app.client()).post(

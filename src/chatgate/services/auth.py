@@ -159,12 +159,13 @@ class Auth:
     async def login(
         self, username: str, password: str, *, ip: str, user_agent: str
     ) -> tuple[UserInfo, str]:
-        if not self.passwords_allowed_for(username):
-            raise Forbidden(PASSWORDS_OFF)
         user = await self.verify_password_of(username, password, ip=ip)
-        self._check_status(user)
-        if user.role != "admin" and not self._settings.local_passwords:
+        # Only after the right password: a refusal must not tell who the break-glass admin is.
+        if not self.passwords_allowed_for(username) or (
+            user.role != "admin" and not self._settings.local_passwords
+        ):
             raise Forbidden(PASSWORDS_OFF)
+        self._check_status(user)
         return user, await self.start_session(user, ip=ip, user_agent=user_agent)
 
     async def login_with_access_password(
