@@ -124,6 +124,14 @@ test('first sign-in creates the account with the mapped role; the second reuses 
   await expect(student.page.getByRole('heading', { name: 'How can I help you today?' })).toBeVisible()
   const bob = await (await student.context.request.get('/api/auth/me')).json()
   expect([bob.username, bob.role]).toEqual(['bob', 'user'])
+  // Signing out in the app ends ChatGate's session and offers the provider's sign-out.
+  await student.page.getByRole('button', { name: 'Settings', exact: true }).click()
+  await student.page.getByRole('dialog').getByRole('button', { name: 'Sign out' }).click()
+  await expect(student.page.getByRole('heading', { name: 'Sign in to ChatGate' })).toBeVisible()
+  const there = student.page.getByRole('link', { name: 'Sign out there too' })
+  await expect(there).toBeVisible()
+  expect(await there.getAttribute('href')).toContain(`${provider.issuer}/session/end?`)
+  expect((await student.context.request.get('/api/auth/me')).status()).toBe(401)
   await student.context.close()
 })
 
