@@ -149,6 +149,28 @@ test('a disallowed domain gets the approval page', async ({ browser }) => {
   await context.close()
 })
 
+test('an existing local account is linked once its password is typed', async ({ browser }) => {
+  const made = server.cli(['user', 'add', 'carol', '--password-stdin'], 'carol-password-123\n')
+  expect(made.status, made.stderr).toBe(0)
+  const { context, page } = await newPage(browser, 360)
+  await page.goto('/login')
+  await page.getByRole('link', { name: 'Sign in with Example School' }).click()
+  await signInAtProvider(page, 'carol')
+  await expect(page).toHaveURL(/\/signin\/link$/)
+  await expect(page.getByRole('heading', { name: 'Link your account' })).toBeVisible()
+  await expect(page.getByText('There is a ChatGate account “carol”')).toBeVisible()
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360)
+  await shot(page, '31-link-360')
+  await page.getByLabel('Password').fill('not-carols-password')
+  await page.getByRole('button', { name: 'Link and sign in' }).click()
+  await expect(page.getByRole('alert')).toBeVisible()
+  await page.getByLabel('Password').fill('carol-password-123')
+  await page.getByRole('button', { name: 'Link and sign in' }).click()
+  await expect(page.getByRole('heading', { name: 'How can I help you today?' })).toBeVisible()
+  expect((await (await context.request.get('/api/auth/me')).json()).username).toBe('carol')
+  await context.close()
+})
+
 test('a tampered answer gets the refused page, in the chosen language', async ({ browser }) => {
   const { context, page } = await newPage(browser, 360)
   await page.goto('/api/auth/oidc/school/start')
