@@ -315,7 +315,7 @@ export function uploadImport(file: Blob, onProgress: (p: UploadProgress) => void
 
 /** The requests that answer with a generation stream. */
 export const streams = {
-  send: (conversationId: string, body: { content: string; parent_id: string | null; model?: string }) =>
+  send: (conversationId: string, body: { content: string; parent_id: string | null; model?: string; attachments?: string[] }) =>
     ({ method: 'POST' as const, url: `/api/conversations/${enc(conversationId)}/messages`, body }),
   regenerate: (conversationId: string, messageId: string) =>
     ({ method: 'POST' as const, url: `/api/conversations/${enc(conversationId)}/messages/${enc(messageId)}/regenerate`, body: {} }),

@@ -22,7 +22,7 @@ export interface GenerationStreamOptions {
   fetchImpl?: typeof fetch
 }
 
-const KNOWN_EVENTS = new Set(['start', 'queued', 'streaming', 'delta', 'reasoning', 'reset', 'usage', 'title', 'error', 'done'])
+const KNOWN_EVENTS = new Set(['start', 'queued', 'streaming', 'delta', 'reasoning', 'tool_call', 'reset', 'usage', 'title', 'error', 'done'])
 
 function toStreamEvent(message: EventSourceMessage): StreamEvent | null {
   const name = message.event ?? 'message'

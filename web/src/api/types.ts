@@ -78,7 +78,40 @@ export interface Message {
   completion_tokens: number | null
   created_at: string
   updated_at: string
+  /** A question's attached files ([] or absent otherwise). */
+  attachments?: Attachment[]
+  /** An answer's typed parts beside its text: the function calls it made. */
+  parts?: MessagePart[]
 }
+
+/** A file attached to a question (POST /api/attachments, and every message that carries it). */
+export interface Attachment {
+  id: string
+  /** The file name as given (no path). */
+  name: string
+  kind: 'image' | 'document'
+  /** Sniffed from the bytes by the server. */
+  media_type: string
+  /** Bytes stored (after re-encoding, for images). */
+  size: number
+  width: number | null
+  height: number | null
+  /** Documents: tokens of the extracted text. */
+  tokens: number | null
+  /** In English, e.g. "Truncated at page 12 (the file has 40 pages)." */
+  note: string | null
+}
+
+/** A function call an answer made (the web app defines no tools yet: shown, never run). */
+export interface ToolCallPart {
+  type: 'tool_call'
+  id: string
+  name: string
+  /** JSON text, as the model wrote it. */
+  arguments: string
+}
+
+export type MessagePart = ToolCallPart | { type: string; [field: string]: unknown }
 
 export interface MessageTree {
   messages: Message[]
@@ -107,6 +140,8 @@ export interface StreamEvents {
   queued: { position: number }
   streaming: Record<string, never>
   delta: { text: string }
+  /** A piece of a function call: the first piece of each `index` names it, later ones add argument text. */
+  tool_call: { index: number; id: string | null; name: string | null; arguments: string }
   /** A piece of the model's reasoning (before or among the deltas). */
   reasoning: { text: string }
   /** Replace the answer so far (and its reasoning, when the server sends it). */
@@ -195,7 +230,12 @@ export interface ShareLink {
 export interface SharedConversation {
   title: string
   shared_at: string
-  messages: { role: 'user' | 'assistant'; content: string; model: string | null; created_at: string }[]
+  messages: {
+    role: 'user' | 'assistant'; content: string; model: string | null; created_at: string
+    /** Files of links made since attachments exist (older links have none). */
+    attachments?: Attachment[]
+    parts?: MessagePart[]
+  }[]
 }
 
 // -- administration ---------------------------------------------------------------------------

@@ -6,7 +6,9 @@
  * every fetch with its own Content-Security-Policy.
  */
 import katexCss from 'katex/dist/katex.min.css?raw'
-import type { Message } from '@/api/types'
+import { attachmentUrl } from '@/api/attachments'
+import type { Attachment, Message } from '@/api/types'
+import { formatArguments, isToolCall } from '@/lib/attachments'
 import { renderMermaid } from '@/markdown/mermaid'
 import { render } from '@/markdown/render'
 import highlightCss from '@/styles/highlight.css?raw'
@@ -22,6 +24,16 @@ export interface ExportLabels {
   unfinished: string
   thoughts: string
   diagram: (source: string) => string
+  /** "Called get_weather" above a function call's arguments. */
+  called?: (name: string) => string
+}
+
+/** A question's file in the file: an image as a data: URL (the page fetches nothing), a document by name. */
+export interface ExportFile {
+  name: string
+  kind: 'image' | 'document'
+  /** Images only: `data:image/…;base64,…` (null when it could not be read). */
+  src: string | null
 }
 
 /** One turn, ready to print: `html` is sanitised markup (answers) or '' (a question: `text`). */
@@ -33,6 +45,8 @@ export interface ExportTurn {
   /** A sentence when the answer did not end normally. */
   note: { kind: 'stopped' | 'warning' | 'error'; text: string } | null
   model: string | null
+  files?: ExportFile[]
+  toolCalls?: { name: string; arguments: string }[]
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
@@ -77,7 +91,31 @@ details.thoughts summary{cursor:pointer;margin-left:-.85rem;padding-left:.85rem}
 .markdown-body blockquote{margin:1em 0;padding-left:1em;border-left:3px solid var(--cg-border)}
 .markdown-body img{max-width:100%}
 .markdown-body .mermaid-view svg{max-width:100%;height:auto}
+.files{display:flex;flex-wrap:wrap;justify-content:flex-end;gap:.4rem;margin:0 0 .4rem;padding:0;list-style:none;max-width:min(85%,40rem)}
+.files img{display:block;max-width:min(320px,100%);max-height:320px;border-radius:12px;border:1px solid var(--cg-border)}
+.file{display:inline-block;padding:.35rem .75rem;border-radius:12px;border:1px solid var(--cg-border);font-size:.85rem;overflow-wrap:anywhere}
+details.tool-call{margin:0 0 .5rem;color:var(--cg-muted);font-size:.9rem}
+details.tool-call summary{cursor:pointer}
+details.tool-call pre{margin:.3rem 0 0;padding:.6rem .75rem;border-radius:8px;background:var(--cg-code-bg);color:var(--cg-text);font-family:var(--cg-mono);font-size:.8rem;overflow-x:auto}
 `
+
+/** Only an image the server re-encoded may be put in the page: a data: URL of an image type, nothing else. */
+const IMAGE_DATA_URL = /^data:image\/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/=]+$/
+
+function filesHtml(files: ExportFile[]): string {
+  if (!files.length) return ''
+  const items = files.map((f) => (f.kind === 'image' && f.src && IMAGE_DATA_URL.test(f.src)
+    ? `<li><img src="${f.src}" alt="${escapeHtml(f.name)}"></li>`
+    : `<li class="file">📄 ${escapeHtml(f.name)}</li>`))
+  return `<ul class="files">${items.join('')}</ul>`
+}
+
+function toolCallsHtml(calls: { name: string; arguments: string }[], labels: ExportLabels): string {
+  return calls.map((c) => {
+    const summary = labels.called ? labels.called(c.name) : `Called ${c.name}`
+    return `<details class="tool-call"><summary>${escapeHtml(summary)}</summary><pre><code>${escapeHtml(formatArguments(c.arguments))}</code></pre></details>`
+  }).join('')
+}
 
 /** The whole file. Pure: the same turns give the same bytes. */
 export function conversationHtml(input: { title: string; lang: string; exported: string; turns: ExportTurn[]; labels: ExportLabels; fontCss: string; math: boolean }): string {
@@ -85,7 +123,7 @@ export function conversationHtml(input: { title: string; lang: string; exported:
   const body = input.turns.map((turn) => {
     if (turn.role === 'user') {
       return `<section class="turn turn-user"><div class="who">${escapeHtml(labels.you)}</div>`
-        + `<div class="bubble">${escapeHtml(turn.text)}</div></section>`
+        + `${filesHtml(turn.files ?? [])}<div class="bubble">${escapeHtml(turn.text)}</div></section>`
     }
     const thoughts = turn.reasoningHtml
       ? `<details class="thoughts"><summary>${escapeHtml(labels.thoughts)}</summary><div class="markdown-body">${turn.reasoningHtml}</div></details>`
@@ -93,7 +131,7 @@ export function conversationHtml(input: { title: string; lang: string; exported:
     const note = turn.note ? `<p class="note note-${turn.note.kind}">${escapeHtml(turn.note.text)}</p>` : ''
     const model = turn.model ? `<div class="model">${escapeHtml(turn.model)}</div>` : ''
     return `<section class="turn turn-assistant"><div class="who">${escapeHtml(labels.assistant)}</div>`
-      + `${thoughts}<div class="markdown-body">${turn.html}</div>${note}${model}</section>`
+      + `${thoughts}${toolCallsHtml(turn.toolCalls ?? [], labels)}<div class="markdown-body">${turn.html}</div>${note}${model}</section>`
   }).join('\n')
   // KaTeX's own @font-face rules point at files next to its stylesheet; the embedded ones replace them.
   const mathCss = input.math ? katexCss.replace(/@font-face\{[^}]*\}/g, '') : ''
@@ -161,12 +199,19 @@ export async function exportConversationHtml(options: {
   messages: Message[]
   labels: ExportLabels
   errorText: (error: unknown) => string
+  /** Reads an image's bytes as a data: URL (the owner's copy by default). */
+  readImage?: (file: Attachment) => Promise<string | null>
 }): Promise<string> {
   const { labels } = options
+  const readImage = options.readImage ?? imageAsDataUrl
   const turns: ExportTurn[] = []
   for (const m of options.messages) {
     if (m.role === 'user') {
-      turns.push({ role: 'user', text: m.content, html: '', reasoningHtml: '', note: null, model: null })
+      const files: ExportFile[] = []
+      for (const a of m.attachments ?? []) {
+        files.push({ name: a.name, kind: a.kind, src: a.kind === 'image' ? await readImage(a).catch(() => null) : null })
+      }
+      turns.push({ role: 'user', text: m.content, html: '', reasoningHtml: '', note: null, model: null, files })
       continue
     }
     turns.push({
@@ -176,6 +221,7 @@ export async function exportConversationHtml(options: {
       reasoningHtml: m.reasoning ? await forFile(m.reasoning, labels) : '',
       note: answerNote(m, labels, options.errorText),
       model: m.model,
+      toolCalls: (m.parts ?? []).filter(isToolCall).map((c) => ({ name: c.name, arguments: c.arguments })),
     })
   }
   // Which KaTeX fonts the answers use: measured on a hidden copy laid out with the page's styles.
@@ -197,4 +243,17 @@ export async function exportConversationHtml(options: {
     probe.remove()
   }
   return conversationHtml({ title: options.title, lang: options.lang, exported: options.exported, turns, labels, fontCss, math })
+}
+
+/** The owner's copy of an image as a data: URL. */
+async function imageAsDataUrl(file: Attachment): Promise<string | null> {
+  const res = await fetch(attachmentUrl(file.id), { credentials: 'same-origin' })
+  if (!res.ok) return null
+  const blob = await res.blob()
+  return await new Promise<string | null>((resolve) => {
+    const reader = new FileReader()
+    reader.onload = () => resolve(typeof reader.result === 'string' ? reader.result : null)
+    reader.onerror = () => resolve(null)
+    reader.readAsDataURL(blob)
+  })
 }

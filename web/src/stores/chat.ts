@@ -4,10 +4,12 @@
  * which feeds the one SSE reader's events into `applyEvent()`.
  */
 import { defineStore } from 'pinia'
+import { uploadAgain } from '@/api/attachments'
 import { api, ApiError, streams, type StreamRequest } from '@/api/client'
 import { deleteMessage } from '@/api/messages'
 import { runGenerationStream, type StreamOutcome } from '@/api/sse'
-import type { Conversation, ConversationSettings, Message, StreamEvent } from '@/api/types'
+import type { Attachment, Conversation, ConversationSettings, Message, StreamEvent } from '@/api/types'
+import { addToolCallPiece } from '@/lib/attachments'
 import { deepestLeaf, newestLeaf, pathTo, renameMessage, siblingsOf, type MessageMap } from '@/lib/tree'
 import { useChatDefaultsStore } from './chatDefaults'
 import { useConversationsStore } from './conversations'
@@ -56,11 +58,11 @@ export function defaultSettings(): ConversationSettings {
   }
 }
 
-function placeholder(id: string, parentId: string | null, role: 'user' | 'assistant', content: string): Message {
+function placeholder(id: string, parentId: string | null, role: 'user' | 'assistant', content: string, attachments: Attachment[] = []): Message {
   const now = new Date().toISOString()
   return {
     id, parent_id: parentId, role, content, reasoning: '', status: role === 'user' ? 'complete' : 'queued', model: null,
-    error: null, prompt_tokens: null, completion_tokens: null, created_at: now, updated_at: now,
+    error: null, prompt_tokens: null, completion_tokens: null, created_at: now, updated_at: now, attachments, parts: [],
   }
 }
 
@@ -158,7 +160,8 @@ export const useChatStore = defineStore('chat', {
       this.conversation = conversation
     },
 
-    async send(content: string, parent?: string | null): Promise<void> {
+    /** Ask; `files` are uploaded, unsent attachments that go with the question. */
+    async send(content: string, parent?: string | null, files: Attachment[] = []): Promise<void> {
       const parentId = parent === undefined ? this.currentLeafId : parent
       const conversationId = this.conversationId
       if (!conversationId) throw new Error('no conversation')
@@ -166,21 +169,37 @@ export const useChatStore = defineStore('chat', {
       this.rememberShown()
       const userId = tempId('user')
       const assistantId = tempId('assistant')
-      this.messages[userId] = placeholder(userId, parentId, 'user', content)
+      this.messages[userId] = placeholder(userId, parentId, 'user', content, files)
       this.messages[assistantId] = placeholder(assistantId, userId, 'assistant', '')
       const previousLeaf = this.currentLeafId
       this.currentLeafId = assistantId
       const model = this.conversation?.settings.model ?? undefined
-      await this.run(streams.send(conversationId, { content, parent_id: parentId, ...(model ? { model } : {}) }), {
+      const attachments = files.map((f) => f.id)
+      await this.run(streams.send(conversationId, {
+        content, parent_id: parentId, ...(model ? { model } : {}), ...(attachments.length ? { attachments } : {}),
+      }), {
         kind: 'send', messageId: assistantId, userTempId: userId, previousLeaf, replay: false,
-        retry: () => this.send(content, parentId),
+        retry: () => this.send(content, parentId, files),
       })
     },
 
+    /**
+     * A new version of a question, with the same files: a sent file belongs to its message, so
+     * the files are uploaded again as new attachments of the new question.
+     */
     async editAndResend(userMessageId: string, content: string): Promise<void> {
       const original = this.messages[userMessageId]
       if (!original) return
-      await this.send(content, original.parent_id)
+      let files: Attachment[] = []
+      if (original.attachments?.length) {
+        try {
+          files = await uploadAgain(original.attachments)
+        } catch (err) {
+          this.pendingError = { error: err instanceof ApiError ? err : new ApiError(0, 'network_error', String(err)), retry: null }
+          return
+        }
+      }
+      await this.send(content, original.parent_id, files)
     },
 
     /** A new sibling answer; `messageId` is the assistant answer to replace or its question. */
@@ -305,6 +324,7 @@ export const useChatStore = defineStore('chat', {
             if (ctx.replay) {
               m.content = ''
               m.reasoning = ''
+              m.parts = []
             }
           }
           return
@@ -322,6 +342,14 @@ export const useChatStore = defineStore('chat', {
           if (message) {
             message.status = 'streaming'
             message.content += event.data.text
+          }
+          return
+        case 'tool_call':
+          if (live && live.phase !== 'streaming') { live.phase = 'streaming'; live.queuePosition = null }
+          if (message) {
+            message.status = 'streaming'
+            if (!message.parts) message.parts = []
+            addToolCallPiece(message.parts, event.data)
           }
           return
         case 'reasoning':
