@@ -108,7 +108,8 @@ export async function startChatGate(options: {
     'name = "fake"',
     'kind = "openai"',
     `base_url = "${upstream}/v1"`,
-    'models = ["fake-model", "fake-model-2"]',
+    // fake-model-2 accepts images (e2e 32: attached screenshots); fake-model does not.
+    'models = ["fake-model", { id = "fake-model-2", vision = true }]',
     '[[providers.credentials]]',
     'api_key = "sk-test"',
     ...(options.credential ?? []),
