@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
+from chatgate.db.core import upsertable_insert
 from chatgate.db.models import UpstreamCredential, UpstreamModel, UpstreamProvider, UpstreamRevision
 from chatgate.ids import utcnow
 
@@ -149,13 +150,18 @@ def get_model(s: DbSession, provider: str, model_id: str) -> UpstreamModel | Non
 
 
 def put_model(s: DbSession, provider: str, model_id: str, **values: Any) -> UpstreamModel:
-    row = get_model(s, provider, model_id)
-    if row is None:
-        row = UpstreamModel(provider=provider, model_id=model_id, **values)
-        s.add(row)
-    else:
-        for key, value in values.items():
-            setattr(row, key, value)
-        row.updated_at = utcnow()
+    """Create the row if missing in one statement (two admins, or two instances, saving a model's
+    first settings at once cannot collide), then set the values: the last save wins."""
+    now = utcnow()
+    s.execute(
+        upsertable_insert(s, UpstreamModel)
+        .values(provider=provider, model_id=model_id, created_at=now, updated_at=now)
+        .on_conflict_do_nothing()
+    )
+    row = s.get(UpstreamModel, (provider, model_id), populate_existing=True)
+    assert row is not None
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.updated_at = now
     s.flush()
     return row

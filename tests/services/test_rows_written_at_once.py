@@ -1,5 +1,6 @@
-"""Instance-wide settings written by several processes starting at once (`serve --workers`,
-two instances on one PostgreSQL): the first value wins and nobody's start-up fails."""
+"""Rows that several processes may create at the same moment: instance-wide settings written by
+workers starting together (`serve --workers`, two instances on one PostgreSQL), and a model's first
+settings saved by two admins at once. The first value (or the last save) wins; nobody fails."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from chatgate.db.engine import sync_url
+from chatgate.db.repos import upstreams as upstreams_repo
 from chatgate.db.repos import users as repo
 
 RACERS = 4
@@ -75,3 +77,20 @@ def test_writing_a_setting_again_replaces_it(database_url: str) -> None:
         assert repo.get_instance_setting(s, "again") == {"value": 2}
         assert repo.claim_instance_setting(s, "again", {"value": 3}) == {"value": 2}
     engine.dispose()
+
+
+def test_admins_saving_a_models_first_settings_at_once_do_not_collide(database_url: str) -> None:
+    for round_ in range(ROUNDS):
+        model = f"model-{round_}"
+        race(
+            database_url,
+            lambda s, n, model=model: upstreams_repo.put_model(
+                s, "console", model, display_name=f"name {n}"
+            ),
+        )
+        engine = create_engine(sync_url(database_url), poolclass=NullPool)
+        with Session(engine) as s:
+            row = upstreams_repo.get_model(s, "console", model)
+            assert row is not None and row.display_name in {f"name {n}" for n in range(RACERS)}
+            assert row.enabled  # the column default of a new row
+        engine.dispose()
