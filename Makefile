@@ -16,7 +16,7 @@ POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 comma := ,
 REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help run test check lint format pytest pytest-postgres web web-test e2e bench bench-soak install install-runtime migrate docs clean
+.PHONY: help run test check lint format pytest pytest-postgres web web-test e2e bench bench-soak install install-runtime migrate migration docs clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -60,6 +60,10 @@ run: install $(STATIC)/index.html ## Serve ChatGate on port 3002 (SQLite in ./da
 
 migrate: install ## Apply database migrations
 	$(BIN)/chatgate migrate
+
+migration: install ## A new migration from the changes in db/models.py: make migration m="what changed"
+	@test -n "$(m)" || { echo 'usage: make migration m="what changed"'; exit 2; }
+	@path=$$($(BIN)/python -m chatgate.db.migrate "$(m)" | tail -n 1) && $(BIN)/ruff format -q "$$path" && echo "written: $$path (check it, then commit it)"
 
 lint: install ## Run ruff
 	$(BIN)/ruff check src tests bench

@@ -153,7 +153,7 @@ def _cpu() -> str:
 async def run(runs: int, threads: int, max_tokens: int) -> None:
     chatgate_logging.configure("warning", "console")
     with tempfile.TemporaryDirectory(prefix="chatgate-bench-") as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'chatgate.db'}"
+        url = f"sqlite:///{Path(tmp) / 'chatgate.db'}"
         await asyncio.to_thread(upgrade, url)
         settings = Settings(
             data_dir=Path(tmp),

@@ -59,7 +59,7 @@ async def main(requests: int, conversations: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         database = data / "chatgate.db"
-        url = f"sqlite+aiosqlite:///{database}"
+        url = f"sqlite:///{database}"
         upgrade(url)
         settings = Settings(data_dir=data, database_url=url, host="127.0.0.1", log_level="warning")
         app = create_app(settings)

@@ -76,7 +76,7 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
         upgrade(POSTGRES_URL)
         return POSTGRES_URL
     path = tmp_path_factory.mktemp("template") / "template.db"
-    upgrade(f"sqlite+aiosqlite:///{path}")
+    upgrade(f"sqlite:///{path}")
     return str(path)
 
 
@@ -92,7 +92,7 @@ def database_url(migrated_template: str, tmp_path: Path) -> str:
     target = tmp_path / "data" / "chatgate.db"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(migrated_template, target)
-    return f"sqlite+aiosqlite:///{target}"
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture

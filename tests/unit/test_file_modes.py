@@ -45,7 +45,7 @@ def test_the_cli_creates_a_private_data_directory(tmp_path: Path) -> None:
 
 async def test_the_server_creates_the_database_and_its_wal_and_shm_private(tmp_path: Path) -> None:
     data = tmp_path / "fresh" / "data"
-    url = f"sqlite+aiosqlite:///{data / 'chatgate.db'}"
+    url = f"sqlite:///{data / 'chatgate.db'}"
     db = Database(url)
     await db.start()
     try:
@@ -65,5 +65,5 @@ def test_migrating_a_fresh_path_after_prepare_keeps_it_private(tmp_path: Path) -
     run(["migrate"], tmp_path)
     assert _mode(data) == 0o700
     assert _mode(data / "chatgate.db") == 0o600
-    upgrade(f"sqlite+aiosqlite:///{data / 'chatgate.db'}")  # a second run changes nothing
+    upgrade(f"sqlite:///{data / 'chatgate.db'}")  # a second run changes nothing
     assert _mode(data / "chatgate.db") == 0o600

@@ -45,7 +45,9 @@ READER_THREADS = 4
 
 
 def sync_url(url: str) -> str:
-    """The same database through a synchronous driver."""
+    """The same database through the synchronous drivers ChatGate uses (storage runs in threads).
+    URLs written for the async drivers of earlier versions (`sqlite+aiosqlite://`,
+    `postgresql+asyncpg://`) keep working."""
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite"):
         return parsed.set(drivername="sqlite").render_as_string(hide_password=False)

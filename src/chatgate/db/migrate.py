@@ -1,7 +1,13 @@
-"""Schema migrations (Alembic), applied at startup and by `chatgate migrate`."""
+"""Schema migrations (Alembic), applied at startup and by `chatgate migrate`.
+
+A new one, after changing `db/models.py`: `make migration m="what changed"`
+(`python -m chatgate.db.migrate "what changed"`).
+"""
 
 from __future__ import annotations
 
+import sys
+import tempfile
 from pathlib import Path
 
 from alembic import command
@@ -45,3 +51,34 @@ def current_tables(url: str) -> set[str]:
         return set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+def new_revision(message: str) -> Path:
+    """Write the next numbered migration: what `db/models.py` has that the migrations lack,
+    found by upgrading a scratch SQLite database and comparing. Returns the new file."""
+    with tempfile.TemporaryDirectory(prefix="chatgate-migration-") as scratch:
+        url = f"sqlite:///{Path(scratch) / 'scratch.db'}"
+        upgrade(url)
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            with engine.begin() as connection:
+                config = alembic_config()
+                config.attributes["connection"] = connection
+                script = command.revision(
+                    config, message=message, autogenerate=True, rev_id=_next_number()
+                )
+        finally:
+            engine.dispose()
+    assert script is not None and not isinstance(script, list)
+    return Path(script.path)
+
+
+def _next_number() -> str:
+    numbers = [int(p.name[:4]) for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")]
+    return f"{max(numbers, default=0) + 1:04d}"
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or not sys.argv[1].strip():
+        sys.exit('usage: python -m chatgate.db.migrate "what changed"')
+    sys.stdout.write(f"{new_revision(sys.argv[1].strip())}\n")
