@@ -30,7 +30,11 @@ const WALK_ANSWER = [
   '```python', 'print("flip")', '```', '', 'Per pancake: $\\int_0^1 x^2\\,dx = \\frac{1}{3}$ cup of batter.',
 ].join('\n')
 
-/** An administrator (the console's tabs are part of the walk) with one answered conversation and a share link. */
+/** A small picture (48 × 32 PNG) and a note, attached to the walk's question (chat and shared view show them). */
+const WALK_IMAGE = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAADAAAAAgCAIAAADbtmxLAAAAZElEQVR4nO3WoRGAMBAFUWAoACR1UCDFpB7qQNICHpJZBXyxKxNxb05dP5WtS2r4G3BPECWIEkSNrY9zPd6ePe/L8zFuQ4IoQZQgShAliBJECaLiQM0DrXo9fVDchgRRgqg40AX5RgVtev6YnQAAAABJRU5ErkJggg==', 'base64')
+const WALK_NOTE = Buffer.from('# Pancakes\n\nFlour, milk, eggs, a pinch of salt.\n')
+
+/** An administrator (the console's tabs are part of the walk) with one answered conversation (with a picture and a note attached) and a share link. */
 export async function prepareWalk(browser: Browser, upstream: { configure(o: { reply?: string; token_delay?: number }): Promise<void> }): Promise<WalkData> {
   const admin = { username: `walk${Date.now().toString(36)}`, password: 'walk-password-123' }
   const created = spawnSync(state.chatgate, ['user', 'add', admin.username, '--admin', '--password-stdin'], {
@@ -43,9 +47,16 @@ export async function prepareWalk(browser: Browser, upstream: { configure(o: { r
     await signIn(context.request, admin)
     const headers = { Origin: state.url }
     const conversation = await (await context.request.post('/api/conversations', { data: { title: WALK_QUESTION }, headers })).json()
-    // The answer streams as server-sent events; the response ends when it is complete.
+    const files: string[] = []
+    for (const file of [{ name: 'pancakes.png', mimeType: 'image/png', buffer: WALK_IMAGE }, { name: 'pancake-notes.md', mimeType: 'text/markdown', buffer: WALK_NOTE }]) {
+      const uploaded = await context.request.post('/api/attachments', { multipart: { file }, headers })
+      expect(uploaded.ok(), await uploaded.text()).toBe(true)
+      files.push((await uploaded.json()).id)
+    }
+    // The answer streams as server-sent events; the response ends when it is complete. The
+    // picture needs a model that sees (the test server's fake-model-2).
     const sent = await context.request.post(`/api/conversations/${conversation.id}/messages`, {
-      data: { content: WALK_QUESTION, parent_id: null }, headers,
+      data: { content: WALK_QUESTION, parent_id: null, model: 'fake-model-2', attachments: files }, headers,
     })
     expect(sent.ok(), await sent.text()).toBe(true)
     const share = await context.request.post(`/api/conversations/${conversation.id}/shares`, { headers })
@@ -144,7 +155,15 @@ export async function walkChat(page: Page, data: WalkData, s: Strings, visit: Vi
   await visit('chat-new')
 
   await open(page, `/c/${data.conversationId}`, 'article[data-role="assistant"] .katex')
+  await expect(page.locator('article[data-role="user"] .message-image img')).toBeVisible()
   await visit('chat')
+
+  // The message box with a file attached (its chip, the paperclip), then the file removed again.
+  await page.locator('[data-testid="attach-input"]').setInputFiles({ name: `walk-notes-${mobile ? 'phone' : 'desktop'}.md`, mimeType: 'text/markdown', buffer: Buffer.concat([WALK_NOTE, Buffer.from(mobile ? 'phone\n' : 'desktop\n')]) })
+  await expect(page.locator('.composer-files li[data-status="ready"]')).toBeVisible()
+  await visit('composer-attachment')
+  await page.locator('.composer-files .file-chip-remove').click()
+  await expect(page.locator('.composer-files')).toHaveCount(0)
 
   if (mobile) {
     await look(page, visit, 'sidebar-drawer', () => button(s.sidebar.open).click(), '.n-drawer .sidebar')
