@@ -54,6 +54,8 @@ export function usePendingAttachments(options: PendingOptions = {}) {
     hasImage: computed((): boolean => state.items.some((f) => f.status !== 'error' && (f.attachment ? f.attachment.kind === 'image' : f.image))),
     /** Files that count against the limit per message (a refused file does not). */
     counted: computed((): number => state.items.filter((f) => f.status !== 'error').length),
+    /** Files per message. */
+    limit: computed((): number => max()),
     add,
     remove,
     take,

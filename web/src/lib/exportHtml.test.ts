@@ -48,6 +48,26 @@ describe('the HTML export', () => {
     expect(html).toContain("default-src 'none'")
   })
 
+  it('shows a question\'s images inline (data: URLs only) and its documents by name, and an answer\'s tool calls folded', async () => {
+    const image = { id: 'i1', name: 'shot <1>.png', kind: 'image' as const, media_type: 'image/png', size: 3, width: 1, height: 1, tokens: null, note: null }
+    const doc = { ...image, id: 'd1', name: 'report.pdf', kind: 'document' as const, media_type: 'application/pdf' }
+    const evil = { ...image, id: 'e1', name: 'evil.png' }
+    const html = await exportConversationHtml({
+      title: 'Files', lang: 'en-US', exported: 'e', labels: { ...labels, called: (n) => `Called ${n}` }, errorText: () => 'failed',
+      readImage: async (f) => (f.id === 'i1' ? 'data:image/png;base64,iVBORw0KGgo=' : 'javascript:alert(1)'),
+      messages: [
+        message('user', 'Look', { attachments: [image, doc, evil] }),
+        message('assistant', 'Done', { parts: [{ type: 'tool_call', id: 'c1', name: 'get_weather', arguments: '{"city":"<Paris>"}' }] }),
+      ],
+    })
+    expect(html).toContain('<img src="data:image/png;base64,iVBORw0KGgo=" alt="shot &lt;1&gt;.png">')
+    expect(html).toContain('report.pdf')
+    expect(html).not.toContain('javascript:')
+    expect(html).toContain('evil.png') // by name only
+    expect(html).toContain('<details class="tool-call"><summary>Called get_weather</summary>')
+    expect(html).toContain('&quot;city&quot;: &quot;&lt;Paris&gt;&quot;')
+  })
+
   it('is the same for the same turns', () => {
     const input = { title: 't', lang: 'en-US', exported: 'e', labels, fontCss: '', math: false, turns: [] }
     expect(conversationHtml(input)).toBe(conversationHtml(input))

@@ -14,7 +14,8 @@ const API_ERROR_CODES = ['bad_request', 'validation_error', 'body_too_large', 'u
   'registration_closed', 'invite_invalid', 'approval_pending', 'account_disabled', 'weak_password',
   'username_taken', 'no_model', 'model_unavailable', 'upstream_error', 'upstream_timeout',
   'upstream_rate_limited', 'upstream_auth', 'storage_full', 'internal_error', 'input_too_long', 'model_not_allowed', 'gone',
-  'method_not_allowed', 'context_too_long', 'upstream_resting', 'interrupted', 'imported_error', 'storage_unavailable']
+  'method_not_allowed', 'context_too_long', 'upstream_resting', 'interrupted', 'imported_error', 'storage_unavailable',
+  'attachment_too_large', 'attachment_type', 'attachment_unreadable', 'storage_quota', 'model_cannot_see']
 // The server's whole list is checked against every locale by tests/unit/test_error_catalogue.py.
 
 describe('locales', () => {
