@@ -7,6 +7,8 @@
  * German too).
  */
 import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { APIRequestContext, Page } from '@playwright/test'
 import { messages } from '../src/locales'
 import { apiAs, expect, shot, signIn, state, test, type TestUser } from './fixtures'
@@ -140,6 +142,16 @@ test('a pasted screenshot and a dropped PDF go with one question, and stay in th
   await page.reload()
   await shownFiles(page)
   await shot(page, '32-conversation')
+  // Saved as an image, the thumbnail is drawn in (html-to-image reads it as a data: URL).
+  const fetched: string[] = []
+  page.on('request', (r) => { if (r.url().includes('/api/attachments/')) fetched.push(r.url()) })
+  const png = page.waitForEvent('download')
+  await page.getByRole('button', { name: 'Save conversation as image' }).click()
+  const saved = await png
+  expect(saved.suggestedFilename()).toBe('Pancakes, with files.png')
+  await saved.saveAs(resolve(dirname(fileURLToPath(import.meta.url)), '../test-results/screens/32-saved-as-image.png'))
+  await expect(page.getByText('Image saved')).toBeVisible()
+  expect(fetched.length).toBeGreaterThan(0)
   await page.setViewportSize({ width: 360, height: 740 })
   await shot(page, '32-conversation-360')
   await page.setViewportSize({ width: 1280, height: 800 })
