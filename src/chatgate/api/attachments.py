@@ -13,7 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Response, UploadFile, status
 
 from chatgate.api.deps import CurrentUser, ServicesDep
-from chatgate.api.schemas import AttachmentOut, Id
+from chatgate.api.schemas import AttachmentOut, Id, error_responses
 from chatgate.db.models import Attachment
 from chatgate.services.attachments.sniff import IMAGE_TYPES
 from chatgate.services.attachments.store import listed
@@ -48,7 +48,12 @@ def file_response(attachment: Attachment) -> Response:
     return Response(content=attachment.data, media_type=media_type, headers=headers)
 
 
-@router.post(UPLOADS, response_model=AttachmentOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    UPLOADS,
+    response_model=AttachmentOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(415),
+)
 async def upload(
     file: Annotated[UploadFile, File(description="The file (multipart/form-data).")],
     user: CurrentUser,

@@ -385,6 +385,7 @@ DESCRIPTIONS = {
     409: "Conflict",
     410: "Link used or expired",
     413: "Too large",
+    415: "A kind of file that cannot be attached",
     422: "Invalid fields",
     429: "Rate limit or quota (see Retry-After)",
     500: "Server error",
