@@ -621,6 +621,13 @@ async def test_an_answer_with_calls_keeps_them_as_message_parts_in_the_stored_tr
     assert stored == [{"type": "tool_call", **call} for call in CALLS]
     assert (content, finish) == ("Checking.", "tool_calls")
 
+    loaded = (await web.get(f"/api/conversations/{cid}/messages")).json()
+    answer = next(m for m in loaded["messages"] if m["role"] == "assistant")
+    assert answer["parts"] == stored
+    share = (await web.post(f"/api/conversations/{cid}/shares")).json()
+    shared = (await web.get(f"/api/shared/{share['url'].rsplit('/', 1)[1]}")).json()
+    assert [m["parts"] for m in shared["messages"]] == [[], stored]
+
 
 async def test_several_choices_share_what_is_left_of_a_token_budget(
     make_harness: Callable[..., Any], fake: FakeUpstream

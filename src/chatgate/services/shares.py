@@ -55,6 +55,7 @@ class Shares:
                     "model": m.model,
                     "created_at": m.created_at.isoformat(),
                     "attachments": [listed(f) for f in files.get(m.id, [])],
+                    "parts": m.parts or [],  # an answer's tool calls, shown folded
                 }
                 for m in branch
                 if m.role in ("user", "assistant")
