@@ -417,3 +417,30 @@ async def test_an_unchanged_provider_and_credential_keep_their_objects(
         "default",
         "key-1",
     ]
+
+
+async def test_keys_saved_under_another_instance_secret_are_named_and_can_be_entered_again(
+    make_harness: Callable[..., Any], upstream: FakeUpstream
+) -> None:
+    """A database restored without its instance secret starts; the console names the keys it
+    cannot open, the provider is not offered meanwhile, and typing the key again heals it."""
+    harness: Harness = await make_harness(secret_key="11" * 32)
+    admin = await harness.user("root", role="admin")
+    provider = await _connect(admin, upstream)
+    await admin.put(f"{UPSTREAMS}/models/lan/fake-model", json={"enabled": True})
+    await harness.close()
+
+    moved: Harness = await make_harness(secret_key="22" * 32)
+    root = await moved.user("root2", role="admin")
+    alice = await moved.user("alice")
+    listing = (await root.get(UPSTREAMS)).json()
+    [credential] = next(p for p in listing["providers"] if p["name"] == "lan")["credentials"]
+    assert "cannot be decrypted" in credential["last_error"]
+    assert "fake-model" not in [m["id"] for m in (await alice.get("/api/models")).json()["models"]]
+
+    again = await root.patch(
+        f"{UPSTREAMS}/providers/{provider['id']}/credentials/{credential['id']}",
+        json={"api_key": KEY},
+    )
+    assert again.status_code == 200, again.text
+    assert answer_text(events_of(await _ask(alice, "fake-model"))) == REPLY
