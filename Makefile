@@ -84,7 +84,7 @@ pytest-postgres: install ## The API and storage tests again on PostgreSQL and Re
 	  if $(BIN)/python -c "import redis,sys; redis.Redis.from_url('$(REDIS_URL)', socket_connect_timeout=3).ping()" 2>/dev/null; then \
 	    redis_url='$(REDIS_URL)'; \
 	  else redis_url=''; echo "!!! Redis is not reachable at $(REDIS_URL): this run is PostgreSQL only."; fi; \
-	  TEST_DATABASE_URL='$(POSTGRES_URL)' TEST_REDIS_URL="$$redis_url" $(BIN)/pytest -q -m 'not local_model and not nginx' tests/api tests/unit; \
+	  TEST_DATABASE_URL='$(POSTGRES_URL)' TEST_REDIS_URL="$$redis_url" $(BIN)/pytest -q -m 'not local_model and not nginx' tests/api tests/services tests/unit; \
 	else echo "!!! SKIPPED: PostgreSQL is not reachable at $(POSTGRES_URL); the PostgreSQL run did not happen."; fi
 
 web-test: $(STATIC)/index.html ## Web unit tests (vitest) and type check
