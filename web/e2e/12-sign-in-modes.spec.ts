@@ -33,6 +33,10 @@ test('first start: the one-time setup link creates the administrator', async ({ 
     await page.getByLabel('Confirm password').fill('a-strong-password-1')
     await shot(page, '12-setup')
     await page.getByRole('button', { name: 'Create administrator' }).click()
+    // The second step offers to connect an AI service; keeping the demo model goes to the chat.
+    await expect(page.getByRole('heading', { name: 'Connect an AI service' })).toBeVisible()
+    await expect(page).toHaveURL(/\/setup\?step=connect$/)
+    await page.getByRole('button', { name: 'Keep the offline demo model for now' }).click()
     await expect(page.getByRole('heading', { name: 'How can I help you today?' })).toBeVisible()
     // The link works once.
     const again = await context.request.post('/api/auth/setup', {
