@@ -12,6 +12,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from chatgate.errors import BadRequest, BodyTooLarge
 
+# What Pillow raises for bytes that are not a readable image (its PNG reader raises SyntaxError
+# for some malformed chunks); avatars and attached images are read the same way.
+UNREADABLE_IMAGE = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError)
+
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_SIDE = 8192
 # Decoded sizes: a JPEG is decoded at a reduced scale (up to 1/8 per side), the others whole.
@@ -71,13 +75,7 @@ def reencode(data: bytes) -> tuple[bytes, str]:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise BadRequest(TOO_MANY_PIXELS) from exc
-    except (
-        UnidentifiedImageError,
-        OSError,
-        ValueError,
-        SyntaxError,  # Pillow's PNG reader raises it for some malformed chunks
-        EOFError,
-    ) as exc:
+    except UNREADABLE_IMAGE as exc:
         raise BadRequest(f"{NOT_AN_IMAGE} (It could not be read.)") from exc
     square = ImageOps.fit(pixels, (SIZE, SIZE), Image.Resampling.LANCZOS)
     # A new image holding nothing but the pixels: no info dictionary travels to the encoder.

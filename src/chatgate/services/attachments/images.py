@@ -10,10 +10,11 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError, features
+from PIL import Image, ImageOps, features
 
 from chatgate.errors import AttachmentUnreadable
 from chatgate.services.attachments.sniff import GIF, JPEG, PNG, WEBP
+from chatgate.services.avatars import UNREADABLE_IMAGE
 
 MAX_SIDE = 2048  # what vision models look at; larger ones are scaled down by them anyway
 QUALITY = 90
@@ -59,14 +60,7 @@ def reencode(data: bytes, media_type: str) -> Reencoded:
                 pixels.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise AttachmentUnreadable(TOO_MANY_PIXELS) from exc
-    except (
-        UnidentifiedImageError,
-        OSError,
-        ValueError,
-        SyntaxError,  # Pillow's PNG reader raises it for some malformed chunks
-        EOFError,
-        MemoryError,
-    ) as exc:
+    except (*UNREADABLE_IMAGE, MemoryError) as exc:
         raise AttachmentUnreadable("This image could not be read.") from exc
     # A new image holding nothing but the pixels: no info dictionary travels to the encoder.
     clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
