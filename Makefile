@@ -16,7 +16,7 @@ POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 comma := ,
 REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help run test check lint format pytest pytest-postgres web web-test e2e bench bench-soak install install-runtime migrate migration docs clean
+.PHONY: help run system-packages test check lint format pytest pytest-postgres web web-test e2e bench bench-soak install install-runtime migrate migration docs clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -93,7 +93,11 @@ web-test: $(STATIC)/index.html ## Web unit tests (vitest) and type check
 e2e: install $(STATIC)/index.html ## Browser tests (Playwright on Debian's Chromium)
 	@if [ -f web/package.json ]; then cd web && E2E_CHATGATE_BIN=$(CURDIR)/$(BIN)/chatgate E2E_PYTHON=$(CURDIR)/$(BIN)/python npm run test:e2e; fi
 
-test: check pytest pytest-postgres web-test e2e ## Every test suite: lint, types, pytest (SQLite + PostgreSQL), vitest, Playwright
+system-packages: ## Check the system packages the tests need; install them as root on Debian/Ubuntu
+	@.ci/system-packages
+
+# system-packages first: a missing package stops here, not after the 15-minute install.
+test: system-packages check pytest pytest-postgres web-test e2e ## Every test suite: lint, types, pytest (SQLite + PostgreSQL), vitest, Playwright
 
 docs: install ## Regenerate docs/configuration.md from the Settings class
 	$(BIN)/python -m chatgate.configdoc > docs/configuration.md
