@@ -8,7 +8,8 @@ import { VitePWA } from 'vite-plugin-pwa'
 const backend = process.env.CHATGATE_DEV_BACKEND ?? 'http://127.0.0.1:3002'
 
 /** Modules only mermaid needs; their chunks go to assets/diagram/ and stay out of the precache. */
-const DIAGRAM_MODULES = /node_modules[\\/](mermaid|@mermaid-js|cytoscape[^\\/]*|elkjs|langium|chevrotain[^\\/]*|@chevrotain|d3[^\\/]*|dagre-d3-es|khroma|roughjs|@iconify|vscode-[^\\/]*|stylis|marked|cose-base|layout-base|@upsetjs|dayjs)[\\/]/
+const DIAGRAM_MODULES =
+  /node_modules[\\/](mermaid|@mermaid-js|cytoscape[^\\/]*|elkjs|langium|chevrotain[^\\/]*|@chevrotain|d3[^\\/]*|dagre-d3-es|khroma|roughjs|@iconify|vscode-[^\\/]*|stylis|marked|cose-base|layout-base|@upsetjs|dayjs)[\\/]/
 
 export default defineConfig({
   plugins: [
@@ -22,7 +23,7 @@ export default defineConfig({
       manifest: {
         name: 'ChatGate',
         short_name: 'ChatGate',
-        description: 'Your team\'s private, shared ChatGPT',
+        description: "Your team's private, shared ChatGPT",
         start_url: '/',
         scope: '/',
         display: 'standalone',

@@ -1,9 +1,13 @@
 import { answers, answerText, createUser, expect, shot, test } from './fixtures'
 
-test('a new user signs in, the answer types out token by token, and the sidebar shows the titled conversation', async ({ page, upstream }) => {
+test('a new user signs in, the answer types out token by token, and the sidebar shows the titled conversation', async ({
+  page,
+  upstream,
+}) => {
   const user = createUser('newcomer')
-  const reply = 'Paris is the capital of France. It sits on the Seine, and it has been the capital for centuries, '
-    + 'with a population of about two million people in the city itself.'
+  const reply =
+    'Paris is the capital of France. It sits on the Seine, and it has been the capital for centuries, ' +
+    'with a population of about two million people in the city itself.'
   await upstream.configure({ reply, token_delay: 0.06 })
 
   await page.goto('/')

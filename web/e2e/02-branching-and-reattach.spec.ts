@@ -1,8 +1,9 @@
 import { answers, answerText, expect, send, shot, test } from './fixtures'
 
-const STORY = 'Once upon a time there was a small robot who wanted to learn every language in the world, '
-  + 'so it travelled from city to city listening to people talk in markets, trains and cafés until '
-  + 'it could greet everyone it met in their own words.'
+const STORY =
+  'Once upon a time there was a small robot who wanted to learn every language in the world, ' +
+  'so it travelled from city to city listening to people talk in markets, trains and cafés until ' +
+  'it could greet everyone it met in their own words.'
 
 test('stop, continue, regenerate, edit-and-resend and the sibling arrows', async ({ signedIn: page, upstream }) => {
   await upstream.configure({ reply: STORY, token_delay: 0.12 })
@@ -83,14 +84,21 @@ test('reloading mid-stream re-attaches and the answer completes exactly once', a
   await expect(after.locator('.markdown-body')).toHaveText(STORY, { timeout: 30_000 })
 })
 
-test('a second tab opening the conversation mid-stream follows the same answer', async ({ signedIn: page, upstream, context }) => {
+test('a second tab opening the conversation mid-stream follows the same answer', async ({
+  signedIn: page,
+  upstream,
+  context,
+}) => {
   await upstream.configure({ reply: STORY, token_delay: 0.08 })
   await send(page, 'Story for two tabs')
   await expect.poll(async () => answerText(answers(page).last())).toMatch(/.{10}/)
 
   const second = await context.newPage()
   await second.goto('/')
-  await second.getByRole('navigation', { name: 'Conversations' }).getByRole('link', { name: 'Story for two tabs' }).click()
+  await second
+    .getByRole('navigation', { name: 'Conversations' })
+    .getByRole('link', { name: 'Story for two tabs' })
+    .click()
   const mirrored = answers(second).last()
   await expect(mirrored).toBeVisible()
   await expect(mirrored.locator('.markdown-body')).toHaveText(STORY, { timeout: 30_000 })

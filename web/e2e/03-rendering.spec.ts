@@ -28,7 +28,11 @@ const RICH = [
   'Read [the docs](https://example.com/docs).',
 ].join('\n')
 
-test('code with highlighting and a working copy button, KaTeX, a mermaid diagram and a table all render', async ({ signedIn: page, upstream, context }) => {
+test('code with highlighting and a working copy button, KaTeX, a mermaid diagram and a table all render', async ({
+  signedIn: page,
+  upstream,
+  context,
+}) => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: state.url })
   await upstream.configure({ reply: RICH, token_delay: 0.005 })
   await send(page, 'Show me everything you can render')
@@ -63,19 +67,31 @@ test('code with highlighting and a working copy button, KaTeX, a mermaid diagram
   await shot(page, '03-mermaid')
 })
 
-async function assertPayloadsInert(page: Page, upstream: Upstream, context: BrowserContext, screenshot: string): Promise<void> {
+async function assertPayloadsInert(
+  page: Page,
+  upstream: Upstream,
+  context: BrowserContext,
+  screenshot: string,
+): Promise<void> {
   const foreign: string[] = []
-  await context.route((url) => !url.href.startsWith(state.url), async (route) => {
-    foreign.push(route.request().url())
-    await route.abort()
-  })
+  await context.route(
+    (url) => !url.href.startsWith(state.url),
+    async (route) => {
+      foreign.push(route.request().url())
+      await route.abort()
+    },
+  )
   await page.addInitScript(() => {
-    (window as unknown as { __pwned: () => void }).__pwned = () => {
-      (window as unknown as { __pwnedCalls: number }).__pwnedCalls = ((window as unknown as { __pwnedCalls?: number }).__pwnedCalls ?? 0) + 1
+    ;(window as unknown as { __pwned: () => void }).__pwned = () => {
+      ;(window as unknown as { __pwnedCalls: number }).__pwnedCalls =
+        ((window as unknown as { __pwnedCalls?: number }).__pwnedCalls ?? 0) + 1
     }
   })
   const dialogs: string[] = []
-  page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss() })
+  page.on('dialog', async (d) => {
+    dialogs.push(d.message())
+    await d.dismiss()
+  })
   await page.reload()
 
   const payload = [...XSS_PAYLOADS, ...MERMAID_PAYLOADS].join('\n\n')
@@ -84,8 +100,10 @@ async function assertPayloadsInert(page: Page, upstream: Upstream, context: Brow
   const answer = answers(page).last()
   await expect(answer.locator('.message-toolbar')).toBeVisible({ timeout: 20_000 })
   // Wait for every diagram to be rendered (or refused).
-  await expect(answer.locator('.mermaid-block[data-mermaid="done"], .mermaid-block[data-mermaid="error"]'))
-    .toHaveCount(MERMAID_PAYLOADS.length, { timeout: 20_000 })
+  await expect(answer.locator('.mermaid-block[data-mermaid="done"], .mermaid-block[data-mermaid="error"]')).toHaveCount(
+    MERMAID_PAYLOADS.length,
+    { timeout: 20_000 },
+  )
 
   // Hover every link and diagram node, as a curious reader would.
   for (const a of await answer.locator('a').all()) await a.hover().catch(() => undefined)
@@ -101,8 +119,11 @@ async function assertPayloadsInert(page: Page, upstream: Upstream, context: Brow
       for (const attr of Array.from(el.attributes)) {
         const v = attr.value.trim().toLowerCase()
         if (attr.name.startsWith('on')) out.push(`${el.tagName} ${attr.name}`)
-        if (['href', 'src', 'xlink:href', 'action', 'formaction', 'data'].includes(attr.name)
-          && /^(javascript|vbscript|data:text)/.test(v)) out.push(`${el.tagName} ${attr.name}=${v}`)
+        if (
+          ['href', 'src', 'xlink:href', 'action', 'formaction', 'data'].includes(attr.name) &&
+          /^(javascript|vbscript|data:text)/.test(v)
+        )
+          out.push(`${el.tagName} ${attr.name}=${v}`)
       }
     }
     for (const f of document.querySelectorAll('iframe, object, embed, form')) out.push(f.tagName)
@@ -114,14 +135,18 @@ async function assertPayloadsInert(page: Page, upstream: Upstream, context: Brow
   await shot(page, screenshot)
 }
 
-test.describe('with the server\'s CSP switched off in the browser (the renderer alone must hold)', () => {
+test.describe("with the server's CSP switched off in the browser (the renderer alone must hold)", () => {
   test.use({ bypassCSP: true })
-  test('a message full of XSS payloads runs no script and fetches nothing from other origins', async ({ signedIn: page, upstream, context }) => {
+  test('a message full of XSS payloads runs no script and fetches nothing from other origins', async ({
+    signedIn: page,
+    upstream,
+    context,
+  }) => {
     await assertPayloadsInert(page, upstream, context, '03-xss-payloads')
   })
 })
 
-test.describe('with the server\'s CSP', () => {
+test.describe("with the server's CSP", () => {
   // DOMPurify (inside mermaid) parses label HTML in an inert document; Chromium reports the
   // attribute handlers it sees there as blocked, although nothing could ever run.
   test.use({ cspAllowed: [/Executing inline event handler/] })
@@ -138,7 +163,9 @@ test('remote images load only when clicked', async ({ signedIn: page, upstream, 
   })
   await upstream.configure({ reply: 'A picture: ![a cat](https://img.example/cat.png)', token_delay: 0 })
   await send(page, 'Show me a cat')
-  const placeholder = answers(page).last().getByRole('button', { name: /Load image/ })
+  const placeholder = answers(page)
+    .last()
+    .getByRole('button', { name: /Load image/ })
   await expect(placeholder).toContainText('img.example')
   await page.waitForTimeout(500)
   expect(foreign).toEqual([])

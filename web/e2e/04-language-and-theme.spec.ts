@@ -1,6 +1,9 @@
 import { answers, expect, send, shot, test } from './fixtures'
 
-test('switching to 简体中文 and the dark theme changes the whole UI, renders real glyphs and survives a reload', async ({ signedIn: page, upstream }) => {
+test('switching to 简体中文 and the dark theme changes the whole UI, renders real glyphs and survives a reload', async ({
+  signedIn: page,
+  upstream,
+}) => {
   await upstream.configure({ reply: '你好！这是**中文**回答，包含代码：`print("你好")`。', token_delay: 0 })
   await send(page, 'Say hello in Chinese')
   await expect(answers(page).last().locator('strong')).toHaveText('中文')

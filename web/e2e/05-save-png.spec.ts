@@ -7,8 +7,14 @@ function pngSize(file: string): { width: number; height: number; bytes: number }
   return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20), bytes: buf.length }
 }
 
-test('save-as-PNG produces a non-empty image of the conversation and of one answer', async ({ signedIn: page, upstream }) => {
-  await upstream.configure({ reply: '# A heading\n\nSome **bold** text, a list:\n\n- one\n- two\n\n```js\nconsole.log(1)\n```\n\n$x^2$', token_delay: 0 })
+test('save-as-PNG produces a non-empty image of the conversation and of one answer', async ({
+  signedIn: page,
+  upstream,
+}) => {
+  await upstream.configure({
+    reply: '# A heading\n\nSome **bold** text, a list:\n\n- one\n- two\n\n```js\nconsole.log(1)\n```\n\n$x^2$',
+    token_delay: 0,
+  })
   await send(page, 'Make something worth saving')
   await expect(answers(page).last().locator('.katex')).toBeVisible()
 

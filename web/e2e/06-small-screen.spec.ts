@@ -3,14 +3,20 @@ import { answers, expect, send, shot, test } from './fixtures'
 test.use({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true })
 
 test('at 360×740 the app is fully usable, with the sidebar as a drawer', async ({ signedIn: page, upstream }) => {
-  await upstream.configure({ reply: 'A small-screen answer with a long unbreakable word: Donaudampfschifffahrtsgesellschaftskapitän, and a table:\n\n| a | b | c | d | e |\n|---|---|---|---|---|\n| 1 | 2 | 3 | 4 | 5 |\n\n```bash\necho "a long line of code that should scroll sideways instead of widening the page"\n```', token_delay: 0 })
+  await upstream.configure({
+    reply:
+      'A small-screen answer with a long unbreakable word: Donaudampfschifffahrtsgesellschaftskapitän, and a table:\n\n| a | b | c | d | e |\n|---|---|---|---|---|\n| 1 | 2 | 3 | 4 | 5 |\n\n```bash\necho "a long line of code that should scroll sideways instead of widening the page"\n```',
+    token_delay: 0,
+  })
   // No sidebar on screen, a menu button instead.
   await expect(page.getByRole('navigation', { name: 'Conversations' })).toBeHidden()
   await shot(page, '06-phone-empty')
 
   await send(page, 'First phone question')
   await expect(answers(page).last().getByRole('table')).toBeVisible()
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  )
   expect(overflow).toBeLessThanOrEqual(0)
   await shot(page, '06-phone-answer')
 

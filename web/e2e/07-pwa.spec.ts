@@ -32,7 +32,9 @@ test('the manifest and the service worker register, with name, icons and start U
     return registration.scope
   })
   expect(scope).toBe(`${state.url}/`)
-  await expect.poll(() => page.evaluate(() => Boolean(navigator.serviceWorker.controller)), { timeout: 15_000 }).toBe(true)
+  await expect
+    .poll(() => page.evaluate(() => Boolean(navigator.serviceWorker.controller)), { timeout: 15_000 })
+    .toBe(true)
 
   // With the worker in control, API calls still go to the server (a 401, not a cached page).
   const status = await page.evaluate(async () => (await fetch('/api/auth/me')).status)

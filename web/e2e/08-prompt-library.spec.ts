@@ -7,7 +7,9 @@ const PROMPT_STORE = [
   { key: 'Code Reviewer', value: 'Review the following code for bugs:' },
 ]
 
-test('a chatgpt-web prompt-store JSON imports, its prompts appear under /, and it exports again', async ({ signedIn: page }) => {
+test('a chatgpt-web prompt-store JSON imports, its prompts appear under /, and it exports again', async ({
+  signedIn: page,
+}) => {
   await page.getByRole('button', { name: 'Prompt library' }).click()
   const dialog = page.getByRole('dialog')
   await expect(dialog.getByText('No prompts yet')).toBeVisible()
@@ -31,7 +33,9 @@ test('a chatgpt-web prompt-store JSON imports, its prompts appear under /, and i
   expect(JSON.parse(readFileSync(await file.path(), 'utf8'))).toEqual(PROMPT_STORE)
 
   // A broken file is refused with a reason.
-  await dialog.getByTestId('prompt-import-file').setInputFiles({ name: 'bad.json', mimeType: 'application/json', buffer: Buffer.from('{oops') })
+  await dialog
+    .getByTestId('prompt-import-file')
+    .setInputFiles({ name: 'bad.json', mimeType: 'application/json', buffer: Buffer.from('{oops') })
   await expect(page.getByText('Could not import this file: it is not valid JSON')).toBeVisible()
   await page.keyboard.press('Escape')
 

@@ -1,6 +1,8 @@
 import { expect, shot, state, test } from './fixtures'
 
-test('the sidebar searches titles, renames, deletes, and loads older conversations as it scrolls', async ({ signedIn: page }) => {
+test('the sidebar searches titles, renames, deletes, and loads older conversations as it scrolls', async ({
+  signedIn: page,
+}) => {
   // 45 conversations made through the API, oldest first (so "Topic 44" is the newest).
   for (let i = 0; i < 45; i++) {
     const res = await page.request.post('/api/conversations', {

@@ -1,6 +1,10 @@
 import { answers, expect, send, shot, state, test } from './fixtures'
 
-test('per-conversation settings (model, system prompt, temperature) reach the model', async ({ signedIn: page, upstream, playwright }) => {
+test('per-conversation settings (model, system prompt, temperature) reach the model', async ({
+  signedIn: page,
+  upstream,
+  playwright,
+}) => {
   await upstream.configure({ reply: 'Configured answer.', token_delay: 0 })
   await send(page, 'First question')
   await expect(answers(page).last().locator('.markdown-body')).toHaveText('Configured answer.')
@@ -32,5 +36,7 @@ test('per-conversation settings (model, system prompt, temperature) reach the mo
   await page.getByRole('navigation', { name: 'Conversations' }).getByRole('link', { name: 'First question' }).click()
   await expect(answers(page)).toHaveCount(2)
   await page.getByRole('button', { name: 'Chat settings' }).click()
-  await expect(page.getByRole('dialog').getByRole('textbox', { name: 'System prompt (role)' })).toHaveValue('You are a pirate.')
+  await expect(page.getByRole('dialog').getByRole('textbox', { name: 'System prompt (role)' })).toHaveValue(
+    'You are a pirate.',
+  )
 })

@@ -3,7 +3,11 @@ import { startChatGate, type RunningServer } from './server'
 import { expect, shot, state, test } from './fixtures'
 
 /** Each test here runs its own server in another sign-in mode (the shared one is accounts/closed). */
-async function withServer(name: string, env: Record<string, string>, fn: (server: RunningServer) => Promise<void>): Promise<void> {
+async function withServer(
+  name: string,
+  env: Record<string, string>,
+  fn: (server: RunningServer) => Promise<void>,
+): Promise<void> {
   const server = await startChatGate({ name, upstreamUrl: state.upstreamUrl, env })
   try {
     await fn(server)
@@ -114,30 +118,37 @@ test('approval and invite registration tell the visitor what happens next', asyn
 })
 
 test('shared-password mode: the access password gives each browser its own history', async ({ browser }) => {
-  await withServer('password', { CHATGATE_AUTH_MODE: 'password', CHATGATE_ACCESS_PASSWORD: 'team-secret-42' }, async (server) => {
-    const first = await newPage(browser, server.url)
-    await first.page.goto('/')
-    await expect(first.page.getByRole('heading', { name: 'Enter the access password' })).toBeVisible()
-    await expect(first.page.getByLabel('Username')).toHaveCount(0)
-    await first.page.getByLabel('Password').fill('wrong')
-    await first.page.getByRole('button', { name: 'Sign in' }).click()
-    await expect(first.page.getByRole('alert')).toHaveText('Wrong access password.')
-    await shot(first.page, '12-shared-password')
-    await first.page.getByLabel('Password').fill('team-secret-42')
-    await first.page.getByRole('button', { name: 'Sign in' }).click()
-    await expect(first.page.getByRole('heading', { name: 'How can I help you today?' })).toBeVisible()
-    const res = await first.context.request.post('/api/conversations', { data: { title: 'Mine only' }, headers: { Origin: server.url } })
-    expect(res.status()).toBe(201)
+  await withServer(
+    'password',
+    { CHATGATE_AUTH_MODE: 'password', CHATGATE_ACCESS_PASSWORD: 'team-secret-42' },
+    async (server) => {
+      const first = await newPage(browser, server.url)
+      await first.page.goto('/')
+      await expect(first.page.getByRole('heading', { name: 'Enter the access password' })).toBeVisible()
+      await expect(first.page.getByLabel('Username')).toHaveCount(0)
+      await first.page.getByLabel('Password').fill('wrong')
+      await first.page.getByRole('button', { name: 'Sign in' }).click()
+      await expect(first.page.getByRole('alert')).toHaveText('Wrong access password.')
+      await shot(first.page, '12-shared-password')
+      await first.page.getByLabel('Password').fill('team-secret-42')
+      await first.page.getByRole('button', { name: 'Sign in' }).click()
+      await expect(first.page.getByRole('heading', { name: 'How can I help you today?' })).toBeVisible()
+      const res = await first.context.request.post('/api/conversations', {
+        data: { title: 'Mine only' },
+        headers: { Origin: server.url },
+      })
+      expect(res.status()).toBe(201)
 
-    const second = await newPage(browser, server.url)
-    await second.page.goto('/')
-    await second.page.getByLabel('Password').fill('team-secret-42')
-    await second.page.getByRole('button', { name: 'Sign in' }).click()
-    await expect(second.page.getByRole('heading', { name: 'How can I help you today?' })).toBeVisible()
-    await expect(second.page.getByText('No conversations yet')).toBeVisible()
-    await first.context.close()
-    await second.context.close()
-  })
+      const second = await newPage(browser, server.url)
+      await second.page.goto('/')
+      await second.page.getByLabel('Password').fill('team-secret-42')
+      await second.page.getByRole('button', { name: 'Sign in' }).click()
+      await expect(second.page.getByRole('heading', { name: 'How can I help you today?' })).toBeVisible()
+      await expect(second.page.getByText('No conversations yet')).toBeVisible()
+      await first.context.close()
+      await second.context.close()
+    },
+  )
 })
 
 test('open mode: no sign-in form at all', async ({ browser }) => {

@@ -2,7 +2,10 @@ import type { Page } from '@playwright/test'
 import { startChatGate } from './server'
 import { answers, answerText, expect, send, shot, state, test } from './fixtures'
 
-test('an upstream failure mid-answer keeps the partial text, shows the error inline, and Retry answers again', async ({ signedIn: page, upstream }) => {
+test('an upstream failure mid-answer keeps the partial text, shows the error inline, and Retry answers again', async ({
+  signedIn: page,
+  upstream,
+}) => {
   await upstream.configure({ reply: 'This answer will break after a few tokens for sure.', token_delay: 0.02 })
   await upstream.scenario('error_mid_stream', { after_tokens: 3 })
   await send(page, 'Break please')
@@ -20,7 +23,9 @@ test('an upstream failure mid-answer keeps the partial text, shows the error inl
   await expect(answers(page).last().locator('.sibling-nav')).toContainText('2 / 2')
 })
 
-test('a request refused before streaming shows the reason and keeps the question for a retry', async ({ signedIn: page }) => {
+test('a request refused before streaming shows the reason and keeps the question for a retry', async ({
+  signedIn: page,
+}) => {
   // A question larger than the server accepts is refused before any stream starts.
   const huge = 'x'.repeat(3_000_000)
   await page.getByRole('textbox', { name: 'Message', exact: true }).fill(huge)
@@ -64,4 +69,3 @@ test('a queued question shows its place in line, then streams', async ({ browser
     await server.stop()
   }
 })
-

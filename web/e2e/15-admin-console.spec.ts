@@ -30,7 +30,11 @@ async function expectNoContent(page: Page): Promise<void> {
   expect(text).not.toContain('confidential otter')
 }
 
-test('an admin creates a user with a quota, sees their usage, disables them and their session ends; no admin page shows content', async ({ page, browser, upstream }) => {
+test('an admin creates a user with a quota, sees their usage, disables them and their session ends; no admin page shows content', async ({
+  page,
+  browser,
+  upstream,
+}) => {
   const username = `quotaed${Date.now().toString(36)}`
   const password = 'quota-password-123'
 
@@ -58,7 +62,7 @@ test('an admin creates a user with a quota, sees their usage, disables them and 
   await expect(page.getByText('Quota saved')).toBeVisible()
   await expect(row).toContainText('2 custom')
   await expect(page.getByRole('dialog')).toHaveCount(0)
-  const users = await (await apiAs(page, 'GET', '/api/admin/users')).json() as { username: string; quota: unknown }[]
+  const users = (await (await apiAs(page, 'GET', '/api/admin/users')).json()) as { username: string; quota: unknown }[]
   expect(users.find((u) => u.username === username)?.quota).toEqual({ messages_per_day: 5, tokens_per_day: null })
   await shot(page, '15-admin-users')
 
@@ -139,7 +143,7 @@ test('invites: created with a link shown once, listed, revoked', async ({ page }
   await expect(page.getByRole('textbox', { name: 'Invite link' })).toHaveCount(0)
 })
 
-test('upstreams show each credential\'s state and refresh by themselves', async ({ page }) => {
+test("upstreams show each credential's state and refresh by themselves", async ({ page }) => {
   await adminPage(page, 'upstreams')
   const card = page.getByRole('article', { name: 'fake' })
   await expect(card).toContainText('Queue: 0')
@@ -185,7 +189,11 @@ test('the registration policy changes, and a person waiting for approval is appr
   expect((await (await apiAs(page, 'GET', '/api/admin/settings')).json()).registration).toBe('closed')
 })
 
-test('a password reset and "sign out everywhere" end the person\'s sessions, and say so first', async ({ page, browser, user }) => {
+test('a password reset and "sign out everywhere" end the person\'s sessions, and say so first', async ({
+  page,
+  browser,
+  user,
+}) => {
   const theirs = await pageFor(browser, user)
   await adminPage(page)
   await userAction(page, user.username, 'Sign out everywhere')
@@ -230,11 +238,21 @@ test.describe('at 360 px', () => {
     await page.waitForTimeout(400)
     await shot(page, '15-admin-quota-dialog-360')
     await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click()
-    for (const [tab, name] of [['users', 'users'], ['invites', 'invites'], ['settings', 'settings'], ['upstreams', 'upstreams'], ['usage', 'usage'], ['audit', 'audit'], ['selftest', 'selftest']]) {
+    for (const [tab, name] of [
+      ['users', 'users'],
+      ['invites', 'invites'],
+      ['settings', 'settings'],
+      ['upstreams', 'upstreams'],
+      ['usage', 'usage'],
+      ['audit', 'audit'],
+      ['selftest', 'selftest'],
+    ]) {
       await page.goto(`/admin/${tab}`)
       await expect(page.locator('.admin-section')).toBeVisible()
       await page.waitForTimeout(400)
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      )
       expect(overflow, tab).toBeLessThanOrEqual(0)
       await shot(page, `15-admin-${name}-360`)
     }

@@ -12,7 +12,9 @@ async function runSelfTest(page: Page): Promise<void> {
   await expect(page.getByRole('button', { name: 'Run again' })).toBeVisible({ timeout: 20_000 })
 }
 
-test('the connection self-test reports "streaming" directly and "buffered" behind a buffering proxy', async ({ page }) => {
+test('the connection self-test reports "streaming" directly and "buffered" behind a buffering proxy', async ({
+  page,
+}) => {
   await signIn(page.request, ADMIN)
   await page.goto('/admin/selftest')
   await runSelfTest(page)
@@ -47,7 +49,11 @@ test('the connection self-test reports "streaming" directly and "buffered" behin
   }
 })
 
-test('the announcement shows to everyone as plain text, runs no script, and can be dismissed for the session', async ({ page, browser, user }) => {
+test('the announcement shows to everyone as plain text, runs no script, and can be dismissed for the session', async ({
+  page,
+  browser,
+  user,
+}) => {
   const announcement = `Maintenance on Sunday 10:00–11:00.\n${XSS_PAYLOADS.slice(0, 6).join(' ')} [link](javascript:__pwned())`
   await signIn(page.request, ADMIN)
   await page.goto('/admin/settings')
@@ -61,8 +67,9 @@ test('the announcement shows to everyone as plain text, runs no script, and can 
     // A person's page, with a canary for any script the text could smuggle in.
     const other = await pageFor(browser, user)
     await other.addInitScript(() => {
-      (window as unknown as { __pwned: () => void }).__pwned = () => {
-        (window as unknown as { __pwnedCalls: number }).__pwnedCalls = ((window as unknown as { __pwnedCalls?: number }).__pwnedCalls ?? 0) + 1
+      ;(window as unknown as { __pwned: () => void }).__pwned = () => {
+        ;(window as unknown as { __pwnedCalls: number }).__pwnedCalls =
+          ((window as unknown as { __pwnedCalls?: number }).__pwnedCalls ?? 0) + 1
       }
     })
     await other.reload()

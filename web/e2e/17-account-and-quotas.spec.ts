@@ -6,13 +6,15 @@ import { ADMIN, answers, expect, send, shot, signIn, state, test } from './fixtu
 import type { APIRequestContext, Page } from '@playwright/test'
 
 async function setQuota(admin: APIRequestContext, username: string, quota: Record<string, unknown>): Promise<void> {
-  const users = await (await admin.get('/api/admin/users')).json() as { id: string; username: string }[]
+  const users = (await (await admin.get('/api/admin/users')).json()) as { id: string; username: string }[]
   const id = users.find((u) => u.username === username)!.id
   const res = await admin.patch(`/api/admin/users/${id}`, { data: { quota }, headers: { Origin: state.url } })
   expect(res.status(), await res.text()).toBe(200)
 }
 
-async function adminRequest(playwright: { request: { newContext: (o: object) => Promise<APIRequestContext> } }): Promise<APIRequestContext> {
+async function adminRequest(playwright: {
+  request: { newContext: (o: object) => Promise<APIRequestContext> }
+}): Promise<APIRequestContext> {
   const admin = await playwright.request.newContext({ baseURL: state.url })
   await signIn(admin, ADMIN)
   return admin
@@ -22,7 +24,12 @@ function pendingError(page: Page) {
   return page.locator('.chat-pending-error')
 }
 
-test('a person over a quota sees which limit, and when it resets, in their language', async ({ signedIn: page, user, upstream, playwright }) => {
+test('a person over a quota sees which limit, and when it resets, in their language', async ({
+  signedIn: page,
+  user,
+  upstream,
+  playwright,
+}) => {
   const admin = await adminRequest(playwright)
   try {
     await setQuota(admin, user.username, { messages_per_day: 1 })
@@ -66,7 +73,9 @@ test('a person over a quota sees which limit, and when it resets, in their langu
     await setQuota(admin, user.username, { max_input_tokens: 1 })
     await page.goto('/')
     await send(page, 'This question is certainly longer than a single token.')
-    await expect(pendingError(page)).toContainText(/This message with its context is longer than the 1 tokens? you may send/)
+    await expect(pendingError(page)).toContainText(
+      /This message with its context is longer than the 1 tokens? you may send/,
+    )
     await shot(page, '17-input-too-long')
 
     await setQuota(admin, user.username, { allowed_models: ['fake-model-2'] })
@@ -79,7 +88,10 @@ test('a person over a quota sees which limit, and when it resets, in their langu
   }
 })
 
-test('an API key is shown once with a Python example, works with /v1, and stops working when revoked', async ({ signedIn: page, context }) => {
+test('an API key is shown once with a Python example, works with /v1, and stops working when revoked', async ({
+  signedIn: page,
+  context,
+}) => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: state.url })
   await page.getByRole('link', { name: 'Account' }).click()
   await expect(page.getByRole('heading', { name: 'Account', level: 1 })).toBeVisible()

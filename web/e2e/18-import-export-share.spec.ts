@@ -22,28 +22,45 @@ function chatgptWebExport(): string {
       { uuid: 1004, title: 'Lost conversation', isEdit: false },
     ],
     chat: [
-      { uuid: 1003, data: [
-        { dateTime: at(10), text: XSS_PAYLOADS.join('\n\n'), inversion: true, error: false },
-        { dateTime: at(11), text: XSS_PAYLOADS.join('\n\n'), inversion: false, error: false },
-      ] },
-      { uuid: 1002, data: [
-        { dateTime: at(5), text: '请用 Python 写一个你好世界', inversion: true, error: false, conversationOptions: null, requestOptions: { prompt: 'x', options: null } },
-        { dateTime: at(6), text: '好的：\n\n```python\nprint("你好，世界")\n```', inversion: false, error: false },
-        { dateTime: at(7), text: '', inversion: true, error: false },
-        { dateTime: at(8), text: '[ERROR] Request failed with status code 429', inversion: false, error: true },
-      ] },
-      { uuid: 1001, data: [
-        { dateTime: at(1), text: 'Hello there', inversion: true, error: false },
-        { dateTime: at(2), text: 'General Kenobi!', inversion: false, error: false },
-      ] },
+      {
+        uuid: 1003,
+        data: [
+          { dateTime: at(10), text: XSS_PAYLOADS.join('\n\n'), inversion: true, error: false },
+          { dateTime: at(11), text: XSS_PAYLOADS.join('\n\n'), inversion: false, error: false },
+        ],
+      },
+      {
+        uuid: 1002,
+        data: [
+          {
+            dateTime: at(5),
+            text: '请用 Python 写一个你好世界',
+            inversion: true,
+            error: false,
+            conversationOptions: null,
+            requestOptions: { prompt: 'x', options: null },
+          },
+          { dateTime: at(6), text: '好的：\n\n```python\nprint("你好，世界")\n```', inversion: false, error: false },
+          { dateTime: at(7), text: '', inversion: true, error: false },
+          { dateTime: at(8), text: '[ERROR] Request failed with status code 429', inversion: false, error: true },
+        ],
+      },
+      {
+        uuid: 1001,
+        data: [
+          { dateTime: at(1), text: 'Hello there', inversion: true, error: false },
+          { dateTime: at(2), text: 'General Kenobi!', inversion: false, error: false },
+        ],
+      },
     ],
   })
 }
 
 async function armCanary(page: Page): Promise<void> {
   await page.addInitScript(() => {
-    (window as unknown as { __pwned: () => void }).__pwned = () => {
-      (window as unknown as { __pwnedCalls: number }).__pwnedCalls = ((window as unknown as { __pwnedCalls?: number }).__pwnedCalls ?? 0) + 1
+    ;(window as unknown as { __pwned: () => void }).__pwned = () => {
+      ;(window as unknown as { __pwnedCalls: number }).__pwnedCalls =
+        ((window as unknown as { __pwnedCalls?: number }).__pwnedCalls ?? 0) + 1
     }
   })
 }
@@ -56,8 +73,11 @@ async function expectInert(page: Page): Promise<void> {
       for (const attr of Array.from(el.attributes)) {
         const v = attr.value.trim().toLowerCase()
         if (attr.name.startsWith('on')) out.push(`${el.tagName} ${attr.name}`)
-        if (['href', 'src', 'xlink:href', 'action', 'formaction', 'data'].includes(attr.name)
-          && /^(javascript|vbscript|data:text)/.test(v)) out.push(`${el.tagName} ${attr.name}=${v}`)
+        if (
+          ['href', 'src', 'xlink:href', 'action', 'formaction', 'data'].includes(attr.name) &&
+          /^(javascript|vbscript|data:text)/.test(v)
+        )
+          out.push(`${el.tagName} ${attr.name}=${v}`)
       }
     }
     for (const f of document.querySelectorAll('#app iframe, #app object, #app embed, #app form')) out.push(f.tagName)
@@ -71,7 +91,9 @@ test.describe('with the CSP (and the sanitiser) in place', () => {
   // attribute handlers it sees there as blocked, although nothing could ever run.
   test.use({ cspAllowed: [/Executing inline event handler/] })
 
-  test('a chatgpt-web export imports through the UI with its report; payloads in it stay text', async ({ signedIn: page }, testInfo) => {
+  test('a chatgpt-web export imports through the UI with its report; payloads in it stay text', async ({
+    signedIn: page,
+  }, testInfo) => {
     const file = testInfo.outputPath('chatgpt-web-export.json')
     writeFileSync(file, chatgptWebExport())
     await armCanary(page)
@@ -113,7 +135,12 @@ test.describe('with the CSP (and the sanitiser) in place', () => {
     await shot(page, '18-imported-xss')
   })
 
-  test('export and share: the link opens signed out, read-only, without the owner; revoked it is not found', async ({ signedIn: page, upstream, browser, user }) => {
+  test('export and share: the link opens signed out, read-only, without the owner; revoked it is not found', async ({
+    signedIn: page,
+    upstream,
+    browser,
+    user,
+  }) => {
     await upstream.configure({ reply: '**Shared answer** with `code`.', token_delay: 0 })
     await send(page, 'A question worth sharing')
     await expect(answers(page).last().locator('strong')).toHaveText('Shared answer')
@@ -148,14 +175,25 @@ test.describe('with the CSP (and the sanitiser) in place', () => {
     const visitorContext = await browser.newContext({ serviceWorkers: 'block', locale: 'en-US' })
     const visitor = await visitorContext.newPage()
     const foreign: string[] = []
-    await visitorContext.route((u) => !u.href.startsWith(state.url), async (route) => { foreign.push(route.request().url()); await route.abort() })
+    await visitorContext.route(
+      (u) => !u.href.startsWith(state.url),
+      async (route) => {
+        foreign.push(route.request().url())
+        await route.abort()
+      },
+    )
     const consoleErrors: string[] = []
-    visitor.on('console', (m) => { if (/Content Security Policy|Refused to/i.test(m.text()) && !/Executing inline event handler/.test(m.text())) consoleErrors.push(m.text()) })
+    visitor.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text()) && !/Executing inline event handler/.test(m.text()))
+        consoleErrors.push(m.text())
+    })
     await armCanary(visitor)
     await visitor.goto(url)
     await expect(visitor.getByRole('heading', { name: 'A question worth sharing', level: 1 })).toBeVisible()
     await expect(visitor.getByText('Shared conversation · read-only')).toBeVisible()
-    await expect(visitor.locator('article[data-role="assistant"]').first().locator('strong')).toHaveText('Shared answer')
+    await expect(visitor.locator('article[data-role="assistant"]').first().locator('strong')).toHaveText(
+      'Shared answer',
+    )
     await expect(visitor.locator('article[data-role="user"]')).toHaveCount(2)
     const shownText = (await visitor.locator('#app').textContent()) ?? ''
     expect(shownText).not.toContain(user.username)
@@ -173,10 +211,16 @@ test.describe('with the CSP (and the sanitiser) in place', () => {
 
     // Revoked: the visitor's next load is "not found".
     await dialog.getByRole('button', { name: 'Revoke' }).click()
-    await page.getByRole('dialog').filter({ hasText: 'stops working at once' }).getByRole('button', { name: 'Revoke' }).click()
+    await page
+      .getByRole('dialog')
+      .filter({ hasText: 'stops working at once' })
+      .getByRole('button', { name: 'Revoke' })
+      .click()
     await expect(dialog.getByText('No links yet.')).toBeVisible()
     await visitor.reload()
-    await expect(visitor.getByRole('heading', { name: 'This shared conversation does not exist or was removed.' })).toBeVisible()
+    await expect(
+      visitor.getByRole('heading', { name: 'This shared conversation does not exist or was removed.' }),
+    ).toBeVisible()
     await shot(visitor, '18-shared-not-found')
     await visitorContext.close()
   })

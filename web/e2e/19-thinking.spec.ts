@@ -7,9 +7,10 @@
 import type { Browser, Locator, Page } from '@playwright/test'
 import { answers, apiAs, expect, send, shot, signIn, state, test, type TestUser, type Upstream } from './fixtures'
 
-const REASONING = 'The user asks which number is larger. Compare 9.8 and 9.11 digit by digit: both start with 9, '
-  + 'then 0.8 against 0.11. Written as 0.80, the first is plainly larger than 0.11, so **9.8** wins. '
-  + 'I should say so briefly and show the comparison.'
+const REASONING =
+  'The user asks which number is larger. Compare 9.8 and 9.11 digit by digit: both start with 9, ' +
+  'then 0.8 against 0.11. Written as 0.80, the first is plainly larger than 0.11, so **9.8** wins. ' +
+  'I should say so briefly and show the comparison.'
 const REPLY = '**9.8** is larger than 9.11: compare 0.80 with 0.11.'
 const plain = (markdown: string) => markdown.replaceAll('**', '')
 
@@ -27,8 +28,17 @@ function parts(answer: Locator) {
 }
 
 /** A page signed in as `user` in a context with its own language, theme and size. */
-async function pageIn(browser: Browser, user: TestUser, options: { locale: string; colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number } }): Promise<Page> {
-  const context = await browser.newContext({ baseURL: state.url, serviceWorkers: 'block', colorScheme: 'light', ...options })
+async function pageIn(
+  browser: Browser,
+  user: TestUser,
+  options: { locale: string; colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number } },
+): Promise<Page> {
+  const context = await browser.newContext({
+    baseURL: state.url,
+    serviceWorkers: 'block',
+    colorScheme: 'light',
+    ...options,
+  })
   const page = await context.newPage()
   await signIn(page.request, user)
   await page.goto('/')
@@ -41,7 +51,10 @@ async function sendIn(page: Page, text: string): Promise<void> {
   await page.keyboard.press('Enter')
 }
 
-test('reasoning streams into the Thinking block, folds when the answer starts, opens on click, and is never sent back', async ({ signedIn: page, upstream }) => {
+test('reasoning streams into the Thinking block, folds when the answer starts, opens on click, and is never sent back', async ({
+  signedIn: page,
+  upstream,
+}) => {
   await thinkingUpstream(upstream)
   await send(page, 'Which is larger, 9.8 or 9.11?')
   const first = answers(page).last()
@@ -75,7 +88,9 @@ test('reasoning streams into the Thinking block, folds when the answer starts, o
 
   // Stored beside the answer, not inside it.
   const conversationId = new URL(page.url()).pathname.split('/').pop()!
-  const tree = await (await apiAs(page, 'GET', `/api/conversations/${conversationId}/messages`)).json() as { messages: { role: string; content: string; reasoning: string }[] }
+  const tree = (await (await apiAs(page, 'GET', `/api/conversations/${conversationId}/messages`)).json()) as {
+    messages: { role: string; content: string; reasoning: string }[]
+  }
   const stored = tree.messages.find((m) => m.role === 'assistant')!
   expect(stored.reasoning).toBe(REASONING)
   expect(stored.content).toBe(REPLY)
@@ -87,7 +102,11 @@ test('reasoning streams into the Thinking block, folds when the answer starts, o
   await expect(parts(second).text).toHaveText('Yes: 9.9 is larger still.', { timeout: 30_000 })
   await expect(second).toHaveAttribute('data-status', 'complete')
   await expect(second.getByRole('alert')).toHaveCount(0)
-  const requests = await (await page.request.get(`${state.upstreamUrl}/__control/requests`)).json() as { path: string; status: number; json: { messages?: Record<string, unknown>[] } }[]
+  const requests = (await (await page.request.get(`${state.upstreamUrl}/__control/requests`)).json()) as {
+    path: string
+    status: number
+    json: { messages?: Record<string, unknown>[] }
+  }[]
   const last = requests.filter((r) => r.path.endsWith('/chat/completions')).pop()!
   expect(last.status).toBe(200)
   expect(last.json.messages!.map((m) => m.role)).toEqual(['user', 'assistant', 'user'])
@@ -101,12 +120,18 @@ test('reasoning streams into the Thinking block, folds when the answer starts, o
   await expect(reloaded.toggle).toHaveAttribute('aria-expanded', 'false')
   await reloaded.toggle.click()
   await expect(reloaded.body).toHaveText(plain(REASONING))
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  )
   expect(overflow).toBeLessThanOrEqual(0)
 })
 
 test('in 简体中文 the Thinking block speaks Chinese', async ({ browser, upstream, user }) => {
-  await thinkingUpstream(upstream, '用户问哪个数更大。比较 9.8 和 9.11：先看整数部分都是 9，再比较 0.80 与 0.11，所以 **9.8** 更大。回答要简短，并给出比较过程。', '**9.8** 更大：0.80 大于 0.11。')
+  await thinkingUpstream(
+    upstream,
+    '用户问哪个数更大。比较 9.8 和 9.11：先看整数部分都是 9，再比较 0.80 与 0.11，所以 **9.8** 更大。回答要简短，并给出比较过程。',
+    '**9.8** 更大：0.80 大于 0.11。',
+  )
   const page = await pageIn(browser, user, { locale: 'zh-CN' })
   await expect(page.locator('html')).toHaveAttribute('lang', 'zh-CN')
   await sendIn(page, '9.8 和 9.11 哪个大？')
@@ -124,7 +149,10 @@ test('in 简体中文 the Thinking block speaks Chinese', async ({ browser, upst
   await page.context().close()
 })
 
-for (const [name, viewport] of [['1280', { width: 1280, height: 800 }], ['360', { width: 360, height: 740 }]] as const) {
+for (const [name, viewport] of [
+  ['1280', { width: 1280, height: 800 }],
+  ['360', { width: 360, height: 740 }],
+] as const) {
   test(`the Thinking block at ${name} px, light and dark`, async ({ browser, upstream, user }) => {
     for (const colorScheme of ['light', 'dark'] as const) {
       await thinkingUpstream(upstream)
@@ -137,7 +165,9 @@ for (const [name, viewport] of [['1280', { width: 1280, height: 800 }], ['360', 
       await expect(text).toHaveText(plain(REPLY), { timeout: 30_000 })
       await toggle.click()
       await expect(body).toHaveText(plain(REASONING))
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      )
       expect(overflow).toBeLessThanOrEqual(0)
       await shot(page, `19-thinking-open-${name}-${colorScheme}`)
       await page.context().close()

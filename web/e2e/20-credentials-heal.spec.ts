@@ -8,15 +8,29 @@
 import { startChatGate } from './server'
 import { answers, expect, send, shot, state, test } from './fixtures'
 
-test('a credential refused once rests with its next try shown, and "Try now" brings it back', async ({ browser, upstream }) => {
-  const server = await startChatGate({ name: 'heal', upstreamUrl: state.upstreamUrl, env: { CHATGATE_CREDENTIAL_REST_SECONDS: '30' } })
+test('a credential refused once rests with its next try shown, and "Try now" brings it back', async ({
+  browser,
+  upstream,
+}) => {
+  const server = await startChatGate({
+    name: 'heal',
+    upstreamUrl: state.upstreamUrl,
+    env: { CHATGATE_CREDENTIAL_REST_SECONDS: '30' },
+  })
   try {
     const admin = { username: `healer${Date.now().toString(36)}`, password: 'heal-password-123' }
     const created = server.cli(['user', 'add', admin.username, '--admin', '--password-stdin'], `${admin.password}\n`)
     expect(created.status, created.stderr).toBe(0)
-    const context = await browser.newContext({ baseURL: server.url, serviceWorkers: 'block', locale: 'en-US', colorScheme: 'light' })
+    const context = await browser.newContext({
+      baseURL: server.url,
+      serviceWorkers: 'block',
+      locale: 'en-US',
+      colorScheme: 'light',
+    })
     const consolePage = await context.newPage()
-    expect((await consolePage.request.post('/api/auth/login', { data: admin, headers: { Origin: server.url } })).status()).toBe(200)
+    expect(
+      (await consolePage.request.post('/api/auth/login', { data: admin, headers: { Origin: server.url } })).status(),
+    ).toBe(200)
     await consolePage.goto('/admin/upstreams')
     const card = consolePage.getByRole('article', { name: 'fake' })
     const row = card.locator('tbody tr').first()
@@ -57,7 +71,9 @@ test('a credential refused once rests with its next try shown, and "Try now" bri
     await shot(consolePage, '20-upstreams-resting-dark')
     await consolePage.setViewportSize({ width: 360, height: 740 })
     await consolePage.waitForTimeout(200)
-    const overflow = await consolePage.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+    const overflow = await consolePage.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    )
     expect(overflow).toBeLessThanOrEqual(0)
     await shot(consolePage, '20-upstreams-resting-360-dark')
     await consolePage.emulateMedia({ colorScheme: 'light' })
@@ -84,22 +100,34 @@ test('a credential refused once rests with its next try shown, and "Try now" bri
 
     // …and the next message is answered.
     await send(chat, 'Hello again?')
-    await expect(answers(chat).last().locator('.message-answer')).toHaveText('Hello from the fake model.', { timeout: 20_000 })
+    await expect(answers(chat).last().locator('.message-answer')).toHaveText('Hello from the fake model.', {
+      timeout: 20_000,
+    })
     await context.close()
   } finally {
     await server.stop()
   }
 })
 
-test('without anyone doing anything, the refused credential is tried again and a new message is answered within 35 s', async ({ browser, upstream }) => {
+test('without anyone doing anything, the refused credential is tried again and a new message is answered within 35 s', async ({
+  browser,
+  upstream,
+}) => {
   const server = await startChatGate({ name: 'self-heal', upstreamUrl: state.upstreamUrl })
   try {
     const admin = { username: `watcher${Date.now().toString(36)}`, password: 'heal-password-123' }
     const created = server.cli(['user', 'add', admin.username, '--admin', '--password-stdin'], `${admin.password}\n`)
     expect(created.status, created.stderr).toBe(0)
-    const context = await browser.newContext({ baseURL: server.url, serviceWorkers: 'block', locale: 'en-US', colorScheme: 'light' })
+    const context = await browser.newContext({
+      baseURL: server.url,
+      serviceWorkers: 'block',
+      locale: 'en-US',
+      colorScheme: 'light',
+    })
     const chat = await context.newPage()
-    expect((await chat.request.post('/api/auth/login', { data: admin, headers: { Origin: server.url } })).status()).toBe(200)
+    expect(
+      (await chat.request.post('/api/auth/login', { data: admin, headers: { Origin: server.url } })).status(),
+    ).toBe(200)
     await chat.goto('/')
     await upstream.queue('auth_error')
     await send(chat, 'Hello?')

@@ -15,7 +15,10 @@ import { startBundledChatGate, type RunningServer } from './server'
 
 const USER = { username: 'paster', password: 'paste-password-123' }
 // About 3000 tokens: more than the bundled model's whole window.
-const LONG_PASTE = Array.from({ length: 600 }, (_, i) => `Line ${i + 1}: the quick brown fox jumps over the lazy dog.`).join('\n')
+const LONG_PASTE = Array.from(
+  { length: 600 },
+  (_, i) => `Line ${i + 1}: the quick brown fox jumps over the lazy dog.`,
+).join('\n')
 
 let server: RunningServer
 
@@ -31,7 +34,12 @@ test.afterAll(async () => {
 })
 
 async function pageIn(browser: Browser, locale: string) {
-  const context = await browser.newContext({ baseURL: server.url, serviceWorkers: 'block', colorScheme: 'light', locale })
+  const context = await browser.newContext({
+    baseURL: server.url,
+    serviceWorkers: 'block',
+    colorScheme: 'light',
+    locale,
+  })
   const page = await context.newPage()
   const res = await page.request.post('/api/auth/login', { data: USER, headers: { Origin: server.url } })
   expect(res.status(), await res.text()).toBe(200)

@@ -11,7 +11,13 @@ import { expect, shot, signIn, test, upstreamVia } from './fixtures'
 
 let data: WalkData
 /** Kept to look at: the long-worded languages where controls used to fall off the screen. */
-const SHOTS = new Set(['ru-RU 360 chat-settings', 'es-ES 1280 chat-settings', 'fr-FR 360 chat-settings', 'de-DE 360 admin-quota-dialog', 'vi-VN 360 preferences'])
+const SHOTS = new Set([
+  'ru-RU 360 chat-settings',
+  'es-ES 1280 chat-settings',
+  'fr-FR 360 chat-settings',
+  'de-DE 360 admin-quota-dialog',
+  'vi-VN 360 preferences',
+])
 
 test.beforeAll(async ({ browser, playwright }) => {
   const request = await playwright.request.newContext()
@@ -26,16 +32,18 @@ for (const code of LOCALE_CODES) {
     const problems: string[] = []
     const screens = new Set<string>()
     // Both sizes at once, one page each (they share the context's session).
-    const pages = await Promise.all(SIZES.map(async (size) => {
-      const page = await context.newPage()
-      await page.setViewportSize(size)
-      const check = async (name: string) => {
-        screens.add(name)
-        for (const p of await layoutProblems(page)) problems.push(`${code} ${size.width}px ${name}: ${p}`)
-        if (SHOTS.has(`${code} ${size.width} ${name}`)) await shot(page, `22-${name}-${code}-${size.width}`)
-      }
-      return { page, check }
-    }))
+    const pages = await Promise.all(
+      SIZES.map(async (size) => {
+        const page = await context.newPage()
+        await page.setViewportSize(size)
+        const check = async (name: string) => {
+          screens.add(name)
+          for (const p of await layoutProblems(page)) problems.push(`${code} ${size.width}px ${name}: ${p}`)
+          if (SHOTS.has(`${code} ${size.width} ${name}`)) await shot(page, `22-${name}-${code}-${size.width}`)
+        }
+        return { page, check }
+      }),
+    )
     try {
       await Promise.all(pages.map(({ page, check }) => walkSignedOut(page, data, check)))
       await signIn(context.request, data.admin)

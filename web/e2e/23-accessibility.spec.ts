@@ -25,7 +25,16 @@ async function violations(page: Page): Promise<string[]> {
   const result = await new AxeBuilder({ page }).analyze()
   return result.violations
     .filter((v) => v.impact === 'critical' || v.impact === 'serious')
-    .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 4).map((n) => `${n.target.join(' ')}${n.failureSummary ? ` (${n.failureSummary.replace(/\s+/g, ' ').slice(0, 160)})` : ''}`).join('; ')}`)
+    .map(
+      (v) =>
+        `${v.impact} ${v.id}: ${v.help} — ${v.nodes
+          .slice(0, 4)
+          .map(
+            (n) =>
+              `${n.target.join(' ')}${n.failureSummary ? ` (${n.failureSummary.replace(/\s+/g, ' ').slice(0, 160)})` : ''}`,
+          )
+          .join('; ')}`,
+    )
 }
 
 for (const theme of ['light', 'dark'] as const) {
@@ -40,11 +49,13 @@ for (const theme of ['light', 'dark'] as const) {
     }
     try {
       // Every screen on a desktop; on a phone, the chat (its own header menu, the sidebar drawer).
-      const [desktop, phone] = await Promise.all(SIZES.map(async (size) => {
-        const page = await context.newPage()
-        await page.setViewportSize(size)
-        return page
-      }))
+      const [desktop, phone] = await Promise.all(
+        SIZES.map(async (size) => {
+          const page = await context.newPage()
+          await page.setViewportSize(size)
+          return page
+        }),
+      )
       await walkSignedOut(desktop, data, visitor(desktop, SIZES[0].width))
       await signIn(context.request, data.admin)
       await walkSignedIn(desktop, data, en, visitor(desktop, SIZES[0].width))
@@ -72,7 +83,8 @@ async function focusRing(page: Page): Promise<string> {
   return page.evaluate(() => {
     const el = document.activeElement as HTMLElement
     const cs = getComputedStyle(el)
-    if (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2) return `outline ${cs.outlineWidth} ${cs.outlineColor}`
+    if (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2)
+      return `outline ${cs.outlineWidth} ${cs.outlineColor}`
     if (cs.boxShadow && cs.boxShadow !== 'none') return `box-shadow ${cs.boxShadow}`
     return ''
   })
@@ -102,7 +114,7 @@ test('the whole chat flow by keyboard alone, with a focus ring that can be seen'
   // The chat settings open with Enter and close with Esc; the focus comes back to the button.
   const settings = page.getByRole('button', { name: en.chat.settings, exact: true })
   await tabTo(page, settings)
-  expect(await focusRing(page), 'the settings button\'s focus ring').not.toBe('')
+  expect(await focusRing(page), "the settings button's focus ring").not.toBe('')
   await page.keyboard.press('Enter')
   const drawer = page.getByRole('dialog', { name: en.settings.title })
   await expect(drawer).toBeVisible()
@@ -117,7 +129,7 @@ test('the whole chat flow by keyboard alone, with a focus ring that can be seen'
   // A new chat, from a button whose focus ring can be seen.
   const newChat = page.getByRole('button', { name: en.sidebar.newChat, exact: true })
   await tabTo(page, newChat)
-  expect(await focusRing(page), 'the New chat button\'s focus ring').not.toBe('')
+  expect(await focusRing(page), "the New chat button's focus ring").not.toBe('')
   await shot(page, '23-focus-new-chat')
   await page.keyboard.press('Enter')
   await expect(page).toHaveURL(/\/$/)

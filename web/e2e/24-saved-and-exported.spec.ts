@@ -11,10 +11,18 @@ import type { Download, Page } from '@playwright/test'
 import { answers, expect, send, shot, test } from './fixtures'
 
 const MATH_AND_CODE = [
-  'The area under $y = x^2$ from 0 to 1:', '',
-  '$$\\int_0^1 x^2\\,dx = \\left[\\frac{x^3}{3}\\right]_0^1 = \\frac{1}{3}$$', '',
-  '```python', 'def area(n: int) -> float:', '    """Riemann sum of x² on [0, 1]."""', '    return sum((i / n) ** 2 for i in range(n)) / n', '```', '',
-  '- exact: $\\frac{1}{3}$', '- with `area(1000)`: 0.3328',
+  'The area under $y = x^2$ from 0 to 1:',
+  '',
+  '$$\\int_0^1 x^2\\,dx = \\left[\\frac{x^3}{3}\\right]_0^1 = \\frac{1}{3}$$',
+  '',
+  '```python',
+  'def area(n: int) -> float:',
+  '    """Riemann sum of x² on [0, 1]."""',
+  '    return sum((i / n) ** 2 for i in range(n)) / n',
+  '```',
+  '',
+  '- exact: $\\frac{1}{3}$',
+  '- with `area(1000)`: 0.3328',
 ].join('\n')
 
 async function download(page: Page, action: () => Promise<unknown>): Promise<{ download: Download; path: string }> {
@@ -29,7 +37,10 @@ function keep(path: string, name: string): void {
   copyFileSync(path, `test-results/screens/${name}`)
 }
 
-test('the saved image draws math with KaTeX\'s fonts and leaves the buttons out; files are named after the title', async ({ signedIn: page, upstream }) => {
+test("the saved image draws math with KaTeX's fonts and leaves the buttons out; files are named after the title", async ({
+  signedIn: page,
+  upstream,
+}) => {
   await upstream.configure({ reply: MATH_AND_CODE, token_delay: 0 })
   await send(page, 'Integrate x squared, with code')
   const answer = answers(page).last()
@@ -51,14 +62,21 @@ test('the saved image draws math with KaTeX\'s fonts and leaves the buttons out;
   const png = await download(page, () => page.getByRole('button', { name: 'Save conversation as image' }).click())
   expect(png.download.suggestedFilename()).toBe(`${title}.png`)
   const fetched: string[] = await page.evaluate(() => (window as unknown as { __fetched: string[] }).__fetched)
-  expect(fetched.filter((u) => /KaTeX_(Main|Math|Size\d)-[^/]*\.woff2/.test(u)).length, fetched.join('\n')).toBeGreaterThanOrEqual(3)
+  expect(
+    fetched.filter((u) => /KaTeX_(Main|Math|Size\d)-[^/]*\.woff2/.test(u)).length,
+    fetched.join('\n'),
+  ).toBeGreaterThanOrEqual(3)
   const bytes = readFileSync(png.path)
   expect(bytes.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a')
   keep(png.path, '24-saved-image-math-and-code.png')
 
   const json = await download(page, async () => {
     await page.getByRole('button', { name: 'Export conversation' }).click()
-    await page.getByRole('menuitem', { name: 'JSON' }).or(page.locator('.n-dropdown-option').getByText('JSON', { exact: true })).first().click()
+    await page
+      .getByRole('menuitem', { name: 'JSON' })
+      .or(page.locator('.n-dropdown-option').getByText('JSON', { exact: true }))
+      .first()
+      .click()
   })
   expect(json.download.suggestedFilename()).toBe(`${title}.json`)
   expect(JSON.parse(readFileSync(json.path, 'utf8'))).toBeTruthy()
@@ -70,8 +88,15 @@ test('the saved image draws math with KaTeX\'s fonts and leaves the buttons out;
   expect(readFileSync(markdown.path, 'utf8')).toContain('\\int_0^1')
 })
 
-test('the HTML export reads with JavaScript off: markdown, code, math, a diagram, and how each answer ended', async ({ signedIn: page, upstream, browser }) => {
-  await upstream.configure({ reply: `${MATH_AND_CODE}\n\n\`\`\`mermaid\ngraph LR\n  Batter --> Pan --> Plate\n\`\`\``, token_delay: 0 })
+test('the HTML export reads with JavaScript off: markdown, code, math, a diagram, and how each answer ended', async ({
+  signedIn: page,
+  upstream,
+  browser,
+}) => {
+  await upstream.configure({
+    reply: `${MATH_AND_CODE}\n\n\`\`\`mermaid\ngraph LR\n  Batter --> Pan --> Plate\n\`\`\``,
+    token_delay: 0,
+  })
   await send(page, 'Integrate x squared, with code and a diagram')
   await expect(answers(page).last().locator('.mermaid-view svg')).toBeVisible()
 
@@ -111,8 +136,19 @@ test('the HTML export reads with JavaScript off: markdown, code, math, a diagram
   await expect(reader.locator('.katex-display .katex-html')).toBeVisible()
   await expect(reader.locator('.mermaid-view svg')).toBeVisible()
   await expect(reader.getByText('Stopped', { exact: true })).toBeVisible()
-  expect(await reader.evaluate(() => document.fonts.check('20px KaTeX_Main') && [...document.fonts].some((f) => f.family.includes('KaTeX') && f.status === 'loaded'))).toBe(true)
-  expect(await reader.locator('.hljs-keyword').first().evaluate((el) => getComputedStyle(el).color)).not.toBe('rgb(13, 13, 13)')
+  expect(
+    await reader.evaluate(
+      () =>
+        document.fonts.check('20px KaTeX_Main') &&
+        [...document.fonts].some((f) => f.family.includes('KaTeX') && f.status === 'loaded'),
+    ),
+  ).toBe(true)
+  expect(
+    await reader
+      .locator('.hljs-keyword')
+      .first()
+      .evaluate((el) => getComputedStyle(el).color),
+  ).not.toBe('rgb(13, 13, 13)')
   await reader.screenshot({ path: 'test-results/screens/24-html-export-no-javascript.png', fullPage: true })
 
   // "Export everything" as an HTML page (written by the server): rendered the same way — math as
@@ -129,7 +165,12 @@ test('the HTML export reads with JavaScript off: markdown, code, math, a diagram
   await reader.goto(pathToFileURL(everything.path).href)
   await expect(reader.locator('math[display="block"]').first()).toBeVisible()
   await expect(reader.getByText('Stopped', { exact: true })).toBeVisible()
-  expect(await reader.locator('.hl-k').first().evaluate((el) => getComputedStyle(el).color)).not.toBe('rgb(13, 13, 13)')
+  expect(
+    await reader
+      .locator('.hl-k')
+      .first()
+      .evaluate((el) => getComputedStyle(el).color),
+  ).not.toBe('rgb(13, 13, 13)')
   await reader.screenshot({ path: 'test-results/screens/24-account-html-export-no-javascript.png', fullPage: true })
   await context.close()
   await shot(page, '24-conversation-exported')

@@ -20,7 +20,10 @@ async function deleteVia(page: Page, article: ReturnType<Page['locator']>, expec
   await expect(page.getByText('Message deleted')).toBeVisible()
 }
 
-test('delete an answer, then a question with its answers; a reload shows the same', async ({ signedIn: page, upstream }) => {
+test('delete an answer, then a question with its answers; a reload shows the same', async ({
+  signedIn: page,
+  upstream,
+}) => {
   await upstream.configure({ reply: 'First answer.', token_delay: 0 })
   await send(page, 'First question')
   await expect(answers(page).last().locator('.markdown-body')).toHaveText('First answer.')
@@ -55,7 +58,12 @@ test('delete an answer, then a question with its answers; a reload shows the sam
   await expect(answers(page).last().locator('.markdown-body')).toHaveText('Second answer.')
   await expect(page.getByText('Second answer, again.')).toHaveCount(0)
   let tree = await (await apiAs(page, 'GET', `/api/conversations/${cid}/messages`)).json()
-  expect(tree.messages.map((m: { content: string }) => m.content)).toEqual(['First question', 'First answer.', 'Second question', 'Second answer.'])
+  expect(tree.messages.map((m: { content: string }) => m.content)).toEqual([
+    'First question',
+    'First answer.',
+    'Second question',
+    'Second answer.',
+  ])
 
   // A question: it goes with its answer; the first exchange stays, and is what is shown.
   await deleteVia(page, questions(page).last(), 'This question and its answer will be deleted.')
@@ -87,5 +95,7 @@ test('a question in Chinese says the same in Chinese', async ({ signedIn: page, 
   await expect(answers(page).last().locator('.markdown-body')).toHaveText('回答。')
   await questions(page).last().hover()
   await questions(page).last().getByRole('button', { name: '删除消息' }).click()
-  await expect(page.getByRole('dialog').filter({ hasText: '删除消息' })).toContainText('将删除这个问题及它的 1 个回答。')
+  await expect(page.getByRole('dialog').filter({ hasText: '删除消息' })).toContainText(
+    '将删除这个问题及它的 1 个回答。',
+  )
 })

@@ -11,14 +11,27 @@ const AVATAR_PNG = Buffer.from(
   'base64',
 )
 
-test('profile, prompts and new-chat defaults set in one browser appear in another', async ({ browser, upstream, user, playwright }) => {
+test('profile, prompts and new-chat defaults set in one browser appear in another', async ({
+  browser,
+  upstream,
+  user,
+  playwright,
+}) => {
   await upstream.configure({ reply: 'Ahoy, matey.', token_delay: 0 })
 
   // Browser A kept a prompt library in localStorage (as before it lived on the server).
-  const contextA = await browser.newContext({ baseURL: state.url, serviceWorkers: 'block', locale: 'en-US', colorScheme: 'light' })
+  const contextA = await browser.newContext({
+    baseURL: state.url,
+    serviceWorkers: 'block',
+    locale: 'en-US',
+    colorScheme: 'light',
+  })
   await contextA.addInitScript(() => {
     if (sessionStorage.getItem('seeded')) return
-    localStorage.setItem('chatgate.prompts', JSON.stringify([{ key: 'Legacy prompt', value: 'Kept in this browser before.' }]))
+    localStorage.setItem(
+      'chatgate.prompts',
+      JSON.stringify([{ key: 'Legacy prompt', value: 'Kept in this browser before.' }]),
+    )
     sessionStorage.setItem('seeded', '1')
   })
   const a = await contextA.newPage()
@@ -76,11 +89,15 @@ test('profile, prompts and new-chat defaults set in one browser appear in anothe
   await b.keyboard.press('Escape')
   const box = b.getByRole('textbox', { name: 'Message', exact: true })
   await box.fill('/pirate')
-  await expect(b.getByRole('listbox', { name: 'Prompt suggestions' }).getByRole('option')).toHaveText([/Pirate greeting/])
+  await expect(b.getByRole('listbox', { name: 'Prompt suggestions' }).getByRole('option')).toHaveText([
+    /Pirate greeting/,
+  ])
   await box.fill('')
 
   await b.getByRole('button', { name: 'Chat settings' }).click()
-  await expect(b.getByRole('dialog').getByRole('textbox', { name: 'System prompt (role)' })).toHaveValue('Answer like a pirate.')
+  await expect(b.getByRole('dialog').getByRole('textbox', { name: 'System prompt (role)' })).toHaveValue(
+    'Answer like a pirate.',
+  )
   await b.keyboard.press('Escape')
 
   // B's new chat uses the defaults, and B's message shows the avatar set in A.
@@ -98,13 +115,19 @@ test('profile, prompts and new-chat defaults set in one browser appear in anothe
   await shot(b, '26-chat-with-avatar')
 
   await b.goto('/account')
-  await expect(b.getByRole('region', { name: 'Profile' }).getByRole('textbox', { name: 'Display name' })).toHaveValue('Ada Lovelace')
-  await expect(b.getByRole('region', { name: 'Profile' }).getByRole('textbox', { name: 'About you' })).toHaveValue('Writes the first programs.')
+  await expect(b.getByRole('region', { name: 'Profile' }).getByRole('textbox', { name: 'Display name' })).toHaveValue(
+    'Ada Lovelace',
+  )
+  await expect(b.getByRole('region', { name: 'Profile' }).getByRole('textbox', { name: 'About you' })).toHaveValue(
+    'Writes the first programs.',
+  )
   await expect(b.getByTestId('chat-defaults')).toContainText('System prompt: Answer like a pirate.')
 
   // A shared conversation shows the profile, never the username.
   const cid = (await (await b.request.get('/api/conversations')).json()).items[0].id
-  const share = await (await b.request.post(`/api/conversations/${cid}/shares`, { headers: { Origin: state.url } })).json()
+  const share = await (
+    await b.request.post(`/api/conversations/${cid}/shares`, { headers: { Origin: state.url } })
+  ).json()
   const visitorContext = await browser.newContext({ serviceWorkers: 'block', locale: 'en-US' })
   const visitor = await visitorContext.newPage()
   await visitor.goto(share.url)

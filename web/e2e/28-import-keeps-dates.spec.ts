@@ -23,7 +23,10 @@ async function importFile(page: Page): Promise<void> {
   await (await chooser).setFiles(STORAGE)
 }
 
-test('the wrapped chatgpt-web export keeps its dates, sorts among old chats, and imports once', async ({ signedIn: page, upstream }) => {
+test('the wrapped chatgpt-web export keeps its dates, sorts among old chats, and imports once', async ({
+  signedIn: page,
+  upstream,
+}) => {
   await upstream.configure({ reply: 'Fresh answer.', token_delay: 0 })
   await send(page, 'A chat from today')
   await expect(page.locator('article[data-role="assistant"]').last()).toContainText('Fresh answer.')

@@ -10,8 +10,19 @@ import en from '../src/locales/en-US'
 import { ADMIN, answers, apiAs, createUser, expect, send, shot, signIn, test, type TestUser } from './fixtures'
 import { startBundledChatGate, type RunningServer } from './server'
 
-async function signedInAt(browser: Browser, server: RunningServer, user: TestUser, viewport = { width: 1280, height: 800 }): Promise<Page> {
-  const context = await browser.newContext({ baseURL: server.url, serviceWorkers: 'block', locale: 'en-US', colorScheme: 'light', viewport })
+async function signedInAt(
+  browser: Browser,
+  server: RunningServer,
+  user: TestUser,
+  viewport = { width: 1280, height: 800 },
+): Promise<Page> {
+  const context = await browser.newContext({
+    baseURL: server.url,
+    serviceWorkers: 'block',
+    locale: 'en-US',
+    colorScheme: 'light',
+    viewport,
+  })
   const page = await context.newPage()
   const res = await page.request.post('/api/auth/login', { data: user, headers: { Origin: server.url } })
   expect(res.status(), await res.text()).toBe(200)
@@ -30,7 +41,9 @@ test.describe('with only the bundled demo model', () => {
   })
   test.afterAll(async () => server?.stop())
 
-  test('everyone is told it is a tiny offline demo; an administrator is shown how to connect a real service', async ({ browser }) => {
+  test('everyone is told it is a tiny offline demo; an administrator is shown how to connect a real service', async ({
+    browser,
+  }) => {
     const page = await signedInAt(browser, server, user)
     const banner = page.getByRole('region', { name: en.demo.label })
     await expect(banner).toHaveText(en.demo.banner)
@@ -81,7 +94,10 @@ test('a disabled account is told so, and what it was typing is kept', async ({ p
   const adminRequest = await playwright.request.newContext({ baseURL: page.url().replace(/\/c\/.*$/, '') })
   await signIn(adminRequest, ADMIN)
   const origin = new URL(page.url()).origin
-  const disable = await adminRequest.patch(`/api/admin/users/${me.id}`, { data: { status: 'disabled' }, headers: { Origin: origin } })
+  const disable = await adminRequest.patch(`/api/admin/users/${me.id}`, {
+    data: { status: 'disabled' },
+    headers: { Origin: origin },
+  })
   expect(disable.status(), await disable.text()).toBe(200)
   await page.keyboard.press('Enter')
   // The open tab is told why at once (not just "please sign in"), and that the message is kept.
@@ -98,7 +114,10 @@ test('a disabled account is told so, and what it was typing is kept', async ({ p
   await shot(page, '29-disabled-account')
 
   // Enabled again: after the sign-in the message is back in the box of its conversation.
-  const enable = await adminRequest.patch(`/api/admin/users/${me.id}`, { data: { status: 'active' }, headers: { Origin: origin } })
+  const enable = await adminRequest.patch(`/api/admin/users/${me.id}`, {
+    data: { status: 'active' },
+    headers: { Origin: origin },
+  })
   expect(enable.status()).toBe(200)
   await adminRequest.dispose()
   await page.getByRole('button', { name: en.auth.signIn }).click()
@@ -106,12 +125,21 @@ test('a disabled account is told so, and what it was typing is kept', async ({ p
   await expect(box).toHaveValue(draft)
 })
 
-test('opening a chat lands at the end of the last answer after its diagram and math have drawn, and leaves a reader who scrolled up alone', async ({ signedIn: page, upstream }) => {
+test('opening a chat lands at the end of the last answer after its diagram and math have drawn, and leaves a reader who scrolled up alone', async ({
+  signedIn: page,
+  upstream,
+}) => {
   const steps = Array.from({ length: 14 }, (_, i) => `  S${i} --> S${i + 1}`).join('\n')
   const reply = [
-    ...Array.from({ length: 12 }, (_, i) => `Paragraph ${i + 1}: the batter rests while the pan heats.`), '',
-    '```mermaid', 'graph TD', steps, '```', '',
-    '$$\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}$$', '',
+    ...Array.from({ length: 12 }, (_, i) => `Paragraph ${i + 1}: the batter rests while the pan heats.`),
+    '',
+    '```mermaid',
+    'graph TD',
+    steps,
+    '```',
+    '',
+    '$$\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}$$',
+    '',
     'THE END of the answer.',
   ].join('\n')
   await upstream.configure({ reply, token_delay: 0 })
@@ -141,9 +169,14 @@ test('opening a chat lands at the end of the last answer after its diagram and m
   expect(await scroller.evaluate((el) => el.scrollTop)).toBe(top)
 })
 
-test('a refused password says the server\'s rule, in the reader\'s language', async ({ signedIn: page, user }) => {
+test("a refused password says the server's rule, in the reader's language", async ({ signedIn: page, user }) => {
   const ru = (await import('../src/locales/ru-RU')).default
-  await page.evaluate(() => localStorage.setItem('chatgate.prefs', JSON.stringify({ theme: 'light', locale: 'ru-RU', sendKey: 'enter', sidebarCollapsed: false })))
+  await page.evaluate(() =>
+    localStorage.setItem(
+      'chatgate.prefs',
+      JSON.stringify({ theme: 'light', locale: 'ru-RU', sendKey: 'enter', sidebarCollapsed: false }),
+    ),
+  )
   await page.goto('/account')
   const form = page.getByRole('group', { name: ru.auth.changePassword })
   await form.getByLabel(ru.auth.currentPassword).fill(user.password)

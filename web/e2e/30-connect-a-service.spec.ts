@@ -8,7 +8,17 @@
 import AxeBuilder from '@axe-core/playwright'
 import type { Page } from '@playwright/test'
 import { layoutProblems } from './layout'
-import { freePort, logDir, python, repoRoot, startChatGate, startProcess, stopProcess, waitFor, type RunningServer } from './server'
+import {
+  freePort,
+  logDir,
+  python,
+  repoRoot,
+  startChatGate,
+  startProcess,
+  stopProcess,
+  waitFor,
+  type RunningServer,
+} from './server'
 import { answers, expect, send, shot, test } from './fixtures'
 
 const KEY = 'sk-e2e-typed-in-the-browser-7f3a9c'
@@ -16,32 +26,55 @@ const HINT = `${KEY.slice(0, 3)}…${KEY.slice(-4)}`
 const TEST_REPLY = 'Hello there, this is the fake upstream speaking to you.'
 const CHAT_REPLY = 'Answered by the connected fake upstream, not the demo model.'
 
-interface Recorded { method: string; path: string; headers: Record<string, string>; json: { model?: string } | null }
+interface Recorded {
+  method: string
+  path: string
+  headers: Record<string, string>
+  json: { model?: string } | null
+}
 
-test('from an empty data directory to the first chat answered by a service connected in the browser', async ({ browser }) => {
+test('from an empty data directory to the first chat answered by a service connected in the browser', async ({
+  browser,
+}) => {
   test.setTimeout(120_000)
   // Our own fake upstream: it accepts only the key typed in the form, and offers its own models.
   const port = await freePort()
   const fakeUrl = `http://127.0.0.1:${port}`
   const fakeLog = `${logDir}/upstream-connect.log`
   const fake = startProcess(python, ['-m', 'tests.fakes.upstream', '--port', String(port)], {
-    cwd: repoRoot, env: { ...process.env, PYTHONUNBUFFERED: '1' }, log: fakeLog,
+    cwd: repoRoot,
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+    log: fakeLog,
   })
   const control = async (action: string, body?: unknown): Promise<unknown> => {
-    const res = await fetch(`${fakeUrl}/__control/${action}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) })
+    const res = await fetch(
+      `${fakeUrl}/__control/${action}`,
+      body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) },
+    )
     expect(res.ok, `${action}: ${res.status}`).toBe(true)
     return res.json()
   }
   let server: RunningServer | null = null
   try {
     await waitFor(`${fakeUrl}/__control/health`, 30_000, fake, fakeLog)
-    await control('config', { valid_keys: [KEY], models: ['fake-chat-1', 'fake-chat-2'], reply: TEST_REPLY, token_delay: 0.15 })
+    await control('config', {
+      valid_keys: [KEY],
+      models: ['fake-chat-1', 'fake-chat-2'],
+      reply: TEST_REPLY,
+      token_delay: 0.15,
+    })
     // No chatgate.toml, no OPENAI_* variables, a fresh data directory: only the demo model.
     server = await startChatGate({ name: 'connect', upstreamUrl: null })
     const link = /(http:\/\/\S+\/setup\?token=\S+)/.exec(server.output())?.[1]
     expect(link, 'the setup link printed at startup').toBeTruthy()
 
-    const context = await browser.newContext({ baseURL: server.url, serviceWorkers: 'block', locale: 'en-US', colorScheme: 'light', viewport: { width: 1280, height: 800 } })
+    const context = await browser.newContext({
+      baseURL: server.url,
+      serviceWorkers: 'block',
+      locale: 'en-US',
+      colorScheme: 'light',
+      viewport: { width: 1280, height: 800 },
+    })
     const page = await context.newPage()
     try {
       await page.goto(new URL(link!).pathname + new URL(link!).search)
@@ -67,20 +100,19 @@ test('from an empty data directory to the first chat answered by a service conne
       // "Test" streams the fake's words: a part of the answer shows before the whole.
       await page.getByRole('button', { name: 'Test fake-chat-1' }).click()
       const answer = page.locator('[data-test-answer]')
-      await page.waitForFunction(
-        (full) => {
-          const text = document.querySelector('[data-test-answer]')?.textContent ?? ''
-          return text.length > 0 && full.startsWith(text) && text !== full
-        },
-        TEST_REPLY,
-      )
+      await page.waitForFunction((full) => {
+        const text = document.querySelector('[data-test-answer]')?.textContent ?? ''
+        return text.length > 0 && full.startsWith(text) && text !== full
+      }, TEST_REPLY)
       await expect(answer).toHaveText(TEST_REPLY)
       await expect(page.getByText('It works.')).toBeVisible()
       await shot(page, '30-setup-test-streamed')
 
       // The fake saw the key typed in the form (it refuses any other), for the models and the test.
       const seen = (await control('requests')) as Recorded[]
-      expect(seen.filter((r) => r.path.endsWith('/models')).map((r) => r.headers.authorization)).toEqual([`Bearer ${KEY}`])
+      expect(seen.filter((r) => r.path.endsWith('/models')).map((r) => r.headers.authorization)).toEqual([
+        `Bearer ${KEY}`,
+      ])
       const tests = seen.filter((r) => r.path.endsWith('/chat/completions'))
       expect(tests.map((r) => [r.headers.authorization, r.json?.model])).toEqual([[`Bearer ${KEY}`, 'fake-chat-1']])
 
@@ -137,8 +169,13 @@ async function shots(page: Page, name: string): Promise<void> {
       await page.waitForTimeout(200)
       if (width === 360) expect(await layoutProblems(page), `${name} at 360 px, ${scheme}`).toEqual([])
       else {
-        const found = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === 'critical' || v.impact === 'serious')
-        expect(found.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join('; ')}`), `${name}, ${scheme}`).toEqual([])
+        const found = (await new AxeBuilder({ page }).analyze()).violations.filter(
+          (v) => v.impact === 'critical' || v.impact === 'serious',
+        )
+        expect(
+          found.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join('; ')}`),
+          `${name}, ${scheme}`,
+        ).toEqual([])
       }
       await shot(page, `${name}-${scheme}-${width}`)
     }

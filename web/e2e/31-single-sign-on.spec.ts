@@ -19,7 +19,9 @@ async function startProvider(redirectUri: string): Promise<{ issuer: string; chi
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let errors = ''
-  child.stderr?.on('data', (chunk) => { errors += String(chunk) })
+  child.stderr?.on('data', (chunk) => {
+    errors += String(chunk)
+  })
   const issuer = await new Promise<string>((ok, fail) => {
     let out = ''
     child.stdout?.on('data', (chunk) => {
@@ -48,18 +50,20 @@ test.beforeAll(async () => {
     env: {
       CHATGATE_PUBLIC_URL: url,
       CHATGATE_ROLE_QUOTAS: JSON.stringify({ students: { messages_per_day: 20 } }),
-      CHATGATE_OIDC_PROVIDERS: JSON.stringify([{
-        name: 'school',
-        display_name: 'Example School',
-        issuer: provider.issuer,
-        client_id: 'chatgate',
-        client_secret: 'oidc-test-client-secret-5f0c2a',
-        scopes: ['openid', 'email', 'profile', 'groups'],
-        allowed_domains: ['school.example'],
-        role_claim: 'groups',
-        admin_values: ['chatgate-admins'],
-        quota_groups: { students: 'students' },
-      }]),
+      CHATGATE_OIDC_PROVIDERS: JSON.stringify([
+        {
+          name: 'school',
+          display_name: 'Example School',
+          issuer: provider.issuer,
+          client_id: 'chatgate',
+          client_secret: 'oidc-test-client-secret-5f0c2a',
+          scopes: ['openid', 'email', 'profile', 'groups'],
+          allowed_domains: ['school.example'],
+          role_claim: 'groups',
+          admin_values: ['chatgate-admins'],
+          quota_groups: { students: 'students' },
+        },
+      ]),
     },
   })
   // An administrator exists already (otherwise the first visit goes to the setup page).
@@ -74,7 +78,10 @@ test.afterAll(async () => {
 
 async function newPage(browser: Browser, width = 1280, locale = 'en-US') {
   const context = await browser.newContext({
-    baseURL: server.url, serviceWorkers: 'block', locale, viewport: { width, height: 800 },
+    baseURL: server.url,
+    serviceWorkers: 'block',
+    locale,
+    viewport: { width, height: 800 },
   })
   return { context, page: await context.newPage() }
 }

@@ -58,16 +58,22 @@ async function pasteScreenshot(page: Page, name = 'image.png'): Promise<void> {
 
 /** Drop a file on the chat (not the message box): dragenter, dragover, drop, as a file manager would. */
 async function dropFile(page: Page, target: string, name: string, type: string, text: string): Promise<void> {
-  await page.locator(target).evaluate((el, file) => {
-    const data = new DataTransfer()
-    data.items.add(new File([file.text], file.name, { type: file.type }))
-    for (const kind of ['dragenter', 'dragover', 'drop']) {
-      el.dispatchEvent(new DragEvent(kind, { dataTransfer: data, bubbles: true, cancelable: true }))
-    }
-  }, { name, type, text })
+  await page.locator(target).evaluate(
+    (el, file) => {
+      const data = new DataTransfer()
+      data.items.add(new File([file.text], file.name, { type: file.type }))
+      for (const kind of ['dragenter', 'dragover', 'drop']) {
+        el.dispatchEvent(new DragEvent(kind, { dataTransfer: data, bubbles: true, cancelable: true }))
+      }
+    },
+    { name, type, text },
+  )
 }
 
-interface Recorded { path: string; json: { model?: string; messages?: { role: string; content: unknown }[] } | null }
+interface Recorded {
+  path: string
+  json: { model?: string; messages?: { role: string; content: unknown }[] } | null
+}
 
 /** What the fake upstream received (its control plane records every request). */
 async function upstreamRequests(request: APIRequestContext): Promise<Recorded[]> {
@@ -84,7 +90,12 @@ async function newConversation(page: Page, model: string): Promise<string> {
   return (await res.json()).id as string
 }
 
-test('a pasted screenshot and a dropped PDF go with one question, and stay in the chat, a reload, the share link and the exports', async ({ signedIn: page, upstream, browser, playwright }) => {
+test('a pasted screenshot and a dropped PDF go with one question, and stay in the chat, a reload, the share link and the exports', async ({
+  signedIn: page,
+  upstream,
+  browser,
+  playwright,
+}) => {
   test.setTimeout(90_000)
   await upstream.configure({ reply: 'I see a green picture and your **pancake report**.', token_delay: 0 })
   const id = await newConversation(page, 'fake-model-2')
@@ -123,7 +134,10 @@ test('a pasted screenshot and a dropped PDF go with one question, and stay in th
   const parts = question.content as { type: string; text?: string; image_url?: { url: string } }[]
   const image = parts.find((p) => p.type === 'image_url')
   expect(image?.image_url?.url).toMatch(/^data:image\/png;base64,[A-Za-z0-9+/]+=*$/)
-  const text = parts.filter((p) => p.type === 'text').map((p) => p.text).join('\n')
+  const text = parts
+    .filter((p) => p.type === 'text')
+    .map((p) => p.text)
+    .join('\n')
   expect(text).toContain(PDF_TEXT)
   expect(text).toContain('report.pdf')
   expect(text).toContain('What is in the picture and the report?')
@@ -144,7 +158,9 @@ test('a pasted screenshot and a dropped PDF go with one question, and stay in th
   await shot(page, '32-conversation')
   // Saved as an image, the thumbnail is drawn in (html-to-image reads it as a data: URL).
   const fetched: string[] = []
-  page.on('request', (r) => { if (r.url().includes('/api/attachments/')) fetched.push(r.url()) })
+  page.on('request', (r) => {
+    if (r.url().includes('/api/attachments/')) fetched.push(r.url())
+  })
   const png = page.waitForEvent('download')
   await page.getByRole('button', { name: 'Save conversation as image' }).click()
   const saved = await png
@@ -156,7 +172,12 @@ test('a pasted screenshot and a dropped PDF go with one question, and stay in th
   await shot(page, '32-conversation-360')
   await page.setViewportSize({ width: 1280, height: 800 })
   await page.emulateMedia({ colorScheme: 'dark' })
-  await page.evaluate(() => localStorage.setItem('chatgate.prefs', JSON.stringify({ ...JSON.parse(localStorage.getItem('chatgate.prefs') ?? '{}'), theme: 'dark' })))
+  await page.evaluate(() =>
+    localStorage.setItem(
+      'chatgate.prefs',
+      JSON.stringify({ ...JSON.parse(localStorage.getItem('chatgate.prefs') ?? '{}'), theme: 'dark' }),
+    ),
+  )
   await page.reload()
   await shownFiles(page)
   await shot(page, '32-conversation-dark')
@@ -199,7 +220,10 @@ test('a pasted screenshot and a dropped PDF go with one question, and stay in th
 async function pageIn(browser: import('@playwright/test').Browser, user: TestUser, locale: string): Promise<Page> {
   const context = await browser.newContext({ baseURL: state.url, serviceWorkers: 'block', locale })
   await context.addInitScript((code) => {
-    localStorage.setItem('chatgate.prefs', JSON.stringify({ theme: 'light', locale: code, sendKey: 'enter', sidebarCollapsed: false }))
+    localStorage.setItem(
+      'chatgate.prefs',
+      JSON.stringify({ theme: 'light', locale: code, sendKey: 'enter', sidebarCollapsed: false }),
+    )
   }, locale)
   const page = await context.newPage()
   await signIn(page.request, user)
@@ -209,7 +233,11 @@ async function pageIn(browser: import('@playwright/test').Browser, user: TestUse
 }
 
 for (const locale of ['en-US', 'de-DE'] as const) {
-  test(`an image for a model that cannot see is refused before any upstream call, in ${locale}`, async ({ browser, user, upstream }) => {
+  test(`an image for a model that cannot see is refused before any upstream call, in ${locale}`, async ({
+    browser,
+    user,
+    upstream,
+  }) => {
     const s = messages[locale]
     const page = await pageIn(browser, user, locale)
     const id = await newConversation(page, 'fake-model')

@@ -105,28 +105,41 @@ export const test = base.extend<{
   /** The server's CSP must never have to block anything the app itself does. */
   cspAllowed: [[], { option: true }],
 
-  cspClean: [async ({ page, cspAllowed }, use) => {
-    const violations: string[] = []
-    page.on('console', (m) => {
-      const text = m.text()
-      if (/Content Security Policy|Refused to (load|execute|apply|connect|frame)/i.test(text) && !cspAllowed.some((r) => r.test(text))) {
-        violations.push(text)
-      }
-    })
-    await use()
-    expect(violations, 'CSP violations').toEqual([])
-  }, { auto: true }],
+  cspClean: [
+    async ({ page, cspAllowed }, use) => {
+      const violations: string[] = []
+      page.on('console', (m) => {
+        const text = m.text()
+        if (
+          /Content Security Policy|Refused to (load|execute|apply|connect|frame)/i.test(text) &&
+          !cspAllowed.some((r) => r.test(text))
+        ) {
+          violations.push(text)
+        }
+      })
+      await use()
+      expect(violations, 'CSP violations').toEqual([])
+    },
+    { auto: true },
+  ],
 
-  serverLog: [async ({}, use, testInfo) => {
-    let before = 0
-    try { before = readFileSync(state.serverLog, 'utf8').length } catch { before = 0 }
-    await use()
-    if (testInfo.status !== testInfo.expectedStatus) {
-      const log = readFileSync(state.serverLog, 'utf8').slice(before)
-      await testInfo.attach('server.log', { body: log, contentType: 'text/plain' })
-      console.error(`--- server log during "${testInfo.title}" ---\n${log.slice(-4000)}`)
-    }
-  }, { auto: true }],
+  serverLog: [
+    async ({}, use, testInfo) => {
+      let before = 0
+      try {
+        before = readFileSync(state.serverLog, 'utf8').length
+      } catch {
+        before = 0
+      }
+      await use()
+      if (testInfo.status !== testInfo.expectedStatus) {
+        const log = readFileSync(state.serverLog, 'utf8').slice(before)
+        await testInfo.attach('server.log', { body: log, contentType: 'text/plain' })
+        console.error(`--- server log during "${testInfo.title}" ---\n${log.slice(-4000)}`)
+      }
+    },
+    { auto: true },
+  ],
 })
 
 export { expect }
@@ -149,8 +162,18 @@ export async function send(page: Page, text: string): Promise<void> {
 }
 
 /** A new browser context (its own cookies) signed in as `user`, on the new-chat screen. */
-export async function pageFor(browser: Browser, user: TestUser, options: { viewport?: { width: number; height: number } } = {}): Promise<Page> {
-  const context = await browser.newContext({ baseURL: state.url, serviceWorkers: 'block', locale: 'en-US', colorScheme: 'light', ...options })
+export async function pageFor(
+  browser: Browser,
+  user: TestUser,
+  options: { viewport?: { width: number; height: number } } = {},
+): Promise<Page> {
+  const context = await browser.newContext({
+    baseURL: state.url,
+    serviceWorkers: 'block',
+    locale: 'en-US',
+    colorScheme: 'light',
+    ...options,
+  })
   const page = await context.newPage()
   await signIn(page.request, user)
   await page.goto('/')

@@ -15,7 +15,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const upstreamUrl = `http://127.0.0.1:${upstreamPort}`
   const upstreamLog = join(logDir, 'upstream.log')
   const upstream = startProcess(python, ['-m', 'tests.fakes.upstream', '--port', String(upstreamPort)], {
-    cwd: repoRoot, env: { ...process.env, PYTHONUNBUFFERED: '1' }, log: upstreamLog,
+    cwd: repoRoot,
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+    log: upstreamLog,
   })
   await waitFor(`${upstreamUrl}/__control/health`, 30_000, upstream, upstreamLog)
 
@@ -34,8 +36,12 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   }
 
   const state: E2EState = {
-    url: server.url, upstreamUrl, workDir: server.workDir, dataDir: server.dataDir,
-    chatgate: process.env.E2E_CHATGATE_BIN ?? join(repoRoot, '.venv/bin/chatgate'), serverLog: server.log,
+    url: server.url,
+    upstreamUrl,
+    workDir: server.workDir,
+    dataDir: server.dataDir,
+    chatgate: process.env.E2E_CHATGATE_BIN ?? join(repoRoot, '.venv/bin/chatgate'),
+    serverLog: server.log,
   }
   mkdirSync(dirname(STATE_FILE), { recursive: true })
   writeFileSync(STATE_FILE, JSON.stringify(state, null, 2))

@@ -50,11 +50,19 @@ export async function waitFor(url: string, timeoutMs: number, child: ChildProces
     await new Promise((r) => setTimeout(r, 250))
   }
   let text = ''
-  try { text = readFileSync(log, 'utf8') } catch { text = '(no log)' }
+  try {
+    text = readFileSync(log, 'utf8')
+  } catch {
+    text = '(no log)'
+  }
   throw new Error(`${url} did not become ready (exit code ${child.exitCode}).\n--- ${log} ---\n${text.slice(-6000)}`)
 }
 
-export function startProcess(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; log: string }): ChildProcess {
+export function startProcess(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; log: string },
+): ChildProcess {
   mkdirSync(logDir, { recursive: true })
   const fd = openSync(opts.log, 'w')
   const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', fd, fd] })
@@ -99,27 +107,44 @@ export async function startChatGate(options: {
 }): Promise<RunningServer> {
   const workDir = mkdtempSync(join(tmpdir(), `chatgate-e2e-${options.name}-`))
   const dataDir = join(workDir, 'data')
-  const port = options.port ?? await freePort()
+  const port = options.port ?? (await freePort())
   const url = `http://127.0.0.1:${port}`
   const upstream = options.upstreamUrl
-  if (upstream !== null) writeFileSync(join(workDir, 'chatgate.toml'), [
-    'default_model = "fake-model"',
-    '[[providers]]',
-    'name = "fake"',
-    'kind = "openai"',
-    `base_url = "${upstream}/v1"`,
-    // fake-model-2 accepts images (e2e 32: attached screenshots); fake-model does not.
-    'models = ["fake-model", { id = "fake-model-2", vision = true }]',
-    '[[providers.credentials]]',
-    'api_key = "sk-test"',
-    ...(options.credential ?? []),
-    '',
-  ].join('\n'))
-  const env = upstream === null
-    ? { ...Object.fromEntries(Object.entries(chatgateEnv({})).filter(([k]) => !/^(OPENAI_|AUTH_SECRET_KEY)/.test(k))), CHATGATE_DATA_DIR: dataDir, ...options.env }
-    : chatgateEnv({ CHATGATE_DATA_DIR: dataDir, CHATGATE_CONFIG_FILE: join(workDir, 'chatgate.toml'), ...options.env })
+  if (upstream !== null)
+    writeFileSync(
+      join(workDir, 'chatgate.toml'),
+      [
+        'default_model = "fake-model"',
+        '[[providers]]',
+        'name = "fake"',
+        'kind = "openai"',
+        `base_url = "${upstream}/v1"`,
+        // fake-model-2 accepts images (e2e 32: attached screenshots); fake-model does not.
+        'models = ["fake-model", { id = "fake-model-2", vision = true }]',
+        '[[providers.credentials]]',
+        'api_key = "sk-test"',
+        ...(options.credential ?? []),
+        '',
+      ].join('\n'),
+    )
+  const env =
+    upstream === null
+      ? {
+          ...Object.fromEntries(Object.entries(chatgateEnv({})).filter(([k]) => !/^(OPENAI_|AUTH_SECRET_KEY)/.test(k))),
+          CHATGATE_DATA_DIR: dataDir,
+          ...options.env,
+        }
+      : chatgateEnv({
+          CHATGATE_DATA_DIR: dataDir,
+          CHATGATE_CONFIG_FILE: join(workDir, 'chatgate.toml'),
+          ...options.env,
+        })
   const log = join(logDir, `server-${options.name}.log`)
-  const child = startProcess(chatgateBin, ['serve', '--host', '127.0.0.1', '--port', String(port)], { cwd: workDir, env, log })
+  const child = startProcess(chatgateBin, ['serve', '--host', '127.0.0.1', '--port', String(port)], {
+    cwd: workDir,
+    env,
+    log,
+  })
   try {
     await waitFor(`${url}/readyz`, 60_000, child, log)
   } catch (err) {
@@ -127,7 +152,12 @@ export async function startChatGate(options: {
     throw err
   }
   return {
-    url, workDir, dataDir, log, env, process: child,
+    url,
+    workDir,
+    dataDir,
+    log,
+    env,
+    process: child,
     output: () => readFileSync(log, 'utf8').replace(/\x1b\[[0-9;]*m/g, ''),
     cli: (args, input) => {
       const r = spawnSync(chatgateBin, args, { cwd: workDir, env, input, encoding: 'utf8' })
@@ -141,10 +171,16 @@ export async function startChatGate(options: {
 }
 
 /** A server where the bundled local model is the only model, with these accounts (made through the CLI). */
-export async function startBundledChatGate(name: string, users: { username: string; password: string; admin?: boolean }[]): Promise<RunningServer> {
+export async function startBundledChatGate(
+  name: string,
+  users: { username: string; password: string; admin?: boolean }[],
+): Promise<RunningServer> {
   const server = await startChatGate({ name, upstreamUrl: null })
   for (const user of users) {
-    const added = server.cli(['user', 'add', user.username, ...(user.admin ? ['--admin'] : []), '--password-stdin'], `${user.password}\n`)
+    const added = server.cli(
+      ['user', 'add', user.username, ...(user.admin ? ['--admin'] : []), '--password-stdin'],
+      `${user.password}\n`,
+    )
     if (added.status !== 0) {
       await server.stop()
       throw new Error(`user add ${user.username} failed: ${added.stdout}${added.stderr}`)
@@ -172,11 +208,19 @@ export async function startBufferingProxy(target: string, name = 'buffering-prox
     'print("PROXY_URL=" + proxy.url, flush=True)',
     'threading.Event().wait()',
   ].join('\n')
-  const child = startProcess(python, ['-c', script, target], { cwd: repoRoot, env: { ...process.env, PYTHONUNBUFFERED: '1' }, log })
+  const child = startProcess(python, ['-c', script, target], {
+    cwd: repoRoot,
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+    log,
+  })
   const deadline = Date.now() + 20_000
   while (Date.now() < deadline) {
     let text = ''
-    try { text = readFileSync(log, 'utf8') } catch { text = '' }
+    try {
+      text = readFileSync(log, 'utf8')
+    } catch {
+      text = ''
+    }
     const found = /PROXY_URL=(\S+)/.exec(text)
     if (found) return { url: found[1], stop: () => stopProcess(child) }
     if (child.exitCode !== null) throw new Error(`the buffering proxy exited:\n${text}`)

@@ -11,5 +11,6 @@ export interface E2EState {
 }
 
 /** E2E_STATE_FILE lets two runs on one checkout keep their servers apart. */
-export const STATE_FILE = process.env.E2E_STATE_FILE ?? resolve(dirname(fileURLToPath(import.meta.url)), '../test-results/e2e-state.json')
+export const STATE_FILE =
+  process.env.E2E_STATE_FILE ?? resolve(dirname(fileURLToPath(import.meta.url)), '../test-results/e2e-state.json')
 export const ADMIN = { username: 'admin', password: 'e2e-admin-password-1' }

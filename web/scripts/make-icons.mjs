@@ -28,13 +28,26 @@ function png(size, pixel) {
     for (let x = 0; x < size; x++) {
       const [r, g, b, a] = pixel(x, y)
       const o = y * (size * 4 + 1) + 1 + x * 4
-      raw[o] = r; raw[o + 1] = g; raw[o + 2] = b; raw[o + 3] = a
+      raw[o] = r
+      raw[o + 1] = g
+      raw[o + 2] = b
+      raw[o + 3] = a
     }
   }
   const ihdr = Buffer.alloc(13)
-  ihdr.writeUInt32BE(size, 0); ihdr.writeUInt32BE(size, 4)
-  ihdr[8] = 8; ihdr[9] = 6; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0))])
+  ihdr.writeUInt32BE(size, 0)
+  ihdr.writeUInt32BE(size, 4)
+  ihdr[8] = 8
+  ihdr[9] = 6
+  ihdr[10] = 0
+  ihdr[11] = 0
+  ihdr[12] = 0
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw, { level: 9 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ])
 }
 
 // Signed distance functions in unit coordinates (0..1).
@@ -43,11 +56,13 @@ const roundedBox = (x, y, cx, cy, hw, hh, r) => {
   const dy = Math.abs(y - cy) - hh + r
   return Math.hypot(Math.max(dx, 0), Math.max(dy, 0)) + Math.min(Math.max(dx, dy), 0) - r
 }
-const triangle = (x, y) => { // the bubble's tail
-  const inside = y > 0.62 && y < 0.8 && x > 0.3 && x < 0.44 && (x - 0.3) < (0.8 - y) * 0.8
+const triangle = (x, y) => {
+  // the bubble's tail
+  const inside = y > 0.62 && y < 0.8 && x > 0.3 && x < 0.44 && x - 0.3 < (0.8 - y) * 0.8
   return inside ? -1 : 1
 }
-const sparkle = (x, y, cx, cy, s) => { // four-point star
+const sparkle = (x, y, cx, cy, s) => {
+  // four-point star
   const dx = Math.abs(x - cx) / s
   const dy = Math.abs(y - cy) / s
   return Math.sqrt(dx) + Math.sqrt(dy) - 1
@@ -60,7 +75,10 @@ function draw(size, { maskable }) {
     let x = (px + 0.5) / size
     let y = (py + 0.5) / size
     const bg = maskable ? 1 : cover(roundedBox(x, y, 0.5, 0.5, 0.47, 0.47, 0.2))
-    if (maskable) { x = 0.5 + (x - 0.5) / 0.8; y = 0.5 + (y - 0.5) / 0.8 } // keep the glyph in the safe zone
+    if (maskable) {
+      x = 0.5 + (x - 0.5) / 0.8
+      y = 0.5 + (y - 0.5) / 0.8
+    } // keep the glyph in the safe zone
     const bubble = Math.max(cover(roundedBox(x, y, 0.5, 0.47, 0.27, 0.2, 0.1)), triangle(x, y) < 0 ? 1 : 0)
     const star = cover(sparkle(x, y, 0.5, 0.47, 0.13))
     const white = bubble * (1 - star)

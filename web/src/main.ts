@@ -21,11 +21,14 @@ usePrefsStore().startPersisting()
 const auth = useAuthStore()
 
 // Another user (or nobody) now: forget everything the last one had on screen.
-watch(() => auth.user?.id ?? null, (id, previous) => {
-  if (id === previous) return
-  useChatStore().startNew()
-  useConversationsStore().reset()
-})
+watch(
+  () => auth.user?.id ?? null,
+  (id, previous) => {
+    if (id === previous) return
+    useChatStore().startNew()
+    useConversationsStore().reset()
+  },
+)
 
 // The session ended under the tab (signed out elsewhere, the account disabled): the sign-in page
 // says so, and the draft in the message box is kept (lib/drafts) for after the sign-in.

@@ -37,7 +37,8 @@ export const accountApi = {
   updateProfile: (patch: ProfilePatch) => requestJson<Profile>('PATCH', '/api/account/profile', patch),
   removeAvatar: () => requestJson<Profile>('DELETE', '/api/account/profile/avatar'),
   defaults: () => requestJson<ConversationSettings>('GET', '/api/account/defaults'),
-  saveDefaults: (settings: ConversationSettings) => requestJson<ConversationSettings>('PUT', '/api/account/defaults', settings),
+  saveDefaults: (settings: ConversationSettings) =>
+    requestJson<ConversationSettings>('PUT', '/api/account/defaults', settings),
 }
 
 /** The body is the image file itself; the server reads its type from its bytes and re-encodes it. */

@@ -23,13 +23,19 @@ export function sharedAttachmentUrl(token: string, id: string): string {
  * progress. A body cut off by the server's body limit (`body_too_large`) is the same refusal to
  * the reader as a file over the limit: both become `attachment_too_large`.
  */
-export function uploadAttachment(file: Blob, name: string, onProgress?: (p: UploadProgress) => void, signal?: AbortSignal): Promise<Attachment> {
+export function uploadAttachment(
+  file: Blob,
+  name: string,
+  onProgress?: (p: UploadProgress) => void,
+  signal?: AbortSignal,
+): Promise<Attachment> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest()
     xhr.open('POST', '/api/attachments')
     xhr.withCredentials = true
     xhr.setRequestHeader('Accept', 'application/json')
-    if (onProgress) xhr.upload.onprogress = (e) => onProgress({ loaded: e.loaded, total: e.lengthComputable ? e.total : file.size })
+    if (onProgress)
+      xhr.upload.onprogress = (e) => onProgress({ loaded: e.loaded, total: e.lengthComputable ? e.total : file.size })
     xhr.onload = () => {
       if (xhr.status >= 200 && xhr.status < 300) {
         try {

@@ -3,10 +3,36 @@
  * `code` (translated by the UI through `errors.<code>`). Cookies authenticate; nothing else does.
  */
 import type {
-  AccountUsage, AdminUser, ApiKey, AuditEntry, AuthConfig, Conversation, ConversationSettings, CredentialBody, ExportFormat,
-  ImportReport, InstanceSettings, Invite, MessageTree, ModelList, ModelSetting, ModelSettingPatch, NewProvider, Page,
-  ProviderPatch, ProviderStatus, QuotaOverrides, SharedConversation, ShareLink, UnsavedService, UpstreamCredential,
-  UpstreamProvider, UpstreamsOverview, UsageGroup, UsageRow, User,
+  AccountUsage,
+  AdminUser,
+  ApiKey,
+  AuditEntry,
+  AuthConfig,
+  Conversation,
+  ConversationSettings,
+  CredentialBody,
+  ExportFormat,
+  ImportReport,
+  InstanceSettings,
+  Invite,
+  MessageTree,
+  ModelList,
+  ModelSetting,
+  ModelSettingPatch,
+  NewProvider,
+  Page,
+  ProviderPatch,
+  ProviderStatus,
+  QuotaOverrides,
+  SharedConversation,
+  ShareLink,
+  UnsavedService,
+  UpstreamCredential,
+  UpstreamProvider,
+  UpstreamsOverview,
+  UsageGroup,
+  UsageRow,
+  User,
 } from './types'
 
 /** Codes the UI produces itself, in addition to the server's. */
@@ -26,7 +52,11 @@ export class ApiError extends Error {
   readonly details: Record<string, unknown>
 
   constructor(
-    status: number, code: string, message: string, fields: FieldError[] = [], retryAfter: number | null = null,
+    status: number,
+    code: string,
+    message: string,
+    fields: FieldError[] = [],
+    retryAfter: number | null = null,
     details: Record<string, unknown> = {},
   ) {
     super(message)
@@ -40,9 +70,17 @@ export class ApiError extends Error {
 }
 
 const STATUS_CODES: Record<number, string> = {
-  400: 'bad_request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not_found', 409: 'conflict',
-  410: 'setup_used', 413: 'body_too_large', 422: 'validation_error', 429: 'rate_limited',
-  502: 'upstream_error', 504: 'upstream_timeout',
+  400: 'bad_request',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  410: 'setup_used',
+  413: 'body_too_large',
+  422: 'validation_error',
+  429: 'rate_limited',
+  502: 'upstream_error',
+  504: 'upstream_timeout',
 }
 
 /** Build an ApiError from a status and body (the one error shape, or whatever a proxy sent). */
@@ -104,7 +142,12 @@ export interface RequestOptions {
   quiet401?: boolean
 }
 
-export async function fetchApi(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<Response> {
+export async function fetchApi(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: RequestOptions = {},
+): Promise<Response> {
   const headers: Record<string, string> = { Accept: 'application/json' }
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   let res: Response
@@ -128,7 +171,12 @@ export async function fetchApi(method: string, path: string, body?: unknown, opt
   return res
 }
 
-export async function requestJson<T>(method: string, path: string, body?: unknown, options?: RequestOptions): Promise<T> {
+export async function requestJson<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  options?: RequestOptions,
+): Promise<T> {
   const res = await fetchApi(method, path, body, options)
   if (res.status === 204) return undefined as T
   const text = await res.text()
@@ -148,8 +196,10 @@ export const api = {
     setup: (body: { token: string; username: string; password: string }) =>
       requestJson<User>('POST', '/api/auth/setup', body, { quiet401: true }),
     /** 200 with the provider's sign-out page after an organisation sign-in, else 204. */
-    logout: () => requestJson<{ end_session_url: string } | undefined>('POST', '/api/auth/logout', undefined, { quiet401: true }),
-    ssoLinkOffer: () => requestJson<{ provider: string; username: string }>('GET', '/api/auth/oidc/link', undefined, { quiet401: true }),
+    logout: () =>
+      requestJson<{ end_session_url: string } | undefined>('POST', '/api/auth/logout', undefined, { quiet401: true }),
+    ssoLinkOffer: () =>
+      requestJson<{ provider: string; username: string }>('GET', '/api/auth/oidc/link', undefined, { quiet401: true }),
     /** With the local account's password: link. Without: a separate account (202 while it waits for approval). */
     ssoLink: (body: { password: string | null }) =>
       requestJson<User | undefined>('POST', '/api/auth/oidc/link', body, { quiet401: true }),
@@ -167,8 +217,10 @@ export const api = {
     create: (body: { title?: string; settings?: Partial<ConversationSettings> }) =>
       requestJson<Conversation>('POST', '/api/conversations', body),
     get: (id: string) => requestJson<Conversation>('GET', `/api/conversations/${enc(id)}`),
-    update: (id: string, body: { title?: string; settings?: Partial<ConversationSettings>; current_leaf_id?: string }) =>
-      requestJson<Conversation>('PATCH', `/api/conversations/${enc(id)}`, body),
+    update: (
+      id: string,
+      body: { title?: string; settings?: Partial<ConversationSettings>; current_leaf_id?: string },
+    ) => requestJson<Conversation>('PATCH', `/api/conversations/${enc(id)}`, body),
     remove: (id: string) => requestJson<void>('DELETE', `/api/conversations/${enc(id)}`),
     messages: (id: string, signal?: AbortSignal) =>
       requestJson<MessageTree>('GET', `/api/conversations/${enc(id)}/messages`, undefined, { signal }),
@@ -186,18 +238,23 @@ export const api = {
     revokeKey: (id: string) => requestJson<void>('DELETE', `/api/account/keys/${enc(id)}`),
   },
   shares: {
-    create: (conversationId: string) => requestJson<ShareLink>('POST', `/api/conversations/${enc(conversationId)}/shares`),
-    list: (conversationId: string) => requestJson<ShareLink[]>('GET', `/api/conversations/${enc(conversationId)}/shares`),
+    create: (conversationId: string) =>
+      requestJson<ShareLink>('POST', `/api/conversations/${enc(conversationId)}/shares`),
+    list: (conversationId: string) =>
+      requestJson<ShareLink[]>('GET', `/api/conversations/${enc(conversationId)}/shares`),
     revoke: (id: string) => requestJson<void>('DELETE', `/api/shares/${enc(id)}`),
     /** Public: no session needed, and a 401 here must not send anyone to the sign-in page. */
-    open: (token: string) => requestJson<SharedConversation>('GET', `/api/shared/${enc(token)}`, undefined, { quiet401: true }),
+    open: (token: string) =>
+      requestJson<SharedConversation>('GET', `/api/shared/${enc(token)}`, undefined, { quiet401: true }),
   },
   admin: {
     users: () => requestJson<AdminUser[]>('GET', '/api/admin/users'),
     createUser: (body: { username: string; password: string; role: 'admin' | 'user' }) =>
       requestJson<AdminUser>('POST', '/api/admin/users', body),
-    updateUser: (id: string, body: { role?: 'admin' | 'user'; status?: 'active' | 'pending' | 'disabled'; quota?: QuotaOverrides }) =>
-      requestJson<AdminUser>('PATCH', `/api/admin/users/${enc(id)}`, body),
+    updateUser: (
+      id: string,
+      body: { role?: 'admin' | 'user'; status?: 'active' | 'pending' | 'disabled'; quota?: QuotaOverrides },
+    ) => requestJson<AdminUser>('PATCH', `/api/admin/users/${enc(id)}`, body),
     resetPassword: (id: string, password: string) =>
       requestJson<void>('POST', `/api/admin/users/${enc(id)}/password`, { password }),
     signOutEverywhere: (id: string) => requestJson<void>('POST', `/api/admin/users/${enc(id)}/signout`),
@@ -206,8 +263,10 @@ export const api = {
       requestJson<Invite>('POST', '/api/admin/invites', body),
     revokeInvite: (id: string) => requestJson<void>('DELETE', `/api/admin/invites/${enc(id)}`),
     settings: () => requestJson<InstanceSettings>('GET', '/api/admin/settings'),
-    updateSettings: (body: Partial<InstanceSettings>) => requestJson<InstanceSettings>('PATCH', '/api/admin/settings', body),
-    providers: (signal?: AbortSignal) => requestJson<ProviderStatus[]>('GET', '/api/admin/providers', undefined, { signal }),
+    updateSettings: (body: Partial<InstanceSettings>) =>
+      requestJson<InstanceSettings>('PATCH', '/api/admin/settings', body),
+    providers: (signal?: AbortSignal) =>
+      requestJson<ProviderStatus[]>('GET', '/api/admin/providers', undefined, { signal }),
     /** "Try now": end a credential's rest or cool-down at once. */
     retryCredential: (provider: string, credential: string) =>
       requestJson<void>('POST', `/api/admin/providers/${enc(provider)}/credentials/${enc(credential)}/retry`),
@@ -218,20 +277,33 @@ export const api = {
     upstreams: {
       list: (signal?: AbortSignal) => requestJson<UpstreamsOverview>('GET', UPSTREAMS, undefined, { signal }),
       create: (body: NewProvider) => requestJson<UpstreamProvider>('POST', `${UPSTREAMS}/providers`, body),
-      update: (id: string, body: ProviderPatch) => requestJson<UpstreamProvider>('PATCH', `${UPSTREAMS}/providers/${enc(id)}`, body),
+      update: (id: string, body: ProviderPatch) =>
+        requestJson<UpstreamProvider>('PATCH', `${UPSTREAMS}/providers/${enc(id)}`, body),
       remove: (id: string) => requestJson<void>('DELETE', `${UPSTREAMS}/providers/${enc(id)}`),
       addCredential: (id: string, body: CredentialBody) =>
         requestJson<UpstreamCredential>('POST', `${UPSTREAMS}/providers/${enc(id)}/credentials`, body),
       updateCredential: (id: string, credentialId: string, body: CredentialBody) =>
-        requestJson<UpstreamCredential>('PATCH', `${UPSTREAMS}/providers/${enc(id)}/credentials/${enc(credentialId)}`, body),
+        requestJson<UpstreamCredential>(
+          'PATCH',
+          `${UPSTREAMS}/providers/${enc(id)}/credentials/${enc(credentialId)}`,
+          body,
+        ),
       removeCredential: (id: string, credentialId: string) =>
         requestJson<void>('DELETE', `${UPSTREAMS}/providers/${enc(id)}/credentials/${enc(credentialId)}`),
       /** The models a service offers, saved or not (`/v1/models`, Anthropic's list, Ollama's tags). */
       discover: (target: UpstreamTarget) =>
-        requestJson<{ models: string[] }>('POST', `${targetPath(target)}/discover`, 'service' in target ? target.service : {}),
+        requestJson<{ models: string[] }>(
+          'POST',
+          `${targetPath(target)}/discover`,
+          'service' in target ? target.service : {},
+        ),
       /** `model_id` may hold "/" and ":" (the route takes a path): each segment is encoded on its own. */
       saveModel: (provider: string, modelId: string, body: Partial<ModelSettingPatch> & { enabled: boolean }) =>
-        requestJson<ModelSetting>('PUT', `${UPSTREAMS}/models/${enc(provider)}/${modelId.split('/').map(enc).join('/')}`, body),
+        requestJson<ModelSetting>(
+          'PUT',
+          `${UPSTREAMS}/models/${enc(provider)}/${modelId.split('/').map(enc).join('/')}`,
+          body,
+        ),
     },
   },
 }
@@ -239,10 +311,7 @@ export const api = {
 const UPSTREAMS = '/api/admin/upstreams'
 
 /** A service to list models of or to test: unsaved (the form's fields), saved in the console, or from the file. */
-export type UpstreamTarget =
-  | { service: UnsavedService }
-  | { providerId: string }
-  | { fileProvider: string }
+export type UpstreamTarget = { service: UnsavedService } | { providerId: string } | { fileProvider: string }
 
 function targetPath(target: UpstreamTarget): string {
   if ('service' in target) return UPSTREAMS
@@ -251,7 +320,11 @@ function targetPath(target: UpstreamTarget): string {
 }
 
 /** The connection test's event stream (delta…, done or error): its URL and JSON body. */
-export function upstreamTest(target: UpstreamTarget, model: string, credentialId?: string): { url: string; body: Record<string, unknown> } {
+export function upstreamTest(
+  target: UpstreamTarget,
+  model: string,
+  credentialId?: string,
+): { url: string; body: Record<string, unknown> } {
   const body: Record<string, unknown> = 'service' in target ? { ...target.service, model } : { model }
   // A file provider's credentials are not the console's: its test takes only the model.
   if (credentialId && 'providerId' in target) body.credential_id = credentialId
@@ -269,8 +342,10 @@ function usageQuery(params: { since?: string; until?: string; group?: UsageGroup
 /** Download links (plain GETs with the session cookie; the server sends them as attachments). */
 export const links = {
   /** `lang` names the words of the HTML page ("You", "Stopped" …). */
-  exportAll: (format: ExportFormat, lang?: string) => `/api/export?format=${format}${lang ? `&lang=${encodeURIComponent(lang)}` : ''}`,
-  exportOne: (conversationId: string, format: ExportFormat) => `/api/conversations/${enc(conversationId)}/export?format=${format}`,
+  exportAll: (format: ExportFormat, lang?: string) =>
+    `/api/export?format=${format}${lang ? `&lang=${encodeURIComponent(lang)}` : ''}`,
+  exportOne: (conversationId: string, format: ExportFormat) =>
+    `/api/conversations/${enc(conversationId)}/export?format=${format}`,
   usageCsv: (params: { since?: string; until?: string }) => `/api/admin/usage.csv?${usageQuery(params)}`,
   selftest: '/api/admin/selftest/stream',
 }
@@ -285,7 +360,12 @@ export interface UploadProgress {
  * progress. XMLHttpRequest, because fetch cannot report upload progress. `timeZone`: the IANA
  * zone chatgpt-web's local message times are read in when the file itself cannot tell.
  */
-export function uploadImport(file: Blob, onProgress: (p: UploadProgress) => void, signal?: AbortSignal, timeZone?: string): Promise<ImportReport> {
+export function uploadImport(
+  file: Blob,
+  onProgress: (p: UploadProgress) => void,
+  signal?: AbortSignal,
+  timeZone?: string,
+): Promise<ImportReport> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest()
     xhr.open('POST', timeZone ? `/api/import?timezone=${encodeURIComponent(timeZone)}` : '/api/import')
@@ -315,14 +395,21 @@ export function uploadImport(file: Blob, onProgress: (p: UploadProgress) => void
 
 /** The requests that answer with a generation stream. */
 export const streams = {
-  send: (conversationId: string, body: { content: string; parent_id: string | null; model?: string; attachments?: string[] }) =>
-    ({ method: 'POST' as const, url: `/api/conversations/${enc(conversationId)}/messages`, body }),
-  regenerate: (conversationId: string, messageId: string) =>
-    ({ method: 'POST' as const, url: `/api/conversations/${enc(conversationId)}/messages/${enc(messageId)}/regenerate`, body: {} }),
-  continue: (conversationId: string, messageId: string) =>
-    ({ method: 'POST' as const, url: `/api/conversations/${enc(conversationId)}/messages/${enc(messageId)}/continue`, body: {} }),
-  attach: (generationId: string) =>
-    ({ method: 'GET' as const, url: `/api/generations/${enc(generationId)}/events` }),
+  send: (
+    conversationId: string,
+    body: { content: string; parent_id: string | null; model?: string; attachments?: string[] },
+  ) => ({ method: 'POST' as const, url: `/api/conversations/${enc(conversationId)}/messages`, body }),
+  regenerate: (conversationId: string, messageId: string) => ({
+    method: 'POST' as const,
+    url: `/api/conversations/${enc(conversationId)}/messages/${enc(messageId)}/regenerate`,
+    body: {},
+  }),
+  continue: (conversationId: string, messageId: string) => ({
+    method: 'POST' as const,
+    url: `/api/conversations/${enc(conversationId)}/messages/${enc(messageId)}/continue`,
+    body: {},
+  }),
+  attach: (generationId: string) => ({ method: 'GET' as const, url: `/api/generations/${enc(generationId)}/events` }),
 }
 
 export type StreamRequest = ReturnType<(typeof streams)[keyof typeof streams]>

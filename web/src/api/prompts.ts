@@ -41,18 +41,21 @@ const enc = encodeURIComponent
 export const promptsApi = {
   list: () => requestJson<ServerPrompt[]>('GET', '/api/prompts'),
   create: (body: { key: string; value: string }) => requestJson<ServerPrompt>('POST', '/api/prompts', body),
-  update: (id: string, body: { key?: string; value?: string }) => requestJson<ServerPrompt>('PATCH', `/api/prompts/${enc(id)}`, body),
+  update: (id: string, body: { key?: string; value?: string }) =>
+    requestJson<ServerPrompt>('PATCH', `/api/prompts/${enc(id)}`, body),
   remove: (id: string) => requestJson<void>('DELETE', `/api/prompts/${enc(id)}`),
   clear: () => requestJson<void>('DELETE', '/api/prompts'),
   /** chatgpt-web's prompt JSON, merged into the library. */
-  import: (items: { key: string; value: string }[]) => requestJson<PromptImportResult>('POST', '/api/prompts/import', items),
+  import: (items: { key: string; value: string }[]) =>
+    requestJson<PromptImportResult>('POST', '/api/prompts/import', items),
   shared: (locale: string) => requestJson<SharedPrompt[]>('GET', `/api/prompts/shared?locale=${enc(locale)}`),
   exportUrl: '/api/prompts/export',
 }
 
 export const adminPromptsApi = {
   list: () => requestJson<AdminSharedPrompt[]>('GET', '/api/admin/prompts'),
-  create: (translations: Translations) => requestJson<AdminSharedPrompt>('POST', '/api/admin/prompts', { translations }),
+  create: (translations: Translations) =>
+    requestJson<AdminSharedPrompt>('POST', '/api/admin/prompts', { translations }),
   update: (id: string, translations: Translations) =>
     requestJson<AdminSharedPrompt>('PATCH', `/api/admin/prompts/${enc(id)}`, { translations }),
   remove: (id: string) => requestJson<void>('DELETE', `/api/admin/prompts/${enc(id)}`),

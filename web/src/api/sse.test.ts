@@ -30,7 +30,10 @@ const FULL = [
 ].join('')
 
 function textOf(events: StreamEvent[]): string {
-  return events.filter((e) => e.event === 'delta').map((e) => (e.data as { text: string }).text).join('')
+  return events
+    .filter((e) => e.event === 'delta')
+    .map((e) => (e.data as { text: string }).text)
+    .join('')
 }
 
 const send = { method: 'POST' as const, url: '/api/conversations/c/messages', body: { content: 'hi', parent_id: null } }
@@ -53,7 +56,10 @@ describe('runGenerationStream', () => {
         const chunks: Uint8Array[] = [bytes.subarray(0, offset)]
         for (let i = offset; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size))
         const body = new ReadableStream<Uint8Array>({
-          start(c) { for (const ch of chunks) c.enqueue(ch); c.close() },
+          start(c) {
+            for (const ch of chunks) c.enqueue(ch)
+            c.close()
+          },
         })
         const events: StreamEvent[] = []
         const fetchImpl = vi.fn(async () => new Response(body, { status: 200 }))
@@ -74,7 +80,10 @@ describe('runGenerationStream', () => {
     })
     const events: StreamEvent[] = []
     const outcome = await runGenerationStream({
-      request: send, onEvent: (e) => events.push(e), fetchImpl: fetchImpl as typeof fetch, reconnectDelayMs: () => 0,
+      request: send,
+      onEvent: (e) => events.push(e),
+      fetchImpl: fetchImpl as typeof fetch,
+      reconnectDelayMs: () => 0,
     })
     expect(outcome).toBe('done')
     expect(calls).toHaveLength(2)
@@ -85,10 +94,13 @@ describe('runGenerationStream', () => {
   })
 
   it('throws the API error when the request is refused before streaming', async () => {
-    const fetchImpl = vi.fn(async () => new Response(
-      JSON.stringify({ error: { code: 'quota_exceeded', message: 'Daily quota used.' } }),
-      { status: 429, headers: { 'Content-Type': 'application/json', 'Retry-After': '30' } },
-    ))
+    const fetchImpl = vi.fn(
+      async () =>
+        new Response(JSON.stringify({ error: { code: 'quota_exceeded', message: 'Daily quota used.' } }), {
+          status: 429,
+          headers: { 'Content-Type': 'application/json', 'Retry-After': '30' },
+        }),
+    )
     const error = await runGenerationStream({ request: send, onEvent: () => undefined, fetchImpl }).catch((e) => e)
     expect(error).toBeInstanceOf(ApiError)
     expect(error.code).toBe('quota_exceeded')
@@ -96,7 +108,9 @@ describe('runGenerationStream', () => {
   })
 
   it('does not re-post when the first request fails at the network level', async () => {
-    const fetchImpl = vi.fn(async () => { throw new TypeError('Failed to fetch') })
+    const fetchImpl = vi.fn(async () => {
+      throw new TypeError('Failed to fetch')
+    })
     const error = await runGenerationStream({ request: send, onEvent: () => undefined, fetchImpl }).catch((e) => e)
     expect(error.code).toBe('network_error')
     expect(fetchImpl).toHaveBeenCalledTimes(1)
@@ -104,18 +118,29 @@ describe('runGenerationStream', () => {
 
   it('reports a lost stream when re-attaching is refused', async () => {
     let n = 0
-    const fetchImpl = vi.fn(async () => (n++ === 0
-      ? streamResponse([FULL.slice(0, FULL.indexOf('id: 4'))])
-      : new Response('{"error":{"code":"not_found","message":"x"}}', { status: 404 })))
-    const outcome = await runGenerationStream({ request: send, onEvent: () => undefined, fetchImpl, reconnectDelayMs: () => 0 })
+    const fetchImpl = vi.fn(async () =>
+      n++ === 0
+        ? streamResponse([FULL.slice(0, FULL.indexOf('id: 4'))])
+        : new Response('{"error":{"code":"not_found","message":"x"}}', { status: 404 }),
+    )
+    const outcome = await runGenerationStream({
+      request: send,
+      onEvent: () => undefined,
+      fetchImpl,
+      reconnectDelayMs: () => 0,
+    })
     expect(outcome).toBe('lost')
   })
 
   it('stops after a bounded number of empty reconnects', async () => {
     const fetchImpl = vi.fn(async () => streamResponse([]))
     const outcome = await runGenerationStream({
-      request: { method: 'GET', url: '/api/generations/g/events' }, generationId: 'g',
-      onEvent: () => undefined, fetchImpl, reconnectDelayMs: () => 0, maxReconnects: 3,
+      request: { method: 'GET', url: '/api/generations/g/events' },
+      generationId: 'g',
+      onEvent: () => undefined,
+      fetchImpl,
+      reconnectDelayMs: () => 0,
+      maxReconnects: 3,
     })
     expect(outcome).toBe('lost')
     expect(fetchImpl).toHaveBeenCalledTimes(4)
@@ -123,16 +148,27 @@ describe('runGenerationStream', () => {
 
   it('ends quietly when aborted', async () => {
     const controller = new AbortController()
-    const fetchImpl = vi.fn(async (_u: unknown, init?: RequestInit) => new Response(new ReadableStream({
-      start(c) {
-        c.enqueue(encoder.encode('id: 1\nevent: delta\ndata: {"text":"a"}\n\n'))
-        init!.signal!.addEventListener('abort', () => c.error(new DOMException('aborted', 'AbortError')))
-      },
-    })))
+    const fetchImpl = vi.fn(
+      async (_u: unknown, init?: RequestInit) =>
+        new Response(
+          new ReadableStream({
+            start(c) {
+              c.enqueue(encoder.encode('id: 1\nevent: delta\ndata: {"text":"a"}\n\n'))
+              init!.signal!.addEventListener('abort', () => c.error(new DOMException('aborted', 'AbortError')))
+            },
+          }),
+        ),
+    )
     const events: StreamEvent[] = []
     const promise = runGenerationStream({
-      request: send, generationId: 'g', onEvent: (e) => { events.push(e); controller.abort() },
-      fetchImpl: fetchImpl as typeof fetch, signal: controller.signal,
+      request: send,
+      generationId: 'g',
+      onEvent: (e) => {
+        events.push(e)
+        controller.abort()
+      },
+      fetchImpl: fetchImpl as typeof fetch,
+      signal: controller.signal,
     })
     expect(await promise).toBe('aborted')
     expect(events).toHaveLength(1)
@@ -140,10 +176,14 @@ describe('runGenerationStream', () => {
 
   it('ignores unknown events and malformed data', async () => {
     const events: StreamEvent[] = []
-    const fetchImpl = vi.fn(async () => streamResponse([
-      'event: mystery\ndata: {}\n\n', 'event: delta\ndata: {not json\n\n', 'event: delta\ndata: {"text":"ok"}\n\n',
-      'event: done\ndata: {"status":"complete"}\n\n',
-    ]))
+    const fetchImpl = vi.fn(async () =>
+      streamResponse([
+        'event: mystery\ndata: {}\n\n',
+        'event: delta\ndata: {not json\n\n',
+        'event: delta\ndata: {"text":"ok"}\n\n',
+        'event: done\ndata: {"status":"complete"}\n\n',
+      ]),
+    )
     await runGenerationStream({ request: send, onEvent: (e) => events.push(e), fetchImpl })
     expect(events.map((e) => e.event)).toEqual(['delta', 'done'])
   })
@@ -154,25 +194,53 @@ describe('readTimedEvents (the connection self-test)', () => {
     const ticks = [1, 2, 3].map((n) => `id: ${n}\nevent: tick\ndata: {"n":${n},"of":3,"sent_at":${1000 + n * 100}}\n\n`)
     let clock = 0
     const events: TimedEvent[] = []
-    const fetchImpl = vi.fn(async () => streamResponse([...ticks, 'id: 4\nevent: done\ndata: {}\n\n', 'event: tick\ndata: {}\n\n']))
+    const fetchImpl = vi.fn(async () =>
+      streamResponse([...ticks, 'id: 4\nevent: done\ndata: {}\n\n', 'event: tick\ndata: {}\n\n']),
+    )
     await readTimedEvents('/api/admin/selftest/stream', (e) => events.push(e), { fetchImpl, now: () => (clock += 10) })
-    expect(events.map((e) => [e.event, e.arrivedAt])).toEqual([['tick', 10], ['tick', 20], ['tick', 30], ['done', 40]])
+    expect(events.map((e) => [e.event, e.arrivedAt])).toEqual([
+      ['tick', 10],
+      ['tick', 20],
+      ['tick', 30],
+      ['done', 40],
+    ])
     expect(events[0].data).toEqual({ n: 1, of: 3, sent_at: 1100 })
   })
 
-  it('throws the server\'s error when the stream is refused', async () => {
-    const fetchImpl = vi.fn(async () => new Response(JSON.stringify({ error: { code: 'forbidden', message: 'no' } }), { status: 403 }))
-    await expect(readTimedEvents('/x', () => undefined, { fetchImpl })).rejects.toMatchObject({ code: 'forbidden', status: 403 })
+  it("throws the server's error when the stream is refused", async () => {
+    const fetchImpl = vi.fn(
+      async () => new Response(JSON.stringify({ error: { code: 'forbidden', message: 'no' } }), { status: 403 }),
+    )
+    await expect(readTimedEvents('/x', () => undefined, { fetchImpl })).rejects.toMatchObject({
+      code: 'forbidden',
+      status: 403,
+    })
   })
 })
 
 describe('errors keep their details', () => {
   it('a quota error carries quota, limit and resets_at', async () => {
-    const body = { error: { code: 'quota_exceeded', message: 'm', quota: 'messages_per_day', limit: 5, resets_at: '2026-03-11T00:00:00+00:00' } }
-    const fetchImpl = vi.fn(async () => new Response(JSON.stringify(body), { status: 429, headers: { 'Retry-After': '120' } }))
-    const error = await runGenerationStream({ request: send, onEvent: () => undefined, fetchImpl }).catch((e: unknown) => e)
+    const body = {
+      error: {
+        code: 'quota_exceeded',
+        message: 'm',
+        quota: 'messages_per_day',
+        limit: 5,
+        resets_at: '2026-03-11T00:00:00+00:00',
+      },
+    }
+    const fetchImpl = vi.fn(
+      async () => new Response(JSON.stringify(body), { status: 429, headers: { 'Retry-After': '120' } }),
+    )
+    const error = await runGenerationStream({ request: send, onEvent: () => undefined, fetchImpl }).catch(
+      (e: unknown) => e,
+    )
     expect(error).toBeInstanceOf(ApiError)
-    expect((error as ApiError).details).toEqual({ quota: 'messages_per_day', limit: 5, resets_at: '2026-03-11T00:00:00+00:00' })
+    expect((error as ApiError).details).toEqual({
+      quota: 'messages_per_day',
+      limit: 5,
+      resets_at: '2026-03-11T00:00:00+00:00',
+    })
     expect((error as ApiError).retryAfter).toBe(120)
   })
 })

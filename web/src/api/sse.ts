@@ -22,7 +22,19 @@ export interface GenerationStreamOptions {
   fetchImpl?: typeof fetch
 }
 
-const KNOWN_EVENTS = new Set(['start', 'queued', 'streaming', 'delta', 'reasoning', 'tool_call', 'reset', 'usage', 'title', 'error', 'done'])
+const KNOWN_EVENTS = new Set([
+  'start',
+  'queued',
+  'streaming',
+  'delta',
+  'reasoning',
+  'tool_call',
+  'reset',
+  'usage',
+  'title',
+  'error',
+  'done',
+])
 
 function toStreamEvent(message: EventSourceMessage): StreamEvent | null {
   const name = message.event ?? 'message'
@@ -39,7 +51,14 @@ function toStreamEvent(message: EventSourceMessage): StreamEvent | null {
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer)
+        resolve()
+      },
+      { once: true },
+    )
   })
 }
 
@@ -47,7 +66,10 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * Feed a response body through the SSE parser, message by message, until the body ends or
  * `onMessage` returns true (the last event). Resolves true when it was stopped that way.
  */
-async function pump(body: ReadableStream<Uint8Array>, onMessage: (message: EventSourceMessage) => boolean): Promise<boolean> {
+async function pump(
+  body: ReadableStream<Uint8Array>,
+  onMessage: (message: EventSourceMessage) => boolean,
+): Promise<boolean> {
   let finished = false
   const parser = createParser({
     onEvent(message) {
@@ -111,8 +133,12 @@ export async function readTimedEvents(
   let res: Response
   try {
     res = await doFetch(url, {
-      method: post ? 'POST' : 'GET', headers, body: post ? JSON.stringify(options.body) : undefined,
-      credentials: 'same-origin', cache: 'no-store', signal: options.signal,
+      method: post ? 'POST' : 'GET',
+      headers,
+      body: post ? JSON.stringify(options.body) : undefined,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      signal: options.signal,
     })
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw err

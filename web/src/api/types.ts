@@ -160,8 +160,12 @@ export type StreamEvent = {
 
 /** The quotas a person has (GET /api/account/usage), in a stable display order. */
 export const QUOTA_NAMES = [
-  'requests_per_hour', 'concurrent_generations', 'messages_per_day', 'messages_per_month',
-  'tokens_per_day', 'tokens_per_month',
+  'requests_per_hour',
+  'concurrent_generations',
+  'messages_per_day',
+  'messages_per_month',
+  'tokens_per_day',
+  'tokens_per_month',
 ] as const
 export type QuotaName = (typeof QUOTA_NAMES)[number]
 
@@ -231,7 +235,10 @@ export interface SharedConversation {
   title: string
   shared_at: string
   messages: {
-    role: 'user' | 'assistant'; content: string; model: string | null; created_at: string
+    role: 'user' | 'assistant'
+    content: string
+    model: string | null
+    created_at: string
     /** Files of links made since attachments exist (older links have none). */
     attachments?: Attachment[]
     parts?: MessagePart[]

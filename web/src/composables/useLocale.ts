@@ -1,16 +1,43 @@
 /** The UI language: the saved choice or the browser's; keeps <html lang> and naive-ui in step. */
 import {
-  dateDeDE, dateEnUS, dateEsES, dateFrFR, dateJaJP, dateKoKR, dateRuRU, dateViVN, dateZhCN, dateZhTW,
-  deDE, enUS, esES, frFR, jaJP, koKR, ruRU, viVN, zhCN, zhTW, type NDateLocale, type NLocale,
+  dateDeDE,
+  dateEnUS,
+  dateEsES,
+  dateFrFR,
+  dateJaJP,
+  dateKoKR,
+  dateRuRU,
+  dateViVN,
+  dateZhCN,
+  dateZhTW,
+  deDE,
+  enUS,
+  esES,
+  frFR,
+  jaJP,
+  koKR,
+  ruRU,
+  viVN,
+  zhCN,
+  zhTW,
+  type NDateLocale,
+  type NLocale,
 } from 'naive-ui'
 import { computed, watchEffect, type ComputedRef } from 'vue'
 import { i18n, resolveLocale, type LocaleCode } from '@/locales'
 import { usePrefsStore } from '@/stores/prefs'
 
 const BASE: Record<LocaleCode, [NLocale, NDateLocale]> = {
-  'zh-CN': [zhCN, dateZhCN], 'zh-TW': [zhTW, dateZhTW], 'en-US': [enUS, dateEnUS], 'ja-JP': [jaJP, dateJaJP],
-  'ko-KR': [koKR, dateKoKR], 'ru-RU': [ruRU, dateRuRU], 'es-ES': [esES, dateEsES], 'fr-FR': [frFR, dateFrFR],
-  'de-DE': [deDE, dateDeDE], 'vi-VN': [viVN, dateViVN],
+  'zh-CN': [zhCN, dateZhCN],
+  'zh-TW': [zhTW, dateZhTW],
+  'en-US': [enUS, dateEnUS],
+  'ja-JP': [jaJP, dateJaJP],
+  'ko-KR': [koKR, dateKoKR],
+  'ru-RU': [ruRU, dateRuRU],
+  'es-ES': [esES, dateEsES],
+  'fr-FR': [frFR, dateFrFR],
+  'de-DE': [deDE, dateDeDE],
+  'vi-VN': [viVN, dateViVN],
 }
 
 /**

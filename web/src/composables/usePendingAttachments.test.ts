@@ -5,29 +5,52 @@ import type { Attachment } from '@/api/types'
 import { usePendingAttachments } from './usePendingAttachments'
 
 function uploaded(id: string, name: string, kind: Attachment['kind'] = 'document'): Attachment {
-  return { id, name, kind, media_type: kind === 'image' ? 'image/png' : 'application/pdf', size: 10, width: null, height: null, tokens: kind === 'image' ? null : 12, note: null }
+  return {
+    id,
+    name,
+    kind,
+    media_type: kind === 'image' ? 'image/png' : 'application/pdf',
+    size: 10,
+    width: null,
+    height: null,
+    tokens: kind === 'image' ? null : 12,
+    note: null,
+  }
 }
 
 /** Uploads that finish when the test says so. */
 function controlledUploads() {
-  const pending: { name: string; progress?: (p: UploadProgress) => void; resolve: (a: Attachment) => void; reject: (e: unknown) => void }[] = []
-  const upload = vi.fn((_file: Blob, name: string, progress?: (p: UploadProgress) => void) => new Promise<Attachment>((resolve, reject) => {
-    pending.push({ name, progress, resolve, reject })
-  }))
+  const pending: {
+    name: string
+    progress?: (p: UploadProgress) => void
+    resolve: (a: Attachment) => void
+    reject: (e: unknown) => void
+  }[] = []
+  const upload = vi.fn(
+    (_file: Blob, name: string, progress?: (p: UploadProgress) => void) =>
+      new Promise<Attachment>((resolve, reject) => {
+        pending.push({ name, progress, resolve, reject })
+      }),
+  )
   const remove = vi.fn(async (_id: string) => undefined)
   return { pending, upload, remove }
 }
 
-const flush = async () => { await Promise.resolve(); await Promise.resolve(); await nextTick() }
+const flush = async () => {
+  await Promise.resolve()
+  await Promise.resolve()
+  await nextTick()
+}
 const file = (name: string, type = 'application/pdf') => new File([new Uint8Array(10)], name, { type })
 
 describe('files in the message box', () => {
-  it('uploads each file at once: progress, then the server\'s answer', async () => {
+  it("uploads each file at once: progress, then the server's answer", async () => {
     const { pending, upload, remove } = controlledUploads()
     const box = usePendingAttachments({ upload, remove, createPreview: () => 'blob:preview', releasePreview: vi.fn() })
     expect(box.add([file('a.pdf'), file('shot.png', 'image/png')])).toBe(0)
     expect(box.items.map((f) => [f.name, f.status, f.image, f.preview])).toEqual([
-      ['a.pdf', 'uploading', false, null], ['shot.png', 'uploading', true, 'blob:preview'],
+      ['a.pdf', 'uploading', false, null],
+      ['shot.png', 'uploading', true, 'blob:preview'],
     ])
     expect(box.uploading).toBe(true)
     expect(box.hasImage).toBe(true)

@@ -42,16 +42,26 @@ export function usePendingAttachments(options: PendingOptions = {}) {
   const upload = options.upload ?? uploadAttachment
   const removeUpload = options.remove ?? deleteAttachment
   const max = options.max ?? (() => MAX_FILES_PER_MESSAGE)
-  const createPreview = options.createPreview ?? ((file: File) => (typeof URL.createObjectURL === 'function' ? URL.createObjectURL(file) : null))
-  const releasePreview = options.releasePreview ?? ((url: string) => { if (typeof URL.revokeObjectURL === 'function') URL.revokeObjectURL(url) })
+  const createPreview =
+    options.createPreview ??
+    ((file: File) => (typeof URL.createObjectURL === 'function' ? URL.createObjectURL(file) : null))
+  const releasePreview =
+    options.releasePreview ??
+    ((url: string) => {
+      if (typeof URL.revokeObjectURL === 'function') URL.revokeObjectURL(url)
+    })
   const controllers = new Map<string, AbortController>()
 
   const state = reactive({
     items: [] as PendingFile[],
     uploading: computed((): boolean => state.items.some((f) => f.status === 'uploading')),
     /** The uploaded files, in the order they were added. */
-    ready: computed((): Attachment[] => state.items.flatMap((f) => (f.status === 'ready' && f.attachment ? [f.attachment] : []))),
-    hasImage: computed((): boolean => state.items.some((f) => f.status !== 'error' && (f.attachment ? f.attachment.kind === 'image' : f.image))),
+    ready: computed((): Attachment[] =>
+      state.items.flatMap((f) => (f.status === 'ready' && f.attachment ? [f.attachment] : [])),
+    ),
+    hasImage: computed((): boolean =>
+      state.items.some((f) => f.status !== 'error' && (f.attachment ? f.attachment.kind === 'image' : f.image)),
+    ),
     /** Files that count against the limit per message (a refused file does not). */
     counted: computed((): number => state.items.filter((f) => f.status !== 'error').length),
     /** Files per message. */
@@ -76,34 +86,51 @@ export function usePendingAttachments(options: PendingOptions = {}) {
     const key = `f${++counter}`
     const image = file.type.startsWith('image/')
     state.items.push({
-      key, name: nameFor(file), size: file.size, image, preview: image ? createPreview(file) : null,
-      status: 'uploading', progress: 0, error: null, attachment: null,
+      key,
+      name: nameFor(file),
+      size: file.size,
+      image,
+      preview: image ? createPreview(file) : null,
+      status: 'uploading',
+      progress: 0,
+      error: null,
+      attachment: null,
     })
     const controller = new AbortController()
     controllers.set(key, controller)
     const item = () => state.items.find((f) => f.key === key)
-    upload(file, nameFor(file), (p) => {
-      const it = item()
-      if (it && p.total > 0) it.progress = Math.min(1, p.loaded / p.total)
-    }, controller.signal).then((attachment) => {
-      const it = item()
-      if (!it) {
-        // Removed while it uploaded: the upload is not wanted.
-        void removeUpload(attachment.id).catch(() => undefined)
-        return
-      }
-      it.attachment = attachment
-      it.name = attachment.name
-      it.size = attachment.size
-      it.image = attachment.kind === 'image'
-      it.progress = 1
-      it.status = 'ready'
-    }, (err: unknown) => {
-      const it = item()
-      if (!it) return
-      it.status = 'error'
-      it.error = err instanceof ApiError ? err : new ApiError(0, 'network_error', String(err))
-    }).finally(() => controllers.delete(key))
+    upload(
+      file,
+      nameFor(file),
+      (p) => {
+        const it = item()
+        if (it && p.total > 0) it.progress = Math.min(1, p.loaded / p.total)
+      },
+      controller.signal,
+    )
+      .then(
+        (attachment) => {
+          const it = item()
+          if (!it) {
+            // Removed while it uploaded: the upload is not wanted.
+            void removeUpload(attachment.id).catch(() => undefined)
+            return
+          }
+          it.attachment = attachment
+          it.name = attachment.name
+          it.size = attachment.size
+          it.image = attachment.kind === 'image'
+          it.progress = 1
+          it.status = 'ready'
+        },
+        (err: unknown) => {
+          const it = item()
+          if (!it) return
+          it.status = 'error'
+          it.error = err instanceof ApiError ? err : new ApiError(0, 'network_error', String(err))
+        },
+      )
+      .finally(() => controllers.delete(key))
   }
 
   /** Take a file out of the box: stop its upload, delete it on the server while unsent. */

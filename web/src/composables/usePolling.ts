@@ -5,7 +5,10 @@
  */
 import { onBeforeUnmount, onMounted } from 'vue'
 
-export function usePolling(task: (signal: AbortSignal) => Promise<void>, seconds: number): { now: () => Promise<void> } {
+export function usePolling(
+  task: (signal: AbortSignal) => Promise<void>,
+  seconds: number,
+): { now: () => Promise<void> } {
   let timer: ReturnType<typeof setTimeout> | undefined
   let controller: AbortController | null = null
   let stopped = false
@@ -25,7 +28,9 @@ export function usePolling(task: (signal: AbortSignal) => Promise<void>, seconds
     if (!stopped) timer = setTimeout(run, seconds * 1000)
   }
 
-  const onVisible = () => { if (document.visibilityState === 'visible') void run() }
+  const onVisible = () => {
+    if (document.visibilityState === 'visible') void run()
+  }
   onMounted(() => {
     document.addEventListener('visibilitychange', onVisible)
     void run()

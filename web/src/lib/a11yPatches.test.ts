@@ -14,7 +14,8 @@ describe('a11y patches for naive-ui dialogs', () => {
   })
 
   it('keeps a name the caller gave, and names dialogs and drawers that appear later', async () => {
-    document.body.innerHTML = '<div class="n-drawer" role="dialog" aria-label="Chat settings"><div class="n-drawer-header__main">Other</div></div>'
+    document.body.innerHTML =
+      '<div class="n-drawer" role="dialog" aria-label="Chat settings"><div class="n-drawer-header__main">Other</div></div>'
     const observer = installA11yPatches(document)
     expect(document.querySelector('.n-drawer')!.hasAttribute('aria-labelledby')).toBe(false)
     const later = document.createElement('div')

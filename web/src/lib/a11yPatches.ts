@@ -23,7 +23,10 @@ function ensureId(el: Element): string {
 /** Patch `root` and everything under it. */
 export function patchTree(root: Element | Document): void {
   const scope = root instanceof Document ? root.documentElement : root
-  const all = (selector: string) => [...(scope.matches?.(selector) ? [scope] : []), ...Array.from(scope.querySelectorAll(selector))]
+  const all = (selector: string) => [
+    ...(scope.matches?.(selector) ? [scope] : []),
+    ...Array.from(scope.querySelectorAll(selector)),
+  ]
   for (const header of all('.n-card-header[role="heading"]')) header.setAttribute('role', 'none')
   for (const main of all('.n-card-header__main[role="heading"]:not([aria-level])')) main.setAttribute('aria-level', '2')
   for (const [dialog, title] of DIALOGS) {
@@ -44,7 +47,8 @@ export function installA11yPatches(doc: Document = document): MutationObserver {
         const el = node instanceof Element ? node : node.parentElement
         if (!el) continue
         // Only what is, or holds, or is inside a dialog: a streaming answer adds nodes many times a second.
-        const target = el.closest('[role="dialog"]') ?? (el.querySelector('[role="dialog"], [role="heading"]') ? el : null)
+        const target =
+          el.closest('[role="dialog"]') ?? (el.querySelector('[role="dialog"], [role="heading"]') ? el : null)
         if (target) patchTree(target)
       }
     }

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import type { MessagePart } from '@/api/types'
-import { addToolCallPiece, carriesFiles, filesIn, formatArguments, formatBytes, nameFor, pastedFiles } from './attachments'
+import {
+  addToolCallPiece,
+  carriesFiles,
+  filesIn,
+  formatArguments,
+  formatBytes,
+  nameFor,
+  pastedFiles,
+} from './attachments'
 
 const png = () => new File([new Uint8Array([137, 80, 78, 71])], 'image.png', { type: 'image/png' })
 
@@ -15,7 +23,7 @@ function carrier(files: File[], text = '') {
 }
 
 describe('attached files', () => {
-  it('says sizes in the reader\'s language', () => {
+  it("says sizes in the reader's language", () => {
     expect(formatBytes(617, 'en-US')).toMatch(/^617\s?byte/)
     expect(formatBytes(48_213, 'en-US')).toBe('48.2 kB')
     expect(formatBytes(3_100_000, 'de-DE')).toBe('3,1 MB')
@@ -44,8 +52,10 @@ describe('attached files', () => {
     expect(nameFor(png())).toBe('image.png')
   })
 
-  it('shows a call\'s arguments as indented JSON, or as written when they are not JSON', () => {
-    expect(formatArguments('{"city":"Paris","days":[1,2]}')).toBe('{\n  "city": "Paris",\n  "days": [\n    1,\n    2\n  ]\n}')
+  it("shows a call's arguments as indented JSON, or as written when they are not JSON", () => {
+    expect(formatArguments('{"city":"Paris","days":[1,2]}')).toBe(
+      '{\n  "city": "Paris",\n  "days": [\n    1,\n    2\n  ]\n}',
+    )
     expect(formatArguments('{"city": "Par')).toBe('{"city": "Par')
     expect(formatArguments('')).toBe('{}')
   })

@@ -6,9 +6,15 @@ export const MAX_FILES_PER_MESSAGE = 10
 
 /** "812 B", "48.2 kB", "3.1 MB" in the reader's language. */
 export function formatBytes(bytes: number, locale: string): string {
-  const [value, unit] = bytes < 1000 ? [bytes, 'byte'] : bytes < 1_000_000 ? [bytes / 1000, 'kilobyte'] : [bytes / 1_000_000, 'megabyte']
+  const [value, unit] =
+    bytes < 1000 ? [bytes, 'byte'] : bytes < 1_000_000 ? [bytes / 1000, 'kilobyte'] : [bytes / 1_000_000, 'megabyte']
   try {
-    return new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'short', maximumFractionDigits: unit === 'byte' ? 0 : 1 }).format(value)
+    return new Intl.NumberFormat(locale, {
+      style: 'unit',
+      unit,
+      unitDisplay: 'short',
+      maximumFractionDigits: unit === 'byte' ? 0 : 1,
+    }).format(value)
   } catch {
     return `${Math.round(value * 10) / 10} ${unit === 'byte' ? 'B' : unit === 'kilobyte' ? 'kB' : 'MB'}`
   }
@@ -45,7 +51,7 @@ export function carriesFiles(carrier: FileCarrier | null | undefined): boolean {
  * anything with text in it (a cell copied from a spreadsheet comes with a picture of itself)
  * pastes as text.
  */
-export function pastedFiles(carrier: FileCarrier & { getData?(type: string): string } | null | undefined): File[] {
+export function pastedFiles(carrier: (FileCarrier & { getData?(type: string): string }) | null | undefined): File[] {
   if (!carrier) return []
   const types = carrier.types ? Array.from(carrier.types) : []
   if (types.includes('text/plain') && (carrier.getData?.('text/plain') ?? '').length > 0) return []

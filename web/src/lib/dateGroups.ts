@@ -15,7 +15,10 @@ export function dateGroup(iso: string, now: Date = new Date()): DateGroup {
 }
 
 /** Consecutive runs of items in the same group (the list is already newest first). */
-export function groupByDate<T extends { updated_at: string }>(items: T[], now: Date = new Date()): { group: DateGroup; items: T[] }[] {
+export function groupByDate<T extends { updated_at: string }>(
+  items: T[],
+  now: Date = new Date(),
+): { group: DateGroup; items: T[] }[] {
   const out: { group: DateGroup; items: T[] }[] = []
   for (const item of items) {
     const group = dateGroup(item.updated_at, now)

@@ -5,18 +5,36 @@ import type { MessageMap } from './tree'
 
 function m(id: string, parent: string | null, role: 'user' | 'assistant'): Message {
   return {
-    id, parent_id: parent, role, content: id, reasoning: '', status: 'complete', model: null, error: null,
-    prompt_tokens: null, completion_tokens: null, created_at: `2026-01-01T00:00:0${id.length}Z`, updated_at: '',
+    id,
+    parent_id: parent,
+    role,
+    content: id,
+    reasoning: '',
+    status: 'complete',
+    model: null,
+    error: null,
+    prompt_tokens: null,
+    completion_tokens: null,
+    created_at: `2026-01-01T00:00:0${id.length}Z`,
+    updated_at: '',
   }
 }
 
 // q1 ─ a1 ─ q2 ─ a2
 //    └ a1b      └ a2b ─ q3 ─ a3
-const tree: MessageMap = Object.fromEntries([
-  m('q1', null, 'user'), m('a1', 'q1', 'assistant'), m('a1b', 'q1', 'assistant'),
-  m('q2', 'a1', 'user'), m('a2', 'q2', 'assistant'), m('a2b', 'q2', 'assistant'),
-  m('q3', 'a2b', 'user'), m('a3', 'q3', 'assistant'), m('q9', null, 'user'),
-].map((x) => [x.id, x]))
+const tree: MessageMap = Object.fromEntries(
+  [
+    m('q1', null, 'user'),
+    m('a1', 'q1', 'assistant'),
+    m('a1b', 'q1', 'assistant'),
+    m('q2', 'a1', 'user'),
+    m('a2', 'q2', 'assistant'),
+    m('a2b', 'q2', 'assistant'),
+    m('q3', 'a2b', 'user'),
+    m('a3', 'q3', 'assistant'),
+    m('q9', null, 'user'),
+  ].map((x) => [x.id, x]),
+)
 
 describe('what deleting a message takes with it', () => {
   it('an answer with nothing below goes alone', () => {

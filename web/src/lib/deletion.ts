@@ -34,9 +34,8 @@ export function deletionScope(messages: MessageMap, id: string): DeletionScope |
       }
     }
   }
-  const answers = message.role === 'user'
-    ? (children.get(id) ?? []).filter((c) => messages[c]?.role === 'assistant').length
-    : 0
+  const answers =
+    message.role === 'user' ? (children.get(id) ?? []).filter((c) => messages[c]?.role === 'assistant').length : 0
   return { role: message.role, ids, answers, later: ids.length - 1 - answers }
 }
 

@@ -52,7 +52,9 @@ export function saveDraft(owner: string, conversationId: string | null, text: st
     delete drafts[key]
   } else {
     drafts[key] = { text: text.slice(0, MAX_LENGTH), at: now }
-    const newest = Object.entries(drafts).sort(([, a], [, b]) => b.at - a.at).slice(0, MAX_DRAFTS)
+    const newest = Object.entries(drafts)
+      .sort(([, a], [, b]) => b.at - a.at)
+      .slice(0, MAX_DRAFTS)
     write(Object.fromEntries(newest))
     return
   }
@@ -61,7 +63,9 @@ export function saveDraft(owner: string, conversationId: string | null, text: st
 
 /** The person's newest draft (shown on the sign-in page when their session ended under them). */
 export function latestDraft(owner: string): string {
-  const mine = Object.entries(read()).filter(([key]) => key.startsWith(`${owner}/`)).sort(([, a], [, b]) => b.at - a.at)
+  const mine = Object.entries(read())
+    .filter(([key]) => key.startsWith(`${owner}/`))
+    .sort(([, a], [, b]) => b.at - a.at)
   return mine[0]?.[1].text ?? ''
 }
 

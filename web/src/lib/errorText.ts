@@ -17,8 +17,14 @@ export interface ErrorTextContext {
 }
 
 const QUOTA_KEYS = new Set([
-  'requests_per_hour', 'concurrent_generations', 'messages_per_day', 'messages_per_month',
-  'tokens_per_day', 'tokens_per_month', 'max_input_tokens', 'allowed_models',
+  'requests_per_hour',
+  'concurrent_generations',
+  'messages_per_day',
+  'messages_per_month',
+  'tokens_per_day',
+  'tokens_per_month',
+  'max_input_tokens',
+  'allowed_models',
 ])
 
 /** "in 5 minutes", "in 3 hours", "tomorrow"… in the reader's language. */
@@ -37,7 +43,9 @@ export function resetClock(target: Date, now: Date, locale: string, timeZone?: s
   const far = target.getTime() - now.getTime() > 20 * 3600 * 1000
   return new Intl.DateTimeFormat(locale, {
     ...(far ? { month: 'short', day: 'numeric' } : {}),
-    hour: '2-digit', minute: '2-digit', timeZone,
+    hour: '2-digit',
+    minute: '2-digit',
+    timeZone,
   }).format(target)
 }
 
@@ -106,9 +114,10 @@ export function errorText(error: unknown, ctx: ErrorTextContext): string {
   if (code === 'quota_exceeded' && typeof details.quota === 'string') {
     const name = quotaName(details.quota, ctx)
     const limit = num(details.limit)
-    let text = details.quota === 'concurrent_generations'
-      ? t('quota.exceededConcurrent', { limit: limit ?? '?' })
-      : t('quota.exceeded', { name, limit: limit === null ? '?' : limit.toLocaleString(ctx.locale) })
+    let text =
+      details.quota === 'concurrent_generations'
+        ? t('quota.exceededConcurrent', { limit: limit ?? '?' })
+        : t('quota.exceeded', { name, limit: limit === null ? '?' : limit.toLocaleString(ctx.locale) })
     const resetsAt = typeof details.resets_at === 'string' ? details.resets_at : null
     if (resetsAt) return join(ctx.locale, text, resetSentence(resetsAt, ctx))
     if (retryAfter) return join(ctx.locale, text, t('errors.retryAfter', { seconds: retryAfter }))
@@ -119,14 +128,20 @@ export function errorText(error: unknown, ctx: ErrorTextContext): string {
     const now = ctx.now ?? new Date()
     const at = retryTarget(details, retryAfter, now)
     // An old error (a reload long after) no longer knows when: say nothing rather than "ago".
-    const when = at && at.getTime() > now.getTime() - 60_000
-      ? t('errors.retryAt', { time: resetClock(at, now, ctx.locale, ctx.timeZone), relative: relativeTime(at, now, ctx.locale) })
-      : ''
+    const when =
+      at && at.getTime() > now.getTime() - 60_000
+        ? t('errors.retryAt', {
+            time: resetClock(at, now, ctx.locale, ctx.timeZone),
+            relative: relativeTime(at, now, ctx.locale),
+          })
+        : ''
     return join(ctx.locale, t('errors.upstream_resting'), when)
   }
   if (code === 'input_too_long') {
     const limit = num(details.limit)
-    return limit === null ? t('errors.input_too_long') : t('quota.inputTooLongLimit', { limit: limit.toLocaleString(ctx.locale) })
+    return limit === null
+      ? t('errors.input_too_long')
+      : t('quota.inputTooLongLimit', { limit: limit.toLocaleString(ctx.locale) })
   }
 
   const message = error instanceof ApiError ? error.message : ''

@@ -56,7 +56,11 @@ export function escapeHtml(text: string): string {
 }
 
 /** What to say under an answer that did not finish normally (null when it did). */
-export function answerNote(message: Pick<Message, 'status' | 'error'>, labels: ExportLabels, errorText: (error: unknown) => string): ExportTurn['note'] {
+export function answerNote(
+  message: Pick<Message, 'status' | 'error'>,
+  labels: ExportLabels,
+  errorText: (error: unknown) => string,
+): ExportTurn['note'] {
   if (message.status === 'error' || message.error) {
     return { kind: 'error', text: message.error ? errorText(message.error) : labels.failed }
   }
@@ -104,35 +108,53 @@ const IMAGE_DATA_URL = /^data:image\/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/=]+$
 
 function filesHtml(files: ExportFile[]): string {
   if (!files.length) return ''
-  const items = files.map((f) => (f.kind === 'image' && f.src && IMAGE_DATA_URL.test(f.src)
-    ? `<li><img src="${f.src}" alt="${escapeHtml(f.name)}"></li>`
-    : `<li class="file">📄 ${escapeHtml(f.name)}</li>`))
+  const items = files.map((f) =>
+    f.kind === 'image' && f.src && IMAGE_DATA_URL.test(f.src)
+      ? `<li><img src="${f.src}" alt="${escapeHtml(f.name)}"></li>`
+      : `<li class="file">📄 ${escapeHtml(f.name)}</li>`,
+  )
   return `<ul class="files">${items.join('')}</ul>`
 }
 
 function toolCallsHtml(calls: { name: string; arguments: string }[], labels: ExportLabels): string {
-  return calls.map((c) => {
-    const summary = labels.called ? labels.called(c.name) : `Called ${c.name}`
-    return `<details class="tool-call"><summary>${escapeHtml(summary)}</summary><pre><code>${escapeHtml(formatArguments(c.arguments))}</code></pre></details>`
-  }).join('')
+  return calls
+    .map((c) => {
+      const summary = labels.called ? labels.called(c.name) : `Called ${c.name}`
+      return `<details class="tool-call"><summary>${escapeHtml(summary)}</summary><pre><code>${escapeHtml(formatArguments(c.arguments))}</code></pre></details>`
+    })
+    .join('')
 }
 
 /** The whole file. Pure: the same turns give the same bytes. */
-export function conversationHtml(input: { title: string; lang: string; exported: string; turns: ExportTurn[]; labels: ExportLabels; fontCss: string; math: boolean }): string {
+export function conversationHtml(input: {
+  title: string
+  lang: string
+  exported: string
+  turns: ExportTurn[]
+  labels: ExportLabels
+  fontCss: string
+  math: boolean
+}): string {
   const { labels } = input
-  const body = input.turns.map((turn) => {
-    if (turn.role === 'user') {
-      return `<section class="turn turn-user"><div class="who">${escapeHtml(labels.you)}</div>`
-        + `${filesHtml(turn.files ?? [])}<div class="bubble">${escapeHtml(turn.text)}</div></section>`
-    }
-    const thoughts = turn.reasoningHtml
-      ? `<details class="thoughts"><summary>${escapeHtml(labels.thoughts)}</summary><div class="markdown-body">${turn.reasoningHtml}</div></details>`
-      : ''
-    const note = turn.note ? `<p class="note note-${turn.note.kind}">${escapeHtml(turn.note.text)}</p>` : ''
-    const model = turn.model ? `<div class="model">${escapeHtml(turn.model)}</div>` : ''
-    return `<section class="turn turn-assistant"><div class="who">${escapeHtml(labels.assistant)}</div>`
-      + `${thoughts}${toolCallsHtml(turn.toolCalls ?? [], labels)}<div class="markdown-body">${turn.html}</div>${note}${model}</section>`
-  }).join('\n')
+  const body = input.turns
+    .map((turn) => {
+      if (turn.role === 'user') {
+        return (
+          `<section class="turn turn-user"><div class="who">${escapeHtml(labels.you)}</div>` +
+          `${filesHtml(turn.files ?? [])}<div class="bubble">${escapeHtml(turn.text)}</div></section>`
+        )
+      }
+      const thoughts = turn.reasoningHtml
+        ? `<details class="thoughts"><summary>${escapeHtml(labels.thoughts)}</summary><div class="markdown-body">${turn.reasoningHtml}</div></details>`
+        : ''
+      const note = turn.note ? `<p class="note note-${turn.note.kind}">${escapeHtml(turn.note.text)}</p>` : ''
+      const model = turn.model ? `<div class="model">${escapeHtml(turn.model)}</div>` : ''
+      return (
+        `<section class="turn turn-assistant"><div class="who">${escapeHtml(labels.assistant)}</div>` +
+        `${thoughts}${toolCallsHtml(turn.toolCalls ?? [], labels)}<div class="markdown-body">${turn.html}</div>${note}${model}</section>`
+      )
+    })
+    .join('\n')
   // KaTeX's own @font-face rules point at files next to its stylesheet; the embedded ones replace them.
   const mathCss = input.math ? katexCss.replace(/@font-face\{[^}]*\}/g, '') : ''
   return `<!doctype html>
@@ -209,7 +231,11 @@ export async function exportConversationHtml(options: {
     if (m.role === 'user') {
       const files: ExportFile[] = []
       for (const a of m.attachments ?? []) {
-        files.push({ name: a.name, kind: a.kind, src: a.kind === 'image' ? await readImage(a).catch(() => null) : null })
+        files.push({
+          name: a.name,
+          kind: a.kind,
+          src: a.kind === 'image' ? await readImage(a).catch(() => null) : null,
+        })
       }
       turns.push({ role: 'user', text: m.content, html: '', reasoningHtml: '', note: null, model: null, files })
       continue
@@ -242,7 +268,15 @@ export async function exportConversationHtml(options: {
   } finally {
     probe.remove()
   }
-  return conversationHtml({ title: options.title, lang: options.lang, exported: options.exported, turns, labels, fontCss, math })
+  return conversationHtml({
+    title: options.title,
+    lang: options.lang,
+    exported: options.exported,
+    turns,
+    labels,
+    fontCss,
+    math,
+  })
 }
 
 /** The owner's copy of an image as a data: URL. */

@@ -74,7 +74,10 @@ export function usedFaces(root: Element, faces: FontFace[]): FontFace[] {
   for (const el of elements) {
     if (!el.firstChild) continue
     const cs = getComputedStyle(el)
-    const family = cs.fontFamily.split(',').map(unquote).find((f) => families.has(f))
+    const family = cs.fontFamily
+      .split(',')
+      .map(unquote)
+      .find((f) => families.has(f))
     if (!family) continue
     const key = `${family}|${normalWeight(cs.fontWeight)}|${cs.fontStyle}`
     if (seen.has(key)) continue
@@ -96,12 +99,15 @@ async function dataUrl(url: string): Promise<string> {
         if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`)
         return res.blob()
       })
-      .then((blob) => new Promise<string>((resolve, reject) => {
-        const reader = new FileReader()
-        reader.onload = () => resolve(String(reader.result).replace(/^data:[^;,]*/, 'data:font/woff2'))
-        reader.onerror = () => reject(reader.error)
-        reader.readAsDataURL(blob)
-      }))
+      .then(
+        (blob) =>
+          new Promise<string>((resolve, reject) => {
+            const reader = new FileReader()
+            reader.onload = () => resolve(String(reader.result).replace(/^data:[^;,]*/, 'data:font/woff2'))
+            reader.onerror = () => reject(reader.error)
+            reader.readAsDataURL(blob)
+          }),
+      )
     pending.catch(() => dataUrls.delete(url))
     dataUrls.set(url, pending)
   }
@@ -111,7 +117,12 @@ async function dataUrl(url: string): Promise<string> {
 /** `@font-face` rules, files inlined, for the web fonts `root` uses ('' when it uses none). */
 export async function embeddedFontCss(root: Element): Promise<string> {
   const faces = usedFaces(root, pageFontFaces(root.ownerDocument))
-  const rules = await Promise.all(faces.map(async (f) => `@font-face{font-family:"${f.family}";font-weight:${f.weight};`
-    + `font-style:${f.style};font-display:block;src:url(${await dataUrl(f.url)}) format("woff2")}`))
+  const rules = await Promise.all(
+    faces.map(
+      async (f) =>
+        `@font-face{font-family:"${f.family}";font-weight:${f.weight};` +
+        `font-style:${f.style};font-display:block;src:url(${await dataUrl(f.url)}) format("woff2")}`,
+    ),
+  )
   return rules.join('\n')
 }

@@ -62,7 +62,11 @@ export function mergePrompts(existing: Prompt[], incoming: Prompt[]): MergeResul
 }
 
 export function serializePrompts(prompts: Prompt[]): string {
-  return JSON.stringify(prompts.map(({ key, value }) => ({ key, value })), null, 2)
+  return JSON.stringify(
+    prompts.map(({ key, value }) => ({ key, value })),
+    null,
+    2,
+  )
 }
 
 /** Prompts whose title (or text) matches what follows the `/`, titles first. */

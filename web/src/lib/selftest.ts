@@ -50,8 +50,14 @@ export function classifyArrivals(ticks: readonly Tick[], options: ClassifyOption
   const expected = options.expected ?? 20
   const sorted = [...ticks].sort((a, b) => a.sentAt - b.sentAt)
   const base: SelfTestResult = {
-    verdict: 'incomplete', received: sorted.length, expected, serverSpanMs: 0, arrivalSpanMs: 0,
-    lumps: sorted.length, largestLump: sorted.length ? 1 : 0, maxDelayMs: 0,
+    verdict: 'incomplete',
+    received: sorted.length,
+    expected,
+    serverSpanMs: 0,
+    arrivalSpanMs: 0,
+    lumps: sorted.length,
+    largestLump: sorted.length ? 1 : 0,
+    maxDelayMs: 0,
   }
   if (sorted.length < 3) return base
 

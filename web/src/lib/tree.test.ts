@@ -6,16 +6,31 @@ let clock = 0
 function msg(id: string, parent: string | null, role: 'user' | 'assistant' = 'user'): Message {
   clock++
   return {
-    id, parent_id: parent, role, content: id, reasoning: '', status: 'complete', model: null, error: null,
-    prompt_tokens: null, completion_tokens: null,
-    created_at: `2026-01-01T00:00:${String(clock).padStart(2, '0')}Z`, updated_at: '',
+    id,
+    parent_id: parent,
+    role,
+    content: id,
+    reasoning: '',
+    status: 'complete',
+    model: null,
+    error: null,
+    prompt_tokens: null,
+    completion_tokens: null,
+    created_at: `2026-01-01T00:00:${String(clock).padStart(2, '0')}Z`,
+    updated_at: '',
   }
 }
 
 function tree(): MessageMap {
   // u1 → a1, a2 (regenerated) ; a2 → u2 ; u1' (edited root) → a3
-  const list = [msg('u1', null), msg('a1', 'u1', 'assistant'), msg('a2', 'u1', 'assistant'),
-    msg('u2', 'a2'), msg('u1b', null), msg('a3', 'u1b', 'assistant')]
+  const list = [
+    msg('u1', null),
+    msg('a1', 'u1', 'assistant'),
+    msg('a2', 'u1', 'assistant'),
+    msg('u2', 'a2'),
+    msg('u1b', null),
+    msg('a3', 'u1b', 'assistant'),
+  ]
   return Object.fromEntries(list.map((m) => [m.id, m]))
 }
 

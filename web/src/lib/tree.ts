@@ -11,7 +11,9 @@ function byCreation(a: Message, b: Message): number {
 }
 
 export function childrenOf(messages: MessageMap, parentId: string | null): Message[] {
-  return Object.values(messages).filter((m) => m.parent_id === parentId).sort(byCreation)
+  return Object.values(messages)
+    .filter((m) => m.parent_id === parentId)
+    .sort(byCreation)
 }
 
 /** Root → leaf. A leaf that is unknown gives an empty path. */
@@ -36,7 +38,9 @@ export interface SiblingInfo {
 export function siblingsOf(messages: MessageMap, id: string): SiblingInfo {
   const message = messages[id]
   if (!message) return { index: 0, total: 0, ids: [] }
-  const ids = childrenOf(messages, message.parent_id).filter((m) => m.role === message.role).map((m) => m.id)
+  const ids = childrenOf(messages, message.parent_id)
+    .filter((m) => m.role === message.role)
+    .map((m) => m.id)
   return { index: ids.indexOf(id), total: ids.length, ids }
 }
 

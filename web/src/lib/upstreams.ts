@@ -32,7 +32,9 @@ export function clockTime(iso: string, now: number, locale: string): string {
   const date = new Date(iso)
   if (Number.isNaN(date.getTime())) return ''
   const sameDay = date.toDateString() === new Date(now).toDateString()
-  const options: Intl.DateTimeFormatOptions = sameDay ? { timeStyle: 'medium' } : { dateStyle: 'medium', timeStyle: 'short' }
+  const options: Intl.DateTimeFormatOptions = sameDay
+    ? { timeStyle: 'medium' }
+    : { dateStyle: 'medium', timeStyle: 'short' }
   return new Intl.DateTimeFormat(locale, options).format(date)
 }
 
@@ -49,7 +51,10 @@ const CONFLICTS: [RegExp, string, string[]][] = [
   [/comes from the configuration file/, 'upstreams.conflictFromFile', []],
 ]
 
-export function conflictSentence(message: string, t: (key: string, params?: Record<string, unknown>) => string): string | null {
+export function conflictSentence(
+  message: string,
+  t: (key: string, params?: Record<string, unknown>) => string,
+): string | null {
   for (const [pattern, key, names] of CONFLICTS) {
     const found = pattern.exec(message)
     if (found) return t(key, Object.fromEntries(names.map((n, i) => [n, found[i + 1]])))

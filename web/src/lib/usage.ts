@@ -56,7 +56,11 @@ export function perDay(rows: readonly UsageRow[], since: string, until: string, 
 
 /** Totals per user or model, largest first; past `limit` bars the rest become one "others" bar. */
 export function perCategory(
-  rows: readonly UsageRow[], key: 'user' | 'model', metric: Metric, limit = 10, othersLabel = 'Others',
+  rows: readonly UsageRow[],
+  key: 'user' | 'model',
+  metric: Metric,
+  limit = 10,
+  othersLabel = 'Others',
 ): Bar[] {
   const groups = new Map<string, UsageRow[]>()
   for (const row of rows) {
@@ -74,7 +78,12 @@ export function perCategory(
     label: othersLabel,
     value: rest.reduce((sum, b) => sum + b.value, 0),
     ...(metric === 'tokens'
-      ? { parts: [rest.reduce((s, b) => s + (b.parts?.[0] ?? 0), 0), rest.reduce((s, b) => s + (b.parts?.[1] ?? 0), 0)] as [number, number] }
+      ? {
+          parts: [
+            rest.reduce((s, b) => s + (b.parts?.[0] ?? 0), 0),
+            rest.reduce((s, b) => s + (b.parts?.[1] ?? 0), 0),
+          ] as [number, number],
+        }
       : {}),
   }
   return [...bars.slice(0, limit - 1), others]
@@ -110,7 +119,11 @@ export function niceMax(max: number): number {
 /** 1234 → "1.2K" style, in the reader's language. */
 export function compact(value: number, locale: string, metric: Metric = 'tokens'): string {
   if (metric === 'cost') {
-    return new Intl.NumberFormat(locale, { style: 'currency', currency: 'USD', maximumFractionDigits: value < 1 ? 4 : 2 }).format(value)
+    return new Intl.NumberFormat(locale, {
+      style: 'currency',
+      currency: 'USD',
+      maximumFractionDigits: value < 1 ? 4 : 2,
+    }).format(value)
   }
   return new Intl.NumberFormat(locale, { notation: 'compact', maximumFractionDigits: 1 }).format(value)
 }

@@ -3,9 +3,23 @@ import type { Messages } from './types'
 export default {
   app: { name: 'ChatGate', tagline: 'Das private ChatGPT für Ihr Team' },
   common: {
-    cancel: 'Abbrechen', save: 'Speichern', delete: 'Löschen', rename: 'Umbenennen', close: 'Schließen', retry: 'Erneut versuchen',
-    loading: 'Wird geladen…', copy: 'Kopieren', copied: 'Kopiert', copyFailed: 'Kopieren fehlgeschlagen', edit: 'Bearbeiten',
-    search: 'Suchen', default: 'Standard', reset: 'Zurücksetzen', back: 'Zurück', add: 'Hinzufügen', more: 'Mehr',
+    cancel: 'Abbrechen',
+    save: 'Speichern',
+    delete: 'Löschen',
+    rename: 'Umbenennen',
+    close: 'Schließen',
+    retry: 'Erneut versuchen',
+    loading: 'Wird geladen…',
+    copy: 'Kopieren',
+    copied: 'Kopiert',
+    copyFailed: 'Kopieren fehlgeschlagen',
+    edit: 'Bearbeiten',
+    search: 'Suchen',
+    default: 'Standard',
+    reset: 'Zurücksetzen',
+    back: 'Zurück',
+    add: 'Hinzufügen',
+    more: 'Mehr',
     done: 'Fertig',
     refresh: 'Aktualisieren',
   },
@@ -16,10 +30,12 @@ export default {
     alsoSignOut: 'Sie sind von ChatGate abgemeldet. Ihr Organisationskonto ist dort noch angemeldet.',
     signOutThere: 'Dort auch abmelden',
     pendingTitle: 'Warten auf Freigabe',
-    pendingBody: 'Sie haben sich mit Ihrem Organisationskonto angemeldet, aber dieser Server lässt es nicht von selbst zu. Ein Administrator wurde um Freigabe gebeten: Melden Sie sich danach erneut an.',
+    pendingBody:
+      'Sie haben sich mit Ihrem Organisationskonto angemeldet, aber dieser Server lässt es nicht von selbst zu. Ein Administrator wurde um Freigabe gebeten: Melden Sie sich danach erneut an.',
     refusedTitle: 'Anmeldung abgelehnt',
     refusedLogged: 'Dies wurde für den Administrator protokolliert.',
-    reason_state: 'Die Antwort gehörte nicht zur Anmeldung dieses Browsers (oder wurde schon verwendet oder kam zu spät). Beginnen Sie erneut.',
+    reason_state:
+      'Die Antwort gehörte nicht zur Anmeldung dieses Browsers (oder wurde schon verwendet oder kam zu spät). Beginnen Sie erneut.',
     reason_code: 'Der Anmeldedienst hat den Code abgelehnt (vielleicht wurde er schon verwendet). Beginnen Sie erneut.',
     reason_audience: 'Die Antwort war für eine andere Anwendung bestimmt.',
     reason_expired: 'Die Antwort ist abgelaufen. Prüfen Sie die Uhr des Servers und beginnen Sie erneut.',
@@ -31,9 +47,11 @@ export default {
     reason_unreachable: 'Der Anmeldedienst der Organisation ist nicht erreichbar. Versuchen Sie es später erneut.',
     reason_unknown_provider: 'Diese Anmeldeoption gibt es (nicht mehr).',
     reason_disabled: 'Ihr Konto ist deaktiviert.',
-    reason_rate_limited: 'Von dieser Adresse wurden zu viele Anmeldungen begonnen. Warten Sie ein paar Minuten und versuchen Sie es dann erneut.',
+    reason_rate_limited:
+      'Von dieser Adresse wurden zu viele Anmeldungen begonnen. Warten Sie ein paar Minuten und versuchen Sie es dann erneut.',
     linkTitle: 'Konto verknüpfen',
-    linkBody: 'Es gibt ein ChatGate-Konto „{username}“. Geben Sie einmal sein Passwort ein, dann meldet {provider} Sie künftig dort an.',
+    linkBody:
+      'Es gibt ein ChatGate-Konto „{username}“. Geben Sie einmal sein Passwort ein, dann meldet {provider} Sie künftig dort an.',
     link: 'Verknüpfen und anmelden',
     separate: 'Nicht meins: eigenes Konto anlegen',
     linkGone: 'Diese Anmeldung wartet nicht mehr. Beginnen Sie erneut.',
@@ -46,7 +64,8 @@ export default {
     confirmPassword: 'Passwort bestätigen',
     signIn: 'Anmelden',
     sharedPasswordTitle: 'Zugangspasswort eingeben',
-    sharedPasswordHint: 'Dieses ChatGate ist durch ein gemeinsames Passwort geschützt. Ihre Unterhaltungen sind nur in diesem Browser sichtbar.',
+    sharedPasswordHint:
+      'Dieses ChatGate ist durch ein gemeinsames Passwort geschützt. Ihre Unterhaltungen sind nur in diesem Browser sichtbar.',
     wrongAccessPassword: 'Falsches Zugangspasswort.',
     noAccount: 'Noch kein Konto?',
     createAccount: 'Jetzt registrieren',
@@ -59,7 +78,8 @@ export default {
     setupTitle: 'Administratorkonto erstellen',
     setupIntro: 'ChatGate wird zum ersten Mal gestartet. Wählen Sie Benutzername und Passwort des Administrators.',
     setupButton: 'Administrator erstellen',
-    setupNoToken: 'Öffnen Sie den einmaligen Einrichtungslink, den ChatGate beim Start ins Serverprotokoll geschrieben hat (oder führen Sie "chatgate user add NAME --admin" aus).',
+    setupNoToken:
+      'Öffnen Sie den einmaligen Einrichtungslink, den ChatGate beim Start ins Serverprotokoll geschrieben hat (oder führen Sie "chatgate user add NAME --admin" aus).',
     passwordsDiffer: 'Die Passwörter stimmen nicht überein.',
     required: 'Pflichtfeld',
     changePassword: 'Passwort ändern',
@@ -137,10 +157,13 @@ export default {
     deleteMessage: 'Nachricht löschen',
     deleteTitle: 'Nachricht löschen',
     deleteAnswerOnly: 'Diese Antwort wird gelöscht.',
-    deleteAnswerAndLater: 'Diese Antwort und die Nachricht darunter werden gelöscht. | Diese Antwort und die {n} Nachrichten darunter werden gelöscht.',
+    deleteAnswerAndLater:
+      'Diese Antwort und die Nachricht darunter werden gelöscht. | Diese Antwort und die {n} Nachrichten darunter werden gelöscht.',
     deleteQuestionOnly: 'Diese Frage wird gelöscht.',
-    deleteQuestionAnswers: 'Diese Frage und ihre Antwort werden gelöscht. | Diese Frage und ihre {n} Antworten werden gelöscht.',
-    deleteQuestionAndLater: 'Diese Frage und die {n} Nachrichten darunter (ihre Antworten und alles danach) werden gelöscht.',
+    deleteQuestionAnswers:
+      'Diese Frage und ihre Antwort werden gelöscht. | Diese Frage und ihre {n} Antworten werden gelöscht.',
+    deleteQuestionAndLater:
+      'Diese Frage und die {n} Nachrichten darunter (ihre Antworten und alles danach) werden gelöscht.',
     deleteCannotUndo: 'Das lässt sich nicht rückgängig machen.',
     messageDeleted: 'Nachricht gelöscht',
     moreActions: 'Weitere Aktionen',
@@ -218,7 +241,8 @@ export default {
     body_too_large: 'Die Nachricht ist zu lang.',
     unauthenticated: 'Bitte melden Sie sich an.',
     forbidden: 'Dazu sind Sie nicht berechtigt.',
-    csrf_failed: 'Die Anfrage wurde aus Sicherheitsgründen blockiert. Laden Sie die Seite neu und versuchen Sie es erneut.',
+    csrf_failed:
+      'Die Anfrage wurde aus Sicherheitsgründen blockiert. Laden Sie die Seite neu und versuchen Sie es erneut.',
     not_found: 'Nicht gefunden.',
     conflict: 'Das wurde inzwischen geändert. Neu laden und erneut versuchen.',
     rate_limited: 'Zu viele Anfragen.',
@@ -243,21 +267,31 @@ export default {
     stream_interrupted: 'Die Verbindung wurde unterbrochen.',
     unknown: 'Etwas ist schiefgelaufen.',
     retryAfter: 'Versuchen Sie es in {seconds} s erneut.',
-    input_too_long: 'Diese Nachricht ist mit ihrem Kontext länger, als Sie senden dürfen. Kürzen Sie sie oder senden Sie weniger Kontextnachrichten (Chat-Einstellungen).',
+    input_too_long:
+      'Diese Nachricht ist mit ihrem Kontext länger, als Sie senden dürfen. Kürzen Sie sie oder senden Sie weniger Kontextnachrichten (Chat-Einstellungen).',
     model_not_allowed: 'Sie dürfen dieses Modell nicht verwenden. Wählen Sie in den Chat-Einstellungen ein anderes.',
     gone: 'Dieser Link ist nicht mehr gültig.',
     method_not_allowed: 'Diese Aktion ist hier nicht möglich. Laden Sie die Seite neu.',
-    context_too_long: 'Diese Unterhaltung ist zu lang für das Modell. Beginnen Sie einen neuen Chat, kürzen Sie Ihre Nachricht oder senden Sie weniger Kontextnachrichten (Chat-Einstellungen).',
-    upstream_resting: 'Der Modellanbieter hat die Zugangsdaten des Servers abgelehnt. Sie werden automatisch erneut versucht; der Administrator wurde benachrichtigt.',
+    context_too_long:
+      'Diese Unterhaltung ist zu lang für das Modell. Beginnen Sie einen neuen Chat, kürzen Sie Ihre Nachricht oder senden Sie weniger Kontextnachrichten (Chat-Einstellungen).',
+    upstream_resting:
+      'Der Modellanbieter hat die Zugangsdaten des Servers abgelehnt. Sie werden automatisch erneut versucht; der Administrator wurde benachrichtigt.',
     retryAt: 'Nächster Versuch um {time} ({relative}).',
-    interrupted: 'Der Server wurde angehalten, bevor diese Antwort fertig war; der bisherige Text bleibt erhalten. Setzen Sie sie fort oder generieren Sie sie neu.',
-    imported_error: 'Diese Antwort war schon in der App fehlgeschlagen, aus der sie importiert wurde. Generieren Sie sie neu.',
-    storage_unavailable: 'Die Datenbank des Servers ist ausgelastet oder nicht erreichbar. Versuchen Sie es gleich noch einmal.',
+    interrupted:
+      'Der Server wurde angehalten, bevor diese Antwort fertig war; der bisherige Text bleibt erhalten. Setzen Sie sie fort oder generieren Sie sie neu.',
+    imported_error:
+      'Diese Antwort war schon in der App fehlgeschlagen, aus der sie importiert wurde. Generieren Sie sie neu.',
+    storage_unavailable:
+      'Die Datenbank des Servers ist ausgelastet oder nicht erreichbar. Versuchen Sie es gleich noch einmal.',
     attachment_too_large: 'Diese Datei ist zu groß zum Anhängen.',
-    attachment_type: 'Diese Art von Datei kann nicht angehängt werden. Hängen Sie ein Bild, ein PDF, ein DOCX oder eine Textdatei an.',
-    attachment_unreadable: 'Diese Datei kann nicht gelesen werden: Sie ist leer, beschädigt oder in einem nicht unterstützten Format.',
-    storage_quota: 'Ihr Speicher für Dateien ist voll. Löschen Sie Unterhaltungen mit Dateien, die Sie nicht mehr brauchen, oder wenden Sie sich an einen Administrator.',
-    model_cannot_see: 'Dieses Modell kann keine Bilder sehen. Wählen Sie ein Modell, das Bilder annimmt, oder entfernen Sie die Bilder.',
+    attachment_type:
+      'Diese Art von Datei kann nicht angehängt werden. Hängen Sie ein Bild, ein PDF, ein DOCX oder eine Textdatei an.',
+    attachment_unreadable:
+      'Diese Datei kann nicht gelesen werden: Sie ist leer, beschädigt oder in einem nicht unterstützten Format.',
+    storage_quota:
+      'Ihr Speicher für Dateien ist voll. Löschen Sie Unterhaltungen mit Dateien, die Sie nicht mehr brauchen, oder wenden Sie sich an einen Administrator.',
+    model_cannot_see:
+      'Dieses Modell kann keine Bilder sehen. Wählen Sie ein Modell, das Bilder annimmt, oder entfernen Sie die Bilder.',
   },
   nav: {
     admin: 'Admin-Konsole',
@@ -278,9 +312,11 @@ export default {
     max_input_tokens: 'Längste Eingabe (Tokens)',
     allowed_models: 'Erlaubte Modelle',
     exceeded: 'Sie haben Ihr Limit erreicht: {name}, {limit}.',
-    exceededConcurrent: 'Es werden bereits {limit} Antworten gleichzeitig für Sie geschrieben – Ihr Limit. Warten Sie, bis eine fertig ist.',
+    exceededConcurrent:
+      'Es werden bereits {limit} Antworten gleichzeitig für Sie geschrieben – Ihr Limit. Warten Sie, bis eine fertig ist.',
     resetsAt: 'Es wird um {time} zurückgesetzt ({relative}).',
-    inputTooLongLimit: 'Diese Nachricht ist mit ihrem Kontext länger als die {limit} Tokens, die Sie senden dürfen. Kürzen Sie sie oder senden Sie weniger Kontextnachrichten (Chat-Einstellungen).',
+    inputTooLongLimit:
+      'Diese Nachricht ist mit ihrem Kontext länger als die {limit} Tokens, die Sie senden dürfen. Kürzen Sie sie oder senden Sie weniger Kontextnachrichten (Chat-Einstellungen).',
   },
   account: {
     title: 'Konto',
@@ -294,7 +330,8 @@ export default {
     allModels: 'Alle Modelle',
     noModels: 'Keine',
     keysTitle: 'API-Schlüssel',
-    keysHint: 'Nutzen Sie ChatGate aus Ihren eigenen Werkzeugen über die OpenAI-kompatible API (/v1). Ein Schlüssel handelt in Ihrem Namen und innerhalb Ihrer Limits.',
+    keysHint:
+      'Nutzen Sie ChatGate aus Ihren eigenen Werkzeugen über die OpenAI-kompatible API (/v1). Ein Schlüssel handelt in Ihrem Namen und innerhalb Ihrer Limits.',
     keyName: 'Name des Schlüssels',
     keyDefaultName: 'API-Schlüssel',
     createKey: 'Schlüssel erstellen',
@@ -305,7 +342,8 @@ export default {
     noKeys: 'Noch keine API-Schlüssel.',
     revoke: 'Widerrufen',
     revokeKey: 'API-Schlüssel widerrufen',
-    revokeKeyConfirm: 'Den Schlüssel „{name}“ widerrufen? Programme, die ihn verwenden, funktionieren sofort nicht mehr.',
+    revokeKeyConfirm:
+      'Den Schlüssel „{name}“ widerrufen? Programme, die ihn verwenden, funktionieren sofort nicht mehr.',
     keyRevoked: 'API-Schlüssel widerrufen',
     revoked: 'Widerrufen',
     createdAt: 'Erstellt am {when}',
@@ -313,14 +351,16 @@ export default {
     neverUsed: 'nie verwendet',
     dataTitle: 'Ihre Unterhaltungen',
     importTitle: 'Importieren',
-    importHint: 'Ein chatgpt-web-Export, die conversations.json von ChatGPT oder ein ChatGate-Export. Die Datei wird ganz oder gar nicht importiert.',
+    importHint:
+      'Ein chatgpt-web-Export, die conversations.json von ChatGPT oder ein ChatGate-Export. Die Datei wird ganz oder gar nicht importiert.',
     importFile: 'Zu importierende Datei',
     chooseFile: 'Datei auswählen…',
     uploading: 'Wird hochgeladen… {percent} %',
     processing: 'Wird importiert…',
     importReport: 'Importbericht',
     importDone: '{conversations} Unterhaltungen mit {messages} Nachrichten importiert ({format}).',
-    importRepeatHint: 'Unterhaltungen behalten ihr ursprüngliches Datum. Bereits importierte Unterhaltungen werden übersprungen: Ein erneuter Import derselben Datei fügt nichts hinzu.',
+    importRepeatHint:
+      'Unterhaltungen behalten ihr ursprüngliches Datum. Bereits importierte Unterhaltungen werden übersprungen: Ein erneuter Import derselben Datei fügt nichts hinzu.',
     importOutcomes: 'Unterhaltungen in der Datei',
     outcome_imported: 'Importiert',
     outcome_already_imported: 'Übersprungen: bereits importiert',
@@ -337,11 +377,13 @@ export default {
     messagesCount: 'Nachrichten: {count}',
     lastActive: 'zuletzt aktiv {when}',
     nothingNew: 'Nichts Neues: Jede Unterhaltung dieser Datei ist bereits vorhanden.',
-    changedHint: 'Um die neue Fassung einer geänderten Unterhaltung zu übernehmen, löschen Sie ihre Kopie hier und importieren Sie die Datei erneut.',
+    changedHint:
+      'Um die neue Fassung einer geänderten Unterhaltung zu übernehmen, löschen Sie ihre Kopie hier und importieren Sie die Datei erneut.',
     showAllOutcomes: 'Alle anzeigen ({count})',
     importFailed: 'Nichts wurde importiert: {reason}',
     exportTitle: 'Alles exportieren',
-    exportHint: 'Laden Sie alle Ihre Unterhaltungen herunter. JSON behält jeden Zweig und jede Einstellung und lässt sich wieder importieren.',
+    exportHint:
+      'Laden Sie alle Ihre Unterhaltungen herunter. JSON behält jeden Zweig und jede Einstellung und lässt sich wieder importieren.',
     formatJson: 'JSON',
     formatMarkdown: 'Markdown',
     formatHtml: 'HTML-Seite',
@@ -377,12 +419,14 @@ export default {
     tabAudit: 'Audit-Protokoll',
     tabSelftest: 'Verbindungstest',
     tabPrompts: 'Gemeinsame Prompts',
-    promptsHint: 'Alle Benutzer sehen diese Prompts in ihrer Prompt-Bibliothek und über / in ihrer Sprache (auf Englisch, wenn es keinen Text in ihrer gibt).',
+    promptsHint:
+      'Alle Benutzer sehen diese Prompts in ihrer Prompt-Bibliothek und über / in ihrer Sprache (auf Englisch, wenn es keinen Text in ihrer gibt).',
     promptAdd: 'Neuer gemeinsamer Prompt',
     promptEdit: 'Gemeinsamen Prompt bearbeiten',
     promptLanguage: 'Sprache',
     promptLanguages: 'Sprachen',
-    promptTranslationHint: 'Schreiben Sie Titel und Text für jede gewünschte Sprache; leere Sprachen zeigen den englischen Text.',
+    promptTranslationHint:
+      'Schreiben Sie Titel und Text für jede gewünschte Sprache; leere Sprachen zeigen den englischen Text.',
     promptSaved: 'Gemeinsamer Prompt gespeichert',
     promptDeleted: 'Gemeinsamer Prompt gelöscht',
     promptDeleteConfirm: 'Den gemeinsamen Prompt „{name}“ für alle löschen?',
@@ -409,7 +453,8 @@ export default {
     enabled: '{name} ist wieder aktiv',
     disable: 'Deaktivieren',
     disabled: '{name} ist deaktiviert und überall abgemeldet',
-    disableConfirm: '{name} deaktivieren? Die Person wird sofort auf allen Geräten abgemeldet und kann sich erst wieder anmelden, wenn Sie sie aktivieren.',
+    disableConfirm:
+      '{name} deaktivieren? Die Person wird sofort auf allen Geräten abgemeldet und kann sich erst wieder anmelden, wenn Sie sie aktivieren.',
     makeAdmin: 'Zum Administrator machen',
     makeUser: 'Zum normalen Benutzer machen',
     changeRole: 'Rolle ändern',
@@ -432,7 +477,8 @@ export default {
     modelsOnly: 'Nur diese',
     modelsPick: 'Modelle wählen',
     quotaSaved: 'Kontingent gespeichert',
-    invitesHint: 'Mit einem Einladungslink kann man ein Konto anlegen (wenn die Registrierung per Einladung erfolgt). Der Link wird einmal angezeigt.',
+    invitesHint:
+      'Mit einem Einladungslink kann man ein Konto anlegen (wenn die Registrierung per Einladung erfolgt). Der Link wird einmal angezeigt.',
     maxUses: 'Max. Verwendungen',
     daysValid: 'Gültig (Tage)',
     neverExpires: 'Läuft nie ab',
@@ -467,7 +513,8 @@ export default {
     announcementPlaceholder: 'z. B. Wartung am Sonntag von 10:00 bis 11:00.',
     announcementHint: 'Wird allen oben in der App als reiner Text angezeigt. Leer lassen für keine Ankündigung.',
     sharing: 'Freigabelinks',
-    sharingHint: 'Erlaubt, schreibgeschützte Links zu Unterhaltungen zu veröffentlichen. Ausgeschaltet funktionieren alle bestehenden Links nicht mehr.',
+    sharingHint:
+      'Erlaubt, schreibgeschützte Links zu Unterhaltungen zu veröffentlichen. Ausgeschaltet funktionieren alle bestehenden Links nicht mehr.',
     settingsSaved: 'Einstellungen gespeichert',
     refreshedEvery: 'Alle {seconds} s aktualisiert',
     updatedAt: 'aktualisiert um {time}',
@@ -488,9 +535,11 @@ export default {
     tryNowFor: 'Jetzt versuchen: {name}',
     triedNow: '{name} wird wieder verwendet',
     noUsableCredential: 'Keine nutzbaren Zugangsdaten für {provider}: Nutzer erhalten bis {time} einen Fehler.',
-    noUsableCredentialNoTime: 'Keine nutzbaren Zugangsdaten für {provider}: Nutzer erhalten einen Fehler, bis wieder welche funktionieren.',
+    noUsableCredentialNoTime:
+      'Keine nutzbaren Zugangsdaten für {provider}: Nutzer erhalten einen Fehler, bis wieder welche funktionieren.',
     upstreamNotice: 'Anbieterstatus',
-    usageHint: 'Anfragen und Tokens pro UTC-Tag, pro Benutzer und pro Modell. Gestoppte und fehlgeschlagene Antworten zählen, was sie verbraucht haben.',
+    usageHint:
+      'Anfragen und Tokens pro UTC-Tag, pro Benutzer und pro Modell. Gestoppte und fehlgeschlagene Antworten zählen, was sie verbraucht haben.',
     period: 'Zeitraum',
     lastNDays: 'Letzte {n} Tage',
     from: 'Von',
@@ -518,7 +567,8 @@ export default {
     detail: 'Details',
     system: 'System',
     selftestTitle: 'Verbindungs-Selbsttest',
-    selftestIntro: 'Prüft, ob Antworten zwischen Server und diesem Browser live geschrieben werden. Der Server sendet 20 kleine Ereignisse im Abstand von 100 ms; hält etwas unterwegs (ein Reverse-Proxy, ein CDN) sie zurück, kommen sie auf einmal an und Antworten erscheinen in einem Stück.',
+    selftestIntro:
+      'Prüft, ob Antworten zwischen Server und diesem Browser live geschrieben werden. Der Server sendet 20 kleine Ereignisse im Abstand von 100 ms; hält etwas unterwegs (ein Reverse-Proxy, ein CDN) sie zurück, kommen sie auf einmal an und Antworten erscheinen in einem Stück.',
     selftestRun: 'Test starten',
     selftestAgain: 'Erneut testen',
     selftestProgress: '{n} von {total} Ereignissen empfangen…',
@@ -526,17 +576,23 @@ export default {
     verdict_buffered: 'Gepuffert',
     verdict_incomplete: 'Unvollständig',
     verdictText_streaming: 'Ereignisse kommen einzeln an: Antworten werden live geschrieben.',
-    verdictText_buffered: 'Ereignisse werden zurückgehalten und kommen in Blöcken an: Etwas zwischen Server und diesem Browser puffert den Stream. Die Lösung steht unten.',
-    verdictText_incomplete: 'Der Stream endete, bevor alle Ereignisse ankamen. Prüfen Sie die Verbindung und testen Sie erneut.',
-    selftestStats: '{received} von {expected} Ereignissen; der Server sendete sie über {server} ms, sie kamen über {arrival} ms in {lumps} Gruppe(n) an.',
+    verdictText_buffered:
+      'Ereignisse werden zurückgehalten und kommen in Blöcken an: Etwas zwischen Server und diesem Browser puffert den Stream. Die Lösung steht unten.',
+    verdictText_incomplete:
+      'Der Stream endete, bevor alle Ereignisse ankamen. Prüfen Sie die Verbindung und testen Sie erneut.',
+    selftestStats:
+      '{received} von {expected} Ereignissen; der Server sendete sie über {server} ms, sie kamen über {arrival} ms in {lumps} Gruppe(n) an.',
     selftestTimeline: 'Wann jedes Ereignis gesendet wurde und wann es ankam',
     selftestSent: 'gesendet',
     selftestArrived: 'angekommen',
     fixTitle: 'Pufferung beheben',
-    fixIntro: 'Ereignis-Streams müssen ungepuffert und unkomprimiert durchgehen. ChatGate sendet bereits die Header, die das verlangen (X-Accel-Buffering: no, Cache-Control: no-transform); ein Proxy, der sie übergeht, braucht die folgenden Einstellungen.',
-    fixNginx: 'In der location, die an ChatGate weiterleitet: proxy_buffering off (oder den X-Accel-Buffering-Header von ChatGate beachten: nicht in proxy_ignore_headers aufnehmen) und gzip off, denn Komprimierung puffert Ereignis-Streams.',
+    fixIntro:
+      'Ereignis-Streams müssen ungepuffert und unkomprimiert durchgehen. ChatGate sendet bereits die Header, die das verlangen (X-Accel-Buffering: no, Cache-Control: no-transform); ein Proxy, der sie übergeht, braucht die folgenden Einstellungen.',
+    fixNginx:
+      'In der location, die an ChatGate weiterleitet: proxy_buffering off (oder den X-Accel-Buffering-Header von ChatGate beachten: nicht in proxy_ignore_headers aufnehmen) und gzip off, denn Komprimierung puffert Ereignis-Streams.',
     fixCaddy: 'In reverse_proxy: flush_interval -1. Wenn Sie encode nutzen, nehmen Sie text/event-stream davon aus.',
-    fixCdn: 'Cloudflare und andere CDNs: /api/ nicht cachen (eine Cache-Regel mit „Bypass cache“), Funktionen abschalten, die Antworten für diesen Host umschreiben oder komprimieren, und bei CDNs, die Antworten puffern (manche Load Balancer und Edge-Proxys), die Pufferung für /api/ ausschalten. Geht das nicht, diesen Host ohne CDN ausliefern (nur DNS).',
+    fixCdn:
+      'Cloudflare und andere CDNs: /api/ nicht cachen (eine Cache-Regel mit „Bypass cache“), Funktionen abschalten, die Antworten für diesen Host umschreiben oder komprimieren, und bei CDNs, die Antworten puffern (manche Load Balancer und Edge-Proxys), die Pufferung für /api/ ausschalten. Geht das nicht, diesen Host ohne CDN ausliefern (nur DNS).',
   },
   a11y: {
     skipToContent: 'Zum Inhalt springen',
@@ -550,17 +606,21 @@ export default {
     banner: 'Dieses ChatGate antwortet mit einem winzigen Offline-Demo-Modell; die Antworten werden schlecht sein.',
     adminLink: 'Echten KI-Dienst anbinden',
     howToTitle: 'Echten KI-Dienst anbinden',
-    howTo: 'Die Antworten kommen derzeit vom mitgelieferten Demo-Modell (SmolLM2, 135 Millionen Parameter), das offline läuft und wenig weiß. Fügen Sie in chatgate.toml einen Anbieter hinzu – einen [[providers]]-Eintrag mit kind, base_url, models und einem api_key wie unten – oder setzen Sie OPENAI_API_KEY, und starten Sie ChatGate neu. docs/configuration.md nennt alle Arten: OpenAI und kompatible Dienste (DeepSeek, OpenRouter, Groq, Ollama, vLLM…), Azure OpenAI, Gemini, Mistral und Anthropic.',
+    howTo:
+      'Die Antworten kommen derzeit vom mitgelieferten Demo-Modell (SmolLM2, 135 Millionen Parameter), das offline läuft und wenig weiß. Fügen Sie in chatgate.toml einen Anbieter hinzu – einen [[providers]]-Eintrag mit kind, base_url, models und einem api_key wie unten – oder setzen Sie OPENAI_API_KEY, und starten Sie ChatGate neu. docs/configuration.md nennt alle Arten: OpenAI und kompatible Dienste (DeepSeek, OpenRouter, Groq, Ollama, vLLM…), Azure OpenAI, Gemini, Mistral und Anthropic.',
   },
   connect: {
     title: 'KI-Dienst verbinden',
-    setupIntro: 'Der Administrator ist angelegt. Verbinden Sie jetzt den KI-Dienst, der antworten soll: Schlüssel einfügen, Modelle suchen, eines testen, speichern. Weitere Dienste können Sie später unter Admin-Konsole → Anbieter hinzufügen.',
+    setupIntro:
+      'Der Administrator ist angelegt. Verbinden Sie jetzt den KI-Dienst, der antworten soll: Schlüssel einfügen, Modelle suchen, eines testen, speichern. Weitere Dienste können Sie später unter Admin-Konsole → Anbieter hinzufügen.',
     service: 'Dienst',
     preset_custom: 'Beliebige OpenAI-kompatible URL',
     preset_chatgpt_web: 'ChatGPT-Zugriffstoken über einen Reverse-Proxy',
     note_azure: 'Die Basis-URL ist der Endpunkt Ihrer Ressource; die Modelle sind die Namen Ihrer Bereitstellungen.',
-    note_ollama: '„localhost“ ist der Rechner, auf dem ChatGate läuft. Für Ollama auf einem anderen Computer geben Sie dessen Adresse ein, z. B. http://192.168.1.20:11434/v1.',
-    note_chatgpt_web: 'Wer den Reverse-Proxy betreibt, sieht Ihr ChatGPT-Zugriffstoken und jede Nachricht. Nutzen Sie nur einen Proxy, den Sie selbst betreiben oder dem Sie vertrauen.',
+    note_ollama:
+      '„localhost“ ist der Rechner, auf dem ChatGate läuft. Für Ollama auf einem anderen Computer geben Sie dessen Adresse ein, z. B. http://192.168.1.20:11434/v1.',
+    note_chatgpt_web:
+      'Wer den Reverse-Proxy betreibt, sieht Ihr ChatGPT-Zugriffstoken und jede Nachricht. Nutzen Sie nur einen Proxy, den Sie selbst betreiben oder dem Sie vertrauen.',
     baseUrl: 'Basis-URL',
     apiVersion: 'API-Version',
     apiKey: 'API-Schlüssel',
@@ -583,10 +643,12 @@ export default {
     nameTaken: 'Der Name „{name}“ ist vergeben; wählen Sie unter Weitere Optionen einen anderen.',
   },
   upstreams: {
-    demoHint: 'Derzeit antwortet das mitgelieferte Offline-Demomodell, das wenig weiß. Verbinden Sie hier einen echten KI-Dienst: Er wirkt sofort, ohne Neustart.',
+    demoHint:
+      'Derzeit antwortet das mitgelieferte Offline-Demomodell, das wenig weiß. Verbinden Sie hier einen echten KI-Dienst: Er wirkt sofort, ohne Neustart.',
     orInFile: 'Oder in der Konfigurationsdatei',
     fromFile: 'Aus der Konfigurationsdatei',
-    fromFileHint: 'In der Konfigurationsdatei festgelegt: dort ändern. Seine Modelle lassen sich hier benennen, bepreisen und ausblenden.',
+    fromFileHint:
+      'In der Konfigurationsdatei festgelegt: dort ändern. Seine Modelle lassen sich hier benennen, bepreisen und ausblenden.',
     disabled: 'Aus',
     enabled: 'An',
     enableProvider: '{name} verwenden',
@@ -602,7 +664,8 @@ export default {
     editProvider: '{name} bearbeiten',
     providerSaved: '{name} gespeichert',
     removeProvider: 'Anbieter entfernen',
-    removeProviderConfirm: '{name} mit seinen Schlüsseln und Modelleinstellungen entfernen? Antworten, die gerade entstehen, werden noch fertig.',
+    removeProviderConfirm:
+      '{name} mit seinen Schlüsseln und Modelleinstellungen entfernen? Antworten, die gerade entstehen, werden noch fertig.',
     providerRemoved: '{name} entfernt',
     key: 'Schlüssel',
     noKey: 'Kein Schlüssel',
@@ -618,7 +681,8 @@ export default {
     tokensPerMinute: 'Tokens pro Minute',
     credentialSaved: 'Schlüssel {name} gespeichert',
     removeCredential: 'Schlüssel entfernen',
-    removeCredentialConfirm: 'Den Schlüssel {name} von {provider} entfernen? Antworten, die gerade damit entstehen, werden noch fertig.',
+    removeCredentialConfirm:
+      'Den Schlüssel {name} von {provider} entfernen? Antworten, die gerade damit entstehen, werden noch fertig.',
     credentialRemoved: 'Schlüssel {name} entfernt',
     noModels: 'Noch keine Modelle: suchen Sie sie oder geben Sie beim Verbinden eines ein.',
     findModelsFor: 'Modelle suchen: {name}',
@@ -647,7 +711,8 @@ export default {
     conflictProvider: 'Ein Anbieter namens „{name}“ existiert bereits; wählen Sie einen anderen Namen.',
     conflictCredential: 'Dieser Anbieter hat bereits einen Schlüssel namens „{name}“; wählen Sie einen anderen Namen.',
     conflictModel: 'Das Modell „{model}“ bietet bereits {provider} an; schalten Sie es zuerst dort aus.',
-    conflictOrigin: 'Die Schlüssel wurden für die aktuelle Adresse dieses Anbieters gespeichert und werden nur dorthin gesendet. Für einen anderen Host fügen Sie einen neuen Anbieter hinzu (oder entfernen Sie zuerst die Schlüssel).',
+    conflictOrigin:
+      'Die Schlüssel wurden für die aktuelle Adresse dieses Anbieters gespeichert und werden nur dorthin gesendet. Für einen anderen Host fügen Sie einen neuen Anbieter hinzu (oder entfernen Sie zuerst die Schlüssel).',
     conflictFromFile: 'Dieser Anbieter stammt aus der Konfigurationsdatei: Ändern Sie ihn dort.',
   },
   passwordRules: {
@@ -691,7 +756,8 @@ export default {
     remove: '{name} entfernen',
     uploading: 'Wird hochgeladen…',
     tooMany: 'Höchstens {n} Dateien pro Nachricht.',
-    noVision: '{model} kann keine Bilder sehen. Wählen Sie in den Chat-Einstellungen ein Modell, das Bilder annimmt, oder entfernen Sie die Bilder.',
+    noVision:
+      '{model} kann keine Bilder sehen. Wählen Sie in den Chat-Einstellungen ein Modell, das Bilder annimmt, oder entfernen Sie die Bilder.',
     waitUploads: 'Warten Sie, bis die Dateien hochgeladen sind.',
     needText: 'Schreiben Sie eine Frage, die mit den Dateien gesendet wird.',
     dropHere: 'Dateien hier ablegen, um sie anzuhängen',

@@ -1,7 +1,7 @@
 export default {
   app: {
     name: 'ChatGate',
-    tagline: 'Your team\'s private ChatGPT',
+    tagline: "Your team's private ChatGPT",
   },
   common: {
     cancel: 'Cancel',
@@ -31,10 +31,12 @@ export default {
     alsoSignOut: 'You are signed out of ChatGate. Your organisation’s account is still signed in there.',
     signOutThere: 'Sign out there too',
     pendingTitle: 'Waiting for approval',
-    pendingBody: 'You signed in with your organisation’s account, but this server does not admit it on its own. An administrator has been asked to approve it: sign in again once they have.',
+    pendingBody:
+      'You signed in with your organisation’s account, but this server does not admit it on its own. An administrator has been asked to approve it: sign in again once they have.',
     refusedTitle: 'Sign-in refused',
     refusedLogged: 'This was recorded for the administrator.',
-    reason_state: 'The answer did not belong to this browser’s sign-in (or it was used already, or took too long). Start again.',
+    reason_state:
+      'The answer did not belong to this browser’s sign-in (or it was used already, or took too long). Start again.',
     reason_code: 'The sign-in service refused the code (it may have been used already). Start again.',
     reason_audience: 'The answer was meant for another application.',
     reason_expired: 'The answer has expired. Check the server’s clock, then start again.',
@@ -48,7 +50,8 @@ export default {
     reason_disabled: 'Your account is disabled.',
     reason_rate_limited: 'Too many sign-ins were started from this address. Wait a few minutes, then try again.',
     linkTitle: 'Link your account',
-    linkBody: 'There is a ChatGate account “{username}”. Enter its password once, and from now on {provider} signs you in to it.',
+    linkBody:
+      'There is a ChatGate account “{username}”. Enter its password once, and from now on {provider} signs you in to it.',
     link: 'Link and sign in',
     separate: 'Not mine: create a separate account',
     linkGone: 'This sign-in is no longer waiting. Start again.',
@@ -61,7 +64,8 @@ export default {
     confirmPassword: 'Confirm password',
     signIn: 'Sign in',
     sharedPasswordTitle: 'Enter the access password',
-    sharedPasswordHint: 'This ChatGate is protected by a shared password. Your conversations stay private to this browser.',
+    sharedPasswordHint:
+      'This ChatGate is protected by a shared password. Your conversations stay private to this browser.',
     wrongAccessPassword: 'Wrong access password.',
     noAccount: 'No account yet?',
     createAccount: 'Create one',
@@ -72,9 +76,10 @@ export default {
     pendingTitle: 'Waiting for approval',
     pendingBody: 'Your account was created. An administrator must approve it before you can sign in.',
     setupTitle: 'Create the administrator account',
-    setupIntro: 'This is the first start of ChatGate. Choose the administrator\'s username and password.',
+    setupIntro: "This is the first start of ChatGate. Choose the administrator's username and password.",
     setupButton: 'Create administrator',
-    setupNoToken: 'Open the one-time setup link printed in the server log when ChatGate started (or run "chatgate user add NAME --admin").',
+    setupNoToken:
+      'Open the one-time setup link printed in the server log when ChatGate started (or run "chatgate user add NAME --admin").',
     passwordsDiffer: 'The passwords do not match.',
     required: 'Required',
     changePassword: 'Change password',
@@ -152,10 +157,13 @@ export default {
     deleteMessage: 'Delete message',
     deleteTitle: 'Delete message',
     deleteAnswerOnly: 'This answer will be deleted.',
-    deleteAnswerAndLater: 'This answer and the message below it will be deleted. | This answer and the {n} messages below it will be deleted.',
+    deleteAnswerAndLater:
+      'This answer and the message below it will be deleted. | This answer and the {n} messages below it will be deleted.',
     deleteQuestionOnly: 'This question will be deleted.',
-    deleteQuestionAnswers: 'This question and its answer will be deleted. | This question and its {n} answers will be deleted.',
-    deleteQuestionAndLater: 'This question and the {n} messages below it (its answers and everything after them) will be deleted.',
+    deleteQuestionAnswers:
+      'This question and its answer will be deleted. | This question and its {n} answers will be deleted.',
+    deleteQuestionAndLater:
+      'This question and the {n} messages below it (its answers and everything after them) will be deleted.',
     deleteCannotUndo: 'This cannot be undone.',
     messageDeleted: 'Message deleted',
     moreActions: 'More actions',
@@ -168,13 +176,13 @@ export default {
     systemPrompt: 'System prompt (role)',
     systemPromptPlaceholder: 'e.g. You are a helpful assistant. Answer concisely.',
     temperature: 'Temperature',
-    temperatureHint: 'Higher is more creative, lower more focused. Default: the model\'s own.',
+    temperatureHint: "Higher is more creative, lower more focused. Default: the model's own.",
     topP: 'Top P',
-    topPHint: 'Nucleus sampling. Default: the model\'s own.',
+    topPHint: "Nucleus sampling. Default: the model's own.",
     contextMessages: 'Context messages',
     contextMessagesHint: 'How many earlier messages are sent with each question (0 = none).',
     maxTokens: 'Max answer tokens',
-    maxTokensHint: 'Empty: no limit beyond the model\'s.',
+    maxTokensHint: "Empty: no limit beyond the model's.",
     useDefault: 'Use default',
     saved: 'Settings saved',
     resetDefaults: 'Reset to defaults',
@@ -242,7 +250,7 @@ export default {
     invalid_credentials: 'Wrong username or password.',
     registration_closed: 'Registration is closed. Ask an administrator for an account.',
     invite_invalid: 'This invite code is not valid.',
-    approval_pending: 'Your account is waiting for an administrator\'s approval.',
+    approval_pending: "Your account is waiting for an administrator's approval.",
     account_disabled: 'This account is disabled.',
     weak_password: 'This password is too weak.',
     username_taken: 'This username is taken.',
@@ -251,27 +259,32 @@ export default {
     upstream_error: 'The model provider returned an error.',
     upstream_timeout: 'The model provider did not answer in time.',
     upstream_rate_limited: 'The model provider is busy. Try again shortly.',
-    upstream_auth: 'The server\'s credentials for the model provider were rejected.',
-    storage_full: 'The server\'s storage is full.',
+    upstream_auth: "The server's credentials for the model provider were rejected.",
+    storage_full: "The server's storage is full.",
     internal_error: 'Something went wrong on the server.',
     network_error: 'Cannot reach the server. Check your connection.',
     stream_interrupted: 'The connection was lost.',
     unknown: 'Something went wrong.',
     retryAfter: 'Try again in {seconds} s.',
-    input_too_long: 'This message with its context is longer than you may send. Shorten it, or send fewer context messages (chat settings).',
+    input_too_long:
+      'This message with its context is longer than you may send. Shorten it, or send fewer context messages (chat settings).',
     model_not_allowed: 'You are not allowed to use this model. Choose another one in the chat settings.',
     gone: 'This link is no longer valid.',
     method_not_allowed: 'This action is not available here. Reload the page.',
-    context_too_long: 'This conversation is too long for the model. Start a new chat, shorten your message, or lower the number of context messages in the chat settings.',
-    upstream_resting: 'The model provider refused the server\'s credentials. They will be tried again automatically; the administrator has been told.',
+    context_too_long:
+      'This conversation is too long for the model. Start a new chat, shorten your message, or lower the number of context messages in the chat settings.',
+    upstream_resting:
+      "The model provider refused the server's credentials. They will be tried again automatically; the administrator has been told.",
     retryAt: 'Next try at {time} ({relative}).',
-    interrupted: 'The server stopped before this answer was finished; the text so far is kept. Continue or regenerate it.',
+    interrupted:
+      'The server stopped before this answer was finished; the text so far is kept. Continue or regenerate it.',
     imported_error: 'This answer had failed in the app it was imported from. Regenerate it.',
-    storage_unavailable: 'The server\'s database is busy or unavailable. Try again shortly.',
+    storage_unavailable: "The server's database is busy or unavailable. Try again shortly.",
     attachment_too_large: 'This file is too large to attach.',
     attachment_type: 'This kind of file cannot be attached. Attach an image, a PDF, a DOCX or a text file.',
     attachment_unreadable: 'This file cannot be read: it is empty, damaged or in a format that is not supported.',
-    storage_quota: 'Your storage for files is full. Delete conversations with files you no longer need, or ask an administrator.',
+    storage_quota:
+      'Your storage for files is full. Delete conversations with files you no longer need, or ask an administrator.',
     model_cannot_see: 'This model cannot see images. Choose a model that accepts images, or remove the images.',
   },
   nav: {
@@ -293,9 +306,11 @@ export default {
     max_input_tokens: 'Longest input (tokens)',
     allowed_models: 'Allowed models',
     exceeded: 'You have reached your limit: {name}, {limit}.',
-    exceededConcurrent: 'You already have {limit} answers being written at the same time, your limit. Wait for one to finish.',
+    exceededConcurrent:
+      'You already have {limit} answers being written at the same time, your limit. Wait for one to finish.',
     resetsAt: 'It resets at {time} ({relative}).',
-    inputTooLongLimit: 'This message with its context is longer than the {limit} tokens you may send. Shorten it, or send fewer context messages (chat settings).',
+    inputTooLongLimit:
+      'This message with its context is longer than the {limit} tokens you may send. Shorten it, or send fewer context messages (chat settings).',
   },
   account: {
     title: 'Account',
@@ -309,7 +324,8 @@ export default {
     allModels: 'All models',
     noModels: 'None',
     keysTitle: 'API keys',
-    keysHint: 'Use ChatGate from your own tools through its OpenAI-compatible API (/v1). A key acts as you, under your limits.',
+    keysHint:
+      'Use ChatGate from your own tools through its OpenAI-compatible API (/v1). A key acts as you, under your limits.',
     keyName: 'Key name',
     keyDefaultName: 'API key',
     createKey: 'Create key',
@@ -328,14 +344,16 @@ export default {
     neverUsed: 'never used',
     dataTitle: 'Your conversations',
     importTitle: 'Import',
-    importHint: 'A chatgpt-web export, ChatGPT\'s conversations.json or a ChatGate export. Everything in the file is imported, or nothing.',
+    importHint:
+      "A chatgpt-web export, ChatGPT's conversations.json or a ChatGate export. Everything in the file is imported, or nothing.",
     importFile: 'File to import',
     chooseFile: 'Choose a file…',
     uploading: 'Uploading… {percent}%',
     processing: 'Importing…',
     importReport: 'Import report',
     importDone: 'Imported {conversations} conversations with {messages} messages ({format}).',
-    importRepeatHint: 'Chats keep their original dates. Conversations you imported before are skipped, so importing the same file again adds nothing.',
+    importRepeatHint:
+      'Chats keep their original dates. Conversations you imported before are skipped, so importing the same file again adds nothing.',
     importOutcomes: 'Conversations in the file',
     outcome_imported: 'Imported',
     outcome_already_imported: 'Skipped: already imported',
@@ -352,7 +370,8 @@ export default {
     messagesCount: 'Messages: {count}',
     lastActive: 'last active {when}',
     nothingNew: 'Nothing new: every conversation in this file is already here.',
-    changedHint: 'To bring in the new version of a changed conversation, delete its copy here and import the file again.',
+    changedHint:
+      'To bring in the new version of a changed conversation, delete its copy here and import the file again.',
     showAllOutcomes: 'Show all ({count})',
     importFailed: 'Nothing was imported: {reason}',
     exportTitle: 'Export everything',
@@ -382,7 +401,7 @@ export default {
   },
   admin: {
     title: 'Admin console',
-    privacy: 'Administrators see accounts and usage here, never the content of anyone\'s conversations.',
+    privacy: "Administrators see accounts and usage here, never the content of anyone's conversations.",
     sections: 'Admin console sections',
     tabUsers: 'Users',
     tabInvites: 'Invites',
@@ -392,12 +411,14 @@ export default {
     tabAudit: 'Audit log',
     tabSelftest: 'Connection test',
     tabPrompts: 'Shared prompts',
-    promptsHint: 'Every user sees these prompts in their prompt library and under /, in their own language (English when a prompt has no text in it).',
+    promptsHint:
+      'Every user sees these prompts in their prompt library and under /, in their own language (English when a prompt has no text in it).',
     promptAdd: 'New shared prompt',
     promptEdit: 'Edit shared prompt',
     promptLanguage: 'Language',
     promptLanguages: 'Languages',
-    promptTranslationHint: 'Write a title and text for each language you want; languages left empty show the English text.',
+    promptTranslationHint:
+      'Write a title and text for each language you want; languages left empty show the English text.',
     promptSaved: 'Shared prompt saved',
     promptDeleted: 'Shared prompt deleted',
     promptDeleteConfirm: 'Delete the shared prompt “{name}” for everyone?',
@@ -424,15 +445,16 @@ export default {
     enabled: '{name} is enabled again',
     disable: 'Disable',
     disabled: '{name} is disabled and signed out everywhere',
-    disableConfirm: 'Disable {name}? They are signed out on every device at once and cannot sign in until you enable them again.',
+    disableConfirm:
+      'Disable {name}? They are signed out on every device at once and cannot sign in until you enable them again.',
     makeAdmin: 'Make administrator',
     makeUser: 'Make regular user',
     changeRole: 'Change role',
     roleConfirm: 'Make {name} a {role}? Changing the role signs them out on every device.',
-    roleChanged: '{name}\'s role changed; they were signed out everywhere',
+    roleChanged: "{name}'s role changed; they were signed out everywhere",
     resetPassword: 'Reset password',
     resetPasswordFor: 'New password for {name}',
-    passwordReset: '{name}\'s password was reset; they were signed out everywhere',
+    passwordReset: "{name}'s password was reset; they were signed out everywhere",
     endsSessions: 'This signs {name} out on every device.',
     signOutEverywhere: 'Sign out everywhere',
     signOutConfirm: 'Sign {name} out on every device? Their open pages return to the sign-in page.',
@@ -447,7 +469,8 @@ export default {
     modelsOnly: 'Only these',
     modelsPick: 'Choose models',
     quotaSaved: 'Quota saved',
-    invitesHint: 'An invite link lets people create an account (when registration is by invite). The link is shown once.',
+    invitesHint:
+      'An invite link lets people create an account (when registration is by invite). The link is shown once.',
     maxUses: 'Max uses',
     daysValid: 'Days valid',
     neverExpires: 'Never expires',
@@ -482,7 +505,8 @@ export default {
     announcementPlaceholder: 'e.g. Maintenance on Sunday from 10:00 to 11:00.',
     announcementHint: 'Shown at the top of the app to everyone, as plain text. Leave empty for none.',
     sharing: 'Share links',
-    sharingHint: 'Let people publish read-only links to their conversations. Turning it off makes every existing link stop working.',
+    sharingHint:
+      'Let people publish read-only links to their conversations. Turning it off makes every existing link stop working.',
     settingsSaved: 'Settings saved',
     refreshedEvery: 'Refreshed every {seconds} s',
     updatedAt: 'updated {time}',
@@ -505,7 +529,8 @@ export default {
     noUsableCredential: 'No usable credential for {provider}: people get an error until {time}.',
     noUsableCredentialNoTime: 'No usable credential for {provider}: people get an error until one works again.',
     upstreamNotice: 'Upstream status',
-    usageHint: 'Requests and tokens per UTC day, per user and per model. Stopped and failed answers count what they used.',
+    usageHint:
+      'Requests and tokens per UTC day, per user and per model. Stopped and failed answers count what they used.',
     period: 'Period',
     lastNDays: 'Last {n} days',
     from: 'From',
@@ -533,7 +558,8 @@ export default {
     detail: 'Detail',
     system: 'System',
     selftestTitle: 'Connection self-test',
-    selftestIntro: 'Checks that answers can type out live between the server and this browser. The server sends 20 small events 100 ms apart; if something on the way (a reverse proxy, a CDN) holds them back, they arrive in one lump and answers appear all at once.',
+    selftestIntro:
+      'Checks that answers can type out live between the server and this browser. The server sends 20 small events 100 ms apart; if something on the way (a reverse proxy, a CDN) holds them back, they arrive in one lump and answers appear all at once.',
     selftestRun: 'Run the test',
     selftestAgain: 'Run again',
     selftestProgress: 'Received {n} of {total} events…',
@@ -541,17 +567,22 @@ export default {
     verdict_buffered: 'Buffered',
     verdict_incomplete: 'Incomplete',
     verdictText_streaming: 'Events arrive one by one: answers type out live.',
-    verdictText_buffered: 'Events are held back and arrive in lumps: something between the server and this browser buffers the stream. See the fix below.',
+    verdictText_buffered:
+      'Events are held back and arrive in lumps: something between the server and this browser buffers the stream. See the fix below.',
     verdictText_incomplete: 'The stream ended before every event arrived. Check the connection and run the test again.',
-    selftestStats: '{received} of {expected} events; the server sent them over {server} ms, they arrived over {arrival} ms in {lumps} group(s).',
+    selftestStats:
+      '{received} of {expected} events; the server sent them over {server} ms, they arrived over {arrival} ms in {lumps} group(s).',
     selftestTimeline: 'When each event was sent and when it arrived',
     selftestSent: 'sent',
     selftestArrived: 'arrived',
     fixTitle: 'How to fix buffering',
-    fixIntro: 'Event streams must pass through unbuffered and uncompressed. ChatGate already sends the headers that ask for this (X-Accel-Buffering: no, Cache-Control: no-transform); a proxy configured to override them needs the settings below.',
-    fixNginx: 'In the location that proxies to ChatGate: proxy_buffering off (or keep ChatGate\'s X-Accel-Buffering header: do not list it in proxy_ignore_headers), and gzip off, since compression buffers event streams.',
+    fixIntro:
+      'Event streams must pass through unbuffered and uncompressed. ChatGate already sends the headers that ask for this (X-Accel-Buffering: no, Cache-Control: no-transform); a proxy configured to override them needs the settings below.',
+    fixNginx:
+      "In the location that proxies to ChatGate: proxy_buffering off (or keep ChatGate's X-Accel-Buffering header: do not list it in proxy_ignore_headers), and gzip off, since compression buffers event streams.",
     fixCaddy: 'In reverse_proxy: flush_interval -1. If you use encode, keep text/event-stream out of it.',
-    fixCdn: 'Cloudflare and other CDNs: do not cache /api/ (a Cache Rule with "Bypass cache"), turn off features that rewrite or compress responses for this host, and on CDNs that buffer responses (some load balancers and edge proxies), switch response buffering off for /api/. If it cannot be turned off, serve this host without the CDN (DNS only).',
+    fixCdn:
+      'Cloudflare and other CDNs: do not cache /api/ (a Cache Rule with "Bypass cache"), turn off features that rewrite or compress responses for this host, and on CDNs that buffer responses (some load balancers and edge proxies), switch response buffering off for /api/. If it cannot be turned off, serve this host without the CDN (DNS only).',
   },
   a11y: {
     skipToContent: 'Skip to content',
@@ -565,17 +596,21 @@ export default {
     banner: 'This ChatGate answers with a tiny offline demo model; answers will be poor.',
     adminLink: 'Connect a real AI service',
     howToTitle: 'Connect a real AI service',
-    howTo: 'Answers now come from the bundled demo model (SmolLM2, 135 million parameters), which runs offline and knows little. Add an upstream to chatgate.toml — a [[providers]] entry with its kind, base_url, models and an api_key, as below — or set OPENAI_API_KEY, then restart ChatGate. docs/configuration.md lists every kind: OpenAI and compatible services (DeepSeek, OpenRouter, Groq, Ollama, vLLM…), Azure OpenAI, Gemini, Mistral and Anthropic.',
+    howTo:
+      'Answers now come from the bundled demo model (SmolLM2, 135 million parameters), which runs offline and knows little. Add an upstream to chatgate.toml — a [[providers]] entry with its kind, base_url, models and an api_key, as below — or set OPENAI_API_KEY, then restart ChatGate. docs/configuration.md lists every kind: OpenAI and compatible services (DeepSeek, OpenRouter, Groq, Ollama, vLLM…), Azure OpenAI, Gemini, Mistral and Anthropic.',
   },
   connect: {
     title: 'Connect an AI service',
-    setupIntro: 'The administrator is ready. Now connect the AI service that will answer: paste its key, find its models, test one, save. You can add more later in Admin → Upstreams.',
+    setupIntro:
+      'The administrator is ready. Now connect the AI service that will answer: paste its key, find its models, test one, save. You can add more later in Admin → Upstreams.',
     service: 'Service',
     preset_custom: 'Any OpenAI-compatible URL',
     preset_chatgpt_web: 'ChatGPT access token through a reverse proxy',
-    note_azure: 'The base URL is your resource\'s endpoint; the models are your deployments\' names.',
-    note_ollama: '“localhost” is the machine ChatGate runs on. For Ollama on another computer, type its address, e.g. http://192.168.1.20:11434/v1.',
-    note_chatgpt_web: 'Whoever runs the reverse proxy sees your ChatGPT access token and every message. Use only a proxy you run or trust.',
+    note_azure: "The base URL is your resource's endpoint; the models are your deployments' names.",
+    note_ollama:
+      '“localhost” is the machine ChatGate runs on. For Ollama on another computer, type its address, e.g. http://192.168.1.20:11434/v1.',
+    note_chatgpt_web:
+      'Whoever runs the reverse proxy sees your ChatGPT access token and every message. Use only a proxy you run or trust.',
     baseUrl: 'Base URL',
     apiVersion: 'API version',
     apiKey: 'API key',
@@ -598,7 +633,8 @@ export default {
     nameTaken: 'The name “{name}” is taken; choose another under More options.',
   },
   upstreams: {
-    demoHint: 'Answers now come from the bundled offline demo model, which knows little. Connect a real AI service here: it works at once, without a restart.',
+    demoHint:
+      'Answers now come from the bundled offline demo model, which knows little. Connect a real AI service here: it works at once, without a restart.',
     orInFile: 'Or in the configuration file',
     fromFile: 'From the configuration file',
     fromFileHint: 'Set in the configuration file: change it there. Its models can be named, priced and hidden here.',
@@ -662,7 +698,8 @@ export default {
     conflictProvider: 'A provider named “{name}” exists already; choose another name.',
     conflictCredential: 'This provider has a key named “{name}” already; choose another name.',
     conflictModel: 'The model “{model}” is offered by {provider} already; turn it off there first.',
-    conflictOrigin: 'The keys were saved for this provider’s current address and are only ever sent there. To use another host, add a new provider (or remove the keys first).',
+    conflictOrigin:
+      'The keys were saved for this provider’s current address and are only ever sent there. To use another host, add a new provider (or remove the keys first).',
     conflictFromFile: 'This provider comes from the configuration file: change it there.',
   },
   passwordRules: {
@@ -706,7 +743,8 @@ export default {
     remove: 'Remove {name}',
     uploading: 'Uploading…',
     tooMany: 'At most {n} files per message.',
-    noVision: '{model} cannot see images. Choose a model that accepts images in the chat settings, or remove the images.',
+    noVision:
+      '{model} cannot see images. Choose a model that accepts images in the chat settings, or remove the images.',
     waitUploads: 'Wait until the files are uploaded.',
     needText: 'Write a question to send with the files.',
     dropHere: 'Drop files here to attach them',

@@ -3,9 +3,23 @@ import type { Messages } from './types'
 export default {
   app: { name: 'ChatGate', tagline: 'El ChatGPT privado de tu equipo' },
   common: {
-    cancel: 'Cancelar', save: 'Guardar', delete: 'Eliminar', rename: 'Cambiar nombre', close: 'Cerrar', retry: 'Reintentar',
-    loading: 'Cargando…', copy: 'Copiar', copied: 'Copiado', copyFailed: 'No se pudo copiar', edit: 'Editar', search: 'Buscar',
-    default: 'Predeterminado', reset: 'Restablecer', back: 'Volver', add: 'Añadir', more: 'Más',
+    cancel: 'Cancelar',
+    save: 'Guardar',
+    delete: 'Eliminar',
+    rename: 'Cambiar nombre',
+    close: 'Cerrar',
+    retry: 'Reintentar',
+    loading: 'Cargando…',
+    copy: 'Copiar',
+    copied: 'Copiado',
+    copyFailed: 'No se pudo copiar',
+    edit: 'Editar',
+    search: 'Buscar',
+    default: 'Predeterminado',
+    reset: 'Restablecer',
+    back: 'Volver',
+    add: 'Añadir',
+    more: 'Más',
     done: 'Hecho',
     refresh: 'Actualizar',
   },
@@ -16,10 +30,12 @@ export default {
     alsoSignOut: 'Has cerrado la sesión de ChatGate. Tu cuenta de la organización sigue abierta allí.',
     signOutThere: 'Cerrar sesión allí también',
     pendingTitle: 'Pendiente de aprobación',
-    pendingBody: 'Has iniciado sesión con la cuenta de tu organización, pero este servidor no la admite por sí solo. Se ha pedido a un administrador que la apruebe: vuelve a iniciar sesión cuando lo haga.',
+    pendingBody:
+      'Has iniciado sesión con la cuenta de tu organización, pero este servidor no la admite por sí solo. Se ha pedido a un administrador que la apruebe: vuelve a iniciar sesión cuando lo haga.',
     refusedTitle: 'Inicio de sesión rechazado',
     refusedLogged: 'Esto queda registrado para el administrador.',
-    reason_state: 'La respuesta no correspondía al inicio de sesión de este navegador (o ya se usó, o tardó demasiado). Empieza de nuevo.',
+    reason_state:
+      'La respuesta no correspondía al inicio de sesión de este navegador (o ya se usó, o tardó demasiado). Empieza de nuevo.',
     reason_code: 'El servicio de acceso rechazó el código (puede que ya se hubiera usado). Empieza de nuevo.',
     reason_audience: 'La respuesta iba dirigida a otra aplicación.',
     reason_expired: 'La respuesta ha caducado. Revisa el reloj del servidor y empieza de nuevo.',
@@ -31,9 +47,11 @@ export default {
     reason_unreachable: 'No se puede contactar con el servicio de acceso de la organización. Inténtalo más tarde.',
     reason_unknown_provider: 'Esta opción de acceso no existe (ya).',
     reason_disabled: 'Tu cuenta está desactivada.',
-    reason_rate_limited: 'Se han iniciado demasiados accesos desde esta dirección. Espera unos minutos y vuelve a intentarlo.',
+    reason_rate_limited:
+      'Se han iniciado demasiados accesos desde esta dirección. Espera unos minutos y vuelve a intentarlo.',
     linkTitle: 'Vincular tu cuenta',
-    linkBody: 'Existe una cuenta de ChatGate «{username}». Introduce su contraseña una vez y a partir de ahora {provider} te dará acceso a ella.',
+    linkBody:
+      'Existe una cuenta de ChatGate «{username}». Introduce su contraseña una vez y a partir de ahora {provider} te dará acceso a ella.',
     link: 'Vincular e iniciar sesión',
     separate: 'No es mía: crear una cuenta aparte',
     linkGone: 'Este inicio de sesión ya no está en espera. Empieza de nuevo.',
@@ -46,7 +64,8 @@ export default {
     confirmPassword: 'Confirmar contraseña',
     signIn: 'Iniciar sesión',
     sharedPasswordTitle: 'Introduce la contraseña de acceso',
-    sharedPasswordHint: 'Este ChatGate está protegido con una contraseña compartida. Tus conversaciones solo se ven en este navegador.',
+    sharedPasswordHint:
+      'Este ChatGate está protegido con una contraseña compartida. Tus conversaciones solo se ven en este navegador.',
     wrongAccessPassword: 'Contraseña de acceso incorrecta.',
     noAccount: '¿Aún no tienes cuenta?',
     createAccount: 'Crea una',
@@ -59,7 +78,8 @@ export default {
     setupTitle: 'Crea la cuenta de administrador',
     setupIntro: 'Es el primer arranque de ChatGate. Elige el nombre de usuario y la contraseña del administrador.',
     setupButton: 'Crear administrador',
-    setupNoToken: 'Abre el enlace de configuración de un solo uso que ChatGate mostró en el registro del servidor al arrancar (o ejecuta "chatgate user add NOMBRE --admin").',
+    setupNoToken:
+      'Abre el enlace de configuración de un solo uso que ChatGate mostró en el registro del servidor al arrancar (o ejecuta "chatgate user add NOMBRE --admin").',
     passwordsDiffer: 'Las contraseñas no coinciden.',
     required: 'Obligatorio',
     changePassword: 'Cambiar contraseña',
@@ -137,10 +157,13 @@ export default {
     deleteMessage: 'Eliminar mensaje',
     deleteTitle: 'Eliminar mensaje',
     deleteAnswerOnly: 'Se eliminará esta respuesta.',
-    deleteAnswerAndLater: 'Se eliminarán esta respuesta y el mensaje que hay debajo. | Se eliminarán esta respuesta y los {n} mensajes que hay debajo.',
+    deleteAnswerAndLater:
+      'Se eliminarán esta respuesta y el mensaje que hay debajo. | Se eliminarán esta respuesta y los {n} mensajes que hay debajo.',
     deleteQuestionOnly: 'Se eliminará esta pregunta.',
-    deleteQuestionAnswers: 'Se eliminarán esta pregunta y su respuesta. | Se eliminarán esta pregunta y sus {n} respuestas.',
-    deleteQuestionAndLater: 'Se eliminarán esta pregunta y los {n} mensajes que hay debajo (sus respuestas y todo lo que vino después).',
+    deleteQuestionAnswers:
+      'Se eliminarán esta pregunta y su respuesta. | Se eliminarán esta pregunta y sus {n} respuestas.',
+    deleteQuestionAndLater:
+      'Se eliminarán esta pregunta y los {n} mensajes que hay debajo (sus respuestas y todo lo que vino después).',
     deleteCannotUndo: 'No se puede deshacer.',
     messageDeleted: 'Mensaje eliminado',
     moreActions: 'Más acciones',
@@ -243,20 +266,26 @@ export default {
     stream_interrupted: 'Se perdió la conexión.',
     unknown: 'Algo salió mal.',
     retryAfter: 'Inténtalo de nuevo en {seconds} s.',
-    input_too_long: 'Este mensaje, con su contexto, es más largo de lo que puedes enviar. Acórtalo o envía menos mensajes de contexto (ajustes del chat).',
+    input_too_long:
+      'Este mensaje, con su contexto, es más largo de lo que puedes enviar. Acórtalo o envía menos mensajes de contexto (ajustes del chat).',
     model_not_allowed: 'No tienes permiso para usar este modelo. Elige otro en los ajustes del chat.',
     gone: 'Este enlace ya no es válido.',
     method_not_allowed: 'Esta acción no está disponible aquí. Recarga la página.',
-    context_too_long: 'Esta conversación es demasiado larga para el modelo. Empieza un chat nuevo, acorta tu mensaje o envía menos mensajes de contexto (ajustes del chat).',
-    upstream_resting: 'El proveedor del modelo rechazó las credenciales del servidor. Se volverán a probar automáticamente; el administrador ya está avisado.',
+    context_too_long:
+      'Esta conversación es demasiado larga para el modelo. Empieza un chat nuevo, acorta tu mensaje o envía menos mensajes de contexto (ajustes del chat).',
+    upstream_resting:
+      'El proveedor del modelo rechazó las credenciales del servidor. Se volverán a probar automáticamente; el administrador ya está avisado.',
     retryAt: 'Próximo intento a las {time} ({relative}).',
-    interrupted: 'El servidor se detuvo antes de terminar esta respuesta; se conserva el texto obtenido. Continúala o regénerala.',
+    interrupted:
+      'El servidor se detuvo antes de terminar esta respuesta; se conserva el texto obtenido. Continúala o regénerala.',
     imported_error: 'Esta respuesta ya había fallado en la aplicación de la que se importó. Regénerala.',
     storage_unavailable: 'La base de datos del servidor está ocupada o no disponible. Inténtalo en un momento.',
     attachment_too_large: 'Este archivo es demasiado grande para adjuntarlo.',
-    attachment_type: 'Este tipo de archivo no se puede adjuntar. Adjunta una imagen, un PDF, un DOCX o un archivo de texto.',
+    attachment_type:
+      'Este tipo de archivo no se puede adjuntar. Adjunta una imagen, un PDF, un DOCX o un archivo de texto.',
     attachment_unreadable: 'No se puede leer este archivo: está vacío, dañado o en un formato no admitido.',
-    storage_quota: 'Tu espacio para archivos está lleno. Elimina conversaciones con archivos que ya no necesites o pide ayuda a un administrador.',
+    storage_quota:
+      'Tu espacio para archivos está lleno. Elimina conversaciones con archivos que ya no necesites o pide ayuda a un administrador.',
     model_cannot_see: 'Este modelo no puede ver imágenes. Elige un modelo que acepte imágenes o quita las imágenes.',
   },
   nav: {
@@ -280,7 +309,8 @@ export default {
     exceeded: 'Has alcanzado tu límite: {name}, {limit}.',
     exceededConcurrent: 'Ya tienes {limit} respuestas escribiéndose a la vez, tu límite. Espera a que termine una.',
     resetsAt: 'Se restablece a las {time} ({relative}).',
-    inputTooLongLimit: 'Este mensaje, con su contexto, supera los {limit} tokens que puedes enviar. Acórtalo o envía menos mensajes de contexto (ajustes del chat).',
+    inputTooLongLimit:
+      'Este mensaje, con su contexto, supera los {limit} tokens que puedes enviar. Acórtalo o envía menos mensajes de contexto (ajustes del chat).',
   },
   account: {
     title: 'Cuenta',
@@ -294,7 +324,8 @@ export default {
     allModels: 'Todos los modelos',
     noModels: 'Ninguno',
     keysTitle: 'Claves de API',
-    keysHint: 'Usa ChatGate desde tus propias herramientas con su API compatible con OpenAI (/v1). Una clave actúa como tú, dentro de tus límites.',
+    keysHint:
+      'Usa ChatGate desde tus propias herramientas con su API compatible con OpenAI (/v1). Una clave actúa como tú, dentro de tus límites.',
     keyName: 'Nombre de la clave',
     keyDefaultName: 'Clave de API',
     createKey: 'Crear clave',
@@ -313,14 +344,16 @@ export default {
     neverUsed: 'nunca usada',
     dataTitle: 'Tus conversaciones',
     importTitle: 'Importar',
-    importHint: 'Una exportación de chatgpt-web, el conversations.json de ChatGPT o una exportación de ChatGate. Se importa todo el archivo o nada.',
+    importHint:
+      'Una exportación de chatgpt-web, el conversations.json de ChatGPT o una exportación de ChatGate. Se importa todo el archivo o nada.',
     importFile: 'Archivo para importar',
     chooseFile: 'Elegir un archivo…',
     uploading: 'Subiendo… {percent}%',
     processing: 'Importando…',
     importReport: 'Informe de la importación',
     importDone: 'Se importaron {conversations} conversaciones con {messages} mensajes ({format}).',
-    importRepeatHint: 'Las conversaciones conservan sus fechas originales. Las que ya importaste se omiten, así que importar el mismo archivo otra vez no añade nada.',
+    importRepeatHint:
+      'Las conversaciones conservan sus fechas originales. Las que ya importaste se omiten, así que importar el mismo archivo otra vez no añade nada.',
     importOutcomes: 'Conversaciones del archivo',
     outcome_imported: 'Importada',
     outcome_already_imported: 'Omitida: ya importada',
@@ -337,7 +370,8 @@ export default {
     messagesCount: 'Mensajes: {count}',
     lastActive: 'última actividad {when}',
     nothingNew: 'Nada nuevo: todas las conversaciones de este archivo ya están aquí.',
-    changedHint: 'Para traer la nueva versión de una conversación cambiada, elimina su copia aquí e importa el archivo de nuevo.',
+    changedHint:
+      'Para traer la nueva versión de una conversación cambiada, elimina su copia aquí e importa el archivo de nuevo.',
     showAllOutcomes: 'Mostrar todas ({count})',
     importFailed: 'No se importó nada: {reason}',
     exportTitle: 'Exportar todo',
@@ -377,12 +411,14 @@ export default {
     tabAudit: 'Registro de auditoría',
     tabSelftest: 'Prueba de conexión',
     tabPrompts: 'Prompts compartidos',
-    promptsHint: 'Todos los usuarios ven estos prompts en su biblioteca y con /, en su propio idioma (en inglés si no hay texto en el suyo).',
+    promptsHint:
+      'Todos los usuarios ven estos prompts en su biblioteca y con /, en su propio idioma (en inglés si no hay texto en el suyo).',
     promptAdd: 'Nuevo prompt compartido',
     promptEdit: 'Editar prompt compartido',
     promptLanguage: 'Idioma',
     promptLanguages: 'Idiomas',
-    promptTranslationHint: 'Escribe un título y un texto para cada idioma que quieras; los idiomas vacíos muestran el texto en inglés.',
+    promptTranslationHint:
+      'Escribe un título y un texto para cada idioma que quieras; los idiomas vacíos muestran el texto en inglés.',
     promptSaved: 'Prompt compartido guardado',
     promptDeleted: 'Prompt compartido eliminado',
     promptDeleteConfirm: '¿Eliminar el prompt compartido «{name}» para todos?',
@@ -409,18 +445,21 @@ export default {
     enabled: '{name} está activo de nuevo',
     disable: 'Desactivar',
     disabled: '{name} está desactivado y se cerraron todas sus sesiones',
-    disableConfirm: '¿Desactivar a {name}? Sus sesiones se cierran al instante en todos los dispositivos y no podrá entrar hasta que lo actives de nuevo.',
+    disableConfirm:
+      '¿Desactivar a {name}? Sus sesiones se cierran al instante en todos los dispositivos y no podrá entrar hasta que lo actives de nuevo.',
     makeAdmin: 'Hacer administrador',
     makeUser: 'Hacer usuario normal',
     changeRole: 'Cambiar rol',
-    roleConfirm: '¿Cambiar el rol de {name} a {role}? Al cambiar el rol se cierran sus sesiones en todos los dispositivos.',
+    roleConfirm:
+      '¿Cambiar el rol de {name} a {role}? Al cambiar el rol se cierran sus sesiones en todos los dispositivos.',
     roleChanged: 'Rol de {name} cambiado; se cerraron todas sus sesiones',
     resetPassword: 'Restablecer contraseña',
     resetPasswordFor: 'Nueva contraseña para {name}',
     passwordReset: 'Contraseña de {name} restablecida; se cerraron todas sus sesiones',
     endsSessions: 'Esto cierra las sesiones de {name} en todos los dispositivos.',
     signOutEverywhere: 'Cerrar sesión en todas partes',
-    signOutConfirm: '¿Cerrar las sesiones de {name} en todos los dispositivos? Sus páginas abiertas vuelven al inicio de sesión.',
+    signOutConfirm:
+      '¿Cerrar las sesiones de {name} en todos los dispositivos? Sus páginas abiertas vuelven al inicio de sesión.',
     signedOut: 'Se cerraron todas las sesiones de {name}',
     editQuota: 'Editar cuota',
     quotaDefault: 'Predeterminada',
@@ -432,7 +471,8 @@ export default {
     modelsOnly: 'Solo estos',
     modelsPick: 'Elegir modelos',
     quotaSaved: 'Cuota guardada',
-    invitesHint: 'Un enlace de invitación permite crear una cuenta (si el registro es por invitación). El enlace se muestra una vez.',
+    invitesHint:
+      'Un enlace de invitación permite crear una cuenta (si el registro es por invitación). El enlace se muestra una vez.',
     maxUses: 'Usos máximos',
     daysValid: 'Días de validez',
     neverExpires: 'No caduca',
@@ -465,9 +505,11 @@ export default {
     defaultModelHint: 'Lo usan los chats nuevos que no eligen modelo.',
     announcement: 'Banner de aviso',
     announcementPlaceholder: 'p. ej., Mantenimiento el domingo de 10:00 a 11:00.',
-    announcementHint: 'Se muestra a todos en la parte superior de la app, como texto sin formato. Déjalo vacío para no mostrar nada.',
+    announcementHint:
+      'Se muestra a todos en la parte superior de la app, como texto sin formato. Déjalo vacío para no mostrar nada.',
     sharing: 'Enlaces compartidos',
-    sharingHint: 'Permite publicar enlaces de solo lectura a las conversaciones. Si lo desactivas, todos los enlaces existentes dejan de funcionar.',
+    sharingHint:
+      'Permite publicar enlaces de solo lectura a las conversaciones. Si lo desactivas, todos los enlaces existentes dejan de funcionar.',
     settingsSaved: 'Ajustes guardados',
     refreshedEvery: 'Se actualiza cada {seconds} s',
     updatedAt: 'actualizado a las {time}',
@@ -488,9 +530,11 @@ export default {
     tryNowFor: 'Probar ahora: {name}',
     triedNow: '{name} vuelve a usarse',
     noUsableCredential: 'Ninguna credencial utilizable para {provider}: los usuarios reciben un error hasta {time}.',
-    noUsableCredentialNoTime: 'Ninguna credencial utilizable para {provider}: los usuarios reciben un error hasta que alguna vuelva a funcionar.',
+    noUsableCredentialNoTime:
+      'Ninguna credencial utilizable para {provider}: los usuarios reciben un error hasta que alguna vuelva a funcionar.',
     upstreamNotice: 'Estado de los proveedores',
-    usageHint: 'Solicitudes y tokens por día (UTC), por usuario y por modelo. Las respuestas detenidas y fallidas cuentan lo que consumieron.',
+    usageHint:
+      'Solicitudes y tokens por día (UTC), por usuario y por modelo. Las respuestas detenidas y fallidas cuentan lo que consumieron.',
     period: 'Periodo',
     lastNDays: 'Últimos {n} días',
     from: 'Desde',
@@ -518,7 +562,8 @@ export default {
     detail: 'Detalle',
     system: 'Sistema',
     selftestTitle: 'Autoprueba de conexión',
-    selftestIntro: 'Comprueba que las respuestas se escriben en directo entre el servidor y este navegador. El servidor envía 20 eventos pequeños cada 100 ms; si algo en el camino (un proxy inverso, una CDN) los retiene, llegan de golpe y las respuestas aparecen de una vez.',
+    selftestIntro:
+      'Comprueba que las respuestas se escriben en directo entre el servidor y este navegador. El servidor envía 20 eventos pequeños cada 100 ms; si algo en el camino (un proxy inverso, una CDN) los retiene, llegan de golpe y las respuestas aparecen de una vez.',
     selftestRun: 'Ejecutar la prueba',
     selftestAgain: 'Repetir',
     selftestProgress: 'Recibidos {n} de {total} eventos…',
@@ -526,17 +571,23 @@ export default {
     verdict_buffered: 'Con búfer',
     verdict_incomplete: 'Incompleta',
     verdictText_streaming: 'Los eventos llegan uno a uno: las respuestas se escriben en directo.',
-    verdictText_buffered: 'Los eventos se retienen y llegan en bloques: algo entre el servidor y este navegador almacena el flujo en búfer. Mira la solución más abajo.',
-    verdictText_incomplete: 'El flujo terminó antes de que llegaran todos los eventos. Comprueba la conexión y repite la prueba.',
-    selftestStats: '{received} de {expected} eventos; el servidor los envió en {server} ms y llegaron en {arrival} ms, en {lumps} grupo(s).',
+    verdictText_buffered:
+      'Los eventos se retienen y llegan en bloques: algo entre el servidor y este navegador almacena el flujo en búfer. Mira la solución más abajo.',
+    verdictText_incomplete:
+      'El flujo terminó antes de que llegaran todos los eventos. Comprueba la conexión y repite la prueba.',
+    selftestStats:
+      '{received} de {expected} eventos; el servidor los envió en {server} ms y llegaron en {arrival} ms, en {lumps} grupo(s).',
     selftestTimeline: 'Cuándo se envió y cuándo llegó cada evento',
     selftestSent: 'enviado',
     selftestArrived: 'llegado',
     fixTitle: 'Cómo evitar el búfer',
-    fixIntro: 'Los flujos de eventos deben pasar sin búfer y sin comprimir. ChatGate ya envía las cabeceras que lo piden (X-Accel-Buffering: no, Cache-Control: no-transform); un proxy configurado para ignorarlas necesita los ajustes siguientes.',
-    fixNginx: 'En el location que redirige a ChatGate: proxy_buffering off (o respeta la cabecera X-Accel-Buffering de ChatGate: no la pongas en proxy_ignore_headers) y gzip off, porque la compresión retiene los flujos de eventos.',
+    fixIntro:
+      'Los flujos de eventos deben pasar sin búfer y sin comprimir. ChatGate ya envía las cabeceras que lo piden (X-Accel-Buffering: no, Cache-Control: no-transform); un proxy configurado para ignorarlas necesita los ajustes siguientes.',
+    fixNginx:
+      'En el location que redirige a ChatGate: proxy_buffering off (o respeta la cabecera X-Accel-Buffering de ChatGate: no la pongas en proxy_ignore_headers) y gzip off, porque la compresión retiene los flujos de eventos.',
     fixCaddy: 'En reverse_proxy: flush_interval -1. Si usas encode, excluye text/event-stream.',
-    fixCdn: 'Cloudflare y otras CDN: no almacenes /api/ en caché (una regla de caché con «Omitir caché»), desactiva las funciones que reescriben o comprimen respuestas para este host y, en las CDN que almacenan respuestas en búfer (algunos balanceadores y proxies perimetrales), desactiva el búfer para /api/. Si no se puede, sirve este host sin la CDN (solo DNS).',
+    fixCdn:
+      'Cloudflare y otras CDN: no almacenes /api/ en caché (una regla de caché con «Omitir caché»), desactiva las funciones que reescriben o comprimen respuestas para este host y, en las CDN que almacenan respuestas en búfer (algunos balanceadores y proxies perimetrales), desactiva el búfer para /api/. Si no se puede, sirve este host sin la CDN (solo DNS).',
   },
   a11y: {
     skipToContent: 'Saltar al contenido',
@@ -547,20 +598,26 @@ export default {
   },
   demo: {
     label: 'Modelo de demostración',
-    banner: 'Este ChatGate responde con un modelo de demostración diminuto y sin conexión; las respuestas serán pobres.',
+    banner:
+      'Este ChatGate responde con un modelo de demostración diminuto y sin conexión; las respuestas serán pobres.',
     adminLink: 'Conectar un servicio de IA real',
     howToTitle: 'Conectar un servicio de IA real',
-    howTo: 'Ahora responde el modelo de demostración incluido (SmolLM2, 135 millones de parámetros), que funciona sin conexión y sabe poco. Añade un proveedor en chatgate.toml —una entrada [[providers]] con kind, base_url, models y una api_key, como abajo— o define OPENAI_API_KEY, y reinicia ChatGate. docs/configuration.md enumera todos los tipos: OpenAI y servicios compatibles (DeepSeek, OpenRouter, Groq, Ollama, vLLM…), Azure OpenAI, Gemini, Mistral y Anthropic.',
+    howTo:
+      'Ahora responde el modelo de demostración incluido (SmolLM2, 135 millones de parámetros), que funciona sin conexión y sabe poco. Añade un proveedor en chatgate.toml —una entrada [[providers]] con kind, base_url, models y una api_key, como abajo— o define OPENAI_API_KEY, y reinicia ChatGate. docs/configuration.md enumera todos los tipos: OpenAI y servicios compatibles (DeepSeek, OpenRouter, Groq, Ollama, vLLM…), Azure OpenAI, Gemini, Mistral y Anthropic.',
   },
   connect: {
     title: 'Conectar un servicio de IA',
-    setupIntro: 'El administrador está listo. Ahora conecta el servicio de IA que responderá: pega su clave, busca sus modelos, prueba uno y guarda. Puedes añadir más después en Consola de administración → Proveedores.',
+    setupIntro:
+      'El administrador está listo. Ahora conecta el servicio de IA que responderá: pega su clave, busca sus modelos, prueba uno y guarda. Puedes añadir más después en Consola de administración → Proveedores.',
     service: 'Servicio',
     preset_custom: 'Cualquier URL compatible con OpenAI',
     preset_chatgpt_web: 'Token de acceso de ChatGPT a través de un proxy inverso',
-    note_azure: 'La URL base es el punto de conexión de tu recurso; los modelos son los nombres de tus implementaciones.',
-    note_ollama: '«localhost» es la máquina donde se ejecuta ChatGate. Para un Ollama en otro equipo, escribe su dirección, p. ej. http://192.168.1.20:11434/v1.',
-    note_chatgpt_web: 'Quien gestiona el proxy inverso ve tu token de acceso de ChatGPT y cada mensaje. Usa solo un proxy que gestiones tú o en el que confíes.',
+    note_azure:
+      'La URL base es el punto de conexión de tu recurso; los modelos son los nombres de tus implementaciones.',
+    note_ollama:
+      '«localhost» es la máquina donde se ejecuta ChatGate. Para un Ollama en otro equipo, escribe su dirección, p. ej. http://192.168.1.20:11434/v1.',
+    note_chatgpt_web:
+      'Quien gestiona el proxy inverso ve tu token de acceso de ChatGPT y cada mensaje. Usa solo un proxy que gestiones tú o en el que confíes.',
     baseUrl: 'URL base',
     apiVersion: 'Versión de la API',
     apiKey: 'Clave de API',
@@ -583,10 +640,12 @@ export default {
     nameTaken: 'El nombre «{name}» ya está en uso; elige otro en Más opciones.',
   },
   upstreams: {
-    demoHint: 'Ahora responde el modelo de demostración sin conexión incluido, que sabe poco. Conecta aquí un servicio de IA real: funciona al instante, sin reiniciar.',
+    demoHint:
+      'Ahora responde el modelo de demostración sin conexión incluido, que sabe poco. Conecta aquí un servicio de IA real: funciona al instante, sin reiniciar.',
     orInFile: 'O en el archivo de configuración',
     fromFile: 'Del archivo de configuración',
-    fromFileHint: 'Definido en el archivo de configuración: cámbialo allí. Aquí puedes dar nombre, precio o ocultar sus modelos.',
+    fromFileHint:
+      'Definido en el archivo de configuración: cámbialo allí. Aquí puedes dar nombre, precio o ocultar sus modelos.',
     disabled: 'Desactivado',
     enabled: 'Activado',
     enableProvider: 'Usar {name}',
@@ -602,7 +661,8 @@ export default {
     editProvider: 'Editar {name}',
     providerSaved: '{name} guardado',
     removeProvider: 'Quitar el proveedor',
-    removeProviderConfirm: '¿Quitar {name} con sus claves y ajustes de modelos? Las respuestas que se están escribiendo terminan antes.',
+    removeProviderConfirm:
+      '¿Quitar {name} con sus claves y ajustes de modelos? Las respuestas que se están escribiendo terminan antes.',
     providerRemoved: '{name} quitado',
     key: 'Clave',
     noKey: 'Sin clave',
@@ -618,7 +678,8 @@ export default {
     tokensPerMinute: 'Tokens por minuto',
     credentialSaved: 'Clave {name} guardada',
     removeCredential: 'Quitar la clave',
-    removeCredentialConfirm: '¿Quitar la clave {name} de {provider}? Las respuestas que se escriben con ella terminan antes.',
+    removeCredentialConfirm:
+      '¿Quitar la clave {name} de {provider}? Las respuestas que se escriben con ella terminan antes.',
     credentialRemoved: 'Clave {name} quitada',
     noModels: 'Aún no hay modelos: búscalos o escribe uno al conectar.',
     findModelsFor: 'Buscar modelos: {name}',
@@ -647,7 +708,8 @@ export default {
     conflictProvider: 'Ya existe un proveedor llamado «{name}»; elige otro nombre.',
     conflictCredential: 'Este proveedor ya tiene una clave llamada «{name}»; elige otro nombre.',
     conflictModel: 'El modelo «{model}» ya lo ofrece {provider}; desactívalo allí primero.',
-    conflictOrigin: 'Las claves se guardaron para la dirección actual de este proveedor y solo se envían allí. Para usar otro host, añade un proveedor nuevo (o quita antes las claves).',
+    conflictOrigin:
+      'Las claves se guardaron para la dirección actual de este proveedor y solo se envían allí. Para usar otro host, añade un proveedor nuevo (o quita antes las claves).',
     conflictFromFile: 'Este proveedor viene del archivo de configuración: cámbialo allí.',
   },
   passwordRules: {
@@ -691,7 +753,8 @@ export default {
     remove: 'Quitar {name}',
     uploading: 'Subiendo…',
     tooMany: 'Como máximo {n} archivos por mensaje.',
-    noVision: '{model} no puede ver imágenes. Elige en los ajustes del chat un modelo que acepte imágenes o quita las imágenes.',
+    noVision:
+      '{model} no puede ver imágenes. Elige en los ajustes del chat un modelo que acepte imágenes o quita las imágenes.',
     waitUploads: 'Espera a que terminen de subirse los archivos.',
     needText: 'Escribe una pregunta para enviar con los archivos.',
     dropHere: 'Suelta los archivos aquí para adjuntarlos',

@@ -3,9 +3,23 @@ import type { Messages } from './types'
 export default {
   app: { name: 'ChatGate', tagline: 'Le ChatGPT privé de votre équipe' },
   common: {
-    cancel: 'Annuler', save: 'Enregistrer', delete: 'Supprimer', rename: 'Renommer', close: 'Fermer', retry: 'Réessayer',
-    loading: 'Chargement…', copy: 'Copier', copied: 'Copié', copyFailed: 'Impossible de copier', edit: 'Modifier',
-    search: 'Rechercher', default: 'Par défaut', reset: 'Réinitialiser', back: 'Retour', add: 'Ajouter', more: 'Plus',
+    cancel: 'Annuler',
+    save: 'Enregistrer',
+    delete: 'Supprimer',
+    rename: 'Renommer',
+    close: 'Fermer',
+    retry: 'Réessayer',
+    loading: 'Chargement…',
+    copy: 'Copier',
+    copied: 'Copié',
+    copyFailed: 'Impossible de copier',
+    edit: 'Modifier',
+    search: 'Rechercher',
+    default: 'Par défaut',
+    reset: 'Réinitialiser',
+    back: 'Retour',
+    add: 'Ajouter',
+    more: 'Plus',
     done: 'Terminé',
     refresh: 'Actualiser',
   },
@@ -16,10 +30,12 @@ export default {
     alsoSignOut: 'Vous êtes déconnecté de ChatGate. Votre compte d’organisation y est encore connecté.',
     signOutThere: 'S’y déconnecter aussi',
     pendingTitle: 'En attente d’approbation',
-    pendingBody: 'Vous vous êtes connecté avec le compte de votre organisation, mais ce serveur ne l’admet pas de lui-même. Un administrateur a été sollicité : reconnectez-vous une fois qu’il l’aura approuvé.',
+    pendingBody:
+      'Vous vous êtes connecté avec le compte de votre organisation, mais ce serveur ne l’admet pas de lui-même. Un administrateur a été sollicité : reconnectez-vous une fois qu’il l’aura approuvé.',
     refusedTitle: 'Connexion refusée',
     refusedLogged: 'Cet événement est consigné pour l’administrateur.',
-    reason_state: 'La réponse n’appartenait pas à la connexion de ce navigateur (ou a déjà servi, ou est arrivée trop tard). Recommencez.',
+    reason_state:
+      'La réponse n’appartenait pas à la connexion de ce navigateur (ou a déjà servi, ou est arrivée trop tard). Recommencez.',
     reason_code: 'Le service de connexion a refusé le code (il a peut-être déjà servi). Recommencez.',
     reason_audience: 'La réponse était destinée à une autre application.',
     reason_expired: 'La réponse a expiré. Vérifiez l’horloge du serveur, puis recommencez.',
@@ -31,9 +47,11 @@ export default {
     reason_unreachable: 'Le service de connexion de l’organisation est injoignable. Réessayez plus tard.',
     reason_unknown_provider: 'Cette option de connexion n’existe pas (ou plus).',
     reason_disabled: 'Votre compte est désactivé.',
-    reason_rate_limited: 'Trop de connexions ont été lancées depuis cette adresse. Attendez quelques minutes, puis réessayez.',
+    reason_rate_limited:
+      'Trop de connexions ont été lancées depuis cette adresse. Attendez quelques minutes, puis réessayez.',
     linkTitle: 'Lier votre compte',
-    linkBody: 'Il existe un compte ChatGate « {username} ». Saisissez son mot de passe une fois : {provider} vous y connectera désormais.',
+    linkBody:
+      'Il existe un compte ChatGate « {username} ». Saisissez son mot de passe une fois : {provider} vous y connectera désormais.',
     link: 'Lier et se connecter',
     separate: 'Ce n’est pas le mien : créer un compte séparé',
     linkGone: 'Cette connexion n’est plus en attente. Recommencez.',
@@ -46,7 +64,8 @@ export default {
     confirmPassword: 'Confirmer le mot de passe',
     signIn: 'Se connecter',
     sharedPasswordTitle: 'Saisissez le mot de passe d’accès',
-    sharedPasswordHint: 'Ce ChatGate est protégé par un mot de passe partagé. Vos conversations restent propres à ce navigateur.',
+    sharedPasswordHint:
+      'Ce ChatGate est protégé par un mot de passe partagé. Vos conversations restent propres à ce navigateur.',
     wrongAccessPassword: 'Mot de passe d’accès incorrect.',
     noAccount: 'Pas encore de compte ?',
     createAccount: 'En créer un',
@@ -59,7 +78,8 @@ export default {
     setupTitle: 'Créer le compte administrateur',
     setupIntro: 'C’est le premier démarrage de ChatGate. Choisissez le nom et le mot de passe de l’administrateur.',
     setupButton: 'Créer l’administrateur',
-    setupNoToken: 'Ouvrez le lien de configuration à usage unique affiché dans le journal du serveur au démarrage de ChatGate (ou lancez "chatgate user add NOM --admin").',
+    setupNoToken:
+      'Ouvrez le lien de configuration à usage unique affiché dans le journal du serveur au démarrage de ChatGate (ou lancez "chatgate user add NOM --admin").',
     passwordsDiffer: 'Les mots de passe ne correspondent pas.',
     required: 'Obligatoire',
     changePassword: 'Changer le mot de passe',
@@ -137,10 +157,13 @@ export default {
     deleteMessage: 'Supprimer le message',
     deleteTitle: 'Supprimer le message',
     deleteAnswerOnly: 'Cette réponse sera supprimée.',
-    deleteAnswerAndLater: 'Cette réponse et le message en dessous seront supprimés. | Cette réponse et les {n} messages en dessous seront supprimés.',
+    deleteAnswerAndLater:
+      'Cette réponse et le message en dessous seront supprimés. | Cette réponse et les {n} messages en dessous seront supprimés.',
     deleteQuestionOnly: 'Cette question sera supprimée.',
-    deleteQuestionAnswers: 'Cette question et sa réponse seront supprimées. | Cette question et ses {n} réponses seront supprimées.',
-    deleteQuestionAndLater: 'Cette question et les {n} messages en dessous (ses réponses et tout ce qui a suivi) seront supprimés.',
+    deleteQuestionAnswers:
+      'Cette question et sa réponse seront supprimées. | Cette question et ses {n} réponses seront supprimées.',
+    deleteQuestionAndLater:
+      'Cette question et les {n} messages en dessous (ses réponses et tout ce qui a suivi) seront supprimés.',
     deleteCannotUndo: 'Cette action est irréversible.',
     messageDeleted: 'Message supprimé',
     moreActions: 'Plus d’actions',
@@ -243,21 +266,29 @@ export default {
     stream_interrupted: 'La connexion a été perdue.',
     unknown: 'Une erreur s’est produite.',
     retryAfter: 'Réessayez dans {seconds} s.',
-    input_too_long: 'Ce message, avec son contexte, dépasse ce que vous pouvez envoyer. Raccourcissez-le ou envoyez moins de messages de contexte (réglages de la discussion).',
-    model_not_allowed: 'Vous n’êtes pas autorisé à utiliser ce modèle. Choisissez-en un autre dans les réglages de la discussion.',
+    input_too_long:
+      'Ce message, avec son contexte, dépasse ce que vous pouvez envoyer. Raccourcissez-le ou envoyez moins de messages de contexte (réglages de la discussion).',
+    model_not_allowed:
+      'Vous n’êtes pas autorisé à utiliser ce modèle. Choisissez-en un autre dans les réglages de la discussion.',
     gone: 'Ce lien n’est plus valide.',
     method_not_allowed: 'Cette action n’est pas disponible ici. Rechargez la page.',
-    context_too_long: 'Cette discussion est trop longue pour le modèle. Commencez une nouvelle discussion, raccourcissez votre message ou envoyez moins de messages de contexte (réglages de la discussion).',
-    upstream_resting: 'Le fournisseur du modèle a refusé les identifiants du serveur. Ils seront réessayés automatiquement ; l’administrateur a été prévenu.',
+    context_too_long:
+      'Cette discussion est trop longue pour le modèle. Commencez une nouvelle discussion, raccourcissez votre message ou envoyez moins de messages de contexte (réglages de la discussion).',
+    upstream_resting:
+      'Le fournisseur du modèle a refusé les identifiants du serveur. Ils seront réessayés automatiquement ; l’administrateur a été prévenu.',
     retryAt: 'Prochain essai à {time} ({relative}).',
-    interrupted: 'Le serveur s’est arrêté avant la fin de cette réponse ; le texte déjà écrit est conservé. Continuez-la ou régénérez-la.',
+    interrupted:
+      'Le serveur s’est arrêté avant la fin de cette réponse ; le texte déjà écrit est conservé. Continuez-la ou régénérez-la.',
     imported_error: 'Cette réponse avait déjà échoué dans l’application d’où elle a été importée. Régénérez-la.',
     storage_unavailable: 'La base de données du serveur est occupée ou indisponible. Réessayez dans un instant.',
     attachment_too_large: 'Ce fichier est trop volumineux pour être joint.',
-    attachment_type: 'Ce type de fichier ne peut pas être joint. Joignez une image, un PDF, un DOCX ou un fichier texte.',
+    attachment_type:
+      'Ce type de fichier ne peut pas être joint. Joignez une image, un PDF, un DOCX ou un fichier texte.',
     attachment_unreadable: 'Ce fichier est illisible : il est vide, endommagé ou dans un format non pris en charge.',
-    storage_quota: 'Votre espace pour les fichiers est plein. Supprimez les discussions contenant des fichiers dont vous n’avez plus besoin, ou demandez à un administrateur.',
-    model_cannot_see: 'Ce modèle ne peut pas voir les images. Choisissez un modèle qui accepte les images, ou retirez les images.',
+    storage_quota:
+      'Votre espace pour les fichiers est plein. Supprimez les discussions contenant des fichiers dont vous n’avez plus besoin, ou demandez à un administrateur.',
+    model_cannot_see:
+      'Ce modèle ne peut pas voir les images. Choisissez un modèle qui accepte les images, ou retirez les images.',
   },
   nav: {
     admin: 'Console d’administration',
@@ -278,9 +309,11 @@ export default {
     max_input_tokens: 'Entrée la plus longue (jetons)',
     allowed_models: 'Modèles autorisés',
     exceeded: 'Vous avez atteint votre limite : {name}, {limit}.',
-    exceededConcurrent: 'Vous avez déjà {limit} réponses en cours d’écriture, votre limite. Attendez qu’une se termine.',
+    exceededConcurrent:
+      'Vous avez déjà {limit} réponses en cours d’écriture, votre limite. Attendez qu’une se termine.',
     resetsAt: 'Elle se réinitialise à {time} ({relative}).',
-    inputTooLongLimit: 'Ce message, avec son contexte, dépasse les {limit} jetons que vous pouvez envoyer. Raccourcissez-le ou envoyez moins de messages de contexte (réglages de la discussion).',
+    inputTooLongLimit:
+      'Ce message, avec son contexte, dépasse les {limit} jetons que vous pouvez envoyer. Raccourcissez-le ou envoyez moins de messages de contexte (réglages de la discussion).',
   },
   account: {
     title: 'Compte',
@@ -294,7 +327,8 @@ export default {
     allModels: 'Tous les modèles',
     noModels: 'Aucun',
     keysTitle: 'Clés d’API',
-    keysHint: 'Utilisez ChatGate depuis vos propres outils via son API compatible OpenAI (/v1). Une clé agit en votre nom, dans vos limites.',
+    keysHint:
+      'Utilisez ChatGate depuis vos propres outils via son API compatible OpenAI (/v1). Une clé agit en votre nom, dans vos limites.',
     keyName: 'Nom de la clé',
     keyDefaultName: 'Clé d’API',
     createKey: 'Créer une clé',
@@ -313,14 +347,16 @@ export default {
     neverUsed: 'jamais utilisée',
     dataTitle: 'Vos conversations',
     importTitle: 'Importer',
-    importHint: 'Un export de chatgpt-web, le conversations.json de ChatGPT ou un export de ChatGate. Tout le fichier est importé, ou rien.',
+    importHint:
+      'Un export de chatgpt-web, le conversations.json de ChatGPT ou un export de ChatGate. Tout le fichier est importé, ou rien.',
     importFile: 'Fichier à importer',
     chooseFile: 'Choisir un fichier…',
     uploading: 'Envoi… {percent} %',
     processing: 'Importation…',
     importReport: 'Rapport d’importation',
     importDone: '{conversations} conversations importées, avec {messages} messages ({format}).',
-    importRepeatHint: 'Les conversations gardent leurs dates d’origine. Celles que vous avez déjà importées sont ignorées : importer à nouveau le même fichier n’ajoute rien.',
+    importRepeatHint:
+      'Les conversations gardent leurs dates d’origine. Celles que vous avez déjà importées sont ignorées : importer à nouveau le même fichier n’ajoute rien.',
     importOutcomes: 'Conversations du fichier',
     outcome_imported: 'Importée',
     outcome_already_imported: 'Ignorée : déjà importée',
@@ -337,11 +373,13 @@ export default {
     messagesCount: 'Messages : {count}',
     lastActive: 'dernière activité {when}',
     nothingNew: 'Rien de nouveau : toutes les conversations de ce fichier sont déjà là.',
-    changedHint: 'Pour récupérer la nouvelle version d’une conversation modifiée, supprimez sa copie ici et importez à nouveau le fichier.',
+    changedHint:
+      'Pour récupérer la nouvelle version d’une conversation modifiée, supprimez sa copie ici et importez à nouveau le fichier.',
     showAllOutcomes: 'Tout afficher ({count})',
     importFailed: 'Rien n’a été importé : {reason}',
     exportTitle: 'Tout exporter',
-    exportHint: 'Téléchargez toutes vos conversations. Le JSON conserve chaque branche et chaque réglage, et peut être réimporté.',
+    exportHint:
+      'Téléchargez toutes vos conversations. Le JSON conserve chaque branche et chaque réglage, et peut être réimporté.',
     formatJson: 'JSON',
     formatMarkdown: 'Markdown',
     formatHtml: 'Page HTML',
@@ -367,7 +405,8 @@ export default {
   },
   admin: {
     title: 'Console d’administration',
-    privacy: 'Les administrateurs voient ici les comptes et l’utilisation, jamais le contenu des conversations de quiconque.',
+    privacy:
+      'Les administrateurs voient ici les comptes et l’utilisation, jamais le contenu des conversations de quiconque.',
     sections: 'Sections de la console d’administration',
     tabUsers: 'Utilisateurs',
     tabInvites: 'Invitations',
@@ -377,12 +416,14 @@ export default {
     tabAudit: 'Journal d’audit',
     tabSelftest: 'Test de connexion',
     tabPrompts: 'Prompts partagés',
-    promptsHint: 'Tous les utilisateurs voient ces prompts dans leur bibliothèque et avec /, dans leur langue (en anglais s’il n’y a pas de texte dans la leur).',
+    promptsHint:
+      'Tous les utilisateurs voient ces prompts dans leur bibliothèque et avec /, dans leur langue (en anglais s’il n’y a pas de texte dans la leur).',
     promptAdd: 'Nouveau prompt partagé',
     promptEdit: 'Modifier le prompt partagé',
     promptLanguage: 'Langue',
     promptLanguages: 'Langues',
-    promptTranslationHint: 'Écrivez un titre et un texte pour chaque langue voulue ; les langues laissées vides affichent le texte anglais.',
+    promptTranslationHint:
+      'Écrivez un titre et un texte pour chaque langue voulue ; les langues laissées vides affichent le texte anglais.',
     promptSaved: 'Prompt partagé enregistré',
     promptDeleted: 'Prompt partagé supprimé',
     promptDeleteConfirm: 'Supprimer le prompt partagé « {name} » pour tout le monde ?',
@@ -409,7 +450,8 @@ export default {
     enabled: '{name} est de nouveau actif',
     disable: 'Désactiver',
     disabled: '{name} est désactivé et déconnecté partout',
-    disableConfirm: 'Désactiver {name} ? Ses sessions prennent fin aussitôt sur tous ses appareils et il ne pourra plus se connecter tant que vous ne l’aurez pas réactivé.',
+    disableConfirm:
+      'Désactiver {name} ? Ses sessions prennent fin aussitôt sur tous ses appareils et il ne pourra plus se connecter tant que vous ne l’aurez pas réactivé.',
     makeAdmin: 'Nommer administrateur',
     makeUser: 'Repasser en utilisateur',
     changeRole: 'Changer de rôle',
@@ -426,13 +468,15 @@ export default {
     quotaDefault: 'Par défaut',
     quotaCustom: '{n} personnalisés',
     quotaTitle: 'Quota de {name}',
-    quotaHint: 'Vide : hérite de la valeur par défaut de son rôle ; « Illimité » supprime cette limite pour cette personne seulement.',
+    quotaHint:
+      'Vide : hérite de la valeur par défaut de son rôle ; « Illimité » supprime cette limite pour cette personne seulement.',
     inherit: 'Hériter',
     unlimited: 'Illimité',
     modelsOnly: 'Seulement ceux-ci',
     modelsPick: 'Choisir des modèles',
     quotaSaved: 'Quota enregistré',
-    invitesHint: 'Un lien d’invitation permet de créer un compte (quand l’inscription se fait sur invitation). Le lien n’est affiché qu’une fois.',
+    invitesHint:
+      'Un lien d’invitation permet de créer un compte (quand l’inscription se fait sur invitation). Le lien n’est affiché qu’une fois.',
     maxUses: 'Utilisations max.',
     daysValid: 'Jours de validité',
     neverExpires: 'N’expire jamais',
@@ -467,7 +511,8 @@ export default {
     announcementPlaceholder: 'p. ex. Maintenance dimanche de 10 h à 11 h.',
     announcementHint: 'Affichée à tous en haut de l’application, en texte brut. Laissez vide pour ne rien afficher.',
     sharing: 'Liens de partage',
-    sharingHint: 'Permet de publier des liens en lecture seule vers les conversations. Désactivé, tous les liens existants cessent de fonctionner.',
+    sharingHint:
+      'Permet de publier des liens en lecture seule vers les conversations. Désactivé, tous les liens existants cessent de fonctionner.',
     settingsSaved: 'Réglages enregistrés',
     refreshedEvery: 'Actualisé toutes les {seconds} s',
     updatedAt: 'mis à jour à {time}',
@@ -487,10 +532,13 @@ export default {
     tryNow: 'Essayer maintenant',
     tryNowFor: 'Essayer maintenant : {name}',
     triedNow: '{name} est de nouveau utilisé',
-    noUsableCredential: 'Aucun identifiant utilisable pour {provider} : les utilisateurs reçoivent une erreur jusqu’à {time}.',
-    noUsableCredentialNoTime: 'Aucun identifiant utilisable pour {provider} : les utilisateurs reçoivent une erreur tant qu’aucun ne refonctionne.',
+    noUsableCredential:
+      'Aucun identifiant utilisable pour {provider} : les utilisateurs reçoivent une erreur jusqu’à {time}.',
+    noUsableCredentialNoTime:
+      'Aucun identifiant utilisable pour {provider} : les utilisateurs reçoivent une erreur tant qu’aucun ne refonctionne.',
     upstreamNotice: 'État des fournisseurs',
-    usageHint: 'Requêtes et jetons par jour (UTC), par utilisateur et par modèle. Les réponses arrêtées ou échouées comptent ce qu’elles ont consommé.',
+    usageHint:
+      'Requêtes et jetons par jour (UTC), par utilisateur et par modèle. Les réponses arrêtées ou échouées comptent ce qu’elles ont consommé.',
     period: 'Période',
     lastNDays: '{n} derniers jours',
     from: 'Du',
@@ -518,7 +566,8 @@ export default {
     detail: 'Détail',
     system: 'Système',
     selftestTitle: 'Autotest de connexion',
-    selftestIntro: 'Vérifie que les réponses s’écrivent en direct entre le serveur et ce navigateur. Le serveur envoie 20 petits événements à 100 ms d’intervalle ; si quelque chose en chemin (un proxy inverse, un CDN) les retient, ils arrivent d’un bloc et les réponses apparaissent d’un coup.',
+    selftestIntro:
+      'Vérifie que les réponses s’écrivent en direct entre le serveur et ce navigateur. Le serveur envoie 20 petits événements à 100 ms d’intervalle ; si quelque chose en chemin (un proxy inverse, un CDN) les retient, ils arrivent d’un bloc et les réponses apparaissent d’un coup.',
     selftestRun: 'Lancer le test',
     selftestAgain: 'Relancer',
     selftestProgress: '{n} événements reçus sur {total}…',
@@ -526,17 +575,23 @@ export default {
     verdict_buffered: 'Mis en tampon',
     verdict_incomplete: 'Incomplet',
     verdictText_streaming: 'Les événements arrivent un par un : les réponses s’écrivent en direct.',
-    verdictText_buffered: 'Les événements sont retenus et arrivent par blocs : quelque chose entre le serveur et ce navigateur met le flux en tampon. Voir la correction ci-dessous.',
-    verdictText_incomplete: 'Le flux s’est terminé avant l’arrivée de tous les événements. Vérifiez la connexion et relancez le test.',
-    selftestStats: '{received} événements sur {expected} ; le serveur les a envoyés en {server} ms, ils sont arrivés en {arrival} ms, en {lumps} groupe(s).',
+    verdictText_buffered:
+      'Les événements sont retenus et arrivent par blocs : quelque chose entre le serveur et ce navigateur met le flux en tampon. Voir la correction ci-dessous.',
+    verdictText_incomplete:
+      'Le flux s’est terminé avant l’arrivée de tous les événements. Vérifiez la connexion et relancez le test.',
+    selftestStats:
+      '{received} événements sur {expected} ; le serveur les a envoyés en {server} ms, ils sont arrivés en {arrival} ms, en {lumps} groupe(s).',
     selftestTimeline: 'Quand chaque événement a été envoyé et quand il est arrivé',
     selftestSent: 'envoyé',
     selftestArrived: 'arrivé',
     fixTitle: 'Corriger la mise en tampon',
-    fixIntro: 'Les flux d’événements doivent passer sans tampon ni compression. ChatGate envoie déjà les en-têtes qui le demandent (X-Accel-Buffering: no, Cache-Control: no-transform) ; un proxy configuré pour les ignorer a besoin des réglages ci-dessous.',
-    fixNginx: 'Dans le location qui relaie vers ChatGate : proxy_buffering off (ou respectez l’en-tête X-Accel-Buffering de ChatGate : ne le mettez pas dans proxy_ignore_headers), et gzip off, car la compression met les flux d’événements en tampon.',
+    fixIntro:
+      'Les flux d’événements doivent passer sans tampon ni compression. ChatGate envoie déjà les en-têtes qui le demandent (X-Accel-Buffering: no, Cache-Control: no-transform) ; un proxy configuré pour les ignorer a besoin des réglages ci-dessous.',
+    fixNginx:
+      'Dans le location qui relaie vers ChatGate : proxy_buffering off (ou respectez l’en-tête X-Accel-Buffering de ChatGate : ne le mettez pas dans proxy_ignore_headers), et gzip off, car la compression met les flux d’événements en tampon.',
     fixCaddy: 'Dans reverse_proxy : flush_interval -1. Si vous utilisez encode, excluez text/event-stream.',
-    fixCdn: 'Cloudflare et autres CDN : ne mettez pas /api/ en cache (une règle de cache « Bypass cache »), désactivez les fonctions qui réécrivent ou compressent les réponses pour cet hôte et, sur les CDN qui mettent les réponses en tampon (certains répartiteurs de charge et proxys de périphérie), désactivez ce tampon pour /api/. À défaut, servez cet hôte sans le CDN (DNS seulement).',
+    fixCdn:
+      'Cloudflare et autres CDN : ne mettez pas /api/ en cache (une règle de cache « Bypass cache »), désactivez les fonctions qui réécrivent ou compressent les réponses pour cet hôte et, sur les CDN qui mettent les réponses en tampon (certains répartiteurs de charge et proxys de périphérie), désactivez ce tampon pour /api/. À défaut, servez cet hôte sans le CDN (DNS seulement).',
   },
   a11y: {
     skipToContent: 'Aller au contenu',
@@ -550,17 +605,22 @@ export default {
     banner: 'Ce ChatGate répond avec un minuscule modèle de démonstration hors ligne ; les réponses seront médiocres.',
     adminLink: 'Connecter un vrai service d’IA',
     howToTitle: 'Connecter un vrai service d’IA',
-    howTo: 'Les réponses viennent pour l’instant du modèle de démonstration fourni (SmolLM2, 135 millions de paramètres), qui fonctionne hors ligne et sait peu de choses. Ajoutez un fournisseur dans chatgate.toml — une entrée [[providers]] avec kind, base_url, models et une api_key, comme ci-dessous — ou définissez OPENAI_API_KEY, puis redémarrez ChatGate. docs/configuration.md liste tous les types : OpenAI et services compatibles (DeepSeek, OpenRouter, Groq, Ollama, vLLM…), Azure OpenAI, Gemini, Mistral et Anthropic.',
+    howTo:
+      'Les réponses viennent pour l’instant du modèle de démonstration fourni (SmolLM2, 135 millions de paramètres), qui fonctionne hors ligne et sait peu de choses. Ajoutez un fournisseur dans chatgate.toml — une entrée [[providers]] avec kind, base_url, models et une api_key, comme ci-dessous — ou définissez OPENAI_API_KEY, puis redémarrez ChatGate. docs/configuration.md liste tous les types : OpenAI et services compatibles (DeepSeek, OpenRouter, Groq, Ollama, vLLM…), Azure OpenAI, Gemini, Mistral et Anthropic.',
   },
   connect: {
     title: 'Connecter un service d’IA',
-    setupIntro: 'L’administrateur est prêt. Connectez maintenant le service d’IA qui répondra : collez sa clé, trouvez ses modèles, testez-en un, enregistrez. Vous pourrez en ajouter d’autres dans Console d’administration → Fournisseurs.',
+    setupIntro:
+      'L’administrateur est prêt. Connectez maintenant le service d’IA qui répondra : collez sa clé, trouvez ses modèles, testez-en un, enregistrez. Vous pourrez en ajouter d’autres dans Console d’administration → Fournisseurs.',
     service: 'Service',
     preset_custom: 'Toute URL compatible OpenAI',
     preset_chatgpt_web: 'Jeton d’accès ChatGPT via un proxy inverse',
-    note_azure: 'L’URL de base est le point de terminaison de votre ressource ; les modèles sont les noms de vos déploiements.',
-    note_ollama: '« localhost » est la machine où tourne ChatGate. Pour un Ollama sur un autre ordinateur, saisissez son adresse, par ex. http://192.168.1.20:11434/v1.',
-    note_chatgpt_web: 'Celui qui exploite le proxy inverse voit votre jeton d’accès ChatGPT et chaque message. N’utilisez qu’un proxy que vous exploitez ou auquel vous faites confiance.',
+    note_azure:
+      'L’URL de base est le point de terminaison de votre ressource ; les modèles sont les noms de vos déploiements.',
+    note_ollama:
+      '« localhost » est la machine où tourne ChatGate. Pour un Ollama sur un autre ordinateur, saisissez son adresse, par ex. http://192.168.1.20:11434/v1.',
+    note_chatgpt_web:
+      'Celui qui exploite le proxy inverse voit votre jeton d’accès ChatGPT et chaque message. N’utilisez qu’un proxy que vous exploitez ou auquel vous faites confiance.',
     baseUrl: 'URL de base',
     apiVersion: 'Version de l’API',
     apiKey: 'Clé d’API',
@@ -583,10 +643,12 @@ export default {
     nameTaken: 'Le nom « {name} » est déjà pris ; choisissez-en un autre sous Plus d’options.',
   },
   upstreams: {
-    demoHint: 'Les réponses viennent pour l’instant du modèle de démonstration hors ligne intégré, qui sait peu de choses. Connectez ici un vrai service d’IA : il fonctionne tout de suite, sans redémarrage.',
+    demoHint:
+      'Les réponses viennent pour l’instant du modèle de démonstration hors ligne intégré, qui sait peu de choses. Connectez ici un vrai service d’IA : il fonctionne tout de suite, sans redémarrage.',
     orInFile: 'Ou dans le fichier de configuration',
     fromFile: 'Du fichier de configuration',
-    fromFileHint: 'Défini dans le fichier de configuration : modifiez-le là-bas. Ses modèles peuvent être renommés, tarifés et masqués ici.',
+    fromFileHint:
+      'Défini dans le fichier de configuration : modifiez-le là-bas. Ses modèles peuvent être renommés, tarifés et masqués ici.',
     disabled: 'Désactivé',
     enabled: 'Activé',
     enableProvider: 'Utiliser {name}',
@@ -602,7 +664,8 @@ export default {
     editProvider: 'Modifier {name}',
     providerSaved: '{name} enregistré',
     removeProvider: 'Retirer le fournisseur',
-    removeProviderConfirm: 'Retirer {name} avec ses clés et ses réglages de modèles ? Les réponses en cours d’écriture se terminent d’abord.',
+    removeProviderConfirm:
+      'Retirer {name} avec ses clés et ses réglages de modèles ? Les réponses en cours d’écriture se terminent d’abord.',
     providerRemoved: '{name} retiré',
     key: 'Clé',
     noKey: 'Sans clé',
@@ -618,7 +681,8 @@ export default {
     tokensPerMinute: 'Jetons par minute',
     credentialSaved: 'Clé {name} enregistrée',
     removeCredential: 'Retirer la clé',
-    removeCredentialConfirm: 'Retirer la clé {name} de {provider} ? Les réponses en cours avec elle se terminent d’abord.',
+    removeCredentialConfirm:
+      'Retirer la clé {name} de {provider} ? Les réponses en cours avec elle se terminent d’abord.',
     credentialRemoved: 'Clé {name} retirée',
     noModels: 'Pas encore de modèles : trouvez-les, ou saisissez-en un à la connexion.',
     findModelsFor: 'Trouver les modèles : {name}',
@@ -647,7 +711,8 @@ export default {
     conflictProvider: 'Un fournisseur nommé « {name} » existe déjà ; choisissez un autre nom.',
     conflictCredential: 'Ce fournisseur a déjà une clé nommée « {name} » ; choisissez un autre nom.',
     conflictModel: 'Le modèle « {model} » est déjà proposé par {provider} ; désactivez-le d’abord là-bas.',
-    conflictOrigin: 'Les clés ont été enregistrées pour l’adresse actuelle de ce fournisseur et ne sont envoyées qu’à elle. Pour utiliser un autre hôte, ajoutez un nouveau fournisseur (ou retirez d’abord les clés).',
+    conflictOrigin:
+      'Les clés ont été enregistrées pour l’adresse actuelle de ce fournisseur et ne sont envoyées qu’à elle. Pour utiliser un autre hôte, ajoutez un nouveau fournisseur (ou retirez d’abord les clés).',
     conflictFromFile: 'Ce fournisseur vient du fichier de configuration : modifiez-le là-bas.',
   },
   passwordRules: {
@@ -691,7 +756,8 @@ export default {
     remove: 'Retirer {name}',
     uploading: 'Envoi en cours…',
     tooMany: '{n} fichiers au plus par message.',
-    noVision: '{model} ne peut pas voir les images. Choisissez dans les réglages de la discussion un modèle qui accepte les images, ou retirez les images.',
+    noVision:
+      '{model} ne peut pas voir les images. Choisissez dans les réglages de la discussion un modèle qui accepte les images, ou retirez les images.',
     waitUploads: 'Attendez la fin de l’envoi des fichiers.',
     needText: 'Écrivez une question à envoyer avec les fichiers.',
     dropHere: 'Déposez les fichiers ici pour les joindre',

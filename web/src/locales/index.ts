@@ -27,8 +27,16 @@ export const LOCALES = [
 export type LocaleCode = (typeof LOCALES)[number]['code']
 
 export const messages = {
-  'zh-CN': zhCN, 'zh-TW': zhTW, 'en-US': enUS, 'ja-JP': jaJP, 'ko-KR': koKR,
-  'ru-RU': ruRU, 'es-ES': esES, 'fr-FR': frFR, 'de-DE': deDE, 'vi-VN': viVN,
+  'zh-CN': zhCN,
+  'zh-TW': zhTW,
+  'en-US': enUS,
+  'ja-JP': jaJP,
+  'ko-KR': koKR,
+  'ru-RU': ruRU,
+  'es-ES': esES,
+  'fr-FR': frFR,
+  'de-DE': deDE,
+  'vi-VN': viVN,
 }
 
 export function isLocale(code: string): code is LocaleCode {
@@ -51,7 +59,8 @@ export function matchLocale(languages: readonly string[]): LocaleCode {
 
 export function resolveLocale(pref: string): LocaleCode {
   if (isLocale(pref)) return pref
-  const langs = typeof navigator === 'undefined' ? [] : (navigator.languages?.length ? navigator.languages : [navigator.language])
+  const langs =
+    typeof navigator === 'undefined' ? [] : navigator.languages?.length ? navigator.languages : [navigator.language]
   return matchLocale(langs)
 }
 

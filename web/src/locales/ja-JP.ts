@@ -3,9 +3,23 @@ import type { Messages } from './types'
 export default {
   app: { name: 'ChatGate', tagline: 'チームのためのプライベート ChatGPT' },
   common: {
-    cancel: 'キャンセル', save: '保存', delete: '削除', rename: '名前を変更', close: '閉じる', retry: '再試行',
-    loading: '読み込み中…', copy: 'コピー', copied: 'コピーしました', copyFailed: 'コピーできませんでした', edit: '編集',
-    search: '検索', default: 'デフォルト', reset: 'リセット', back: '戻る', add: '追加', more: 'その他',
+    cancel: 'キャンセル',
+    save: '保存',
+    delete: '削除',
+    rename: '名前を変更',
+    close: '閉じる',
+    retry: '再試行',
+    loading: '読み込み中…',
+    copy: 'コピー',
+    copied: 'コピーしました',
+    copyFailed: 'コピーできませんでした',
+    edit: '編集',
+    search: '検索',
+    default: 'デフォルト',
+    reset: 'リセット',
+    back: '戻る',
+    add: '追加',
+    more: 'その他',
     done: '完了',
     refresh: '更新',
   },
@@ -16,10 +30,12 @@ export default {
     alsoSignOut: 'ChatGate からサインアウトしました。組織のアカウントはまだサインインしたままです。',
     signOutThere: 'そちらもサインアウト',
     pendingTitle: '承認待ち',
-    pendingBody: '組織のアカウントでサインインしましたが、このサーバーはそのままでは受け入れません。管理者に承認を依頼しました。承認後にもう一度サインインしてください。',
+    pendingBody:
+      '組織のアカウントでサインインしましたが、このサーバーはそのままでは受け入れません。管理者に承認を依頼しました。承認後にもう一度サインインしてください。',
     refusedTitle: 'サインインが拒否されました',
     refusedLogged: 'この件は管理者向けに記録されました。',
-    reason_state: '応答がこのブラウザーのサインインのものではありません（使用済みか、時間切れです）。最初からやり直してください。',
+    reason_state:
+      '応答がこのブラウザーのサインインのものではありません（使用済みか、時間切れです）。最初からやり直してください。',
     reason_code: 'サインインサービスがコードを拒否しました（使用済みの可能性があります）。最初からやり直してください。',
     reason_audience: '応答は別のアプリケーション宛てでした。',
     reason_expired: '応答の有効期限が切れています。サーバーの時計を確認し、やり直してください。',
@@ -33,7 +49,8 @@ export default {
     reason_disabled: 'アカウントは無効になっています。',
     reason_rate_limited: 'このアドレスから開始されたサインインが多すぎます。数分待ってからもう一度お試しください。',
     linkTitle: 'アカウントをリンク',
-    linkBody: 'ChatGate アカウント「{username}」があります。そのパスワードを一度入力すると、以後 {provider} でこのアカウントにサインインできます。',
+    linkBody:
+      'ChatGate アカウント「{username}」があります。そのパスワードを一度入力すると、以後 {provider} でこのアカウントにサインインできます。',
     link: 'リンクしてサインイン',
     separate: '自分のではない：別のアカウントを作成',
     linkGone: 'このサインインはもう待機していません。最初からやり直してください。',
@@ -59,7 +76,8 @@ export default {
     setupTitle: '管理者アカウントを作成',
     setupIntro: 'ChatGate の初回起動です。管理者のユーザー名とパスワードを決めてください。',
     setupButton: '管理者を作成',
-    setupNoToken: 'ChatGate の起動時にサーバーログに表示された一回限りのセットアップリンクを開いてください（または "chatgate user add 名前 --admin" を実行）。',
+    setupNoToken:
+      'ChatGate の起動時にサーバーログに表示された一回限りのセットアップリンクを開いてください（または "chatgate user add 名前 --admin" を実行）。',
     passwordsDiffer: 'パスワードが一致しません。',
     required: '必須',
     changePassword: 'パスワードを変更',
@@ -243,20 +261,25 @@ export default {
     stream_interrupted: '接続が切れました。',
     unknown: '問題が発生しました。',
     retryAfter: '{seconds} 秒後にもう一度お試しください。',
-    input_too_long: 'このメッセージはコンテキストを含めると送信できる長さを超えています。短くするか、コンテキストのメッセージ数を減らしてください（チャット設定）。',
+    input_too_long:
+      'このメッセージはコンテキストを含めると送信できる長さを超えています。短くするか、コンテキストのメッセージ数を減らしてください（チャット設定）。',
     model_not_allowed: 'このモデルを使う権限がありません。チャット設定で別のモデルを選んでください。',
     gone: 'このリンクはもう無効です。',
     method_not_allowed: 'この操作はここでは使えません。ページを再読み込みしてください。',
-    context_too_long: 'この会話はモデルが扱える長さを超えています。新しいチャットを始めるか、メッセージを短くするか、チャット設定でコンテキストのメッセージ数を減らしてください。',
-    upstream_resting: 'モデル提供元がサーバーの認証情報を拒否しました。自動的に再試行されます。管理者には通知済みです。',
+    context_too_long:
+      'この会話はモデルが扱える長さを超えています。新しいチャットを始めるか、メッセージを短くするか、チャット設定でコンテキストのメッセージ数を減らしてください。',
+    upstream_resting:
+      'モデル提供元がサーバーの認証情報を拒否しました。自動的に再試行されます。管理者には通知済みです。',
     retryAt: '次の試行：{time}（{relative}）。',
-    interrupted: 'この回答の完了前にサーバーが停止しました。ここまでの文章は保存されています。続きを生成するか、再生成してください。',
+    interrupted:
+      'この回答の完了前にサーバーが停止しました。ここまでの文章は保存されています。続きを生成するか、再生成してください。',
     imported_error: 'この回答はインポート元のアプリで失敗していました。再生成してください。',
     storage_unavailable: 'サーバーのデータベースが混み合っているか利用できません。しばらくしてからお試しください。',
     attachment_too_large: 'ファイルが大きすぎるため添付できません。',
     attachment_type: 'この種類のファイルは添付できません。画像、PDF、DOCX、テキストファイルを添付してください。',
     attachment_unreadable: 'このファイルを読み取れません。空であるか、破損しているか、対応していない形式です。',
-    storage_quota: 'ファイル用の保存容量がいっぱいです。不要になったファイルを含む会話を削除するか、管理者に相談してください。',
+    storage_quota:
+      'ファイル用の保存容量がいっぱいです。不要になったファイルを含む会話を削除するか、管理者に相談してください。',
     model_cannot_see: 'このモデルは画像を認識できません。画像に対応したモデルを選ぶか、画像を削除してください。',
   },
   nav: {
@@ -278,9 +301,11 @@ export default {
     max_input_tokens: '最大入力（トークン）',
     allowed_models: '利用できるモデル',
     exceeded: '上限に達しました：{name}、{limit}。',
-    exceededConcurrent: 'すでに {limit} 件の回答を同時に生成中で、上限に達しています。いずれかが終わるまでお待ちください。',
+    exceededConcurrent:
+      'すでに {limit} 件の回答を同時に生成中で、上限に達しています。いずれかが終わるまでお待ちください。',
     resetsAt: '{time}（{relative}）にリセットされます。',
-    inputTooLongLimit: 'このメッセージはコンテキストを含めると、送信できる {limit} トークンを超えています。短くするか、コンテキストのメッセージ数を減らしてください（チャット設定）。',
+    inputTooLongLimit:
+      'このメッセージはコンテキストを含めると、送信できる {limit} トークンを超えています。短くするか、コンテキストのメッセージ数を減らしてください（チャット設定）。',
   },
   account: {
     title: 'アカウント',
@@ -294,7 +319,8 @@ export default {
     allModels: 'すべてのモデル',
     noModels: 'なし',
     keysTitle: 'API キー',
-    keysHint: 'OpenAI 互換 API（/v1）を通じて、自分のツールから ChatGate を使えます。キーはあなた自身として、あなたの利用枠の範囲で動作します。',
+    keysHint:
+      'OpenAI 互換 API（/v1）を通じて、自分のツールから ChatGate を使えます。キーはあなた自身として、あなたの利用枠の範囲で動作します。',
     keyName: 'キーの名前',
     keyDefaultName: 'API キー',
     createKey: 'キーを作成',
@@ -313,14 +339,16 @@ export default {
     neverUsed: '未使用',
     dataTitle: 'あなたの会話',
     importTitle: 'インポート',
-    importHint: 'chatgpt-web のエクスポート、ChatGPT の conversations.json、または ChatGate のエクスポート。ファイルの内容はすべてインポートされるか、まったくインポートされないかのどちらかです。',
+    importHint:
+      'chatgpt-web のエクスポート、ChatGPT の conversations.json、または ChatGate のエクスポート。ファイルの内容はすべてインポートされるか、まったくインポートされないかのどちらかです。',
     importFile: 'インポートするファイル',
     chooseFile: 'ファイルを選択…',
     uploading: 'アップロード中… {percent}%',
     processing: 'インポート中…',
     importReport: 'インポート結果',
     importDone: '{conversations} 件の会話（{messages} 件のメッセージ）をインポートしました（{format}）。',
-    importRepeatHint: '会話は元の日時のまま取り込まれます。以前にインポートした会話はスキップされるため、同じファイルをもう一度インポートしても何も追加されません。',
+    importRepeatHint:
+      '会話は元の日時のまま取り込まれます。以前にインポートした会話はスキップされるため、同じファイルをもう一度インポートしても何も追加されません。',
     importOutcomes: 'ファイル内の会話',
     outcome_imported: 'インポート済み',
     outcome_already_imported: 'スキップ：インポート済み',
@@ -337,7 +365,8 @@ export default {
     messagesCount: 'メッセージ：{count}',
     lastActive: '最終更新 {when}',
     nothingNew: '新しいものはありません：このファイルの会話はすべて取り込み済みです。',
-    changedHint: '変更された会話の新しい版を取り込むには、ここにあるコピーを削除してから、もう一度ファイルをインポートしてください。',
+    changedHint:
+      '変更された会話の新しい版を取り込むには、ここにあるコピーを削除してから、もう一度ファイルをインポートしてください。',
     showAllOutcomes: 'すべて表示（{count}）',
     importFailed: '何もインポートされませんでした：{reason}',
     exportTitle: 'すべてエクスポート',
@@ -377,7 +406,8 @@ export default {
     tabAudit: '監査ログ',
     tabSelftest: '接続テスト',
     tabPrompts: '共有プロンプト',
-    promptsHint: 'すべてのユーザーが、プロンプトライブラリと / でこれらのプロンプトを自分の言語で見られます（その言語の文がなければ英語）。',
+    promptsHint:
+      'すべてのユーザーが、プロンプトライブラリと / でこれらのプロンプトを自分の言語で見られます（その言語の文がなければ英語）。',
     promptAdd: '共有プロンプトを追加',
     promptEdit: '共有プロンプトを編集',
     promptLanguage: '言語',
@@ -409,7 +439,8 @@ export default {
     enabled: '{name} を再び有効にしました',
     disable: '無効にする',
     disabled: '{name} を無効にし、すべての端末でサインアウトさせました',
-    disableConfirm: '{name} を無効にしますか？すべての端末ですぐにサインアウトされ、再び有効にするまでサインインできません。',
+    disableConfirm:
+      '{name} を無効にしますか？すべての端末ですぐにサインアウトされ、再び有効にするまでサインインできません。',
     makeAdmin: '管理者にする',
     makeUser: '一般ユーザーにする',
     changeRole: 'ロールを変更',
@@ -488,9 +519,11 @@ export default {
     tryNowFor: '今すぐ試す: {name}',
     triedNow: '{name} を再び使用します',
     noUsableCredential: '{provider} に使用できる認証情報がありません: {time} まで利用者にはエラーが返ります。',
-    noUsableCredentialNoTime: '{provider} に使用できる認証情報がありません: どれかが復旧するまで利用者にはエラーが返ります。',
+    noUsableCredentialNoTime:
+      '{provider} に使用できる認証情報がありません: どれかが復旧するまで利用者にはエラーが返ります。',
     upstreamNotice: 'アップストリームの状態',
-    usageHint: 'UTC の日ごと、ユーザーごと、モデルごとのリクエスト数とトークン数。停止・失敗した回答も消費した分が数えられます。',
+    usageHint:
+      'UTC の日ごと、ユーザーごと、モデルごとのリクエスト数とトークン数。停止・失敗した回答も消費した分が数えられます。',
     period: '期間',
     lastNDays: '過去 {n} 日',
     from: '開始',
@@ -518,7 +551,8 @@ export default {
     detail: '詳細',
     system: 'システム',
     selftestTitle: '接続セルフテスト',
-    selftestIntro: 'サーバーとこのブラウザーの間で、回答がリアルタイムに表示されるかを確認します。サーバーは 100 ミリ秒ごとに小さなイベントを 20 個送ります。途中の何か（リバースプロキシ、CDN）がそれを溜め込むと、まとめて届き、回答も一度に表示されます。',
+    selftestIntro:
+      'サーバーとこのブラウザーの間で、回答がリアルタイムに表示されるかを確認します。サーバーは 100 ミリ秒ごとに小さなイベントを 20 個送ります。途中の何か（リバースプロキシ、CDN）がそれを溜め込むと、まとめて届き、回答も一度に表示されます。',
     selftestRun: 'テストを実行',
     selftestAgain: 'もう一度実行',
     selftestProgress: '{total} 個中 {n} 個のイベントを受信…',
@@ -526,17 +560,23 @@ export default {
     verdict_buffered: 'バッファリング',
     verdict_incomplete: '不完全',
     verdictText_streaming: 'イベントは 1 つずつ届いています。回答はリアルタイムに表示されます。',
-    verdictText_buffered: 'イベントが溜め込まれ、まとめて届いています。サーバーとこのブラウザーの間の何かがストリームをバッファリングしています。下の対処法を参照してください。',
-    verdictText_incomplete: 'すべてのイベントが届く前にストリームが終わりました。接続を確認して、もう一度実行してください。',
-    selftestStats: '{expected} 個中 {received} 個のイベント。サーバーは {server} ミリ秒かけて送信し、{arrival} ミリ秒の間に {lumps} 回に分かれて届きました。',
+    verdictText_buffered:
+      'イベントが溜め込まれ、まとめて届いています。サーバーとこのブラウザーの間の何かがストリームをバッファリングしています。下の対処法を参照してください。',
+    verdictText_incomplete:
+      'すべてのイベントが届く前にストリームが終わりました。接続を確認して、もう一度実行してください。',
+    selftestStats:
+      '{expected} 個中 {received} 個のイベント。サーバーは {server} ミリ秒かけて送信し、{arrival} ミリ秒の間に {lumps} 回に分かれて届きました。',
     selftestTimeline: '各イベントの送信時刻と到着時刻',
     selftestSent: '送信',
     selftestArrived: '到着',
     fixTitle: 'バッファリングの対処法',
-    fixIntro: 'イベントストリームはバッファリングも圧縮もされずに通過する必要があります。ChatGate はそれを求めるヘッダー（X-Accel-Buffering: no、Cache-Control: no-transform）を送っています。プロキシの設定がそれを上書きしている場合は、以下の設定が必要です。',
-    fixNginx: 'ChatGate へプロキシする location で：proxy_buffering off（または ChatGate の X-Accel-Buffering ヘッダーを活かし、proxy_ignore_headers に含めない）、そして gzip off（圧縮はイベントストリームをバッファリングします）。',
+    fixIntro:
+      'イベントストリームはバッファリングも圧縮もされずに通過する必要があります。ChatGate はそれを求めるヘッダー（X-Accel-Buffering: no、Cache-Control: no-transform）を送っています。プロキシの設定がそれを上書きしている場合は、以下の設定が必要です。',
+    fixNginx:
+      'ChatGate へプロキシする location で：proxy_buffering off（または ChatGate の X-Accel-Buffering ヘッダーを活かし、proxy_ignore_headers に含めない）、そして gzip off（圧縮はイベントストリームをバッファリングします）。',
     fixCaddy: 'reverse_proxy で：flush_interval -1。encode を使う場合は text/event-stream を対象外にしてください。',
-    fixCdn: 'Cloudflare などの CDN：/api/ をキャッシュしない（「キャッシュをバイパス」のキャッシュルール）、このホストでレスポンスを書き換えたり圧縮したりする機能をオフにする、レスポンスをバッファリングする CDN（一部のロードバランサーやエッジプロキシ）では /api/ のバッファリングをオフにしてください。オフにできない場合は、このホストを CDN を通さずに（DNS のみ）公開してください。',
+    fixCdn:
+      'Cloudflare などの CDN：/api/ をキャッシュしない（「キャッシュをバイパス」のキャッシュルール）、このホストでレスポンスを書き換えたり圧縮したりする機能をオフにする、レスポンスをバッファリングする CDN（一部のロードバランサーやエッジプロキシ）では /api/ のバッファリングをオフにしてください。オフにできない場合は、このホストを CDN を通さずに（DNS のみ）公開してください。',
   },
   a11y: {
     skipToContent: 'メインコンテンツへスキップ',
@@ -550,17 +590,21 @@ export default {
     banner: 'この ChatGate は小さなオフラインのデモモデルで回答しています。回答の質は低くなります。',
     adminLink: '本物の AI サービスを接続',
     howToTitle: '本物の AI サービスを接続',
-    howTo: '現在の回答は同梱のデモモデル（SmolLM2、1億3500万パラメータ）によるもので、オフラインで動作し、知識はわずかです。chatgate.toml にアップストリームを追加する（kind、base_url、models、api_key を含む [[providers]] エントリ。下の例を参照）か、OPENAI_API_KEY を設定して、ChatGate を再起動してください。すべての種類は docs/configuration.md にあります：OpenAI と互換サービス（DeepSeek、OpenRouter、Groq、Ollama、vLLM…）、Azure OpenAI、Gemini、Mistral、Anthropic。',
+    howTo:
+      '現在の回答は同梱のデモモデル（SmolLM2、1億3500万パラメータ）によるもので、オフラインで動作し、知識はわずかです。chatgate.toml にアップストリームを追加する（kind、base_url、models、api_key を含む [[providers]] エントリ。下の例を参照）か、OPENAI_API_KEY を設定して、ChatGate を再起動してください。すべての種類は docs/configuration.md にあります：OpenAI と互換サービス（DeepSeek、OpenRouter、Groq、Ollama、vLLM…）、Azure OpenAI、Gemini、Mistral、Anthropic。',
   },
   connect: {
     title: 'AI サービスを接続',
-    setupIntro: '管理者の準備ができました。次に、回答する AI サービスを接続します。キーを貼り付け、モデルを探し、1 つテストして保存してください。後から「管理コンソール → アップストリーム」で追加できます。',
+    setupIntro:
+      '管理者の準備ができました。次に、回答する AI サービスを接続します。キーを貼り付け、モデルを探し、1 つテストして保存してください。後から「管理コンソール → アップストリーム」で追加できます。',
     service: 'サービス',
     preset_custom: '任意の OpenAI 互換 URL',
     preset_chatgpt_web: 'リバースプロキシ経由の ChatGPT アクセストークン',
     note_azure: 'ベース URL はリソースのエンドポイント、モデルはデプロイ名です。',
-    note_ollama: '「localhost」は ChatGate が動いているマシンです。別のコンピューターの Ollama には、そのアドレスを入力してください（例: http://192.168.1.20:11434/v1）。',
-    note_chatgpt_web: 'リバースプロキシの運営者は、あなたの ChatGPT アクセストークンとすべてのメッセージを見ることができます。自分で運営しているか信頼できるプロキシだけを使ってください。',
+    note_ollama:
+      '「localhost」は ChatGate が動いているマシンです。別のコンピューターの Ollama には、そのアドレスを入力してください（例: http://192.168.1.20:11434/v1）。',
+    note_chatgpt_web:
+      'リバースプロキシの運営者は、あなたの ChatGPT アクセストークンとすべてのメッセージを見ることができます。自分で運営しているか信頼できるプロキシだけを使ってください。',
     baseUrl: 'ベース URL',
     apiVersion: 'API バージョン',
     apiKey: 'API キー',
@@ -583,10 +627,12 @@ export default {
     nameTaken: '名前「{name}」は使用中です。「その他のオプション」で別の名前にしてください。',
   },
   upstreams: {
-    demoHint: '現在の回答は、内蔵のオフラインデモモデルによるもので、知識はわずかです。ここで本物の AI サービスを接続してください。再起動なしですぐに使えます。',
+    demoHint:
+      '現在の回答は、内蔵のオフラインデモモデルによるもので、知識はわずかです。ここで本物の AI サービスを接続してください。再起動なしですぐに使えます。',
     orInFile: 'または設定ファイルで',
     fromFile: '設定ファイルから',
-    fromFileHint: '設定ファイルで設定されています。変更はそちらで行ってください。モデルの名前・価格・表示はここで設定できます。',
+    fromFileHint:
+      '設定ファイルで設定されています。変更はそちらで行ってください。モデルの名前・価格・表示はここで設定できます。',
     disabled: 'オフ',
     enabled: 'オン',
     enableProvider: '{name} を使う',
@@ -647,7 +693,8 @@ export default {
     conflictProvider: '「{name}」という名前のプロバイダーはすでにあります。別の名前にしてください。',
     conflictCredential: 'このプロバイダーには「{name}」という名前のキーがすでにあります。別の名前にしてください。',
     conflictModel: 'モデル「{model}」はすでに {provider} が提供しています。先にそちらでオフにしてください。',
-    conflictOrigin: 'キーはこのプロバイダーの現在のアドレス用に保存され、そこにしか送られません。別のホストを使うには、新しいプロバイダーを追加してください（または先にキーを削除してください）。',
+    conflictOrigin:
+      'キーはこのプロバイダーの現在のアドレス用に保存され、そこにしか送られません。別のホストを使うには、新しいプロバイダーを追加してください（または先にキーを削除してください）。',
     conflictFromFile: 'このプロバイダーは設定ファイルから来ています。変更はそちらで行ってください。',
   },
   passwordRules: {

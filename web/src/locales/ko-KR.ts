@@ -3,9 +3,23 @@ import type { Messages } from './types'
 export default {
   app: { name: 'ChatGate', tagline: '팀을 위한 비공개 ChatGPT' },
   common: {
-    cancel: '취소', save: '저장', delete: '삭제', rename: '이름 바꾸기', close: '닫기', retry: '다시 시도',
-    loading: '불러오는 중…', copy: '복사', copied: '복사됨', copyFailed: '복사하지 못했습니다', edit: '편집', search: '검색',
-    default: '기본값', reset: '초기화', back: '뒤로', add: '추가', more: '더 보기',
+    cancel: '취소',
+    save: '저장',
+    delete: '삭제',
+    rename: '이름 바꾸기',
+    close: '닫기',
+    retry: '다시 시도',
+    loading: '불러오는 중…',
+    copy: '복사',
+    copied: '복사됨',
+    copyFailed: '복사하지 못했습니다',
+    edit: '편집',
+    search: '검색',
+    default: '기본값',
+    reset: '초기화',
+    back: '뒤로',
+    add: '추가',
+    more: '더 보기',
     done: '완료',
     refresh: '새로고침',
   },
@@ -16,7 +30,8 @@ export default {
     alsoSignOut: 'ChatGate에서 로그아웃했습니다. 조직 계정은 아직 로그인되어 있습니다.',
     signOutThere: '그곳에서도 로그아웃',
     pendingTitle: '승인 대기 중',
-    pendingBody: '조직 계정으로 로그인했지만 이 서버는 자동으로 허용하지 않습니다. 관리자에게 승인을 요청했습니다. 승인 후 다시 로그인하세요.',
+    pendingBody:
+      '조직 계정으로 로그인했지만 이 서버는 자동으로 허용하지 않습니다. 관리자에게 승인을 요청했습니다. 승인 후 다시 로그인하세요.',
     refusedTitle: '로그인 거부됨',
     refusedLogged: '이 내용은 관리자를 위해 기록되었습니다.',
     reason_state: '응답이 이 브라우저의 로그인에 속하지 않습니다(이미 사용되었거나 시간이 초과됨). 다시 시작하세요.',
@@ -33,7 +48,8 @@ export default {
     reason_disabled: '계정이 비활성화되었습니다.',
     reason_rate_limited: '이 주소에서 시작된 로그인이 너무 많습니다. 몇 분 기다린 후 다시 시도하세요.',
     linkTitle: '계정 연결',
-    linkBody: 'ChatGate 계정 “{username}”이(가) 있습니다. 비밀번호를 한 번 입력하면 앞으로 {provider}(으)로 이 계정에 로그인합니다.',
+    linkBody:
+      'ChatGate 계정 “{username}”이(가) 있습니다. 비밀번호를 한 번 입력하면 앞으로 {provider}(으)로 이 계정에 로그인합니다.',
     link: '연결하고 로그인',
     separate: '내 계정이 아님: 별도 계정 만들기',
     linkGone: '이 로그인은 더 이상 대기 중이 아닙니다. 다시 시작하세요.',
@@ -59,7 +75,8 @@ export default {
     setupTitle: '관리자 계정 만들기',
     setupIntro: 'ChatGate를 처음 시작했습니다. 관리자의 사용자 이름과 비밀번호를 정하세요.',
     setupButton: '관리자 만들기',
-    setupNoToken: 'ChatGate가 시작될 때 서버 로그에 출력된 일회용 설정 링크를 여세요(또는 "chatgate user add 이름 --admin" 실행).',
+    setupNoToken:
+      'ChatGate가 시작될 때 서버 로그에 출력된 일회용 설정 링크를 여세요(또는 "chatgate user add 이름 --admin" 실행).',
     passwordsDiffer: '비밀번호가 일치하지 않습니다.',
     required: '필수',
     changePassword: '비밀번호 변경',
@@ -243,20 +260,24 @@ export default {
     stream_interrupted: '연결이 끊어졌습니다.',
     unknown: '문제가 발생했습니다.',
     retryAfter: '{seconds}초 후에 다시 시도하세요.',
-    input_too_long: '이 메시지는 맥락을 포함하면 보낼 수 있는 길이를 넘습니다. 줄이거나 맥락 메시지 수를 줄이세요(채팅 설정).',
+    input_too_long:
+      '이 메시지는 맥락을 포함하면 보낼 수 있는 길이를 넘습니다. 줄이거나 맥락 메시지 수를 줄이세요(채팅 설정).',
     model_not_allowed: '이 모델을 사용할 권한이 없습니다. 채팅 설정에서 다른 모델을 선택하세요.',
     gone: '이 링크는 더 이상 유효하지 않습니다.',
     method_not_allowed: '여기서는 이 작업을 할 수 없습니다. 페이지를 새로 고치세요.',
-    context_too_long: '이 대화는 모델이 처리할 수 있는 길이를 넘습니다. 새 채팅을 시작하거나, 메시지를 줄이거나, 채팅 설정에서 맥락 메시지 수를 줄이세요.',
+    context_too_long:
+      '이 대화는 모델이 처리할 수 있는 길이를 넘습니다. 새 채팅을 시작하거나, 메시지를 줄이거나, 채팅 설정에서 맥락 메시지 수를 줄이세요.',
     upstream_resting: '모델 제공자가 서버의 인증 정보를 거부했습니다. 자동으로 다시 시도하며, 관리자에게 알렸습니다.',
     retryAt: '다음 시도: {time}({relative}).',
-    interrupted: '이 답변이 끝나기 전에 서버가 멈췄습니다. 지금까지의 내용은 보존됩니다. 계속 생성하거나 다시 생성하세요.',
+    interrupted:
+      '이 답변이 끝나기 전에 서버가 멈췄습니다. 지금까지의 내용은 보존됩니다. 계속 생성하거나 다시 생성하세요.',
     imported_error: '이 답변은 가져온 원래 앱에서 이미 실패했습니다. 다시 생성하세요.',
     storage_unavailable: '서버 데이터베이스가 바쁘거나 사용할 수 없습니다. 잠시 후 다시 시도하세요.',
     attachment_too_large: '파일이 너무 커서 첨부할 수 없습니다.',
     attachment_type: '이 종류의 파일은 첨부할 수 없습니다. 이미지, PDF, DOCX 또는 텍스트 파일을 첨부하세요.',
     attachment_unreadable: '이 파일을 읽을 수 없습니다. 비어 있거나 손상되었거나 지원하지 않는 형식입니다.',
-    storage_quota: '파일 저장 공간이 가득 찼습니다. 더 이상 필요 없는 파일이 있는 대화를 삭제하거나 관리자에게 문의하세요.',
+    storage_quota:
+      '파일 저장 공간이 가득 찼습니다. 더 이상 필요 없는 파일이 있는 대화를 삭제하거나 관리자에게 문의하세요.',
     model_cannot_see: '이 모델은 이미지를 볼 수 없습니다. 이미지를 지원하는 모델을 선택하거나 이미지를 제거하세요.',
   },
   nav: {
@@ -278,9 +299,11 @@ export default {
     max_input_tokens: '최대 입력(토큰)',
     allowed_models: '사용 가능한 모델',
     exceeded: '한도에 도달했습니다: {name}, {limit}.',
-    exceededConcurrent: '이미 {limit}개의 답변이 동시에 작성 중이며 한도에 도달했습니다. 하나가 끝날 때까지 기다려 주세요.',
+    exceededConcurrent:
+      '이미 {limit}개의 답변이 동시에 작성 중이며 한도에 도달했습니다. 하나가 끝날 때까지 기다려 주세요.',
     resetsAt: '{time}({relative})에 초기화됩니다.',
-    inputTooLongLimit: '이 메시지는 맥락을 포함하면 보낼 수 있는 {limit} 토큰을 넘습니다. 줄이거나 맥락 메시지 수를 줄이세요(채팅 설정).',
+    inputTooLongLimit:
+      '이 메시지는 맥락을 포함하면 보낼 수 있는 {limit} 토큰을 넘습니다. 줄이거나 맥락 메시지 수를 줄이세요(채팅 설정).',
   },
   account: {
     title: '계정',
@@ -294,7 +317,8 @@ export default {
     allModels: '모든 모델',
     noModels: '없음',
     keysTitle: 'API 키',
-    keysHint: 'OpenAI 호환 API(/v1)를 통해 내 도구에서 ChatGate를 사용하세요. 키는 본인으로 동작하며 본인의 한도가 적용됩니다.',
+    keysHint:
+      'OpenAI 호환 API(/v1)를 통해 내 도구에서 ChatGate를 사용하세요. 키는 본인으로 동작하며 본인의 한도가 적용됩니다.',
     keyName: '키 이름',
     keyDefaultName: 'API 키',
     createKey: '키 만들기',
@@ -313,14 +337,16 @@ export default {
     neverUsed: '사용한 적 없음',
     dataTitle: '내 대화',
     importTitle: '가져오기',
-    importHint: 'chatgpt-web 내보내기, ChatGPT의 conversations.json 또는 ChatGate 내보내기 파일. 파일의 내용은 전부 가져오거나 전혀 가져오지 않습니다.',
+    importHint:
+      'chatgpt-web 내보내기, ChatGPT의 conversations.json 또는 ChatGate 내보내기 파일. 파일의 내용은 전부 가져오거나 전혀 가져오지 않습니다.',
     importFile: '가져올 파일',
     chooseFile: '파일 선택…',
     uploading: '업로드 중… {percent}%',
     processing: '가져오는 중…',
     importReport: '가져오기 결과',
     importDone: '대화 {conversations}개, 메시지 {messages}개를 가져왔습니다({format}).',
-    importRepeatHint: '대화는 원래 날짜를 유지합니다. 이전에 가져온 대화는 건너뛰므로 같은 파일을 다시 가져와도 아무것도 추가되지 않습니다.',
+    importRepeatHint:
+      '대화는 원래 날짜를 유지합니다. 이전에 가져온 대화는 건너뛰므로 같은 파일을 다시 가져와도 아무것도 추가되지 않습니다.',
     importOutcomes: '파일의 대화',
     outcome_imported: '가져옴',
     outcome_already_imported: '건너뜀: 이미 가져옴',
@@ -377,7 +403,8 @@ export default {
     tabAudit: '감사 로그',
     tabSelftest: '연결 테스트',
     tabPrompts: '공유 프롬프트',
-    promptsHint: '모든 사용자가 프롬프트 라이브러리와 / 에서 이 프롬프트를 자신의 언어로 봅니다(그 언어의 글이 없으면 영어).',
+    promptsHint:
+      '모든 사용자가 프롬프트 라이브러리와 / 에서 이 프롬프트를 자신의 언어로 봅니다(그 언어의 글이 없으면 영어).',
     promptAdd: '새 공유 프롬프트',
     promptEdit: '공유 프롬프트 편집',
     promptLanguage: '언어',
@@ -409,7 +436,8 @@ export default {
     enabled: '{name}님을 다시 활성화했습니다',
     disable: '비활성화',
     disabled: '{name}님을 비활성화하고 모든 기기에서 로그아웃시켰습니다',
-    disableConfirm: '{name}님을 비활성화할까요? 모든 기기에서 즉시 로그아웃되며, 다시 활성화할 때까지 로그인할 수 없습니다.',
+    disableConfirm:
+      '{name}님을 비활성화할까요? 모든 기기에서 즉시 로그아웃되며, 다시 활성화할 때까지 로그인할 수 없습니다.',
     makeAdmin: '관리자로 지정',
     makeUser: '일반 사용자로 지정',
     changeRole: '역할 변경',
@@ -488,7 +516,8 @@ export default {
     tryNowFor: '지금 시도: {name}',
     triedNow: '{name}을(를) 다시 사용합니다',
     noUsableCredential: '{provider}에 사용할 수 있는 자격 증명이 없습니다: {time}까지 사용자에게 오류가 표시됩니다.',
-    noUsableCredentialNoTime: '{provider}에 사용할 수 있는 자격 증명이 없습니다: 하나가 복구될 때까지 사용자에게 오류가 표시됩니다.',
+    noUsableCredentialNoTime:
+      '{provider}에 사용할 수 있는 자격 증명이 없습니다: 하나가 복구될 때까지 사용자에게 오류가 표시됩니다.',
     upstreamNotice: '업스트림 상태',
     usageHint: 'UTC 날짜별, 사용자별, 모델별 요청 수와 토큰 수. 중지되거나 실패한 답변도 사용한 만큼 계산됩니다.',
     period: '기간',
@@ -518,7 +547,8 @@ export default {
     detail: '세부 정보',
     system: '시스템',
     selftestTitle: '연결 자가 테스트',
-    selftestIntro: '서버와 이 브라우저 사이에서 답변이 실시간으로 표시되는지 확인합니다. 서버가 100ms 간격으로 작은 이벤트 20개를 보냅니다. 중간의 무언가(리버스 프록시, CDN)가 이를 모아 두면 한꺼번에 도착하고, 답변도 한 번에 나타납니다.',
+    selftestIntro:
+      '서버와 이 브라우저 사이에서 답변이 실시간으로 표시되는지 확인합니다. 서버가 100ms 간격으로 작은 이벤트 20개를 보냅니다. 중간의 무언가(리버스 프록시, CDN)가 이를 모아 두면 한꺼번에 도착하고, 답변도 한 번에 나타납니다.',
     selftestRun: '테스트 실행',
     selftestAgain: '다시 실행',
     selftestProgress: '이벤트 {total}개 중 {n}개 수신…',
@@ -526,17 +556,22 @@ export default {
     verdict_buffered: '버퍼링됨',
     verdict_incomplete: '불완전',
     verdictText_streaming: '이벤트가 하나씩 도착합니다. 답변이 실시간으로 표시됩니다.',
-    verdictText_buffered: '이벤트가 모였다가 한꺼번에 도착합니다. 서버와 이 브라우저 사이의 무언가가 스트림을 버퍼링하고 있습니다. 아래 해결 방법을 참고하세요.',
+    verdictText_buffered:
+      '이벤트가 모였다가 한꺼번에 도착합니다. 서버와 이 브라우저 사이의 무언가가 스트림을 버퍼링하고 있습니다. 아래 해결 방법을 참고하세요.',
     verdictText_incomplete: '모든 이벤트가 도착하기 전에 스트림이 끝났습니다. 연결을 확인하고 다시 실행하세요.',
-    selftestStats: '이벤트 {expected}개 중 {received}개. 서버는 {server}ms에 걸쳐 보냈고, {arrival}ms 동안 {lumps}번에 나뉘어 도착했습니다.',
+    selftestStats:
+      '이벤트 {expected}개 중 {received}개. 서버는 {server}ms에 걸쳐 보냈고, {arrival}ms 동안 {lumps}번에 나뉘어 도착했습니다.',
     selftestTimeline: '각 이벤트의 전송 시각과 도착 시각',
     selftestSent: '전송',
     selftestArrived: '도착',
     fixTitle: '버퍼링 해결 방법',
-    fixIntro: '이벤트 스트림은 버퍼링이나 압축 없이 통과해야 합니다. ChatGate는 이를 요청하는 헤더(X-Accel-Buffering: no, Cache-Control: no-transform)를 이미 보냅니다. 프록시 설정이 이를 덮어쓴다면 아래 설정이 필요합니다.',
-    fixNginx: 'ChatGate로 프록시하는 location에서: proxy_buffering off (또는 ChatGate의 X-Accel-Buffering 헤더를 유지: proxy_ignore_headers에 넣지 마세요), 그리고 gzip off — 압축은 이벤트 스트림을 버퍼링합니다.',
+    fixIntro:
+      '이벤트 스트림은 버퍼링이나 압축 없이 통과해야 합니다. ChatGate는 이를 요청하는 헤더(X-Accel-Buffering: no, Cache-Control: no-transform)를 이미 보냅니다. 프록시 설정이 이를 덮어쓴다면 아래 설정이 필요합니다.',
+    fixNginx:
+      'ChatGate로 프록시하는 location에서: proxy_buffering off (또는 ChatGate의 X-Accel-Buffering 헤더를 유지: proxy_ignore_headers에 넣지 마세요), 그리고 gzip off — 압축은 이벤트 스트림을 버퍼링합니다.',
     fixCaddy: 'reverse_proxy에서: flush_interval -1. encode를 쓴다면 text/event-stream은 제외하세요.',
-    fixCdn: 'Cloudflare 및 기타 CDN: /api/를 캐시하지 말고("캐시 우회" 캐시 규칙), 이 호스트에서 응답을 다시 쓰거나 압축하는 기능을 끄세요. 응답을 버퍼링하는 CDN(일부 로드 밸런서와 엣지 프록시)에서는 /api/의 응답 버퍼링을 끄세요. 끌 수 없다면 이 호스트는 CDN 없이(DNS만) 제공하세요.',
+    fixCdn:
+      'Cloudflare 및 기타 CDN: /api/를 캐시하지 말고("캐시 우회" 캐시 규칙), 이 호스트에서 응답을 다시 쓰거나 압축하는 기능을 끄세요. 응답을 버퍼링하는 CDN(일부 로드 밸런서와 엣지 프록시)에서는 /api/의 응답 버퍼링을 끄세요. 끌 수 없다면 이 호스트는 CDN 없이(DNS만) 제공하세요.',
   },
   a11y: {
     skipToContent: '본문으로 건너뛰기',
@@ -550,17 +585,21 @@ export default {
     banner: '이 ChatGate는 작은 오프라인 데모 모델로 답변합니다. 답변 품질이 낮습니다.',
     adminLink: '실제 AI 서비스 연결',
     howToTitle: '실제 AI 서비스 연결',
-    howTo: '지금 답변은 내장된 데모 모델(SmolLM2, 1억 3,500만 매개변수)에서 나옵니다. 오프라인으로 실행되며 아는 것이 거의 없습니다. chatgate.toml에 업스트림을 추가하거나(kind, base_url, models, api_key가 있는 [[providers]] 항목, 아래 예시 참고) OPENAI_API_KEY를 설정한 뒤 ChatGate를 다시 시작하세요. 모든 종류는 docs/configuration.md에 있습니다: OpenAI 및 호환 서비스(DeepSeek, OpenRouter, Groq, Ollama, vLLM…), Azure OpenAI, Gemini, Mistral, Anthropic.',
+    howTo:
+      '지금 답변은 내장된 데모 모델(SmolLM2, 1억 3,500만 매개변수)에서 나옵니다. 오프라인으로 실행되며 아는 것이 거의 없습니다. chatgate.toml에 업스트림을 추가하거나(kind, base_url, models, api_key가 있는 [[providers]] 항목, 아래 예시 참고) OPENAI_API_KEY를 설정한 뒤 ChatGate를 다시 시작하세요. 모든 종류는 docs/configuration.md에 있습니다: OpenAI 및 호환 서비스(DeepSeek, OpenRouter, Groq, Ollama, vLLM…), Azure OpenAI, Gemini, Mistral, Anthropic.',
   },
   connect: {
     title: 'AI 서비스 연결',
-    setupIntro: '관리자가 준비되었습니다. 이제 답변할 AI 서비스를 연결하세요. 키를 붙여 넣고, 모델을 찾고, 하나를 테스트한 뒤 저장합니다. 나중에 관리 콘솔 → 업스트림에서 더 추가할 수 있습니다.',
+    setupIntro:
+      '관리자가 준비되었습니다. 이제 답변할 AI 서비스를 연결하세요. 키를 붙여 넣고, 모델을 찾고, 하나를 테스트한 뒤 저장합니다. 나중에 관리 콘솔 → 업스트림에서 더 추가할 수 있습니다.',
     service: '서비스',
     preset_custom: '모든 OpenAI 호환 URL',
     preset_chatgpt_web: '리버스 프록시를 통한 ChatGPT 액세스 토큰',
     note_azure: '기본 URL은 리소스의 엔드포인트이고, 모델은 배포 이름입니다.',
-    note_ollama: '“localhost”는 ChatGate가 실행되는 컴퓨터입니다. 다른 컴퓨터의 Ollama라면 그 주소를 입력하세요(예: http://192.168.1.20:11434/v1).',
-    note_chatgpt_web: '리버스 프록시 운영자는 ChatGPT 액세스 토큰과 모든 메시지를 볼 수 있습니다. 직접 운영하거나 신뢰하는 프록시만 사용하세요.',
+    note_ollama:
+      '“localhost”는 ChatGate가 실행되는 컴퓨터입니다. 다른 컴퓨터의 Ollama라면 그 주소를 입력하세요(예: http://192.168.1.20:11434/v1).',
+    note_chatgpt_web:
+      '리버스 프록시 운영자는 ChatGPT 액세스 토큰과 모든 메시지를 볼 수 있습니다. 직접 운영하거나 신뢰하는 프록시만 사용하세요.',
     baseUrl: '기본 URL',
     apiVersion: 'API 버전',
     apiKey: 'API 키',
@@ -583,10 +622,12 @@ export default {
     nameTaken: '이름 “{name}”은(는) 이미 사용 중입니다. 추가 옵션에서 다른 이름을 고르세요.',
   },
   upstreams: {
-    demoHint: '지금은 내장된 오프라인 데모 모델이 답변하며, 아는 것이 거의 없습니다. 여기에서 실제 AI 서비스를 연결하세요. 재시작 없이 바로 적용됩니다.',
+    demoHint:
+      '지금은 내장된 오프라인 데모 모델이 답변하며, 아는 것이 거의 없습니다. 여기에서 실제 AI 서비스를 연결하세요. 재시작 없이 바로 적용됩니다.',
     orInFile: '또는 설정 파일에서',
     fromFile: '설정 파일에서',
-    fromFileHint: '설정 파일에 지정되어 있으니 그곳에서 바꾸세요. 모델의 이름, 가격, 표시 여부는 여기에서 정할 수 있습니다.',
+    fromFileHint:
+      '설정 파일에 지정되어 있으니 그곳에서 바꾸세요. 모델의 이름, 가격, 표시 여부는 여기에서 정할 수 있습니다.',
     disabled: '꺼짐',
     enabled: '켜짐',
     enableProvider: '{name} 사용',
@@ -647,7 +688,8 @@ export default {
     conflictProvider: '“{name}” 이름의 공급자가 이미 있습니다. 다른 이름을 고르세요.',
     conflictCredential: '이 공급자에는 이미 “{name}” 이름의 키가 있습니다. 다른 이름을 고르세요.',
     conflictModel: '모델 “{model}”은(는) 이미 {provider}에서 제공합니다. 먼저 그곳에서 끄세요.',
-    conflictOrigin: '키는 이 공급자의 현재 주소용으로 저장되었고 그곳으로만 전송됩니다. 다른 호스트를 쓰려면 새 공급자를 추가하세요(또는 먼저 키를 제거하세요).',
+    conflictOrigin:
+      '키는 이 공급자의 현재 주소용으로 저장되었고 그곳으로만 전송됩니다. 다른 호스트를 쓰려면 새 공급자를 추가하세요(또는 먼저 키를 제거하세요).',
     conflictFromFile: '이 공급자는 설정 파일에서 왔습니다. 그곳에서 바꾸세요.',
   },
   passwordRules: {
@@ -691,7 +733,8 @@ export default {
     remove: '{name} 제거',
     uploading: '업로드 중…',
     tooMany: '메시지당 파일은 최대 {n}개입니다.',
-    noVision: '{model} 모델은 이미지를 볼 수 없습니다. 채팅 설정에서 이미지를 지원하는 모델을 선택하거나 이미지를 제거하세요.',
+    noVision:
+      '{model} 모델은 이미지를 볼 수 없습니다. 채팅 설정에서 이미지를 지원하는 모델을 선택하거나 이미지를 제거하세요.',
     waitUploads: '파일 업로드가 끝날 때까지 기다려 주세요.',
     needText: '파일과 함께 보낼 질문을 입력하세요.',
     dropHere: '첨부하려면 여기에 파일을 놓으세요',

@@ -3,9 +3,23 @@ import type { Messages } from './types'
 export default {
   app: { name: 'ChatGate', tagline: 'ChatGPT riêng tư cho nhóm của bạn' },
   common: {
-    cancel: 'Hủy', save: 'Lưu', delete: 'Xóa', rename: 'Đổi tên', close: 'Đóng', retry: 'Thử lại',
-    loading: 'Đang tải…', copy: 'Sao chép', copied: 'Đã sao chép', copyFailed: 'Không sao chép được', edit: 'Sửa',
-    search: 'Tìm kiếm', default: 'Mặc định', reset: 'Đặt lại', back: 'Quay lại', add: 'Thêm', more: 'Thêm nữa',
+    cancel: 'Hủy',
+    save: 'Lưu',
+    delete: 'Xóa',
+    rename: 'Đổi tên',
+    close: 'Đóng',
+    retry: 'Thử lại',
+    loading: 'Đang tải…',
+    copy: 'Sao chép',
+    copied: 'Đã sao chép',
+    copyFailed: 'Không sao chép được',
+    edit: 'Sửa',
+    search: 'Tìm kiếm',
+    default: 'Mặc định',
+    reset: 'Đặt lại',
+    back: 'Quay lại',
+    add: 'Thêm',
+    more: 'Thêm nữa',
     done: 'Xong',
     refresh: 'Làm mới',
   },
@@ -16,10 +30,12 @@ export default {
     alsoSignOut: 'Bạn đã đăng xuất khỏi ChatGate. Tài khoản tổ chức vẫn đang đăng nhập ở đó.',
     signOutThere: 'Đăng xuất cả ở đó',
     pendingTitle: 'Đang chờ phê duyệt',
-    pendingBody: 'Bạn đã đăng nhập bằng tài khoản tổ chức, nhưng máy chủ này không tự chấp nhận. Quản trị viên đã được yêu cầu phê duyệt: hãy đăng nhập lại sau khi được duyệt.',
+    pendingBody:
+      'Bạn đã đăng nhập bằng tài khoản tổ chức, nhưng máy chủ này không tự chấp nhận. Quản trị viên đã được yêu cầu phê duyệt: hãy đăng nhập lại sau khi được duyệt.',
     refusedTitle: 'Đăng nhập bị từ chối',
     refusedLogged: 'Sự việc này đã được ghi lại cho quản trị viên.',
-    reason_state: 'Phản hồi không thuộc lượt đăng nhập của trình duyệt này (hoặc đã được dùng, hoặc quá hạn). Hãy bắt đầu lại.',
+    reason_state:
+      'Phản hồi không thuộc lượt đăng nhập của trình duyệt này (hoặc đã được dùng, hoặc quá hạn). Hãy bắt đầu lại.',
     reason_code: 'Dịch vụ đăng nhập đã từ chối mã (có thể mã đã được dùng). Hãy bắt đầu lại.',
     reason_audience: 'Phản hồi dành cho một ứng dụng khác.',
     reason_expired: 'Phản hồi đã hết hạn. Hãy kiểm tra đồng hồ máy chủ rồi bắt đầu lại.',
@@ -33,7 +49,8 @@ export default {
     reason_disabled: 'Tài khoản của bạn đã bị vô hiệu hóa.',
     reason_rate_limited: 'Có quá nhiều lượt đăng nhập được bắt đầu từ địa chỉ này. Hãy đợi vài phút rồi thử lại.',
     linkTitle: 'Liên kết tài khoản',
-    linkBody: 'Đã có tài khoản ChatGate “{username}”. Nhập mật khẩu của nó một lần, từ nay {provider} sẽ đăng nhập bạn vào đó.',
+    linkBody:
+      'Đã có tài khoản ChatGate “{username}”. Nhập mật khẩu của nó một lần, từ nay {provider} sẽ đăng nhập bạn vào đó.',
     link: 'Liên kết và đăng nhập',
     separate: 'Không phải của tôi: tạo tài khoản riêng',
     linkGone: 'Lượt đăng nhập này không còn chờ nữa. Hãy bắt đầu lại.',
@@ -46,7 +63,8 @@ export default {
     confirmPassword: 'Xác nhận mật khẩu',
     signIn: 'Đăng nhập',
     sharedPasswordTitle: 'Nhập mật khẩu truy cập',
-    sharedPasswordHint: 'ChatGate này được bảo vệ bằng một mật khẩu dùng chung. Các cuộc trò chuyện của bạn chỉ hiển thị trên trình duyệt này.',
+    sharedPasswordHint:
+      'ChatGate này được bảo vệ bằng một mật khẩu dùng chung. Các cuộc trò chuyện của bạn chỉ hiển thị trên trình duyệt này.',
     wrongAccessPassword: 'Mật khẩu truy cập không đúng.',
     noAccount: 'Chưa có tài khoản?',
     createAccount: 'Tạo tài khoản',
@@ -59,7 +77,8 @@ export default {
     setupTitle: 'Tạo tài khoản quản trị',
     setupIntro: 'Đây là lần khởi động đầu tiên của ChatGate. Hãy chọn tên đăng nhập và mật khẩu cho quản trị viên.',
     setupButton: 'Tạo quản trị viên',
-    setupNoToken: 'Hãy mở liên kết thiết lập dùng một lần mà ChatGate in ra nhật ký máy chủ khi khởi động (hoặc chạy "chatgate user add TÊN --admin").',
+    setupNoToken:
+      'Hãy mở liên kết thiết lập dùng một lần mà ChatGate in ra nhật ký máy chủ khi khởi động (hoặc chạy "chatgate user add TÊN --admin").',
     passwordsDiffer: 'Mật khẩu không khớp.',
     required: 'Bắt buộc',
     changePassword: 'Đổi mật khẩu',
@@ -243,20 +262,25 @@ export default {
     stream_interrupted: 'Mất kết nối.',
     unknown: 'Đã xảy ra lỗi.',
     retryAfter: 'Hãy thử lại sau {seconds} giây.',
-    input_too_long: 'Tin nhắn này cùng ngữ cảnh dài hơn mức bạn được gửi. Hãy rút gọn, hoặc gửi ít tin nhắn ngữ cảnh hơn (cài đặt cuộc trò chuyện).',
+    input_too_long:
+      'Tin nhắn này cùng ngữ cảnh dài hơn mức bạn được gửi. Hãy rút gọn, hoặc gửi ít tin nhắn ngữ cảnh hơn (cài đặt cuộc trò chuyện).',
     model_not_allowed: 'Bạn không được phép dùng mô hình này. Hãy chọn mô hình khác trong cài đặt cuộc trò chuyện.',
     gone: 'Liên kết này không còn hiệu lực.',
     method_not_allowed: 'Không thể thực hiện thao tác này ở đây. Hãy tải lại trang.',
-    context_too_long: 'Cuộc trò chuyện này quá dài đối với mô hình. Hãy bắt đầu cuộc trò chuyện mới, rút gọn tin nhắn, hoặc giảm số tin nhắn ngữ cảnh trong cài đặt cuộc trò chuyện.',
-    upstream_resting: 'Nhà cung cấp mô hình đã từ chối thông tin xác thực của máy chủ. Hệ thống sẽ tự động thử lại; quản trị viên đã được thông báo.',
+    context_too_long:
+      'Cuộc trò chuyện này quá dài đối với mô hình. Hãy bắt đầu cuộc trò chuyện mới, rút gọn tin nhắn, hoặc giảm số tin nhắn ngữ cảnh trong cài đặt cuộc trò chuyện.',
+    upstream_resting:
+      'Nhà cung cấp mô hình đã từ chối thông tin xác thực của máy chủ. Hệ thống sẽ tự động thử lại; quản trị viên đã được thông báo.',
     retryAt: 'Lần thử tiếp theo lúc {time} ({relative}).',
-    interrupted: 'Máy chủ đã dừng trước khi câu trả lời này hoàn tất; phần văn bản đã có được giữ lại. Hãy tiếp tục hoặc tạo lại.',
+    interrupted:
+      'Máy chủ đã dừng trước khi câu trả lời này hoàn tất; phần văn bản đã có được giữ lại. Hãy tiếp tục hoặc tạo lại.',
     imported_error: 'Câu trả lời này đã bị lỗi ngay trong ứng dụng mà nó được nhập từ đó. Hãy tạo lại.',
     storage_unavailable: 'Cơ sở dữ liệu của máy chủ đang bận hoặc không khả dụng. Hãy thử lại sau giây lát.',
     attachment_too_large: 'Tệp quá lớn để đính kèm.',
     attachment_type: 'Không thể đính kèm loại tệp này. Hãy đính kèm hình ảnh, PDF, DOCX hoặc tệp văn bản.',
     attachment_unreadable: 'Không đọc được tệp này: tệp trống, bị hỏng hoặc có định dạng không được hỗ trợ.',
-    storage_quota: 'Dung lượng lưu tệp của bạn đã đầy. Hãy xóa các cuộc trò chuyện có tệp không còn cần, hoặc hỏi quản trị viên.',
+    storage_quota:
+      'Dung lượng lưu tệp của bạn đã đầy. Hãy xóa các cuộc trò chuyện có tệp không còn cần, hoặc hỏi quản trị viên.',
     model_cannot_see: 'Mô hình này không xem được hình ảnh. Hãy chọn mô hình nhận hình ảnh, hoặc bỏ hình ảnh ra.',
   },
   nav: {
@@ -278,9 +302,11 @@ export default {
     max_input_tokens: 'Đầu vào dài nhất (token)',
     allowed_models: 'Mô hình được phép',
     exceeded: 'Bạn đã đạt giới hạn: {name}, {limit}.',
-    exceededConcurrent: 'Bạn đã có {limit} câu trả lời đang được viết cùng lúc, đúng giới hạn. Hãy đợi một câu hoàn tất.',
+    exceededConcurrent:
+      'Bạn đã có {limit} câu trả lời đang được viết cùng lúc, đúng giới hạn. Hãy đợi một câu hoàn tất.',
     resetsAt: 'Giới hạn được đặt lại lúc {time} ({relative}).',
-    inputTooLongLimit: 'Tin nhắn này cùng ngữ cảnh dài hơn {limit} token bạn được gửi. Hãy rút gọn, hoặc gửi ít tin nhắn ngữ cảnh hơn (cài đặt cuộc trò chuyện).',
+    inputTooLongLimit:
+      'Tin nhắn này cùng ngữ cảnh dài hơn {limit} token bạn được gửi. Hãy rút gọn, hoặc gửi ít tin nhắn ngữ cảnh hơn (cài đặt cuộc trò chuyện).',
   },
   account: {
     title: 'Tài khoản',
@@ -294,7 +320,8 @@ export default {
     allModels: 'Tất cả mô hình',
     noModels: 'Không có',
     keysTitle: 'Khóa API',
-    keysHint: 'Dùng ChatGate từ công cụ của riêng bạn qua API tương thích OpenAI (/v1). Khóa hoạt động với tư cách của bạn, trong giới hạn của bạn.',
+    keysHint:
+      'Dùng ChatGate từ công cụ của riêng bạn qua API tương thích OpenAI (/v1). Khóa hoạt động với tư cách của bạn, trong giới hạn của bạn.',
     keyName: 'Tên khóa',
     keyDefaultName: 'Khóa API',
     createKey: 'Tạo khóa',
@@ -313,14 +340,16 @@ export default {
     neverUsed: 'chưa từng dùng',
     dataTitle: 'Các cuộc trò chuyện của bạn',
     importTitle: 'Nhập',
-    importHint: 'Tệp xuất từ chatgpt-web, conversations.json của ChatGPT hoặc tệp xuất của ChatGate. Toàn bộ tệp được nhập, hoặc không nhập gì.',
+    importHint:
+      'Tệp xuất từ chatgpt-web, conversations.json của ChatGPT hoặc tệp xuất của ChatGate. Toàn bộ tệp được nhập, hoặc không nhập gì.',
     importFile: 'Tệp cần nhập',
     chooseFile: 'Chọn tệp…',
     uploading: 'Đang tải lên… {percent}%',
     processing: 'Đang nhập…',
     importReport: 'Báo cáo nhập',
     importDone: 'Đã nhập {conversations} cuộc trò chuyện với {messages} tin nhắn ({format}).',
-    importRepeatHint: 'Các cuộc trò chuyện giữ nguyên ngày gốc. Những cuộc đã nhập trước đó được bỏ qua, nên nhập lại cùng một tệp sẽ không thêm gì.',
+    importRepeatHint:
+      'Các cuộc trò chuyện giữ nguyên ngày gốc. Những cuộc đã nhập trước đó được bỏ qua, nên nhập lại cùng một tệp sẽ không thêm gì.',
     importOutcomes: 'Các cuộc trò chuyện trong tệp',
     outcome_imported: 'Đã nhập',
     outcome_already_imported: 'Bỏ qua: đã nhập trước đó',
@@ -337,7 +366,8 @@ export default {
     messagesCount: 'Tin nhắn: {count}',
     lastActive: 'hoạt động lần cuối {when}',
     nothingNew: 'Không có gì mới: mọi cuộc trò chuyện trong tệp này đã có ở đây.',
-    changedHint: 'Để lấy phiên bản mới của một cuộc trò chuyện đã thay đổi, hãy xóa bản sao của nó ở đây rồi nhập lại tệp.',
+    changedHint:
+      'Để lấy phiên bản mới của một cuộc trò chuyện đã thay đổi, hãy xóa bản sao của nó ở đây rồi nhập lại tệp.',
     showAllOutcomes: 'Hiện tất cả ({count})',
     importFailed: 'Không nhập được gì: {reason}',
     exportTitle: 'Xuất tất cả',
@@ -367,7 +397,8 @@ export default {
   },
   admin: {
     title: 'Bảng quản trị',
-    privacy: 'Quản trị viên chỉ xem được tài khoản và mức sử dụng ở đây, không bao giờ xem được nội dung trò chuyện của ai.',
+    privacy:
+      'Quản trị viên chỉ xem được tài khoản và mức sử dụng ở đây, không bao giờ xem được nội dung trò chuyện của ai.',
     sections: 'Các mục của bảng quản trị',
     tabUsers: 'Người dùng',
     tabInvites: 'Lời mời',
@@ -377,12 +408,14 @@ export default {
     tabAudit: 'Nhật ký kiểm tra',
     tabSelftest: 'Kiểm tra kết nối',
     tabPrompts: 'Prompt chia sẻ',
-    promptsHint: 'Mọi người dùng đều thấy các prompt này trong thư viện prompt và khi gõ /, bằng ngôn ngữ của họ (tiếng Anh nếu không có bản bằng ngôn ngữ đó).',
+    promptsHint:
+      'Mọi người dùng đều thấy các prompt này trong thư viện prompt và khi gõ /, bằng ngôn ngữ của họ (tiếng Anh nếu không có bản bằng ngôn ngữ đó).',
     promptAdd: 'Prompt chia sẻ mới',
     promptEdit: 'Sửa prompt chia sẻ',
     promptLanguage: 'Ngôn ngữ',
     promptLanguages: 'Ngôn ngữ',
-    promptTranslationHint: 'Viết tiêu đề và nội dung cho từng ngôn ngữ bạn muốn; ngôn ngữ để trống sẽ hiện bản tiếng Anh.',
+    promptTranslationHint:
+      'Viết tiêu đề và nội dung cho từng ngôn ngữ bạn muốn; ngôn ngữ để trống sẽ hiện bản tiếng Anh.',
     promptSaved: 'Đã lưu prompt chia sẻ',
     promptDeleted: 'Đã xóa prompt chia sẻ',
     promptDeleteConfirm: 'Xóa prompt chia sẻ “{name}” cho mọi người?',
@@ -409,7 +442,8 @@ export default {
     enabled: '{name} đã được kích hoạt lại',
     disable: 'Vô hiệu hóa',
     disabled: '{name} đã bị vô hiệu hóa và đăng xuất khỏi mọi nơi',
-    disableConfirm: 'Vô hiệu hóa {name}? Người này bị đăng xuất ngay trên mọi thiết bị và không thể đăng nhập cho tới khi bạn kích hoạt lại.',
+    disableConfirm:
+      'Vô hiệu hóa {name}? Người này bị đăng xuất ngay trên mọi thiết bị và không thể đăng nhập cho tới khi bạn kích hoạt lại.',
     makeAdmin: 'Đặt làm quản trị viên',
     makeUser: 'Đặt làm người dùng thường',
     changeRole: 'Đổi vai trò',
@@ -467,7 +501,8 @@ export default {
     announcementPlaceholder: 'vd: Bảo trì vào Chủ nhật từ 10:00 đến 11:00.',
     announcementHint: 'Hiển thị ở đầu ứng dụng cho mọi người, dạng văn bản thuần. Để trống nếu không có.',
     sharing: 'Liên kết chia sẻ',
-    sharingHint: 'Cho phép đăng liên kết chỉ đọc tới các cuộc trò chuyện. Tắt đi thì mọi liên kết hiện có đều ngừng hoạt động.',
+    sharingHint:
+      'Cho phép đăng liên kết chỉ đọc tới các cuộc trò chuyện. Tắt đi thì mọi liên kết hiện có đều ngừng hoạt động.',
     settingsSaved: 'Đã lưu cài đặt',
     refreshedEvery: 'Làm mới mỗi {seconds} giây',
     updatedAt: 'cập nhật lúc {time}',
@@ -488,9 +523,11 @@ export default {
     tryNowFor: 'Thử ngay: {name}',
     triedNow: '{name} đã được dùng lại',
     noUsableCredential: 'Không có thông tin xác thực dùng được cho {provider}: người dùng sẽ gặp lỗi đến {time}.',
-    noUsableCredentialNoTime: 'Không có thông tin xác thực dùng được cho {provider}: người dùng sẽ gặp lỗi cho đến khi có cái hoạt động lại.',
+    noUsableCredentialNoTime:
+      'Không có thông tin xác thực dùng được cho {provider}: người dùng sẽ gặp lỗi cho đến khi có cái hoạt động lại.',
     upstreamNotice: 'Trạng thái nhà cung cấp',
-    usageHint: 'Số yêu cầu và token theo ngày (UTC), theo người dùng và theo mô hình. Câu trả lời bị dừng hoặc lỗi vẫn tính phần đã dùng.',
+    usageHint:
+      'Số yêu cầu và token theo ngày (UTC), theo người dùng và theo mô hình. Câu trả lời bị dừng hoặc lỗi vẫn tính phần đã dùng.',
     period: 'Khoảng thời gian',
     lastNDays: '{n} ngày qua',
     from: 'Từ',
@@ -518,7 +555,8 @@ export default {
     detail: 'Chi tiết',
     system: 'Hệ thống',
     selftestTitle: 'Tự kiểm tra kết nối',
-    selftestIntro: 'Kiểm tra xem câu trả lời có hiện ra trực tiếp giữa máy chủ và trình duyệt này không. Máy chủ gửi 20 sự kiện nhỏ cách nhau 100 ms; nếu thứ gì đó trên đường đi (reverse proxy, CDN) giữ chúng lại, chúng sẽ đến cùng một lúc và câu trả lời hiện ra một lần.',
+    selftestIntro:
+      'Kiểm tra xem câu trả lời có hiện ra trực tiếp giữa máy chủ và trình duyệt này không. Máy chủ gửi 20 sự kiện nhỏ cách nhau 100 ms; nếu thứ gì đó trên đường đi (reverse proxy, CDN) giữ chúng lại, chúng sẽ đến cùng một lúc và câu trả lời hiện ra một lần.',
     selftestRun: 'Chạy kiểm tra',
     selftestAgain: 'Chạy lại',
     selftestProgress: 'Đã nhận {n} / {total} sự kiện…',
@@ -526,17 +564,22 @@ export default {
     verdict_buffered: 'Bị đệm',
     verdict_incomplete: 'Chưa đầy đủ',
     verdictText_streaming: 'Sự kiện đến từng cái một: câu trả lời hiện ra trực tiếp.',
-    verdictText_buffered: 'Sự kiện bị giữ lại và đến thành từng cụm: có thứ gì đó giữa máy chủ và trình duyệt này đang đệm luồng dữ liệu. Xem cách khắc phục bên dưới.',
+    verdictText_buffered:
+      'Sự kiện bị giữ lại và đến thành từng cụm: có thứ gì đó giữa máy chủ và trình duyệt này đang đệm luồng dữ liệu. Xem cách khắc phục bên dưới.',
     verdictText_incomplete: 'Luồng kết thúc trước khi mọi sự kiện đến. Hãy kiểm tra kết nối và chạy lại.',
-    selftestStats: '{received} / {expected} sự kiện; máy chủ gửi trong {server} ms, chúng đến trong {arrival} ms theo {lumps} cụm.',
+    selftestStats:
+      '{received} / {expected} sự kiện; máy chủ gửi trong {server} ms, chúng đến trong {arrival} ms theo {lumps} cụm.',
     selftestTimeline: 'Thời điểm gửi và thời điểm đến của từng sự kiện',
     selftestSent: 'đã gửi',
     selftestArrived: 'đã đến',
     fixTitle: 'Cách khắc phục việc đệm',
-    fixIntro: 'Luồng sự kiện phải đi qua mà không bị đệm hay nén. ChatGate đã gửi các header yêu cầu điều này (X-Accel-Buffering: no, Cache-Control: no-transform); proxy được cấu hình bỏ qua chúng cần các thiết lập dưới đây.',
-    fixNginx: 'Trong location chuyển tiếp tới ChatGate: proxy_buffering off (hoặc giữ header X-Accel-Buffering của ChatGate: đừng đưa nó vào proxy_ignore_headers), và gzip off, vì nén sẽ đệm luồng sự kiện.',
+    fixIntro:
+      'Luồng sự kiện phải đi qua mà không bị đệm hay nén. ChatGate đã gửi các header yêu cầu điều này (X-Accel-Buffering: no, Cache-Control: no-transform); proxy được cấu hình bỏ qua chúng cần các thiết lập dưới đây.',
+    fixNginx:
+      'Trong location chuyển tiếp tới ChatGate: proxy_buffering off (hoặc giữ header X-Accel-Buffering của ChatGate: đừng đưa nó vào proxy_ignore_headers), và gzip off, vì nén sẽ đệm luồng sự kiện.',
     fixCaddy: 'Trong reverse_proxy: flush_interval -1. Nếu dùng encode, hãy loại trừ text/event-stream.',
-    fixCdn: 'Cloudflare và các CDN khác: đừng lưu đệm /api/ (quy tắc bộ nhớ đệm "Bypass cache"), tắt các tính năng viết lại hoặc nén phản hồi cho tên miền này, và với CDN đệm phản hồi (một số bộ cân bằng tải và proxy biên), hãy tắt đệm cho /api/. Nếu không tắt được, hãy phục vụ tên miền này không qua CDN (chỉ DNS).',
+    fixCdn:
+      'Cloudflare và các CDN khác: đừng lưu đệm /api/ (quy tắc bộ nhớ đệm "Bypass cache"), tắt các tính năng viết lại hoặc nén phản hồi cho tên miền này, và với CDN đệm phản hồi (một số bộ cân bằng tải và proxy biên), hãy tắt đệm cho /api/. Nếu không tắt được, hãy phục vụ tên miền này không qua CDN (chỉ DNS).',
   },
   a11y: {
     skipToContent: 'Chuyển đến nội dung',
@@ -550,17 +593,21 @@ export default {
     banner: 'ChatGate này đang trả lời bằng một mô hình thử nghiệm ngoại tuyến rất nhỏ; câu trả lời sẽ kém.',
     adminLink: 'Kết nối dịch vụ AI thật',
     howToTitle: 'Kết nối dịch vụ AI thật',
-    howTo: 'Câu trả lời hiện đến từ mô hình thử nghiệm đi kèm (SmolLM2, 135 triệu tham số), chạy ngoại tuyến và biết rất ít. Hãy thêm một nguồn vào chatgate.toml — một mục [[providers]] có kind, base_url, models và api_key như ví dụ bên dưới — hoặc đặt OPENAI_API_KEY, rồi khởi động lại ChatGate. docs/configuration.md liệt kê mọi loại: OpenAI và các dịch vụ tương thích (DeepSeek, OpenRouter, Groq, Ollama, vLLM…), Azure OpenAI, Gemini, Mistral và Anthropic.',
+    howTo:
+      'Câu trả lời hiện đến từ mô hình thử nghiệm đi kèm (SmolLM2, 135 triệu tham số), chạy ngoại tuyến và biết rất ít. Hãy thêm một nguồn vào chatgate.toml — một mục [[providers]] có kind, base_url, models và api_key như ví dụ bên dưới — hoặc đặt OPENAI_API_KEY, rồi khởi động lại ChatGate. docs/configuration.md liệt kê mọi loại: OpenAI và các dịch vụ tương thích (DeepSeek, OpenRouter, Groq, Ollama, vLLM…), Azure OpenAI, Gemini, Mistral và Anthropic.',
   },
   connect: {
     title: 'Kết nối dịch vụ AI',
-    setupIntro: 'Quản trị viên đã sẵn sàng. Giờ hãy kết nối dịch vụ AI sẽ trả lời: dán khóa, tìm mô hình, thử một mô hình rồi lưu. Bạn có thể thêm dịch vụ khác sau trong Bảng quản trị → Nhà cung cấp.',
+    setupIntro:
+      'Quản trị viên đã sẵn sàng. Giờ hãy kết nối dịch vụ AI sẽ trả lời: dán khóa, tìm mô hình, thử một mô hình rồi lưu. Bạn có thể thêm dịch vụ khác sau trong Bảng quản trị → Nhà cung cấp.',
     service: 'Dịch vụ',
     preset_custom: 'Bất kỳ URL tương thích OpenAI nào',
     preset_chatgpt_web: 'Mã truy cập ChatGPT qua reverse proxy',
     note_azure: 'URL gốc là endpoint của tài nguyên; mô hình là tên các bản triển khai của bạn.',
-    note_ollama: '“localhost” là máy đang chạy ChatGate. Với Ollama trên máy khác, hãy nhập địa chỉ của máy đó, ví dụ http://192.168.1.20:11434/v1.',
-    note_chatgpt_web: 'Người vận hành reverse proxy nhìn thấy mã truy cập ChatGPT của bạn và mọi tin nhắn. Chỉ dùng proxy do bạn vận hành hoặc tin cậy.',
+    note_ollama:
+      '“localhost” là máy đang chạy ChatGate. Với Ollama trên máy khác, hãy nhập địa chỉ của máy đó, ví dụ http://192.168.1.20:11434/v1.',
+    note_chatgpt_web:
+      'Người vận hành reverse proxy nhìn thấy mã truy cập ChatGPT của bạn và mọi tin nhắn. Chỉ dùng proxy do bạn vận hành hoặc tin cậy.',
     baseUrl: 'URL gốc',
     apiVersion: 'Phiên bản API',
     apiKey: 'Khóa API',
@@ -583,10 +630,12 @@ export default {
     nameTaken: 'Tên “{name}” đã được dùng; hãy chọn tên khác trong Tùy chọn khác.',
   },
   upstreams: {
-    demoHint: 'Hiện câu trả lời đến từ mô hình demo ngoại tuyến đi kèm, vốn biết rất ít. Hãy kết nối một dịch vụ AI thật tại đây: có hiệu lực ngay, không cần khởi động lại.',
+    demoHint:
+      'Hiện câu trả lời đến từ mô hình demo ngoại tuyến đi kèm, vốn biết rất ít. Hãy kết nối một dịch vụ AI thật tại đây: có hiệu lực ngay, không cần khởi động lại.',
     orInFile: 'Hoặc trong tệp cấu hình',
     fromFile: 'Từ tệp cấu hình',
-    fromFileHint: 'Được đặt trong tệp cấu hình: hãy sửa ở đó. Các mô hình của nó có thể được đặt tên, định giá và ẩn tại đây.',
+    fromFileHint:
+      'Được đặt trong tệp cấu hình: hãy sửa ở đó. Các mô hình của nó có thể được đặt tên, định giá và ẩn tại đây.',
     disabled: 'Tắt',
     enabled: 'Bật',
     enableProvider: 'Dùng {name}',
@@ -618,7 +667,8 @@ export default {
     tokensPerMinute: 'Token mỗi phút',
     credentialSaved: 'Đã lưu khóa {name}',
     removeCredential: 'Gỡ khóa',
-    removeCredentialConfirm: 'Gỡ khóa {name} của {provider}? Những câu trả lời đang viết bằng khóa này sẽ hoàn tất trước.',
+    removeCredentialConfirm:
+      'Gỡ khóa {name} của {provider}? Những câu trả lời đang viết bằng khóa này sẽ hoàn tất trước.',
     credentialRemoved: 'Đã gỡ khóa {name}',
     noModels: 'Chưa có mô hình: hãy tìm, hoặc nhập một mô hình khi kết nối.',
     findModelsFor: 'Tìm mô hình: {name}',
@@ -647,7 +697,8 @@ export default {
     conflictProvider: 'Đã có nhà cung cấp tên “{name}”; hãy chọn tên khác.',
     conflictCredential: 'Nhà cung cấp này đã có khóa tên “{name}”; hãy chọn tên khác.',
     conflictModel: 'Mô hình “{model}” đã được {provider} cung cấp; hãy tắt nó ở đó trước.',
-    conflictOrigin: 'Các khóa được lưu cho địa chỉ hiện tại của nhà cung cấp này và chỉ được gửi tới đó. Để dùng máy chủ khác, hãy thêm nhà cung cấp mới (hoặc gỡ các khóa trước).',
+    conflictOrigin:
+      'Các khóa được lưu cho địa chỉ hiện tại của nhà cung cấp này và chỉ được gửi tới đó. Để dùng máy chủ khác, hãy thêm nhà cung cấp mới (hoặc gỡ các khóa trước).',
     conflictFromFile: 'Nhà cung cấp này đến từ tệp cấu hình: hãy sửa ở đó.',
   },
   passwordRules: {
@@ -691,7 +742,8 @@ export default {
     remove: 'Bỏ {name}',
     uploading: 'Đang tải lên…',
     tooMany: 'Tối đa {n} tệp cho mỗi tin nhắn.',
-    noVision: '{model} không xem được hình ảnh. Hãy chọn trong cài đặt cuộc trò chuyện một mô hình nhận hình ảnh, hoặc bỏ hình ảnh ra.',
+    noVision:
+      '{model} không xem được hình ảnh. Hãy chọn trong cài đặt cuộc trò chuyện một mô hình nhận hình ảnh, hoặc bỏ hình ảnh ra.',
     waitUploads: 'Hãy đợi tệp tải lên xong.',
     needText: 'Hãy viết câu hỏi để gửi kèm các tệp.',
     dropHere: 'Thả tệp vào đây để đính kèm',

@@ -3,9 +3,23 @@ import type { Messages } from './types'
 export default {
   app: { name: 'ChatGate', tagline: '团队专属的私有 ChatGPT' },
   common: {
-    cancel: '取消', save: '保存', delete: '删除', rename: '重命名', close: '关闭', retry: '重试',
-    loading: '加载中…', copy: '复制', copied: '已复制', copyFailed: '复制失败', edit: '编辑', search: '搜索',
-    default: '默认', reset: '重置', back: '返回', add: '添加', more: '更多',
+    cancel: '取消',
+    save: '保存',
+    delete: '删除',
+    rename: '重命名',
+    close: '关闭',
+    retry: '重试',
+    loading: '加载中…',
+    copy: '复制',
+    copied: '已复制',
+    copyFailed: '复制失败',
+    edit: '编辑',
+    search: '搜索',
+    default: '默认',
+    reset: '重置',
+    back: '返回',
+    add: '添加',
+    more: '更多',
     done: '完成',
     refresh: '刷新',
   },
@@ -59,7 +73,8 @@ export default {
     setupTitle: '创建管理员账号',
     setupIntro: '这是 ChatGate 第一次启动。请设置管理员的用户名和密码。',
     setupButton: '创建管理员',
-    setupNoToken: '请打开 ChatGate 启动时在服务器日志中打印的一次性设置链接（或运行 "chatgate user add 用户名 --admin"）。',
+    setupNoToken:
+      '请打开 ChatGate 启动时在服务器日志中打印的一次性设置链接（或运行 "chatgate user add 用户名 --admin"）。',
     passwordsDiffer: '两次输入的密码不一致。',
     required: '必填',
     changePassword: '修改密码',
@@ -280,7 +295,8 @@ export default {
     exceeded: '你已达到额度上限：{name}，{limit}。',
     exceededConcurrent: '你已有 {limit} 个回答正在同时生成，达到上限。请等待其中一个完成。',
     resetsAt: '将于 {time}（{relative}）重置。',
-    inputTooLongLimit: '这条消息连同上下文超出了你可发送的 {limit} 个 Token。请缩短消息，或减少上下文消息数（对话设置）。',
+    inputTooLongLimit:
+      '这条消息连同上下文超出了你可发送的 {limit} 个 Token。请缩短消息，或减少上下文消息数（对话设置）。',
   },
   account: {
     title: '账户',
@@ -313,7 +329,8 @@ export default {
     neverUsed: '从未使用',
     dataTitle: '你的对话',
     importTitle: '导入',
-    importHint: 'chatgpt-web 导出文件、ChatGPT 的 conversations.json 或 ChatGate 导出文件。文件内容要么全部导入，要么全部不导入。',
+    importHint:
+      'chatgpt-web 导出文件、ChatGPT 的 conversations.json 或 ChatGate 导出文件。文件内容要么全部导入，要么全部不导入。',
     importFile: '要导入的文件',
     chooseFile: '选择文件…',
     uploading: '正在上传… {percent}%',
@@ -518,7 +535,8 @@ export default {
     detail: '详情',
     system: '系统',
     selftestTitle: '连接自检',
-    selftestIntro: '检查回答能否在服务器和此浏览器之间实时逐字显示。服务器每隔 100 毫秒发送一个小事件，共 20 个；如果途中的某个环节（反向代理、CDN）把它们攒住，它们就会一次性到达，回答也会一下子全部出现。',
+    selftestIntro:
+      '检查回答能否在服务器和此浏览器之间实时逐字显示。服务器每隔 100 毫秒发送一个小事件，共 20 个；如果途中的某个环节（反向代理、CDN）把它们攒住，它们就会一次性到达，回答也会一下子全部出现。',
     selftestRun: '开始测试',
     selftestAgain: '再测一次',
     selftestProgress: '已收到 {n} / {total} 个事件…',
@@ -528,15 +546,19 @@ export default {
     verdictText_streaming: '事件逐个到达：回答可以实时逐字显示。',
     verdictText_buffered: '事件被攒住后成批到达：服务器与此浏览器之间有环节缓冲了数据流。请参考下面的修复方法。',
     verdictText_incomplete: '数据流在所有事件到达之前就结束了。请检查连接后再测一次。',
-    selftestStats: '收到 {received} / {expected} 个事件；服务器在 {server} 毫秒内发出，浏览器在 {arrival} 毫秒内分 {lumps} 批收到。',
+    selftestStats:
+      '收到 {received} / {expected} 个事件；服务器在 {server} 毫秒内发出，浏览器在 {arrival} 毫秒内分 {lumps} 批收到。',
     selftestTimeline: '每个事件的发送时间和到达时间',
     selftestSent: '发送',
     selftestArrived: '到达',
     fixTitle: '如何解决缓冲',
-    fixIntro: '事件流必须不经缓冲、不经压缩地通过。ChatGate 已发送要求这样做的响应头（X-Accel-Buffering: no、Cache-Control: no-transform）；若代理的配置覆盖了它们，请使用下面的设置。',
-    fixNginx: '在代理到 ChatGate 的 location 中：proxy_buffering off（或保留 ChatGate 的 X-Accel-Buffering 响应头：不要把它写进 proxy_ignore_headers），并设置 gzip off，因为压缩会缓冲事件流。',
+    fixIntro:
+      '事件流必须不经缓冲、不经压缩地通过。ChatGate 已发送要求这样做的响应头（X-Accel-Buffering: no、Cache-Control: no-transform）；若代理的配置覆盖了它们，请使用下面的设置。',
+    fixNginx:
+      '在代理到 ChatGate 的 location 中：proxy_buffering off（或保留 ChatGate 的 X-Accel-Buffering 响应头：不要把它写进 proxy_ignore_headers），并设置 gzip off，因为压缩会缓冲事件流。',
     fixCaddy: '在 reverse_proxy 中：flush_interval -1。如果使用了 encode，请把 text/event-stream 排除在外。',
-    fixCdn: 'Cloudflare 及其他 CDN：不要缓存 /api/（用“绕过缓存”的缓存规则），关闭此域名下会改写或压缩响应的功能；对于会缓冲响应的 CDN（部分负载均衡器和边缘代理），请为 /api/ 关闭响应缓冲。如果无法关闭，请让此域名不经过 CDN（仅 DNS）。',
+    fixCdn:
+      'Cloudflare 及其他 CDN：不要缓存 /api/（用“绕过缓存”的缓存规则），关闭此域名下会改写或压缩响应的功能；对于会缓冲响应的 CDN（部分负载均衡器和边缘代理），请为 /api/ 关闭响应缓冲。如果无法关闭，请让此域名不经过 CDN（仅 DNS）。',
   },
   a11y: {
     skipToContent: '跳到主要内容',
@@ -550,16 +572,19 @@ export default {
     banner: '当前由一个很小的离线演示模型回答，回答质量会很差。',
     adminLink: '接入真正的 AI 服务',
     howToTitle: '接入真正的 AI 服务',
-    howTo: '现在的回答来自内置的演示模型（SmolLM2，1.35 亿参数），它离线运行，所知甚少。在 chatgate.toml 中添加上游——一个包含 kind、base_url、models 和 api_key 的 [[providers]] 条目（见下例）——或设置 OPENAI_API_KEY，然后重启 ChatGate。docs/configuration.md 列出了所有类型：OpenAI 及兼容服务（DeepSeek、OpenRouter、Groq、Ollama、vLLM…）、Azure OpenAI、Gemini、Mistral 和 Anthropic。',
+    howTo:
+      '现在的回答来自内置的演示模型（SmolLM2，1.35 亿参数），它离线运行，所知甚少。在 chatgate.toml 中添加上游——一个包含 kind、base_url、models 和 api_key 的 [[providers]] 条目（见下例）——或设置 OPENAI_API_KEY，然后重启 ChatGate。docs/configuration.md 列出了所有类型：OpenAI 及兼容服务（DeepSeek、OpenRouter、Groq、Ollama、vLLM…）、Azure OpenAI、Gemini、Mistral 和 Anthropic。',
   },
   connect: {
     title: '连接 AI 服务',
-    setupIntro: '管理员已创建。现在连接负责回答的 AI 服务：粘贴密钥、查找模型、测试一个模型，然后保存。以后还可以在“管理后台 → 上游”中添加更多服务。',
+    setupIntro:
+      '管理员已创建。现在连接负责回答的 AI 服务：粘贴密钥、查找模型、测试一个模型，然后保存。以后还可以在“管理后台 → 上游”中添加更多服务。',
     service: '服务',
     preset_custom: '任意 OpenAI 兼容地址',
     preset_chatgpt_web: '通过反向代理使用 ChatGPT 访问令牌',
     note_azure: '基础 URL 是你的资源终结点；模型名称是你的部署名称。',
-    note_ollama: '“localhost”指运行 ChatGate 的这台机器。若 Ollama 在另一台电脑上，请填写它的地址，例如 http://192.168.1.20:11434/v1。',
+    note_ollama:
+      '“localhost”指运行 ChatGate 的这台机器。若 Ollama 在另一台电脑上，请填写它的地址，例如 http://192.168.1.20:11434/v1。',
     note_chatgpt_web: '运营反向代理的人能看到你的 ChatGPT 访问令牌和每一条消息。请只使用你自己运营或信任的代理。',
     baseUrl: '基础 URL',
     apiVersion: 'API 版本',
@@ -647,7 +672,8 @@ export default {
     conflictProvider: '名为“{name}”的服务商已存在，请换一个名称。',
     conflictCredential: '该服务商已有名为“{name}”的密钥，请换一个名称。',
     conflictModel: '模型“{model}”已由 {provider} 提供，请先在那里关闭它。',
-    conflictOrigin: '这些密钥是为该服务商当前的地址保存的，只会发送到那里。要使用其他主机，请新增一个服务商（或先移除这些密钥）。',
+    conflictOrigin:
+      '这些密钥是为该服务商当前的地址保存的，只会发送到那里。要使用其他主机，请新增一个服务商（或先移除这些密钥）。',
     conflictFromFile: '该服务商来自配置文件：请在那里修改。',
   },
   passwordRules: {

@@ -3,9 +3,23 @@ import type { Messages } from './types'
 export default {
   app: { name: 'ChatGate', tagline: '團隊專屬的私有 ChatGPT' },
   common: {
-    cancel: '取消', save: '儲存', delete: '刪除', rename: '重新命名', close: '關閉', retry: '重試',
-    loading: '載入中…', copy: '複製', copied: '已複製', copyFailed: '複製失敗', edit: '編輯', search: '搜尋',
-    default: '預設', reset: '重設', back: '返回', add: '新增', more: '更多',
+    cancel: '取消',
+    save: '儲存',
+    delete: '刪除',
+    rename: '重新命名',
+    close: '關閉',
+    retry: '重試',
+    loading: '載入中…',
+    copy: '複製',
+    copied: '已複製',
+    copyFailed: '複製失敗',
+    edit: '編輯',
+    search: '搜尋',
+    default: '預設',
+    reset: '重設',
+    back: '返回',
+    add: '新增',
+    more: '更多',
     done: '完成',
     refresh: '重新整理',
   },
@@ -59,7 +73,8 @@ export default {
     setupTitle: '建立管理員帳號',
     setupIntro: '這是 ChatGate 第一次啟動。請設定管理員的使用者名稱與密碼。',
     setupButton: '建立管理員',
-    setupNoToken: '請開啟 ChatGate 啟動時在伺服器日誌中印出的一次性設定連結（或執行 "chatgate user add 名稱 --admin"）。',
+    setupNoToken:
+      '請開啟 ChatGate 啟動時在伺服器日誌中印出的一次性設定連結（或執行 "chatgate user add 名稱 --admin"）。',
     passwordsDiffer: '兩次輸入的密碼不一致。',
     required: '必填',
     changePassword: '變更密碼',
@@ -280,7 +295,8 @@ export default {
     exceeded: '你已達到額度上限：{name}，{limit}。',
     exceededConcurrent: '你已有 {limit} 個回答正在同時產生，已達上限。請等待其中一個完成。',
     resetsAt: '將於 {time}（{relative}）重設。',
-    inputTooLongLimit: '這則訊息連同上下文超出了你可傳送的 {limit} 個 Token。請縮短訊息，或減少上下文訊息數（對話設定）。',
+    inputTooLongLimit:
+      '這則訊息連同上下文超出了你可傳送的 {limit} 個 Token。請縮短訊息，或減少上下文訊息數（對話設定）。',
   },
   account: {
     title: '帳戶',
@@ -313,7 +329,8 @@ export default {
     neverUsed: '從未使用',
     dataTitle: '你的對話',
     importTitle: '匯入',
-    importHint: 'chatgpt-web 匯出檔、ChatGPT 的 conversations.json 或 ChatGate 匯出檔。檔案內容要嘛全部匯入，要嘛全部不匯入。',
+    importHint:
+      'chatgpt-web 匯出檔、ChatGPT 的 conversations.json 或 ChatGate 匯出檔。檔案內容要嘛全部匯入，要嘛全部不匯入。',
     importFile: '要匯入的檔案',
     chooseFile: '選擇檔案…',
     uploading: '正在上傳… {percent}%',
@@ -518,7 +535,8 @@ export default {
     detail: '詳細資訊',
     system: '系統',
     selftestTitle: '連線自我檢測',
-    selftestIntro: '檢查回答能否在伺服器和此瀏覽器之間即時逐字顯示。伺服器每隔 100 毫秒傳送一個小事件，共 20 個；如果途中的某個環節（反向代理、CDN）把它們攢住，它們就會一次性到達，回答也會一下子全部出現。',
+    selftestIntro:
+      '檢查回答能否在伺服器和此瀏覽器之間即時逐字顯示。伺服器每隔 100 毫秒傳送一個小事件，共 20 個；如果途中的某個環節（反向代理、CDN）把它們攢住，它們就會一次性到達，回答也會一下子全部出現。',
     selftestRun: '開始測試',
     selftestAgain: '再測一次',
     selftestProgress: '已收到 {n} / {total} 個事件…',
@@ -528,15 +546,19 @@ export default {
     verdictText_streaming: '事件逐一到達：回答可以即時逐字顯示。',
     verdictText_buffered: '事件被攢住後成批到達：伺服器與此瀏覽器之間有環節緩衝了資料流。請參考下方的修正方法。',
     verdictText_incomplete: '資料流在所有事件到達之前就結束了。請檢查連線後再測一次。',
-    selftestStats: '收到 {received} / {expected} 個事件；伺服器在 {server} 毫秒內送出，瀏覽器在 {arrival} 毫秒內分 {lumps} 批收到。',
+    selftestStats:
+      '收到 {received} / {expected} 個事件；伺服器在 {server} 毫秒內送出，瀏覽器在 {arrival} 毫秒內分 {lumps} 批收到。',
     selftestTimeline: '每個事件的傳送時間和到達時間',
     selftestSent: '傳送',
     selftestArrived: '到達',
     fixTitle: '如何解決緩衝',
-    fixIntro: '事件流必須不經緩衝、不經壓縮地通過。ChatGate 已送出要求這樣做的回應標頭（X-Accel-Buffering: no、Cache-Control: no-transform）；若代理的設定覆寫了它們，請使用下方的設定。',
-    fixNginx: '在代理到 ChatGate 的 location 中：proxy_buffering off（或保留 ChatGate 的 X-Accel-Buffering 標頭：不要把它寫進 proxy_ignore_headers），並設定 gzip off，因為壓縮會緩衝事件流。',
+    fixIntro:
+      '事件流必須不經緩衝、不經壓縮地通過。ChatGate 已送出要求這樣做的回應標頭（X-Accel-Buffering: no、Cache-Control: no-transform）；若代理的設定覆寫了它們，請使用下方的設定。',
+    fixNginx:
+      '在代理到 ChatGate 的 location 中：proxy_buffering off（或保留 ChatGate 的 X-Accel-Buffering 標頭：不要把它寫進 proxy_ignore_headers），並設定 gzip off，因為壓縮會緩衝事件流。',
     fixCaddy: '在 reverse_proxy 中：flush_interval -1。如果使用了 encode，請把 text/event-stream 排除在外。',
-    fixCdn: 'Cloudflare 及其他 CDN：不要快取 /api/（使用「略過快取」的快取規則），關閉此網域下會改寫或壓縮回應的功能；對於會緩衝回應的 CDN（部分負載平衡器和邊緣代理），請為 /api/ 關閉回應緩衝。如果無法關閉，請讓此網域不經過 CDN（僅 DNS）。',
+    fixCdn:
+      'Cloudflare 及其他 CDN：不要快取 /api/（使用「略過快取」的快取規則），關閉此網域下會改寫或壓縮回應的功能；對於會緩衝回應的 CDN（部分負載平衡器和邊緣代理），請為 /api/ 關閉回應緩衝。如果無法關閉，請讓此網域不經過 CDN（僅 DNS）。',
   },
   a11y: {
     skipToContent: '跳到主要內容',
@@ -550,16 +572,19 @@ export default {
     banner: '目前由一個很小的離線示範模型回答，回答品質會很差。',
     adminLink: '接入真正的 AI 服務',
     howToTitle: '接入真正的 AI 服務',
-    howTo: '現在的回答來自內建的示範模型（SmolLM2，1.35 億參數），它離線執行，所知甚少。在 chatgate.toml 中新增上游——一個包含 kind、base_url、models 和 api_key 的 [[providers]] 項目（見下例）——或設定 OPENAI_API_KEY，然後重新啟動 ChatGate。docs/configuration.md 列出了所有類型：OpenAI 及相容服務（DeepSeek、OpenRouter、Groq、Ollama、vLLM…）、Azure OpenAI、Gemini、Mistral 和 Anthropic。',
+    howTo:
+      '現在的回答來自內建的示範模型（SmolLM2，1.35 億參數），它離線執行，所知甚少。在 chatgate.toml 中新增上游——一個包含 kind、base_url、models 和 api_key 的 [[providers]] 項目（見下例）——或設定 OPENAI_API_KEY，然後重新啟動 ChatGate。docs/configuration.md 列出了所有類型：OpenAI 及相容服務（DeepSeek、OpenRouter、Groq、Ollama、vLLM…）、Azure OpenAI、Gemini、Mistral 和 Anthropic。',
   },
   connect: {
     title: '連接 AI 服務',
-    setupIntro: '管理員已建立。現在連接負責回答的 AI 服務：貼上金鑰、尋找模型、測試一個模型，然後儲存。之後也可以在「管理後台 → 上游」中新增更多服務。',
+    setupIntro:
+      '管理員已建立。現在連接負責回答的 AI 服務：貼上金鑰、尋找模型、測試一個模型，然後儲存。之後也可以在「管理後台 → 上游」中新增更多服務。',
     service: '服務',
     preset_custom: '任何 OpenAI 相容網址',
     preset_chatgpt_web: '透過反向代理使用 ChatGPT 存取權杖',
     note_azure: '基礎 URL 是你的資源端點；模型名稱是你的部署名稱。',
-    note_ollama: '「localhost」指執行 ChatGate 的這台機器。若 Ollama 在另一台電腦上，請輸入它的位址，例如 http://192.168.1.20:11434/v1。',
+    note_ollama:
+      '「localhost」指執行 ChatGate 的這台機器。若 Ollama 在另一台電腦上，請輸入它的位址，例如 http://192.168.1.20:11434/v1。',
     note_chatgpt_web: '經營反向代理的人能看到你的 ChatGPT 存取權杖和每一則訊息。請只使用你自己經營或信任的代理。',
     baseUrl: '基礎 URL',
     apiVersion: 'API 版本',
@@ -647,7 +672,8 @@ export default {
     conflictProvider: '名為「{name}」的服務商已存在，請換一個名稱。',
     conflictCredential: '此服務商已有名為「{name}」的金鑰，請換一個名稱。',
     conflictModel: '模型「{model}」已由 {provider} 提供，請先在那裡關閉它。',
-    conflictOrigin: '這些金鑰是為此服務商目前的位址儲存的，只會傳送到那裡。要使用其他主機，請新增一個服務商（或先移除這些金鑰）。',
+    conflictOrigin:
+      '這些金鑰是為此服務商目前的位址儲存的，只會傳送到那裡。要使用其他主機，請新增一個服務商（或先移除這些金鑰）。',
     conflictFromFile: '此服務商來自設定檔：請在那裡修改。',
   },
   passwordRules: {

@@ -33,7 +33,7 @@ function latexDelimiters(open: string, close: string, tokenType: string) {
 }
 
 // A CommonJS module with `exports.default`: bundlers disagree on what its default import is.
-const katexMarkdown = ((katexPlugin as unknown as { default?: typeof katexPlugin }).default ?? katexPlugin)
+const katexMarkdown = (katexPlugin as unknown as { default?: typeof katexPlugin }).default ?? katexPlugin
 
 export function mathPlugin(md: MarkdownIt): void {
   md.use(katexMarkdown, { katex: katex as never, ...KATEX_OPTIONS })

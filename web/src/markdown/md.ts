@@ -33,15 +33,19 @@ function fence(tokens: Token[], idx: number, _opts: unknown, env: RenderEnv): st
   const code = token.content
   if (lang === 'mermaid') {
     const complete = isFenceClosed(token, env)
-    return `<div class="mermaid-block" data-mermaid="${complete ? 'ready' : 'pending'}">`
-      + `<pre class="mermaid-source"><code>${escapeHtml(code)}</code></pre></div>\n`
+    return (
+      `<div class="mermaid-block" data-mermaid="${complete ? 'ready' : 'pending'}">` +
+      `<pre class="mermaid-source"><code>${escapeHtml(code)}</code></pre></div>\n`
+    )
   }
   const labels = env.labels ?? DEFAULT_LABELS
   const label = lang || 'text'
-  return `<div class="code-block" data-lang="${escapeHtml(label)}">`
-    + `<div class="code-header"><span class="code-lang">${escapeHtml(label)}</span>`
-    + `<button type="button" class="code-copy" data-action="copy-code">${escapeHtml(labels.copy)}</button></div>`
-    + `<pre><code class="hljs${lang ? ` language-${escapeHtml(lang)}` : ''}">${highlight(code, lang)}</code></pre></div>\n`
+  return (
+    `<div class="code-block" data-lang="${escapeHtml(label)}">` +
+    `<div class="code-header"><span class="code-lang">${escapeHtml(label)}</span>` +
+    `<button type="button" class="code-copy" data-action="copy-code">${escapeHtml(labels.copy)}</button></div>` +
+    `<pre><code class="hljs${lang ? ` language-${escapeHtml(lang)}` : ''}">${highlight(code, lang)}</code></pre></div>\n`
+  )
 }
 
 const DATA_IMAGE = /^data:image\/(png|gif|jpe?g|webp);base64,/i
@@ -61,9 +65,11 @@ function image(tokens: Token[], idx: number, opts: unknown, env: RenderEnv, self
   if (!host) return `<span class="md-image-blocked">${escapeHtml(alt || src)}</span>`
   // Not fetched until the person clicks: a remote image is a zero-click exfiltration channel.
   const labels = env.labels ?? DEFAULT_LABELS
-  return `<button type="button" class="md-image" data-action="load-image" data-src="${escapeHtml(src)}" data-alt="${escapeHtml(alt)}" title="${escapeHtml(src)}">`
-    + `<span class="md-image-label">${escapeHtml(labels.loadImage)}</span>`
-    + `<span class="md-image-alt">${escapeHtml(alt)}</span><span class="md-image-host">${escapeHtml(host)}</span></button>`
+  return (
+    `<button type="button" class="md-image" data-action="load-image" data-src="${escapeHtml(src)}" data-alt="${escapeHtml(alt)}" title="${escapeHtml(src)}">` +
+    `<span class="md-image-label">${escapeHtml(labels.loadImage)}</span>` +
+    `<span class="md-image-alt">${escapeHtml(alt)}</span><span class="md-image-host">${escapeHtml(host)}</span></button>`
+  )
 }
 
 export function createMarkdown(): MarkdownIt {

@@ -12,7 +12,9 @@ describe('stripRiskyStyles', () => {
       'classDef ok fill:#f9f,stroke:#333,stroke-width:4px',
       'style B fill:#bbf',
     ].join('\n')
-    expect(stripRiskyStyles(src)).toBe('graph TD\nA-->B\nclassDef ok fill:#f9f,stroke:#333,stroke-width:4px\nstyle B fill:#bbf')
+    expect(stripRiskyStyles(src)).toBe(
+      'graph TD\nA-->B\nclassDef ok fill:#f9f,stroke:#333,stroke-width:4px\nstyle B fill:#bbf',
+    )
   })
 
   it('leaves labels alone', () => {

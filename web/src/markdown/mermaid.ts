@@ -11,9 +11,23 @@ let counter = 0
 let queue: Promise<unknown> = Promise.resolve()
 
 const SECURE_KEYS = [
-  'secure', 'securityLevel', 'startOnLoad', 'maxTextSize', 'maxEdges', 'suppressErrorRendering',
-  'htmlLabels', 'themeCSS', 'themeVariables', 'fontFamily', 'altFontFamily', 'dompurifyConfig',
-  'darkMode', 'deterministicIds', 'deterministicIDSeed', 'look', 'layout',
+  'secure',
+  'securityLevel',
+  'startOnLoad',
+  'maxTextSize',
+  'maxEdges',
+  'suppressErrorRendering',
+  'htmlLabels',
+  'themeCSS',
+  'themeVariables',
+  'fontFamily',
+  'altFontFamily',
+  'dompurifyConfig',
+  'darkMode',
+  'deterministicIds',
+  'deterministicIDSeed',
+  'look',
+  'layout',
 ]
 
 /**
@@ -24,7 +38,9 @@ const SECURE_KEYS = [
 export function stripRiskyStyles(source: string): string {
   return source
     .split('\n')
-    .filter((line) => !(/^\s*(classDef|style|linkStyle)\b/i.test(line) && /[()\\@/]|url|image|import|expression/i.test(line)))
+    .filter(
+      (line) => !(/^\s*(classDef|style|linkStyle)\b/i.test(line) && /[()\\@/]|url|image|import|expression/i.test(line)),
+    )
     .join('\n')
 }
 

@@ -144,7 +144,11 @@ describe('render', () => {
 
   it('shows inline data: images', () => {
     const src = 'data:image/png;base64,iVBORw0KGgo='
-    expect(dom(render(`![p](${src})`)).querySelector('img')?.getAttribute('src')).toBe(src)
+    expect(
+      dom(render(`![p](${src})`))
+        .querySelector('img')
+        ?.getAttribute('src'),
+    ).toBe(src)
   })
 })
 
@@ -158,18 +162,22 @@ describe('security payloads (§4.D)', () => {
     assertInert(render(XSS_PAYLOADS.join('\n\n')), 'combined')
   })
 
-  it.each(XSS_PAYLOADS.map((p) => [p]))('neutralises %j at every byte boundary while streaming', (payload) => {
-    const encoder = new TextEncoder()
-    {
-      const bytes = encoder.encode(`Intro **text**\n\n${payload}\n\ntail`)
-      const decoder = new TextDecoder()
-      let text = ''
-      for (let i = 0; i < bytes.length; i++) {
-        text += decoder.decode(bytes.subarray(i, i + 1), { stream: true })
-        assertInert(render(text, { streaming: true }), `prefix ${i} of ${JSON.stringify(payload)}`)
+  it.each(XSS_PAYLOADS.map((p) => [p]))(
+    'neutralises %j at every byte boundary while streaming',
+    (payload) => {
+      const encoder = new TextEncoder()
+      {
+        const bytes = encoder.encode(`Intro **text**\n\n${payload}\n\ntail`)
+        const decoder = new TextDecoder()
+        let text = ''
+        for (let i = 0; i < bytes.length; i++) {
+          text += decoder.decode(bytes.subarray(i, i + 1), { stream: true })
+          assertInert(render(text, { streaming: true }), `prefix ${i} of ${JSON.stringify(payload)}`)
+        }
       }
-    }
-  }, 30_000)
+    },
+    30_000,
+  )
 
   it('renders KaTeX attacks as error text', () => {
     const root = dom(render('$\\href{javascript:__pwned()}{x}$ $\\includegraphics{https://evil.example/p.png}$'))
@@ -196,7 +204,8 @@ describe('renderBlocks', () => {
   })
 
   it('keeps earlier blocks identical while the answer grows', () => {
-    const text = 'Intro paragraph.\n\n- item one\n- item two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nFinal **bold** words.'
+    const text =
+      'Intro paragraph.\n\n- item one\n- item two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nFinal **bold** words.'
     let previous: string[] = []
     const cache = new Map<string, string>()
     for (let i = 1; i <= text.length; i++) {

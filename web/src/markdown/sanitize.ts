@@ -53,8 +53,26 @@ function configure(): void {
   })
 }
 
-const FORBID_TAGS = ['style', 'form', 'input', 'textarea', 'select', 'iframe', 'frame', 'object',
-  'embed', 'link', 'meta', 'base', 'video', 'audio', 'source', 'track', 'picture', 'dialog']
+const FORBID_TAGS = [
+  'style',
+  'form',
+  'input',
+  'textarea',
+  'select',
+  'iframe',
+  'frame',
+  'object',
+  'embed',
+  'link',
+  'meta',
+  'base',
+  'video',
+  'audio',
+  'source',
+  'track',
+  'picture',
+  'dialog',
+]
 
 /** Sanitise HTML produced by the markdown renderer. */
 export function sanitizeHtml(html: string): string {

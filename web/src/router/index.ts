@@ -12,7 +12,16 @@ declare module 'vue-router' {
   }
 }
 
-export const ADMIN_TABS = ['users', 'invites', 'settings', 'upstreams', 'prompts', 'usage', 'audit', 'selftest'] as const
+export const ADMIN_TABS = [
+  'users',
+  'invites',
+  'settings',
+  'upstreams',
+  'prompts',
+  'usage',
+  'audit',
+  'selftest',
+] as const
 export type AdminTab = (typeof ADMIN_TABS)[number]
 
 export const router = createRouter({
@@ -27,9 +36,19 @@ export const router = createRouter({
       component: () => import('@/views/AdminView.vue'),
       meta: { admin: true },
     },
-    { path: '/s/:token', name: 'shared', component: () => import('@/views/SharedView.vue'), meta: { public: true, standalone: true } },
+    {
+      path: '/s/:token',
+      name: 'shared',
+      component: () => import('@/views/SharedView.vue'),
+      meta: { public: true, standalone: true },
+    },
     { path: '/login', name: 'login', component: () => import('@/views/LoginView.vue'), meta: { public: true } },
-    { path: '/register', name: 'register', component: () => import('@/views/RegisterView.vue'), meta: { public: true } },
+    {
+      path: '/register',
+      name: 'register',
+      component: () => import('@/views/RegisterView.vue'),
+      meta: { public: true },
+    },
     { path: '/setup', name: 'setup', component: () => import('@/views/SetupView.vue'), meta: { public: true } },
     {
       path: '/signin/:outcome(pending|refused|link)',

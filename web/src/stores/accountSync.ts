@@ -39,18 +39,28 @@ export function startAccountSync(): void {
   const auth = useAuthStore()
   let lastRefresh = 0
 
-  watch(() => auth.user?.id ?? null, (id) => {
-    useProfileStore().reset()
-    useChatDefaultsStore().reset()
-    usePromptsStore().reset()
-    if (!id) return
-    lastRefresh = Date.now()
-    void refreshAccount()
-  }, { immediate: true })
+  watch(
+    () => auth.user?.id ?? null,
+    (id) => {
+      useProfileStore().reset()
+      useChatDefaultsStore().reset()
+      usePromptsStore().reset()
+      if (!id) return
+      lastRefresh = Date.now()
+      void refreshAccount()
+    },
+    { immediate: true },
+  )
 
-  watch(() => i18n.global.locale.value, (locale) => {
-    if (auth.user) void usePromptsStore().loadShared(locale).catch(() => undefined)
-  })
+  watch(
+    () => i18n.global.locale.value,
+    (locale) => {
+      if (auth.user)
+        void usePromptsStore()
+          .loadShared(locale)
+          .catch(() => undefined)
+    },
+  )
 
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState !== 'visible' || !auth.user || Date.now() - lastRefresh < REFRESH_AFTER_MS) return

@@ -53,16 +53,39 @@ export const isTempId = (id: string) => id.startsWith('tmp-')
 
 export function defaultSettings(): ConversationSettings {
   return {
-    model: null, system_prompt: '', temperature: null, top_p: null, max_tokens: null,
-    context_messages: 20, context_tokens: null,
+    model: null,
+    system_prompt: '',
+    temperature: null,
+    top_p: null,
+    max_tokens: null,
+    context_messages: 20,
+    context_tokens: null,
   }
 }
 
-function placeholder(id: string, parentId: string | null, role: 'user' | 'assistant', content: string, attachments: Attachment[] = []): Message {
+function placeholder(
+  id: string,
+  parentId: string | null,
+  role: 'user' | 'assistant',
+  content: string,
+  attachments: Attachment[] = [],
+): Message {
   const now = new Date().toISOString()
   return {
-    id, parent_id: parentId, role, content, reasoning: '', status: role === 'user' ? 'complete' : 'queued', model: null,
-    error: null, prompt_tokens: null, completion_tokens: null, created_at: now, updated_at: now, attachments, parts: [],
+    id,
+    parent_id: parentId,
+    role,
+    content,
+    reasoning: '',
+    status: role === 'user' ? 'complete' : 'queued',
+    model: null,
+    error: null,
+    prompt_tokens: null,
+    completion_tokens: null,
+    created_at: now,
+    updated_at: now,
+    attachments,
+    parts: [],
   }
 }
 
@@ -140,7 +163,8 @@ export const useChatStore = defineStore('chat', {
       const merged: MessageMap = Object.fromEntries(tree.messages.map((m) => [m.id, m]))
       for (const [key, m] of Object.entries(this.messages)) if (live.has(key) && !merged[key]) merged[key] = m
       this.messages = merged
-      if (!this.currentLeafId || !merged[this.currentLeafId]) this.currentLeafId = tree.current_leaf_id ?? newestLeaf(merged)
+      if (!this.currentLeafId || !merged[this.currentLeafId])
+        this.currentLeafId = tree.current_leaf_id ?? newestLeaf(merged)
       this.attachLive()
     },
 
@@ -148,7 +172,12 @@ export const useChatStore = defineStore('chat', {
       for (const m of Object.values(this.messages)) {
         if (m.role === 'assistant' && (m.status === 'queued' || m.status === 'streaming') && !this.live[m.id]) {
           void this.run(streams.attach(m.id), {
-            kind: 'attach', messageId: m.id, userTempId: null, previousLeaf: null, retry: null, replay: true,
+            kind: 'attach',
+            messageId: m.id,
+            userTempId: null,
+            previousLeaf: null,
+            retry: null,
+            replay: true,
           })
         }
       }
@@ -175,12 +204,22 @@ export const useChatStore = defineStore('chat', {
       this.currentLeafId = assistantId
       const model = this.conversation?.settings.model ?? undefined
       const attachments = files.map((f) => f.id)
-      await this.run(streams.send(conversationId, {
-        content, parent_id: parentId, ...(model ? { model } : {}), ...(attachments.length ? { attachments } : {}),
-      }), {
-        kind: 'send', messageId: assistantId, userTempId: userId, previousLeaf, replay: false,
-        retry: () => this.send(content, parentId, files),
-      })
+      await this.run(
+        streams.send(conversationId, {
+          content,
+          parent_id: parentId,
+          ...(model ? { model } : {}),
+          ...(attachments.length ? { attachments } : {}),
+        }),
+        {
+          kind: 'send',
+          messageId: assistantId,
+          userTempId: userId,
+          previousLeaf,
+          replay: false,
+          retry: () => this.send(content, parentId, files),
+        },
+      )
     },
 
     /**
@@ -195,7 +234,10 @@ export const useChatStore = defineStore('chat', {
         try {
           files = await uploadAgain(original.attachments)
         } catch (err) {
-          this.pendingError = { error: err instanceof ApiError ? err : new ApiError(0, 'network_error', String(err)), retry: null }
+          this.pendingError = {
+            error: err instanceof ApiError ? err : new ApiError(0, 'network_error', String(err)),
+            retry: null,
+          }
           return
         }
       }
@@ -216,7 +258,11 @@ export const useChatStore = defineStore('chat', {
       const previousLeaf = this.currentLeafId
       this.currentLeafId = assistantId
       await this.run(streams.regenerate(conversationId, userId), {
-        kind: 'regenerate', messageId: assistantId, userTempId: null, previousLeaf, replay: false,
+        kind: 'regenerate',
+        messageId: assistantId,
+        userTempId: null,
+        previousLeaf,
+        replay: false,
         retry: () => this.regenerate(messageId),
       })
     },
@@ -231,7 +277,11 @@ export const useChatStore = defineStore('chat', {
       message.error = null
       try {
         await this.run(streams.continue(conversationId, messageId), {
-          kind: 'continue', messageId, userTempId: null, previousLeaf: this.currentLeafId, replay: false,
+          kind: 'continue',
+          messageId,
+          userTempId: null,
+          previousLeaf: this.currentLeafId,
+          replay: false,
           retry: () => this.continueAnswer(messageId),
         })
       } finally {
@@ -260,7 +310,8 @@ export const useChatStore = defineStore('chat', {
       } finally {
         const current = controllers.get(ctx.messageId)
         if (current === controller) controllers.delete(ctx.messageId)
-        if (this.conversationId === conversationId && controller.signal.aborted === false) delete this.live[ctx.messageId]
+        if (this.conversationId === conversationId && controller.signal.aborted === false)
+          delete this.live[ctx.messageId]
       }
       if (this.conversationId !== conversationId || outcome === 'aborted') return outcome
       if (outcome === 'lost') await this.reload().catch(() => undefined)
@@ -286,10 +337,13 @@ export const useChatStore = defineStore('chat', {
       // The first answer usually names the conversation; fetch it if no `title` event came.
       if (ctx.kind === 'send' && this.thread.length <= 2) {
         const id = this.conversationId
-        void api.conversations.get(id).then((conversation) => {
-          if (this.conversationId === id && this.conversation) this.conversation.title = conversation.title
-          conversations.patchLocal(id, { title: conversation.title })
-        }).catch(() => undefined)
+        void api.conversations
+          .get(id)
+          .then((conversation) => {
+            if (this.conversationId === id && this.conversation) this.conversation.title = conversation.title
+            conversations.patchLocal(id, { title: conversation.title })
+          })
+          .catch(() => undefined)
       }
     },
 
@@ -330,22 +384,34 @@ export const useChatStore = defineStore('chat', {
           return
         }
         case 'queued':
-          if (live) { live.phase = 'queued'; live.queuePosition = event.data.position }
+          if (live) {
+            live.phase = 'queued'
+            live.queuePosition = event.data.position
+          }
           if (message) message.status = 'queued'
           return
         case 'streaming':
-          if (live) { live.phase = 'waiting'; live.queuePosition = null }
+          if (live) {
+            live.phase = 'waiting'
+            live.queuePosition = null
+          }
           if (message) message.status = 'streaming'
           return
         case 'delta':
-          if (live && live.phase !== 'streaming') { live.phase = 'streaming'; live.queuePosition = null }
+          if (live && live.phase !== 'streaming') {
+            live.phase = 'streaming'
+            live.queuePosition = null
+          }
           if (message) {
             message.status = 'streaming'
             message.content += event.data.text
           }
           return
         case 'tool_call':
-          if (live && live.phase !== 'streaming') { live.phase = 'streaming'; live.queuePosition = null }
+          if (live && live.phase !== 'streaming') {
+            live.phase = 'streaming'
+            live.queuePosition = null
+          }
           if (message) {
             message.status = 'streaming'
             if (!message.parts) message.parts = []
@@ -353,7 +419,10 @@ export const useChatStore = defineStore('chat', {
           }
           return
         case 'reasoning':
-          if (live && live.phase !== 'streaming') { live.phase = 'streaming'; live.queuePosition = null }
+          if (live && live.phase !== 'streaming') {
+            live.phase = 'streaming'
+            live.queuePosition = null
+          }
           if (message) {
             message.status = 'streaming'
             message.reasoning = (message.reasoning || '') + event.data.text
@@ -398,17 +467,19 @@ export const useChatStore = defineStore('chat', {
     /** Stop every generation of this conversation (works from any tab). */
     async stop(): Promise<void> {
       const ids = Object.keys(this.live)
-      await Promise.all(ids.map(async (id) => {
-        const live = this.live[id]
-        if (!live) return
-        live.stopRequested = true
-        if (isTempId(id)) return // stopped as soon as the server names it (see `start`)
-        try {
-          await api.generations.stop(id)
-        } catch {
-          // already finished: its `done` event is on the way
-        }
-      }))
+      await Promise.all(
+        ids.map(async (id) => {
+          const live = this.live[id]
+          if (!live) return
+          live.stopRequested = true
+          if (isTempId(id)) return // stopped as soon as the server names it (see `start`)
+          try {
+            await api.generations.stop(id)
+          } catch {
+            // already finished: its `done` event is on the way
+          }
+        }),
+      )
     },
 
     /** Remember, for every message on screen, which child of its parent is shown. */
@@ -431,7 +502,7 @@ export const useChatStore = defineStore('chat', {
       if (!this.conversation) {
         // Before its first message, a chat's settings are the account's new-chat defaults.
         this.draftSettings = { ...this.draftSettings, ...patch }
-        this.draftSettings = { ...defaultSettings(), ...await useChatDefaultsStore().save(this.draftSettings) }
+        this.draftSettings = { ...defaultSettings(), ...(await useChatDefaultsStore().save(this.draftSettings)) }
         return
       }
       const updated = await api.conversations.update(this.conversation.id, { settings: patch })

@@ -5,11 +5,18 @@ import type { ModelInfo } from '@/api/types'
 
 export const useModelsStore = defineStore('models', {
   state: () => ({
-    models: [] as ModelInfo[], defaultModel: null as string | null, bundledDemo: false, loaded: false, loading: false,
+    models: [] as ModelInfo[],
+    defaultModel: null as string | null,
+    bundledDemo: false,
+    loaded: false,
+    loading: false,
   }),
   getters: {
     /** A model's display name (its id when it has none or is not in the list). */
-    nameOf: (state) => (id: string): string => state.models.find((m) => m.id === id)?.name || id,
+    nameOf:
+      (state) =>
+      (id: string): string =>
+        state.models.find((m) => m.id === id)?.name || id,
   },
   actions: {
     async load(force = false): Promise<void> {

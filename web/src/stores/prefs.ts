@@ -29,7 +29,11 @@ export const usePrefsStore = defineStore('prefs', {
   },
   actions: {
     startPersisting(): void {
-      watch(() => ({ ...this.$state }), (value) => savePref(KEY, value), { deep: true })
+      watch(
+        () => ({ ...this.$state }),
+        (value) => savePref(KEY, value),
+        { deep: true },
+      )
     },
   },
 })

@@ -4,7 +4,11 @@ import { PromptImportError } from '@/lib/promptStore'
 import { usePrefsStore } from './prefs'
 import { usePromptsStore } from './prompts'
 
-interface Call { method: string; url: string; body: unknown }
+interface Call {
+  method: string
+  url: string
+  body: unknown
+}
 let calls: Call[] = []
 let reply: (call: Call) => Response
 
@@ -17,25 +21,46 @@ beforeEach(() => {
   setActivePinia(createPinia())
   calls = []
   reply = () => new Response('[]', { status: 200 })
-  vi.stubGlobal('fetch', vi.fn(async (url: string, init: RequestInit) => {
-    const call = { method: init.method ?? 'GET', url, body: init.body ? JSON.parse(String(init.body)) : undefined }
-    calls.push(call)
-    return reply(call)
-  }))
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (url: string, init: RequestInit) => {
+      const call = { method: init.method ?? 'GET', url, body: init.body ? JSON.parse(String(init.body)) : undefined }
+      calls.push(call)
+      return reply(call)
+    }),
+  )
 })
 
 afterEach(() => vi.unstubAllGlobals())
 
 describe('prompt library store (on the server)', () => {
   it('moves a library this browser kept up to the account, once', async () => {
-    const local = [{ key: 'a', value: '1' }, { key: 'b', value: '2' }, { key: '', value: 'no title' }]
+    const local = [
+      { key: 'a', value: '1' },
+      { key: 'b', value: '2' },
+      { key: '', value: 'no title' },
+    ]
     localStorage.setItem('chatgate.prompts', JSON.stringify(local))
-    reply = (call) => new Response(JSON.stringify({
-      added: 2, updated: 0, prompts: (call.body as { key: string; value: string }[]).map((p) => serverPrompt(p.key, p.value)),
-    }))
+    reply = (call) =>
+      new Response(
+        JSON.stringify({
+          added: 2,
+          updated: 0,
+          prompts: (call.body as { key: string; value: string }[]).map((p) => serverPrompt(p.key, p.value)),
+        }),
+      )
     const store = usePromptsStore()
     expect(await store.migrateLocal()).toBe(2)
-    expect(calls).toEqual([{ method: 'POST', url: '/api/prompts/import', body: [{ key: 'a', value: '1' }, { key: 'b', value: '2' }] }])
+    expect(calls).toEqual([
+      {
+        method: 'POST',
+        url: '/api/prompts/import',
+        body: [
+          { key: 'a', value: '1' },
+          { key: 'b', value: '2' },
+        ],
+      },
+    ])
     expect(store.mine.map((p) => p.key)).toEqual(['a', 'b'])
     expect(localStorage.getItem('chatgate.prompts')).toBeNull()
     expect(await usePromptsStore().migrateLocal()).toBe(0)
@@ -62,7 +87,9 @@ describe('prompt library store (on the server)', () => {
       { id: 's2', key: 'Summarise', value: 'shared summary', locale: 'en-US' },
     ]
     expect(store.prompts).toEqual([
-      { key: 'Translate', value: 'my own translator' }, { key: 'Mine', value: 'x' }, { key: 'Summarise', value: 'shared summary' },
+      { key: 'Translate', value: 'my own translator' },
+      { key: 'Mine', value: 'x' },
+      { key: 'Summarise', value: 'shared summary' },
     ])
   })
 

@@ -58,15 +58,20 @@ export const usePromptsStore = defineStore('prompts', {
       const incoming = parsePromptList(text)
       const result = await promptsApi.import(incoming)
       this.mine = result.prompts
-      return { prompts: result.prompts.map(({ key, value }) => ({ key, value })), added: result.added, updated: result.updated }
+      return {
+        prompts: result.prompts.map(({ key, value }) => ({ key, value })),
+        added: result.added,
+        updated: result.updated,
+      }
     },
     /**
      * Move a library this browser kept in localStorage up to the account, once: it is merged
      * (a title the account has takes the browser's text, as an import would), then forgotten here.
      */
     async migrateLocal(): Promise<number> {
-      const local = loadPref<Prompt[]>(LEGACY_KEY, () => [])
-        .filter((p) => p && typeof p.key === 'string' && typeof p.value === 'string' && p.key.trim() && p.value.trim())
+      const local = loadPref<Prompt[]>(LEGACY_KEY, () => []).filter(
+        (p) => p && typeof p.key === 'string' && typeof p.value === 'string' && p.key.trim() && p.value.trim(),
+      )
       if (!local.length) {
         removePref(LEGACY_KEY)
         return 0

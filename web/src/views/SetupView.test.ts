@@ -8,25 +8,41 @@ import { i18n } from '@/locales'
 import { useAuthStore } from '@/stores/auth'
 import SetupView from './SetupView.vue'
 
-const ADMIN = { id: 'u1', username: 'owner', role: 'admin', status: 'active', is_anonymous: false, created_at: '2026-03-01T10:00:00Z' }
+const ADMIN = {
+  id: 'u1',
+  username: 'owner',
+  role: 'admin',
+  status: 'active',
+  is_anonymous: false,
+  created_at: '2026-03-01T10:00:00Z',
+}
 const requests: string[] = []
 
 beforeEach(() => {
   i18n.global.locale.value = 'en-US'
   document.body.innerHTML = ''
   requests.length = 0
-  vi.stubGlobal('fetch', vi.fn(async (url: string, init: RequestInit = {}) => {
-    requests.push(`${init.method ?? 'GET'} ${url}`)
-    const body = url === '/api/models' ? { default: 'smollm2-135m', models: [], bundled_demo: true } : ADMIN
-    return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } })
-  }))
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (url: string, init: RequestInit = {}) => {
+      requests.push(`${init.method ?? 'GET'} ${url}`)
+      const body = url === '/api/models' ? { default: 'smollm2-135m', models: [], bundled_demo: true } : ADMIN
+      return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } })
+    }),
+  )
 })
 afterEach(() => vi.unstubAllGlobals())
 
 async function render() {
   const pinia = createPinia()
   setActivePinia(pinia)
-  useAuthStore().config = { mode: 'accounts', registration: 'closed', setup_required: true, version: 'test', announcement: null }
+  useAuthStore().config = {
+    mode: 'accounts',
+    registration: 'closed',
+    setup_required: true,
+    version: 'test',
+    announcement: null,
+  }
   const router = createRouter({
     history: createMemoryHistory(),
     routes: [

@@ -15,10 +15,42 @@ const REPORT: ImportReport = {
   conversation_ids: ['c1'],
   counts: { imported: 1, already_imported: 1, changed_since_import: 1, empty: 1 },
   outcomes: [
-    { title: 'New Chat', outcome: 'empty', conversation_id: null, messages: 0, created_at: null, updated_at: null, notes: {} },
-    { title: 'Python 排序', outcome: 'imported', conversation_id: 'c1', messages: 4, created_at: '2023-03-09T12:15:20.123Z', updated_at: '2023-03-10T01:02:30Z', notes: {} },
-    { title: '旅行计划', outcome: 'already_imported', conversation_id: 'c0', messages: 4, created_at: '2023-02-20T01:00:00Z', updated_at: '2023-02-20T01:01:20Z', notes: { empty_messages: 1 } },
-    { title: 'Changed', outcome: 'changed_since_import', conversation_id: 'c2', messages: 5, created_at: null, updated_at: '2023-04-05T02:00:00Z', notes: { attachments_left_out: 2 } },
+    {
+      title: 'New Chat',
+      outcome: 'empty',
+      conversation_id: null,
+      messages: 0,
+      created_at: null,
+      updated_at: null,
+      notes: {},
+    },
+    {
+      title: 'Python 排序',
+      outcome: 'imported',
+      conversation_id: 'c1',
+      messages: 4,
+      created_at: '2023-03-09T12:15:20.123Z',
+      updated_at: '2023-03-10T01:02:30Z',
+      notes: {},
+    },
+    {
+      title: '旅行计划',
+      outcome: 'already_imported',
+      conversation_id: 'c0',
+      messages: 4,
+      created_at: '2023-02-20T01:00:00Z',
+      updated_at: '2023-02-20T01:01:20Z',
+      notes: { empty_messages: 1 },
+    },
+    {
+      title: 'Changed',
+      outcome: 'changed_since_import',
+      conversation_id: 'c2',
+      messages: 5,
+      created_at: null,
+      updated_at: '2023-04-05T02:00:00Z',
+      notes: { attachments_left_out: 2 },
+    },
   ],
   skipped: [{ where: "'New Chat'", reason: 'no messages in the file' }],
 }
@@ -28,7 +60,10 @@ async function imported(report: ImportReport = REPORT) {
   upload.mockReset()
   upload.mockResolvedValue(report)
   const wrapper = mount(DataTransfer, {
-    global: { plugins: [i18n], stubs: { RouterLink: { props: ['to'], template: '<a :data-to="JSON.stringify(to)"><slot /></a>' } } },
+    global: {
+      plugins: [i18n],
+      stubs: { RouterLink: { props: ['to'], template: '<a :data-to="JSON.stringify(to)"><slot /></a>' } },
+    },
   })
   const input = wrapper.find('input[type="file"]')
   Object.defineProperty(input.element, 'files', { value: [new File(['{}'], 'chat-store.json')] })
@@ -48,11 +83,18 @@ describe('DataTransfer import report', () => {
     const report = w.find('[role="status"]')
     expect(report.text()).toContain('Imported 1 conversations with 4 messages (chatgpt-web).')
     expect(w.findAll('.import-counts li').map((li) => li.text())).toEqual([
-      'Already imported: 1', 'Changed since they were imported: 1', 'Without messages: 1',
+      'Already imported: 1',
+      'Changed since they were imported: 1',
+      'Without messages: 1',
     ])
     expect(report.text()).toContain('delete its copy here and import the file again')
     const items = w.findAll('.import-outcome')
-    expect(items.map((li) => li.attributes('data-outcome'))).toEqual(['empty', 'imported', 'already_imported', 'changed_since_import'])
+    expect(items.map((li) => li.attributes('data-outcome'))).toEqual([
+      'empty',
+      'imported',
+      'already_imported',
+      'changed_since_import',
+    ])
     expect(items[0].text()).toContain('Skipped: no messages')
     expect(items[1].text()).toContain('Imported')
     expect(items[1].text()).toContain('Messages: 4 · last active Mar 10, 2023')
@@ -64,8 +106,14 @@ describe('DataTransfer import report', () => {
   })
 
   it('says so when nothing in the file is new', async () => {
-    const w = await imported({ ...REPORT, conversations: 0, messages: 0, conversation_ids: [], counts: { already_imported: 4 },
-      outcomes: REPORT.outcomes.map((o) => ({ ...o, outcome: 'already_imported' as const })) })
+    const w = await imported({
+      ...REPORT,
+      conversations: 0,
+      messages: 0,
+      conversation_ids: [],
+      counts: { already_imported: 4 },
+      outcomes: REPORT.outcomes.map((o) => ({ ...o, outcome: 'already_imported' as const })),
+    })
     expect(w.text()).toContain('Nothing new: every conversation in this file is already here.')
   })
 
@@ -76,7 +124,11 @@ describe('DataTransfer import report', () => {
   })
 
   it('shows a long report fifty at a time', async () => {
-    const many = Array.from({ length: 120 }, (_, n) => ({ ...REPORT.outcomes[1], title: `Chat ${n}`, conversation_id: `c${n}` }))
+    const many = Array.from({ length: 120 }, (_, n) => ({
+      ...REPORT.outcomes[1],
+      title: `Chat ${n}`,
+      conversation_id: `c${n}`,
+    }))
     const w = await imported({ ...REPORT, outcomes: many })
     expect(w.findAll('.import-outcome')).toHaveLength(50)
     await w.find('.import-report button').trigger('click')

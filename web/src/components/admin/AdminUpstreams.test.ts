@@ -13,56 +13,147 @@ const NOW = Date.parse('2026-03-01T10:00:00Z')
 const SAVED_KEY = 'sk-or-v1-0123456789abcdef-c3f9'
 let providers: ProviderStatus[] = []
 let overview: UpstreamsOverview
-interface Call { method: string; url: string; body: unknown }
+interface Call {
+  method: string
+  url: string
+  body: unknown
+}
 const calls: Call[] = []
 
 function credential(patch: Partial<CredentialStatus>): CredentialStatus {
   return {
-    name: 'key-1', concurrency: 4, in_flight: 0, requests: 7, cooling_down_seconds: 0, failing: false, state: 'ready',
-    last_error: null, last_error_at: null, next_try_at: null, rests: 0, ...patch,
+    name: 'key-1',
+    concurrency: 4,
+    in_flight: 0,
+    requests: 7,
+    cooling_down_seconds: 0,
+    failing: false,
+    state: 'ready',
+    last_error: null,
+    last_error_at: null,
+    next_try_at: null,
+    rests: 0,
+    ...patch,
   }
 }
 
 function model(provider: string, id: string, patch: Partial<ModelSetting> = {}): ModelSetting {
   return {
-    provider, id, display_name: null, enabled: true, context_window: null, vision: false, reasoning: false,
-    input_price: null, output_price: null, allowed_roles: null, allowed_users: null, ...patch,
+    provider,
+    id,
+    display_name: null,
+    enabled: true,
+    context_window: null,
+    vision: false,
+    reasoning: false,
+    input_price: null,
+    output_price: null,
+    allowed_roles: null,
+    allowed_users: null,
+    ...patch,
   }
 }
 
 /** deepseek from the configuration file (its credential resting), openrouter added in the console. */
 function configured(): UpstreamsOverview {
   const file: UpstreamProvider = {
-    id: null, name: 'deepseek', kind: 'openai', base_url: 'https://api.deepseek.com/v1', api_version: null, has_proxy: false,
-    enabled: true, source: 'file', usable: false, models: [model('deepseek', 'deepseek-reasoner')],
-    credentials: [{ id: 'key-1', name: 'key-1', has_key: true, key_hint: 'sk-…9a1b', has_proxy: false, concurrency: 4, requests_per_minute: null,
-      tokens_per_minute: null, enabled: true, state: 'resting', last_error: null }],
+    id: null,
+    name: 'deepseek',
+    kind: 'openai',
+    base_url: 'https://api.deepseek.com/v1',
+    api_version: null,
+    has_proxy: false,
+    enabled: true,
+    source: 'file',
+    usable: false,
+    models: [model('deepseek', 'deepseek-reasoner')],
+    credentials: [
+      {
+        id: 'key-1',
+        name: 'key-1',
+        has_key: true,
+        key_hint: 'sk-…9a1b',
+        has_proxy: false,
+        concurrency: 4,
+        requests_per_minute: null,
+        tokens_per_minute: null,
+        enabled: true,
+        state: 'resting',
+        last_error: null,
+      },
+    ],
   }
   const console: UpstreamProvider = {
-    id: 'prov-1', name: 'openrouter', kind: 'openai', base_url: 'https://openrouter.ai/api/v1', api_version: null, has_proxy: true,
-    enabled: true, source: 'console', usable: true,
-    models: [model('openrouter', 'meta-llama/llama-3-8b:free', { display_name: 'Llama 3', input_price: 0.5, output_price: 1.5 })],
-    credentials: [{ id: 'cred-1', name: 'default', has_key: true, key_hint: 'sk-…c3f9', has_proxy: false, concurrency: null,
-      requests_per_minute: null, tokens_per_minute: null, enabled: true, state: 'ready', last_error: null }],
+    id: 'prov-1',
+    name: 'openrouter',
+    kind: 'openai',
+    base_url: 'https://openrouter.ai/api/v1',
+    api_version: null,
+    has_proxy: true,
+    enabled: true,
+    source: 'console',
+    usable: true,
+    models: [
+      model('openrouter', 'meta-llama/llama-3-8b:free', {
+        display_name: 'Llama 3',
+        input_price: 0.5,
+        output_price: 1.5,
+      }),
+    ],
+    credentials: [
+      {
+        id: 'cred-1',
+        name: 'default',
+        has_key: true,
+        key_hint: 'sk-…c3f9',
+        has_proxy: false,
+        concurrency: null,
+        requests_per_minute: null,
+        tokens_per_minute: null,
+        enabled: true,
+        state: 'ready',
+        last_error: null,
+      },
+    ],
   }
   return { providers: [file, console], default_model: 'meta-llama/llama-3-8b:free', bundled_demo: false }
 }
 
 function resting(): ProviderStatus[] {
-  return [{
-    name: 'deepseek', kind: 'openai', models: ['deepseek-reasoner'], queue_length: 0, usable: false,
-    credentials: [credential({
-      state: 'resting', failing: true, rests: 2, last_error: 'Authentication Fails (key sk-***)',
-      last_error_at: '2026-03-01T09:59:50Z', next_try_at: '2026-03-01T10:00:25Z',
-    })],
-  }, {
-    name: 'openrouter', kind: 'openai', models: ['meta-llama/llama-3-8b:free'], queue_length: 0, usable: true,
-    credentials: [credential({ name: 'default', requests: 3 })],
-  }]
+  return [
+    {
+      name: 'deepseek',
+      kind: 'openai',
+      models: ['deepseek-reasoner'],
+      queue_length: 0,
+      usable: false,
+      credentials: [
+        credential({
+          state: 'resting',
+          failing: true,
+          rests: 2,
+          last_error: 'Authentication Fails (key sk-***)',
+          last_error_at: '2026-03-01T09:59:50Z',
+          next_try_at: '2026-03-01T10:00:25Z',
+        }),
+      ],
+    },
+    {
+      name: 'openrouter',
+      kind: 'openai',
+      models: ['meta-llama/llama-3-8b:free'],
+      queue_length: 0,
+      usable: true,
+      credentials: [credential({ name: 'default', requests: 3 })],
+    },
+  ]
 }
 
 function json(body: unknown, status = 200): Response {
-  return new Response(body === undefined ? null : JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
+  return new Response(body === undefined ? null : JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': 'application/json' },
+  })
 }
 
 async function render(path: string) {
@@ -77,9 +168,13 @@ async function render(path: string) {
   })
   await router.push(path)
   const Wrapper = defineComponent({
-    render: () => h(NDialogProvider, null, {
-      default: () => h(NMessageProvider, null, { default: () => [h(UpstreamNotice), path.startsWith('/admin') ? h(AdminUpstreams) : null] }),
-    }),
+    render: () =>
+      h(NDialogProvider, null, {
+        default: () =>
+          h(NMessageProvider, null, {
+            default: () => [h(UpstreamNotice), path.startsWith('/admin') ? h(AdminUpstreams) : null],
+          }),
+      }),
   })
   const wrapper = mount(Wrapper, { global: { plugins: [pinia, i18n, router] }, attachTo: document.body })
   await flushPromises()
@@ -93,29 +188,44 @@ beforeEach(() => {
   overview = configured()
   vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
   vi.setSystemTime(NOW)
-  vi.stubGlobal('fetch', vi.fn(async (url: string, init: RequestInit = {}) => {
-    const method = init.method ?? 'GET'
-    const body = init.body ? JSON.parse(String(init.body)) : undefined
-    if (method !== 'GET') calls.push({ method, url, body })
-    if (url === '/api/admin/providers') return json(providers)
-    if (url === '/api/admin/upstreams') return json(overview)
-    if (url === '/api/models') return json({ default: null, models: [], bundled_demo: false })
-    if (url === '/api/admin/users') return json([])
-    if (url.endsWith('/retry')) {
-      providers = [{ ...providers[0], usable: true, credentials: [credential({})] }, ...providers.slice(1)]
-      return json(undefined, 204)
-    }
-    if (url === '/api/admin/upstreams/providers/prov-1/discover') return json({ models: ['meta-llama/llama-3-8b:free', 'qwen/qwen-2:7b'] })
-    if (method === 'PUT') return json({ ...model('openrouter', decodeURIComponent(url.split('/models/openrouter/')[1])), ...body })
-    if (url.includes('/credentials/')) return json(overview.providers[1].credentials[0])
-    if (method === 'PATCH' && url === '/api/admin/settings') return json({ registration: 'closed', sharing: true, default_model: body.default_model, announcement: null })
-    if (method === 'PATCH' && body.base_url?.startsWith('https://elsewhere.example')) {
-      return json({ error: { code: 'conflict', message: "This provider's keys were saved for its current address and are only ever sent there. To use another host, add a new provider (or remove the keys first)." } }, 409)
-    }
-    if (method === 'PATCH') return json({ ...overview.providers[1], ...body })
-    if (method === 'DELETE') return json(undefined, 204)
-    return json({ error: { code: 'not_found', message: url } }, 404)
-  }))
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (url: string, init: RequestInit = {}) => {
+      const method = init.method ?? 'GET'
+      const body = init.body ? JSON.parse(String(init.body)) : undefined
+      if (method !== 'GET') calls.push({ method, url, body })
+      if (url === '/api/admin/providers') return json(providers)
+      if (url === '/api/admin/upstreams') return json(overview)
+      if (url === '/api/models') return json({ default: null, models: [], bundled_demo: false })
+      if (url === '/api/admin/users') return json([])
+      if (url.endsWith('/retry')) {
+        providers = [{ ...providers[0], usable: true, credentials: [credential({})] }, ...providers.slice(1)]
+        return json(undefined, 204)
+      }
+      if (url === '/api/admin/upstreams/providers/prov-1/discover')
+        return json({ models: ['meta-llama/llama-3-8b:free', 'qwen/qwen-2:7b'] })
+      if (method === 'PUT')
+        return json({ ...model('openrouter', decodeURIComponent(url.split('/models/openrouter/')[1])), ...body })
+      if (url.includes('/credentials/')) return json(overview.providers[1].credentials[0])
+      if (method === 'PATCH' && url === '/api/admin/settings')
+        return json({ registration: 'closed', sharing: true, default_model: body.default_model, announcement: null })
+      if (method === 'PATCH' && body.base_url?.startsWith('https://elsewhere.example')) {
+        return json(
+          {
+            error: {
+              code: 'conflict',
+              message:
+                "This provider's keys were saved for its current address and are only ever sent there. To use another host, add a new provider (or remove the keys first).",
+            },
+          },
+          409,
+        )
+      }
+      if (method === 'PATCH') return json({ ...overview.providers[1], ...body })
+      if (method === 'DELETE') return json(undefined, 204)
+      return json({ error: { code: 'not_found', message: url } }, 404)
+    }),
+  )
 })
 
 afterEach(() => {
@@ -124,7 +234,10 @@ afterEach(() => {
 })
 
 const card = (w: VueWrapper, name: string) => w.get(`article[aria-label="${name}"]`)
-const buttonIn = (root: ParentNode, label: string) => [...root.querySelectorAll('button')].find((b) => b.getAttribute('aria-label') === label || b.textContent?.trim() === label) as HTMLButtonElement
+const buttonIn = (root: ParentNode, label: string) =>
+  [...root.querySelectorAll('button')].find(
+    (b) => b.getAttribute('aria-label') === label || b.textContent?.trim() === label,
+  ) as HTMLButtonElement
 /** The dialog opened last (one closing may still be leaving). */
 const dialog = () => [...document.querySelectorAll('.n-modal, .n-dialog')].at(-1) as HTMLElement
 
@@ -164,7 +277,14 @@ describe('upstreams in the admin console', () => {
     const w = await render('/admin/upstreams')
     const file = card(w, 'deepseek')
     expect(file.text()).toContain('From the configuration file')
-    for (const label of ['Edit: deepseek', 'Remove: deepseek', 'Add a key', 'Edit: key-1', 'Remove: key-1', 'Use deepseek']) {
+    for (const label of [
+      'Edit: deepseek',
+      'Remove: deepseek',
+      'Add a key',
+      'Edit: key-1',
+      'Remove: key-1',
+      'Use deepseek',
+    ]) {
       expect(buttonIn(file.element, label), label).toBeUndefined()
     }
     expect(file.findComponent(NSwitch).exists()).toBe(true) // its models can still be offered or hidden
@@ -172,7 +292,14 @@ describe('upstreams in the admin console', () => {
 
     const own = card(w, 'openrouter')
     expect(own.text()).not.toContain('From the configuration file')
-    for (const label of ['Edit: openrouter', 'Remove: openrouter', 'Add a key', 'Edit: default', 'Remove: default', 'Test: default']) {
+    for (const label of [
+      'Edit: openrouter',
+      'Remove: openrouter',
+      'Add a key',
+      'Edit: default',
+      'Remove: default',
+      'Test: default',
+    ]) {
       expect(buttonIn(own.element, label), label).toBeTruthy()
     }
     // Keys only as hints; display names and prices.
@@ -195,7 +322,8 @@ describe('upstreams in the admin console', () => {
     buttonIn(dialog(), 'Save').click()
     await flushPromises()
     expect(calls.at(-1)).toEqual({
-      method: 'PATCH', url: '/api/admin/upstreams/providers/prov-1/credentials/cred-1',
+      method: 'PATCH',
+      url: '/api/admin/upstreams/providers/prov-1/credentials/cred-1',
       body: { name: 'default', concurrency: null, requests_per_minute: null, tokens_per_minute: null, enabled: true },
     })
 
@@ -218,7 +346,11 @@ describe('upstreams in the admin console', () => {
     const own = card(w, 'openrouter')
     own.findAllComponents(NSwitch)[0].vm.$emit('update:value', false)
     await flushPromises()
-    expect(calls.at(-1)).toEqual({ method: 'PATCH', url: '/api/admin/upstreams/providers/prov-1', body: { enabled: false } })
+    expect(calls.at(-1)).toEqual({
+      method: 'PATCH',
+      url: '/api/admin/upstreams/providers/prov-1',
+      body: { enabled: false },
+    })
 
     buttonIn(own.element, 'Remove: openrouter').click()
     await flushPromises()
@@ -235,13 +367,29 @@ describe('upstreams in the admin console', () => {
     qwen.findComponent(NSwitch).vm.$emit('update:value', true)
     await flushPromises()
     expect(calls.at(-1)).toEqual({
-      method: 'PUT', url: '/api/admin/upstreams/models/openrouter/qwen/qwen-2%3A7b',
-      body: { display_name: null, enabled: true, context_window: null, vision: false, reasoning: false, input_price: null, output_price: null, allowed_roles: null, allowed_users: null },
+      method: 'PUT',
+      url: '/api/admin/upstreams/models/openrouter/qwen/qwen-2%3A7b',
+      body: {
+        display_name: null,
+        enabled: true,
+        context_window: null,
+        vision: false,
+        reasoning: false,
+        input_price: null,
+        output_price: null,
+        allowed_roles: null,
+        allowed_users: null,
+      },
     })
     // Turning a configured model off keeps its name and prices (the route replaces every setting).
     own.get('tr[data-model="meta-llama/llama-3-8b:free"]').findComponent(NSwitch).vm.$emit('update:value', false)
     await flushPromises()
-    expect(calls.at(-1)?.body).toMatchObject({ enabled: false, display_name: 'Llama 3', input_price: 0.5, output_price: 1.5 })
+    expect(calls.at(-1)?.body).toMatchObject({
+      enabled: false,
+      display_name: 'Llama 3',
+      input_price: 0.5,
+      output_price: 1.5,
+    })
 
     buttonIn(own.element, 'Edit: meta-llama/llama-3-8b:free').click()
     await flushPromises()
@@ -253,10 +401,18 @@ describe('upstreams in the admin console', () => {
     buttonIn(dialog(), 'Save').click()
     await flushPromises()
     expect(calls.at(-1)).toEqual({
-      method: 'PUT', url: '/api/admin/upstreams/models/openrouter/meta-llama/llama-3-8b%3Afree',
+      method: 'PUT',
+      url: '/api/admin/upstreams/models/openrouter/meta-llama/llama-3-8b%3Afree',
       body: {
-        display_name: 'Llama 3 8B', enabled: true, context_window: null, vision: false, reasoning: false,
-        input_price: 0.5, output_price: 1.5, allowed_roles: null, allowed_users: null,
+        display_name: 'Llama 3 8B',
+        enabled: true,
+        context_window: null,
+        vision: false,
+        reasoning: false,
+        input_price: 0.5,
+        output_price: 1.5,
+        allowed_roles: null,
+        allowed_users: null,
       },
     })
     w.unmount()
@@ -265,8 +421,17 @@ describe('upstreams in the admin console', () => {
   it('removes a key only when asked, shows a key switched off as off, and says why an address cannot change', async () => {
     providers = resting()
     overview.providers[1].credentials.push({
-      id: 'cred-2', name: 'spare', has_key: true, key_hint: 'sk-…0000', has_proxy: false, concurrency: null,
-      requests_per_minute: null, tokens_per_minute: null, enabled: false, state: null, last_error: null,
+      id: 'cred-2',
+      name: 'spare',
+      has_key: true,
+      key_hint: 'sk-…0000',
+      has_proxy: false,
+      concurrency: null,
+      requests_per_minute: null,
+      tokens_per_minute: null,
+      enabled: false,
+      state: null,
+      last_error: null,
     })
     const w = await render('/admin/upstreams')
     const spare = card(w, 'openrouter').get('tr[data-credential="spare"]')
@@ -276,12 +441,18 @@ describe('upstreams in the admin console', () => {
 
     buttonIn(card(w, 'openrouter').element, 'Edit: default').click()
     await flushPromises()
-    const remove = [...dialog().querySelectorAll('.n-checkbox')].find((c) => c.textContent?.includes('Remove the key')) as HTMLElement
+    const remove = [...dialog().querySelectorAll('.n-checkbox')].find((c) =>
+      c.textContent?.includes('Remove the key'),
+    ) as HTMLElement
     remove.click()
     await flushPromises()
     buttonIn(dialog(), 'Save').click()
     await flushPromises()
-    expect(calls.at(-1)).toMatchObject({ method: 'PATCH', url: '/api/admin/upstreams/providers/prov-1/credentials/cred-1', body: { api_key: '' } })
+    expect(calls.at(-1)).toMatchObject({
+      method: 'PATCH',
+      url: '/api/admin/upstreams/providers/prov-1/credentials/cred-1',
+      body: { api_key: '' },
+    })
 
     buttonIn(card(w, 'openrouter').element, 'Edit: openrouter').click()
     await flushPromises()
@@ -292,8 +463,14 @@ describe('upstreams in the admin console', () => {
     await flushPromises()
     buttonIn(dialog(), 'Save').click()
     await flushPromises()
-    expect(calls.at(-1)).toEqual({ method: 'PATCH', url: '/api/admin/upstreams/providers/prov-1', body: { base_url: 'https://elsewhere.example/v1' } })
-    expect(document.body.textContent).toContain('The keys were saved for this provider’s current address and are only ever sent there.')
+    expect(calls.at(-1)).toEqual({
+      method: 'PATCH',
+      url: '/api/admin/upstreams/providers/prov-1',
+      body: { base_url: 'https://elsewhere.example/v1' },
+    })
+    expect(document.body.textContent).toContain(
+      'The keys were saved for this provider’s current address and are only ever sent there.',
+    )
     w.unmount()
   })
 

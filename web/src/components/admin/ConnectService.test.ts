@@ -6,7 +6,11 @@ import { defineComponent, h } from 'vue'
 import { i18n } from '@/locales'
 import ConnectService from './ConnectService.vue'
 
-interface Call { method: string; url: string; body: unknown }
+interface Call {
+  method: string
+  url: string
+  body: unknown
+}
 const calls: Call[] = []
 const encoder = new TextEncoder()
 /** The test stream's controller: the test pushes each event when it wants. */
@@ -21,20 +25,45 @@ beforeEach(() => {
   document.body.innerHTML = ''
   calls.length = 0
   stream = null
-  vi.stubGlobal('fetch', vi.fn(async (url: string, init: RequestInit = {}) => {
-    const body = init.body ? JSON.parse(String(init.body)) : undefined
-    calls.push({ method: init.method ?? 'GET', url, body })
-    if (url === '/api/admin/upstreams/discover') return json({ models: ['fake-chat-1', 'fake-chat-2'] })
-    if (url === '/api/admin/upstreams/test') {
-      return new Response(new ReadableStream<Uint8Array>({ start(c) { stream = c } }), { status: 200, headers: { 'Content-Type': 'text/event-stream' } })
-    }
-    if (url === '/api/admin/upstreams/providers') {
-      if ((body as { name: string }).name === 'taken') return json({ error: { code: 'conflict', message: "A provider named 'taken' exists already." } }, 409)
-      return json({ id: 'p1', name: body.name, kind: body.kind, base_url: body.base_url, api_version: null, has_proxy: false, enabled: true,
-        source: 'console', credentials: [], models: [], usable: true }, 201)
-    }
-    return json({ error: { code: 'not_found', message: url } }, 404)
-  }))
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (url: string, init: RequestInit = {}) => {
+      const body = init.body ? JSON.parse(String(init.body)) : undefined
+      calls.push({ method: init.method ?? 'GET', url, body })
+      if (url === '/api/admin/upstreams/discover') return json({ models: ['fake-chat-1', 'fake-chat-2'] })
+      if (url === '/api/admin/upstreams/test') {
+        return new Response(
+          new ReadableStream<Uint8Array>({
+            start(c) {
+              stream = c
+            },
+          }),
+          { status: 200, headers: { 'Content-Type': 'text/event-stream' } },
+        )
+      }
+      if (url === '/api/admin/upstreams/providers') {
+        if ((body as { name: string }).name === 'taken')
+          return json({ error: { code: 'conflict', message: "A provider named 'taken' exists already." } }, 409)
+        return json(
+          {
+            id: 'p1',
+            name: body.name,
+            kind: body.kind,
+            base_url: body.base_url,
+            api_version: null,
+            has_proxy: false,
+            enabled: true,
+            source: 'console',
+            credentials: [],
+            models: [],
+            usable: true,
+          },
+          201,
+        )
+      }
+      return json({ error: { code: 'not_found', message: url } }, 404)
+    }),
+  )
 })
 
 afterEach(() => vi.unstubAllGlobals())
@@ -42,9 +71,17 @@ afterEach(() => vi.unstubAllGlobals())
 function render(props: Record<string, unknown> = {}) {
   const events: { saved: unknown[]; keepDemo: number } = { saved: [], keepDemo: 0 }
   const Wrapper = defineComponent({
-    render: () => h(NMessageProvider, null, {
-      default: () => h(ConnectService, { ...props, onSaved: (p: unknown) => events.saved.push(p), onKeepDemo: () => { events.keepDemo++ } }),
-    }),
+    render: () =>
+      h(NMessageProvider, null, {
+        default: () =>
+          h(ConnectService, {
+            ...props,
+            onSaved: (p: unknown) => events.saved.push(p),
+            onKeepDemo: () => {
+              events.keepDemo++
+            },
+          }),
+      }),
   })
   const wrapper = mount(Wrapper, { global: { plugins: [createPinia(), i18n] }, attachTo: document.body })
   setActivePinia(createPinia())
@@ -82,7 +119,8 @@ describe('connecting an AI service', () => {
     await button(w, 'Find models').trigger('click')
     await flushPromises()
     expect(calls.at(-1)).toEqual({
-      method: 'POST', url: '/api/admin/upstreams/discover',
+      method: 'POST',
+      url: '/api/admin/upstreams/discover',
       body: { kind: 'openai', base_url: 'http://127.0.0.1:9100/v1', api_key: 'sk-typed-in-the-form-1234' },
     })
     expect(w.text()).toContain('Models found: 2')
@@ -91,8 +129,15 @@ describe('connecting an AI service', () => {
     await button(w, 'Save').trigger('click')
     await flushPromises()
     expect(calls.at(-1)).toEqual({
-      method: 'POST', url: '/api/admin/upstreams/providers',
-      body: { kind: 'openai', name: 'custom-2', base_url: 'http://127.0.0.1:9100/v1', api_key: 'sk-typed-in-the-form-1234', models: ['fake-chat-2'] },
+      method: 'POST',
+      url: '/api/admin/upstreams/providers',
+      body: {
+        kind: 'openai',
+        name: 'custom-2',
+        base_url: 'http://127.0.0.1:9100/v1',
+        api_key: 'sk-typed-in-the-form-1234',
+        models: ['fake-chat-2'],
+      },
     })
     expect(events.saved).toHaveLength(1)
     // The key left the form with the request.
@@ -109,7 +154,8 @@ describe('connecting an AI service', () => {
     await button(w, 'Test fake-chat-1').trigger('click')
     await flushPromises()
     expect(calls.at(-1)).toEqual({
-      method: 'POST', url: '/api/admin/upstreams/test',
+      method: 'POST',
+      url: '/api/admin/upstreams/test',
       body: { kind: 'openai', base_url: 'https://api.openai.com/v1', api_key: 'sk-abc', model: 'fake-chat-1' },
     })
     const answer = () => w.find('[data-test-answer]').text()
@@ -125,7 +171,7 @@ describe('connecting an AI service', () => {
     w.unmount()
   })
 
-  it('shows the upstream\'s error from the test stream', async () => {
+  it("shows the upstream's error from the test stream", async () => {
     const { wrapper: w } = render()
     await field(w, 'API key').setValue('sk-wrong')
     await button(w, 'Find models').trigger('click')
@@ -133,7 +179,9 @@ describe('connecting an AI service', () => {
     await pickModel(w, 'fake-chat-1')
     await button(w, 'Test fake-chat-1').trigger('click')
     await flushPromises()
-    stream!.enqueue(encoder.encode('event: error\ndata: {"code":"upstream_auth","message":"Incorrect API key provided: sk-***"}\n\n'))
+    stream!.enqueue(
+      encoder.encode('event: error\ndata: {"code":"upstream_auth","message":"Incorrect API key provided: sk-***"}\n\n'),
+    )
     stream!.close()
     await vi.waitFor(() => expect(w.get('.test-answer-box').classes()).toContain('is-error'))
     expect(w.text()).toContain('Incorrect API key provided: sk-***')
@@ -141,7 +189,7 @@ describe('connecting an AI service', () => {
     w.unmount()
   })
 
-  it('fills each preset\'s base URL; local servers need no key; the proxy\'s reader is named for a ChatGPT token', async () => {
+  it("fills each preset's base URL; local servers need no key; the proxy's reader is named for a ChatGPT token", async () => {
     const { wrapper: w } = render()
     await choose(w, 'Ollama')
     expect((field(w, 'Base URL').element as HTMLInputElement).value).toBe('http://localhost:11434/v1')

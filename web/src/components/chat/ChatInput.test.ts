@@ -14,8 +14,11 @@ function setup(props: { generating?: boolean; attachments?: PendingAttachments; 
   setActivePinia(pinia)
   const wrapper = mount(ChatInput, {
     props: {
-      generating: props.generating ?? false, attachments: props.attachments, cannotSee: props.cannotSee ?? null,
-      modelValue: '', 'onUpdate:modelValue': (v: string) => wrapper.setProps({ modelValue: v }),
+      generating: props.generating ?? false,
+      attachments: props.attachments,
+      cannotSee: props.cannotSee ?? null,
+      modelValue: '',
+      'onUpdate:modelValue': (v: string) => wrapper.setProps({ modelValue: v }),
     },
     global: { plugins: [pinia, i18n] },
   })
@@ -76,7 +79,10 @@ describe('ChatInput', () => {
     const area = w.find('textarea')
     await area.setValue('/')
     await nextTick()
-    expect(w.findAll('[role="option"]').map((o) => o.find('.prompt-option-title').text())).toEqual(['Translate', 'Review'])
+    expect(w.findAll('[role="option"]').map((o) => o.find('.prompt-option-title').text())).toEqual([
+      'Translate',
+      'Review',
+    ])
     await area.setValue('/rev')
     await nextTick()
     expect(w.findAll('[role="option"]')).toHaveLength(1)
@@ -88,13 +94,23 @@ describe('ChatInput', () => {
   })
 })
 
-const flush = async () => { for (let i = 0; i < 4; i++) await Promise.resolve(); await nextTick() }
+const flush = async () => {
+  for (let i = 0; i < 4; i++) await Promise.resolve()
+  await nextTick()
+}
 
 /** A box whose uploads answer at once with the file's kind. */
 function instantBox() {
   const upload = vi.fn(async (file: Blob, name: string): Promise<Attachment> => ({
-    id: `id-${name}`, name, kind: file.type.startsWith('image/') ? 'image' : 'document', media_type: file.type, size: file.size,
-    width: null, height: null, tokens: null, note: null,
+    id: `id-${name}`,
+    name,
+    kind: file.type.startsWith('image/') ? 'image' : 'document',
+    media_type: file.type,
+    size: file.size,
+    width: null,
+    height: null,
+    tokens: null,
+    note: null,
   }))
   const remove = vi.fn(async () => undefined)
   return { box: usePendingAttachments({ upload, remove, createPreview: () => null }), upload, remove }
@@ -102,11 +118,14 @@ function instantBox() {
 
 function pasteEvent(files: File[], text = ''): Event {
   const event = new Event('paste', { bubbles: true, cancelable: true })
-  Object.assign(event, { clipboardData: {
-    types: [...(text ? ['text/plain'] : []), ...(files.length ? ['Files'] : [])],
-    files, items: files.map((f) => ({ kind: 'file', type: f.type, getAsFile: () => f })),
-    getData: (t: string) => (t === 'text/plain' ? text : ''),
-  } })
+  Object.assign(event, {
+    clipboardData: {
+      types: [...(text ? ['text/plain'] : []), ...(files.length ? ['Files'] : [])],
+      files,
+      items: files.map((f) => ({ kind: 'file', type: f.type, getAsFile: () => f })),
+      getData: (t: string) => (t === 'text/plain' ? text : ''),
+    },
+  })
   return event
 }
 
@@ -133,14 +152,29 @@ describe('ChatInput with files', () => {
 
   it('waits for uploads before sending, and a file alone asks for a question', async () => {
     let finish: (a: Attachment) => void = () => undefined
-    const upload = vi.fn(() => new Promise<Attachment>((resolve) => { finish = resolve }))
+    const upload = vi.fn(
+      () =>
+        new Promise<Attachment>((resolve) => {
+          finish = resolve
+        }),
+    )
     const box = usePendingAttachments({ upload, remove: vi.fn(async () => undefined), createPreview: () => null })
     const w = setup({ attachments: box })
     box.add([new File(['x'], 'notes.md', { type: 'text/markdown' })])
     await w.find('textarea').setValue('Summarise')
     expect(w.get('button[aria-label="Send message"]').attributes('disabled')).toBeDefined()
     expect(w.text()).toContain('Wait until the files are uploaded.')
-    finish({ id: 'a', name: 'notes.md', kind: 'document', media_type: 'text/markdown', size: 1, width: null, height: null, tokens: 1, note: null })
+    finish({
+      id: 'a',
+      name: 'notes.md',
+      kind: 'document',
+      media_type: 'text/markdown',
+      size: 1,
+      width: null,
+      height: null,
+      tokens: 1,
+      note: null,
+    })
     await flush()
     await w.find('textarea').setValue('')
     expect(w.text()).toContain('Write a question to send with the files.')
@@ -149,7 +183,7 @@ describe('ChatInput with files', () => {
     expect(w.emitted('send')).toEqual([['Summarise']])
   })
 
-  it('refuses an image for a model that cannot see, before sending, in the reader\'s language', async () => {
+  it("refuses an image for a model that cannot see, before sending, in the reader's language", async () => {
     const { box } = instantBox()
     const w = setup({ attachments: box, cannotSee: 'fake-model' })
     box.add([shot()])
@@ -157,7 +191,9 @@ describe('ChatInput with files', () => {
     await w.find('textarea').setValue('What is this?')
     await w.find('textarea').trigger('keydown', { key: 'Enter' })
     expect(w.emitted('send')).toBeUndefined()
-    expect(w.get('[role="alert"]').text()).toBe('fake-model cannot see images. Choose a model that accepts images in the chat settings, or remove the images.')
+    expect(w.get('[role="alert"]').text()).toBe(
+      'fake-model cannot see images. Choose a model that accepts images in the chat settings, or remove the images.',
+    )
     i18n.global.locale.value = 'ja-JP'
     await w.find('textarea').trigger('keydown', { key: 'Enter' })
     expect(w.get('[role="alert"]').text()).toContain('fake-model は画像を認識できません')
@@ -168,8 +204,20 @@ describe('ChatInput with files', () => {
   })
 
   it('says when a message would carry too many files', async () => {
-    const upload = vi.fn(async (_f: Blob, n: string): Promise<Attachment> => ({ id: n, name: n, kind: 'document', media_type: 'text/plain', size: 1, width: null, height: null, tokens: 1, note: null }))
-    const w = setup({ attachments: usePendingAttachments({ upload, remove: vi.fn(async () => undefined), max: () => 2 }) })
+    const upload = vi.fn(async (_f: Blob, n: string): Promise<Attachment> => ({
+      id: n,
+      name: n,
+      kind: 'document',
+      media_type: 'text/plain',
+      size: 1,
+      width: null,
+      height: null,
+      tokens: 1,
+      note: null,
+    }))
+    const w = setup({
+      attachments: usePendingAttachments({ upload, remove: vi.fn(async () => undefined), max: () => 2 }),
+    })
     const files = ['a', 'b', 'c'].map((n) => new File([n], `${n}.txt`, { type: 'text/plain' }))
     ;(w.vm as unknown as { attach: (f: File[]) => void }).attach(files)
     await flush()

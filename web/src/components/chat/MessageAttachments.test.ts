@@ -5,10 +5,30 @@ import type { Attachment } from '@/api/types'
 import { i18n } from '@/locales'
 import MessageAttachments from './MessageAttachments.vue'
 
-const image: Attachment = { id: 'i1', name: 'shot.png', kind: 'image', media_type: 'image/png', size: 2000, width: 1600, height: 800, tokens: null, note: null }
-const doc: Attachment = { id: 'd1', name: 'report.pdf', kind: 'document', media_type: 'application/pdf', size: 48_213, width: null, height: null, tokens: 1234, note: 'Truncated at page 12 (the file has 40 pages).' }
+const image: Attachment = {
+  id: 'i1',
+  name: 'shot.png',
+  kind: 'image',
+  media_type: 'image/png',
+  size: 2000,
+  width: 1600,
+  height: 800,
+  tokens: null,
+  note: null,
+}
+const doc: Attachment = {
+  id: 'd1',
+  name: 'report.pdf',
+  kind: 'document',
+  media_type: 'application/pdf',
+  size: 48_213,
+  width: null,
+  height: null,
+  tokens: 1234,
+  note: 'Truncated at page 12 (the file has 40 pages).',
+}
 
-describe('a question\'s files', () => {
+describe("a question's files", () => {
   it('shows images as thumbnails opening full size, and documents as downloads, through the given route', () => {
     const w = mount(MessageAttachments, {
       props: { attachments: [image, doc], urlFor: (id: string) => sharedAttachmentUrl('tok', id) },

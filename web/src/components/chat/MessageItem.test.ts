@@ -11,8 +11,19 @@ import MessageItem from './MessageItem.vue'
 
 function message(patch: Partial<Message>): Message {
   return {
-    id: 'a1', parent_id: 'u1', role: 'assistant', content: 'Partial answer', reasoning: '', status: 'complete', model: null, error: null,
-    prompt_tokens: null, completion_tokens: null, created_at: '2026-01-01T00:00:01Z', updated_at: '', ...patch,
+    id: 'a1',
+    parent_id: 'u1',
+    role: 'assistant',
+    content: 'Partial answer',
+    reasoning: '',
+    status: 'complete',
+    model: null,
+    error: null,
+    prompt_tokens: null,
+    completion_tokens: null,
+    created_at: '2026-01-01T00:00:01Z',
+    updated_at: '',
+    ...patch,
   }
 }
 
@@ -22,7 +33,13 @@ function render(m: Message, live: LiveGeneration | null = null) {
   const chat = useChatStore()
   chat.messages = { u1: message({ id: 'u1', parent_id: null, role: 'user', content: 'Q' }), [m.id]: m }
   chat.currentLeafId = m.id
-  const Wrapper = defineComponent({ render: () => h(NDialogProvider, null, { default: () => h(NMessageProvider, null, { default: () => h(MessageItem, { message: chat.messages[m.id], live }) }) }) })
+  const Wrapper = defineComponent({
+    render: () =>
+      h(NDialogProvider, null, {
+        default: () =>
+          h(NMessageProvider, null, { default: () => h(MessageItem, { message: chat.messages[m.id], live }) }),
+      }),
+  })
   const wrapper = mount(Wrapper, { global: { plugins: [pinia, i18n] }, attachTo: document.body })
   return Object.assign(wrapper, { chat })
 }
@@ -44,7 +61,7 @@ describe('MessageItem', () => {
     expect(w.find('.markdown-body').text()).toBe('Partial answer')
   })
 
-  it('shows a failed answer\'s error, translated by code, with a retry', () => {
+  it("shows a failed answer's error, translated by code, with a retry", () => {
     const w = render(message({ status: 'error', error: { code: 'upstream_timeout', message: 'raw server text' } }))
     const alert = w.find('[role="alert"]')
     expect(alert.text()).toContain('The model provider did not answer in time.')
@@ -53,7 +70,12 @@ describe('MessageItem', () => {
   })
 
   it('shows the place in line while queued, and no actions while streaming', () => {
-    const w = render(message({ status: 'queued', content: '' }), { kind: 'send', phase: 'queued', queuePosition: 3, stopRequested: false })
+    const w = render(message({ status: 'queued', content: '' }), {
+      kind: 'send',
+      phase: 'queued',
+      queuePosition: 3,
+      stopRequested: false,
+    })
     expect(w.find('[role="status"]').text()).toBe('Waiting in line — position 3')
     expect(w.find('.message-toolbar').exists()).toBe(false)
   })
@@ -69,7 +91,10 @@ describe('MessageItem', () => {
     const toggle = (w: ReturnType<typeof render>) => w.get('.thinking-toggle')
 
     it('is open and streams while only reasoning has arrived, then folds to one line when the answer starts', async () => {
-      const w = render(message({ status: 'streaming', content: '', reasoning: 'Weighing **both** options' }), streamingLive)
+      const w = render(
+        message({ status: 'streaming', content: '', reasoning: 'Weighing **both** options' }),
+        streamingLive,
+      )
       w.chat.thinking.a1 = { first: 1_000, last: 1_000 }
       await nextTick()
       expect(toggle(w).attributes('aria-expanded')).toBe('true')
@@ -100,7 +125,9 @@ describe('MessageItem', () => {
     })
 
     it('shows a stored answer\'s reasoning folded as "Thoughts", sanitised when opened, and leaves it out of images', async () => {
-      const w = render(message({ content: 'Done.', reasoning: 'Plan <img src=x onerror="alert(1)"> then [go](javascript:alert(1))' }))
+      const w = render(
+        message({ content: 'Done.', reasoning: 'Plan <img src=x onerror="alert(1)"> then [go](javascript:alert(1))' }),
+      )
       expect(toggle(w).text()).toBe('Thoughts')
       expect(toggle(w).attributes('aria-expanded')).toBe('false')
       expect(w.find('.thinking [role="status"]').exists()).toBe(false)
@@ -114,7 +141,7 @@ describe('MessageItem', () => {
       expect(w.get('.message-answer').text()).toBe('Done.')
     })
 
-    it('counts minutes for long thinking, and speaks the reader\'s language', async () => {
+    it("counts minutes for long thinking, and speaks the reader's language", async () => {
       i18n.global.locale.value = 'zh-CN'
       const w = render(message({ status: 'streaming', content: 'Answer', reasoning: '想一想' }), streamingLive)
       w.chat.thinking.a1 = { first: 0, last: 125_000 }
@@ -135,7 +162,10 @@ describe('MessageItem', () => {
     function mountWithDialogs(id: string) {
       const chat = useChatStore()
       const Wrapper = defineComponent({
-        render: () => h(NDialogProvider, null, { default: () => h(NMessageProvider, null, { default: () => h(MessageItem, { message: chat.messages[id] }) }) }),
+        render: () =>
+          h(NDialogProvider, null, {
+            default: () => h(NMessageProvider, null, { default: () => h(MessageItem, { message: chat.messages[id] }) }),
+          }),
       })
       return mount(Wrapper, { global: { plugins: [i18n] }, attachTo: document.body })
     }
@@ -144,7 +174,7 @@ describe('MessageItem', () => {
       return [...document.body.querySelectorAll('[role="dialog"]')].map((d) => d.textContent ?? '').join(' ')
     }
 
-    it('asks first, saying a question goes with its answers, in the reader\'s language', async () => {
+    it("asks first, saying a question goes with its answers, in the reader's language", async () => {
       const w = render(message({ id: 'a1', parent_id: 'u1' }))
       w.chat.messages.a2 = message({ id: 'a2', parent_id: 'u1', created_at: '2026-01-01T00:00:02Z' })
       w.chat.conversationId = 'c1'

@@ -3,14 +3,16 @@ import { describe, expect, it } from 'vitest'
 import { i18n } from '@/locales'
 import ToolCalls from './ToolCalls.vue'
 
-describe('an answer\'s tool calls', () => {
+describe("an answer's tool calls", () => {
   it('are folded disclosures, "Called <name>", with the arguments as indented JSON', async () => {
     const w = mount(ToolCalls, {
-      props: { parts: [
-        { type: 'tool_call', id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
-        { type: 'tool_call', id: 'call_2', name: 'get_time', arguments: '' },
-        { type: 'other', value: 1 },
-      ] },
+      props: {
+        parts: [
+          { type: 'tool_call', id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
+          { type: 'tool_call', id: 'call_2', name: 'get_time', arguments: '' },
+          { type: 'other', value: 1 },
+        ],
+      },
       global: { plugins: [i18n] },
     })
     const details = w.findAll('details')
