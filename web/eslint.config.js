@@ -30,6 +30,25 @@ export default defineConfig(
     rules: {
       // TypeScript already reports undefined names, and knows the DOM and Vue's macros better.
       'no-undef': 'off',
+      // A leading underscore marks a name kept on purpose: a mock's signature, a key left out by a rest pattern.
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
+    },
+  },
+  {
+    files: ['e2e/**/*.ts'],
+    rules: {
+      // Playwright reads a fixture's dependencies from its first parameter: `async ({}, use) =>` is its idiom.
+      'no-empty-pattern': 'off',
+    },
+  },
+  {
+    files: ['**/*.test.ts'],
+    rules: {
+      // Tests mount small throwaway host components next to each other.
+      'vue/one-component-per-file': 'off',
     },
   },
   prettier,

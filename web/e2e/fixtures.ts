@@ -125,7 +125,7 @@ export const test = base.extend<{
 
   serverLog: [
     async ({}, use, testInfo) => {
-      let before = 0
+      let before: number
       try {
         before = readFileSync(state.serverLog, 'utf8').length
       } catch {

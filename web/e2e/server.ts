@@ -49,7 +49,7 @@ export async function waitFor(url: string, timeoutMs: number, child: ChildProces
     }
     await new Promise((r) => setTimeout(r, 250))
   }
-  let text = ''
+  let text: string
   try {
     text = readFileSync(log, 'utf8')
   } catch {
@@ -158,6 +158,7 @@ export async function startChatGate(options: {
     log,
     env,
     process: child,
+    // eslint-disable-next-line no-control-regex -- strips the log's ANSI colour codes (ESC [ … m)
     output: () => readFileSync(log, 'utf8').replace(/\x1b\[[0-9;]*m/g, ''),
     cli: (args, input) => {
       const r = spawnSync(chatgateBin, args, { cwd: workDir, env, input, encoding: 'utf8' })
@@ -215,7 +216,7 @@ export async function startBufferingProxy(target: string, name = 'buffering-prox
   })
   const deadline = Date.now() + 20_000
   while (Date.now() < deadline) {
-    let text = ''
+    let text: string
     try {
       text = readFileSync(log, 'utf8')
     } catch {

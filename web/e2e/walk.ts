@@ -207,13 +207,11 @@ export async function walkChat(page: Page, data: WalkData, s: Strings, visit: Vi
   await visit('chat')
 
   // The message box with a file attached (its chip, the paperclip), then the file removed again.
-  await page
-    .locator('[data-testid="attach-input"]')
-    .setInputFiles({
-      name: `walk-notes-${mobile ? 'phone' : 'desktop'}.md`,
-      mimeType: 'text/markdown',
-      buffer: Buffer.concat([WALK_NOTE, Buffer.from(mobile ? 'phone\n' : 'desktop\n')]),
-    })
+  await page.locator('[data-testid="attach-input"]').setInputFiles({
+    name: `walk-notes-${mobile ? 'phone' : 'desktop'}.md`,
+    mimeType: 'text/markdown',
+    buffer: Buffer.concat([WALK_NOTE, Buffer.from(mobile ? 'phone\n' : 'desktop\n')]),
+  })
   await expect(page.locator('.composer-files li[data-status="ready"]')).toBeVisible()
   await visit('composer-attachment')
   await page.locator('.composer-files .file-chip-remove').click()

@@ -107,7 +107,7 @@ export function errorFromBody(status: number, statusText: string, text: string, 
 
 /** Build an ApiError from a non-2xx response. */
 export async function errorFromResponse(res: Response): Promise<ApiError> {
-  let text = ''
+  let text: string
   try {
     text = await res.text()
   } catch {

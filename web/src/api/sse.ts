@@ -152,7 +152,7 @@ export async function readTimedEvents(
   if (!res.body) throw new ApiError(0, 'stream_interrupted', 'no body')
   await pump(res.body, (message) => {
     const arrivedAt = now()
-    let data: unknown = null
+    let data: unknown
     try {
       data = message.data ? JSON.parse(message.data) : null
     } catch {

@@ -114,7 +114,7 @@ export function errorText(error: unknown, ctx: ErrorTextContext): string {
   if (code === 'quota_exceeded' && typeof details.quota === 'string') {
     const name = quotaName(details.quota, ctx)
     const limit = num(details.limit)
-    let text =
+    const text =
       details.quota === 'concurrent_generations'
         ? t('quota.exceededConcurrent', { limit: limit ?? '?' })
         : t('quota.exceeded', { name, limit: limit === null ? '?' : limit.toLocaleString(ctx.locale) })

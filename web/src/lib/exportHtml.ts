@@ -258,7 +258,7 @@ export async function exportConversationHtml(options: {
   probe.innerHTML = turns.map((t) => t.html + t.reasoningHtml).join('')
   document.body.append(probe)
   let fontCss = ''
-  let math = false
+  let math: boolean
   try {
     math = probe.querySelector('.katex') !== null
     if (math) {

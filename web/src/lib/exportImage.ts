@@ -49,6 +49,7 @@ export function downloadBlob(blob: Blob, filename: string): void {
  */
 export function safeFilename(title: string, extension = 'png', fallback = 'chatgate'): string {
   const base = title
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what a file name must not hold
     .replace(/[\\/:*?"<>|\u0000-\u001f\u007f]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim()
