@@ -100,7 +100,7 @@ system-packages: ## Check the system packages the tests need; install them as ro
 test: system-packages check pytest pytest-postgres web-test e2e ## Every test suite: lint, types, pytest (SQLite + PostgreSQL), vitest, Playwright
 
 docs: install ## Regenerate docs/configuration.md from the Settings class
-	$(BIN)/python -m chatgate.configdoc > docs/configuration.md
+	$(BIN)/python -m chatgate.config.reference > docs/configuration.md
 
 bench: install $(STATIC)/index.html ## Run the benchmark and write docs/benchmarks.md
 	$(BIN)/python -m bench

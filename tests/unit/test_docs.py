@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatgate.configdoc import render
+from chatgate.config.reference import render
 
 ROOT = Path(__file__).parents[2]
 

@@ -30,7 +30,8 @@ import structlog
 from rich.console import Console
 
 from chatgate.config import Settings
-from chatgate.server.process import Tls, base_url, console, notices, serve, serving_line
+from chatgate.server.announce import Tls, base_url, console, notices, serving_line
+from chatgate.server.lifecycle import serve
 from chatgate.services.container import Services
 
 log = structlog.get_logger(__name__)

@@ -14,8 +14,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from chatgate import __version__
-from chatgate.compat import mask_proxy
-from chatgate.config import LoadedSettings, Settings, mask_secret
+from chatgate.config import LoadedSettings, Settings, mask_proxy, mask_secret
 from chatgate.errors import UpstreamError, UpstreamTimeout
 from chatgate.providers.wire import ProxyFailed
 

@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.table import Table
 
 from chatgate import __version__
 from chatgate.config import LoadedSettings, Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from chatgate.server.announce import Tls
 
 app = typer.Typer(
     help="ChatGate: a self-hosted shared ChatGPT.", no_args_is_help=True, add_completion=False
@@ -118,19 +121,13 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve ChatGate (migrates the database first)."""
-    if (tls_cert is None) != (tls_key is None):
-        err.print("[red]--tls-cert and --tls-key go together.[/]")
-        raise typer.Exit(2)
-    for path in (tls_cert, tls_key):
-        if path is not None and not path.is_file():
-            err.print(f"[red]{path} does not exist.[/] Make one with: chatgate cert --self-signed")
-            raise typer.Exit(2)
+    tls = _tls(tls_cert, tls_key)
 
     from chatgate import logging as chatgate_logging
-    from chatgate.server.process import Tls, base_url, notices, serve, serving_line
-    from chatgate.services.container import Services
+    from chatgate.server import lifecycle
+    from chatgate.server.announce import announcing
 
-    loaded = _load(
+    settings = _load(
         env_file,
         config,
         host=host,
@@ -140,9 +137,7 @@ def serve(
         trusted_proxies=[a.strip() for a in forwarded_allow_ips.split(",")]
         if forwarded_allow_ips
         else None,
-    )
-    settings = loaded.settings
-    tls = Tls(tls_cert, tls_key) if tls_cert and tls_key else None
+    ).settings
     if workers > 1:
         _check_workers(settings)
     chatgate_logging.configure(settings.log_level, settings.log_format)
@@ -152,13 +147,21 @@ def serve(
         from chatgate.server.workers import run_workers
 
         raise typer.Exit(run_workers(settings, tls, workers))
+    lifecycle.serve(settings, tls, on_started=announcing(settings, tls))
 
-    async def announce(services: Services) -> None:
-        console.print(serving_line(settings, tls))
-        for line in await notices(services, base_url(settings, tls)):
-            console.print(line)
 
-    serve(settings, tls, on_started=announce)
+def _tls(cert: Path | None, key: Path | None) -> Tls | None:
+    """The --tls-cert/--tls-key pair, refused in one sentence when half given or missing."""
+    from chatgate.server.announce import Tls
+
+    if (cert is None) != (key is None):
+        err.print("[red]--tls-cert and --tls-key go together.[/]")
+        raise typer.Exit(2)
+    for path in (cert, key):
+        if path is not None and not path.is_file():
+            err.print(f"[red]{path} does not exist.[/] Make one with: chatgate cert --self-signed")
+            raise typer.Exit(2)
+    return Tls(cert, key) if cert and key else None
 
 
 def _check_workers(settings: Settings) -> None:
@@ -302,7 +305,7 @@ def doctor(
 ) -> None:
     """Print the effective configuration (secrets masked), check the database, and check that each
     upstream credential is reachable through its proxy."""
-    from chatgate.doctor import report
+    from chatgate.cli.doctor import report
 
     loaded = _load(env_file, config, data_dir=data_dir)
     ok = report(loaded, console, check_upstreams=not offline)

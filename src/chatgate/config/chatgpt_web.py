@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from chatgate.config import MappedVariable, SettingsError, mask_secret
+from chatgate.config.masking import mask_proxy, mask_secret
+from chatgate.config.settings import SettingsError
 
 OPENAI_DEFAULT_BASE = "https://api.openai.com"
 # chatgpt-web's own defaults, so a migrated deployment answers with the same models.
@@ -22,6 +23,15 @@ ACCESS_TOKEN_DEFAULT_MODEL = "text-davinci-002-render-sha"
 IGNORED = {
     "OPENAI_API_DISABLE_DEBUG": "ChatGate never logs prompts or keys",
 }
+
+
+@dataclass(frozen=True)
+class MappedVariable:
+    """One chatgpt-web variable and the setting it became."""
+
+    variable: str
+    target: str
+    value: str  # masked when secret
 
 
 @dataclass
@@ -69,16 +79,6 @@ def _proxy_from(env: Mapping[str, str], out: Translation) -> None:
         if value:
             out.set("proxy", value, name, mask_proxy(value))
             return
-
-
-def mask_proxy(url: str) -> str:
-    """Hide a proxy URL's password, keep the rest readable."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    userinfo, _, hostpart = rest.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:••••@{hostpart}"
 
 
 def translate(env: Mapping[str, str], *, existing_providers: list[Any]) -> Translation:
