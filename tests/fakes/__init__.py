@@ -1,8 +1,7 @@
 """Test doubles on real loopback sockets: a fake LLM upstream and outbound proxies.
 
 See :mod:`tests.fakes.upstream`, :mod:`tests.fakes.proxies` and :mod:`tests.fakes.sse`.
-Names are re-exported lazily, so ``python -m tests.fakes.upstream`` does not import the module
-twice.
+Names are re-exported lazily, so using one fake does not load the others.
 """
 
 from __future__ import annotations
