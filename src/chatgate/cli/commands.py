@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -373,6 +374,29 @@ def import_history(
         console.print(f"  skipped {item['where']}: {item['reason']}")
 
 
+def _sqlite_file(settings: Settings) -> Path:
+    """The database's SQLite file; for PostgreSQL, say how pg_dump does the job and stop."""
+    from chatgate import backup as backups
+
+    path = backups.sqlite_path(settings.resolved_database_url)
+    if path is None:
+        console.print(backups.pg_dump_hint(settings.resolved_database_url))
+        raise typer.Exit(2)
+    return path
+
+
+@contextlib.contextmanager
+def _backup_errors() -> Iterator[None]:
+    """A backup or restore that cannot be done: its reason, in red, and exit status 1."""
+    from chatgate import backup as backups
+
+    try:
+        yield
+    except backups.BackupError as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+
+
 @app.command()
 def backup(
     file: Annotated[Path, typer.Argument(help="Where to write the copy (must not exist).")],
@@ -384,15 +408,9 @@ def backup(
     from chatgate import backup as backups
 
     settings = _load(env_file, config, data_dir=data_dir).settings
-    path = backups.sqlite_path(settings.resolved_database_url)
-    if path is None:
-        console.print(backups.pg_dump_hint(settings.resolved_database_url))
-        raise typer.Exit(2)
-    try:
+    path = _sqlite_file(settings)
+    with _backup_errors():
         backups.backup(path, file)
-    except backups.BackupError as exc:
-        err.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from exc
     console.print(
         f"Backed up {path} to {file} ({file.stat().st_size / 1e6:.1f} MB); integrity check passed."
     )
@@ -410,15 +428,9 @@ def restore(
     from chatgate import backup as backups
 
     settings = _load(env_file, config, data_dir=data_dir).settings
-    path = backups.sqlite_path(settings.resolved_database_url)
-    if path is None:
-        console.print(backups.pg_dump_hint(settings.resolved_database_url))
-        raise typer.Exit(2)
-    try:
+    path = _sqlite_file(settings)
+    with _backup_errors():
         kept = backups.restore(path, file)
-    except backups.BackupError as exc:
-        err.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from exc
     _migrate(settings)
     console.print(
         f"Restored {path} from {file}."
