@@ -55,13 +55,10 @@ def _cheap_password_hashing() -> Iterator[None]:
     from pwdlib import PasswordHash
     from pwdlib.hashers.argon2 import Argon2Hasher
 
-    from chatgate.security import passwords
+    from chatgate.security.passwords import use_hasher
 
-    saved = passwords._hasher, passwords._DUMMY_HASH
-    passwords._hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
-    passwords._DUMMY_HASH = passwords._hasher.hash("dummy password for timing")
-    yield
-    passwords._hasher, passwords._DUMMY_HASH = saved
+    with use_hasher(PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))):
+        yield
 
 
 @pytest.fixture(scope="session")

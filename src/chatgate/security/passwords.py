@@ -1,14 +1,18 @@
 """Password hashing (argon2id via pwdlib) and the password policy.
 
 Hashing takes tens of milliseconds and ~64 MiB, so it runs in a worker thread, and a bounded
-number at once so a burst of logins cannot exhaust memory.
+number at once so a burst of logins cannot exhaust memory. :func:`use_hasher` swaps the cost for
+a block of code (the test suite hashes with tiny argon2 parameters).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from pwdlib import PasswordHash
@@ -17,10 +21,36 @@ from chatgate.errors import WeakPassword
 
 MIN_LENGTH = 8
 MAX_LENGTH = 1024
-_hasher = PasswordHash.recommended()
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="argon2")
-# Verified against when the user does not exist, so unknown users cost the same as wrong passwords.
-_DUMMY_HASH = _hasher.hash("chatgate-dummy-password-for-timing")
+
+
+@dataclass(frozen=True)
+class _Hashing:
+    hasher: PasswordHash
+    # Verified against when the user does not exist, so unknown users cost the same as wrong
+    # passwords: made with the same hasher, so it costs the same too.
+    dummy_hash: str
+
+    @classmethod
+    def of(cls, hasher: PasswordHash) -> _Hashing:
+        return cls(hasher, hasher.hash("chatgate-dummy-password-for-timing"))
+
+
+_hashing = _Hashing.of(PasswordHash.recommended())
+
+
+@contextlib.contextmanager
+def use_hasher(hasher: PasswordHash) -> Iterator[None]:
+    """Hash and verify with ``hasher`` inside the block, then go back to the one before.
+
+    Process-wide, not per task: hashing runs in worker threads. For tests, which would otherwise
+    spend most of their time in argon2id at its production cost (~0.3 s a hash)."""
+    global _hashing
+    saved, _hashing = _hashing, _Hashing.of(hasher)
+    try:
+        yield
+    finally:
+        _hashing = saved
 
 
 @functools.cache
@@ -44,13 +74,15 @@ def check_policy(password: str, *, username: str | None = None) -> None:
 
 
 async def hash_password(password: str) -> str:
-    return await asyncio.get_running_loop().run_in_executor(_pool, _hasher.hash, password)
+    return await asyncio.get_running_loop().run_in_executor(_pool, _hashing.hasher.hash, password)
 
 
 async def verify_password(password: str, password_hash: str | None) -> tuple[bool, str | None]:
     """(matches, new hash if the stored one should be upgraded)."""
     loop = asyncio.get_running_loop()
+    hashing = _hashing
     if password_hash is None:
-        await loop.run_in_executor(_pool, _hasher.verify, password, _DUMMY_HASH)
+        await loop.run_in_executor(_pool, hashing.hasher.verify, password, hashing.dummy_hash)
         return False, None
-    return await loop.run_in_executor(_pool, _hasher.verify_and_update, password, password_hash)
+    update = hashing.hasher.verify_and_update
+    return await loop.run_in_executor(_pool, update, password, password_hash)
