@@ -16,7 +16,7 @@ POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 comma := ,
 REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help run system-packages test check lint format pytest pytest-postgres web web-test e2e bench bench-soak install install-runtime migrate migration docs clean
+.PHONY: help run system-packages test check lint format pytest pytest-postgres web web-test web-lint web-types web-types-check e2e bench bench-soak install install-runtime migrate migration docs clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -69,7 +69,7 @@ lint: install ## Run ruff
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-check: lint ## Lint and type-check (ruff, mypy --strict)
+check: lint web-lint web-types-check ## Lint and type-check (ruff, mypy --strict), ESLint, Prettier, the generated API types
 	$(BIN)/mypy
 
 format: install ## Format the Python code
@@ -89,6 +89,27 @@ pytest-postgres: install ## The API and storage tests again on PostgreSQL and Re
 
 web-test: $(STATIC)/index.html ## Web unit tests (vitest) and type check
 	@if [ -f web/package.json ]; then cd web && npm run typecheck && npm run test:unit; fi
+
+# web/node_modules as `npm ci` leaves it: installed on a fresh clone, again when the lock file changes.
+WEB_DEPS := web/node_modules/.package-lock.json
+WEB_TYPES := web/src/api/openapi.d.ts
+$(WEB_DEPS): web/package-lock.json
+	cd web && npm ci --include=dev --no-audit --no-fund --loglevel=error
+
+web-lint: $(WEB_DEPS) ## Lint the web app (ESLint) and check its formatting (Prettier)
+	cd web && npm run --silent lint && npm run --silent format:check
+
+web-types: install $(WEB_DEPS) ## Regenerate web/src/api/openapi.d.ts from the server's OpenAPI document
+	$(BIN)/python web/scripts/openapi.py --schemas-only | web/node_modules/.bin/openapi-typescript --output $(WEB_TYPES)
+
+web-types-check: install $(WEB_DEPS) ## Fail when web/src/api/openapi.d.ts no longer matches the server's OpenAPI document
+	@tmp=$$(mktemp --suffix=.d.ts) && trap 'rm -f "$$tmp"' EXIT && \
+	$(BIN)/python web/scripts/openapi.py --schemas-only | web/node_modules/.bin/openapi-typescript --output "$$tmp" >/dev/null && \
+	if ! cmp -s $(WEB_TYPES) "$$tmp"; then \
+	  diff -u $(WEB_TYPES) "$$tmp" | head -n 40; \
+	  echo "!!! $(WEB_TYPES) is out of date with the server's API (src/chatgate/api): run 'make web-types' and commit it."; \
+	  exit 1; \
+	fi; echo "$(WEB_TYPES) matches the server's OpenAPI document."
 
 e2e: install $(STATIC)/index.html ## Browser tests (Playwright on Debian's Chromium)
 	@if [ -f web/package.json ]; then cd web && E2E_CHATGATE_BIN=$(CURDIR)/$(BIN)/chatgate E2E_PYTHON=$(CURDIR)/$(BIN)/python npm run test:e2e; fi
