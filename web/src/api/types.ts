@@ -1,60 +1,33 @@
-/** The HTTP API contract (docs/api.md), as TypeScript types. */
+/**
+ * The HTTP API contract (docs/api.md), as TypeScript types, under the names the app uses. Most are
+ * the server's own schemas, generated from its /openapi.json into `openapi.d.ts` (`make web-types`;
+ * `make web-types-check` fails when they drift). Kept by hand: what the OpenAPI document does not
+ * describe (the stream's events, free-form JSON answers such as usage, audit and shared links), and
+ * a field narrowed where the server's schema is a plain string or object (`Narrow`).
+ */
+import type { components } from './openapi'
 
-export type AuthMode = 'accounts' | 'password' | 'open'
-export type RegistrationPolicy = 'closed' | 'invite' | 'approval' | 'open'
+type Schemas = components['schemas']
+/** `T` with the fields of `U` in place of its own. */
+type Narrow<T, U> = Omit<T, keyof U> & U
+
+export type AuthMode = Schemas['AuthConfigOut']['mode']
+export type RegistrationPolicy = Schemas['AuthConfigOut']['registration']
 
 /** A "Sign in with …" button: the browser goes to `start_url` (the server redirects to the provider). */
-export interface SsoProvider {
-  name: string
-  label: string
-  start_url: string
-}
-
-export interface AuthConfig {
-  mode: AuthMode
-  registration: RegistrationPolicy
-  setup_required: boolean
-  version: string
-  announcement: string | null
-  sso?: SsoProvider[]
-  /** false: only the break-glass administrator signs in with a password. */
-  local_passwords?: boolean
-}
-
-export interface User {
-  id: string
-  username: string
-  role: 'admin' | 'user'
-  status: 'active' | 'pending' | 'disabled'
-  is_anonymous: boolean
-  created_at: string
-}
-
-export interface ConversationSettings {
-  model: string | null
-  system_prompt: string
-  temperature: number | null
-  top_p: number | null
-  max_tokens: number | null
-  context_messages: number | null
-  context_tokens: number | null
-}
-
-export interface Conversation {
-  id: string
-  title: string
-  created_at: string
-  updated_at: string
-  current_leaf_id: string | null
-  settings: ConversationSettings
-}
+export type SsoProvider = Schemas['SsoProviderOut']
+/** The server always sends `sso` and `local_passwords`; the app does without them (as its tests' configs do). */
+export type AuthConfig = Narrow<Schemas['AuthConfigOut'], { sso?: SsoProvider[]; local_passwords?: boolean }>
+export type User = Schemas['UserOut']
+export type ConversationSettings = Schemas['SettingsOut']
+export type Conversation = Schemas['ConversationOut']
 
 export interface Page<T> {
   items: T[]
   next_cursor: string | null
 }
 
-export type MessageStatus = 'complete' | 'queued' | 'streaming' | 'stopped' | 'interrupted' | 'error'
+export type MessageStatus = Schemas['MessageOut']['status']
 export type FinalStatus = 'complete' | 'stopped' | 'interrupted' | 'error'
 
 export interface ErrorBody {
@@ -64,43 +37,20 @@ export interface ErrorBody {
   [field: string]: unknown
 }
 
-export interface Message {
-  id: string
-  parent_id: string | null
-  role: 'user' | 'assistant'
-  content: string
-  /** The model's reasoning, kept apart from the answer ('' when none). */
-  reasoning: string
-  status: MessageStatus
-  model: string | null
-  error: ErrorBody | null
-  prompt_tokens: number | null
-  completion_tokens: number | null
-  created_at: string
-  updated_at: string
-  /** A question's attached files ([] or absent otherwise). */
-  attachments?: Attachment[]
-  /** An answer's typed parts beside its text: the function calls it made. */
-  parts?: MessagePart[]
-}
+export type Message = Narrow<
+  Schemas['MessageOut'],
+  {
+    /** The conversation routes answer with questions and answers only (a system prompt is a setting). */
+    role: 'user' | 'assistant'
+    /** A live error carries further fields. */
+    error: ErrorBody | null
+    /** An answer's typed parts beside its text: the function calls it made. */
+    parts?: MessagePart[]
+  }
+>
 
 /** A file attached to a question (POST /api/attachments, and every message that carries it). */
-export interface Attachment {
-  id: string
-  /** The file name as given (no path). */
-  name: string
-  kind: 'image' | 'document'
-  /** Sniffed from the bytes by the server. */
-  media_type: string
-  /** Bytes stored (after re-encoding, for images). */
-  size: number
-  width: number | null
-  height: number | null
-  /** Documents: tokens of the extracted text. */
-  tokens: number | null
-  /** In English, e.g. "Truncated at page 12 (the file has 40 pages)." */
-  note: string | null
-}
+export type Attachment = Schemas['AttachmentOut']
 
 /** A function call an answer made (the web app defines no tools yet: shown, never run). */
 export interface ToolCallPart {
@@ -113,26 +63,9 @@ export interface ToolCallPart {
 
 export type MessagePart = ToolCallPart | { type: string; [field: string]: unknown }
 
-export interface MessageTree {
-  messages: Message[]
-  current_leaf_id: string | null
-}
-
-export interface ModelInfo {
-  id: string
-  provider: string
-  /** The display name the administrator gave it (or its id). */
-  name: string
-  vision?: boolean
-  reasoning?: boolean
-}
-
-export interface ModelList {
-  default: string | null
-  models: ModelInfo[]
-  /** New chats are answered by the bundled offline demo model (no upstream configured). */
-  bundled_demo?: boolean
-}
+export type MessageTree = Narrow<Schemas['MessageList'], { messages: Message[] }>
+export type ModelInfo = Schemas['ModelOut']
+export type ModelList = Schemas['ModelsOut']
 
 /** The events of a generation stream (`data:` payloads by `event:` name). */
 export interface StreamEvents {
@@ -182,54 +115,29 @@ export type AccountUsage = Record<QuotaName, QuotaLine> & {
   allowed_models: string[] | null
 }
 
-export interface ApiKey {
-  id: string
-  name: string
-  prefix: string
-  created_at: string
-  last_used_at: string | null
-  revoked_at: string | null
-  /** The whole key: only in the answer to its creation. */
-  key?: string | null
-}
+export type ApiKey = Schemas['ApiKeyOut']
 
 // -- import, export, sharing ------------------------------------------------------------------
 
 /** What became of one conversation of an imported file. */
-export type ImportOutcomeKind = 'imported' | 'already_imported' | 'changed_since_import' | 'empty' | 'repeated_in_file'
+export type ImportOutcomeKind = Schemas['ImportOutcomeOut']['outcome']
 export type ImportNote = 'empty_messages' | 'attachments_left_out' | 'other_roles_left_out'
 
-export interface ImportOutcome {
-  title: string
-  outcome: ImportOutcomeKind
-  /** The new conversation, or the copy already here. */
-  conversation_id: string | null
-  messages: number
-  /** Its original dates, when the file says them. */
-  created_at: string | null
-  updated_at: string | null
-  notes: Partial<Record<ImportNote, number>>
-}
+/** The generated maps are keyed by any string: narrowed to the keys the server names. */
+export type ImportOutcome = Narrow<Schemas['ImportOutcomeOut'], { notes: Partial<Record<ImportNote, number>> }>
 
-export interface ImportReport {
-  format: string
-  conversations: number
-  messages: number
-  conversation_ids: string[]
-  counts: Partial<Record<ImportOutcomeKind, number>>
-  outcomes: ImportOutcome[]
-  skipped: { where: string; reason: string }[]
-}
+export type ImportReport = Narrow<
+  Schemas['ImportReportOut'],
+  {
+    counts: Partial<Record<ImportOutcomeKind, number>>
+    outcomes: ImportOutcome[]
+    skipped: { where: string; reason: string }[]
+  }
+>
 
 export type ExportFormat = 'json' | 'markdown' | 'html'
 
-export interface ShareLink {
-  id: string
-  title: string
-  created_at: string
-  /** Only in the answer to its creation. */
-  url?: string | null
-}
+export type ShareLink = Schemas['ShareOut']
 
 export interface SharedConversation {
   title: string
@@ -252,30 +160,10 @@ export type QuotaOverrides = Partial<Record<QuotaName | 'max_input_tokens', numb
   allowed_models?: string[] | null
 }
 
-export interface AdminUser extends User {
-  quota: QuotaOverrides | null
-}
-
-export interface Invite {
-  id: string
-  role: 'admin' | 'user'
-  max_uses: number
-  use_count: number
-  note: string
-  created_at: string
-  expires_at: string | null
-  revoked_at: string | null
-  /** Only in the answer to its creation. */
-  code?: string | null
-  url?: string | null
-}
-
-export interface InstanceSettings {
-  registration: RegistrationPolicy
-  sharing: boolean
-  default_model: string | null
-  announcement: string | null
-}
+/** The server's schemas say "object" and "string" here: narrowed to what it sends. */
+export type AdminUser = Narrow<Schemas['AdminUserOut'], { quota: QuotaOverrides | null }>
+export type Invite = Narrow<Schemas['InviteOut'], { role: User['role'] }>
+export type InstanceSettings = Narrow<Schemas['InstanceSettingsOut'], { registration: RegistrationPolicy }>
 
 /** ready: takes requests; cooling_down: after a 429 (Retry-After); resting: refused (401/403/402). */
 export type CredentialState = 'ready' | 'cooling_down' | 'resting'
@@ -331,100 +219,21 @@ export interface AuditEntry {
 // -- upstreams managed in the console (issue 18) ----------------------------------------------
 
 /** The provider kinds the console can add (`local` is configuration-file only). */
-export type ProviderKind = 'openai' | 'azure' | 'gemini' | 'mistral' | 'anthropic' | 'chatgpt_web' | 'local'
+export type ProviderKind = Schemas['DiscoverIn']['kind']
 
 /** A credential as the console sees it: never its key or proxy, only whether it has one. */
-export interface UpstreamCredential {
-  id: string
-  name: string
-  has_key: boolean
-  /** "sk-…c3f9": enough to tell keys apart, never enough to use one. */
-  key_hint: string | null
-  has_proxy: boolean
-  concurrency: number | null
-  requests_per_minute: number | null
-  tokens_per_minute: number | null
-  enabled: boolean
-  /** From the scheduler; null when the credential is not running. */
-  state: CredentialState | null
-  last_error: string | null
-}
+export type UpstreamCredential = Narrow<Schemas['CredentialOut'], { state: CredentialState | null }>
 
-export interface ModelSetting {
-  provider: string
-  /** The id people and API clients use. */
-  id: string
-  display_name: string | null
-  enabled: boolean
-  context_window: number | null
-  vision: boolean
-  reasoning: boolean
-  /** USD per million tokens. */
-  input_price: number | null
-  output_price: number | null
-  /** null = everyone. */
-  allowed_roles: string[] | null
-  allowed_users: string[] | null
-}
-
+export type ModelSetting = Schemas['ModelSettingOut']
 export type ModelSettingPatch = Omit<ModelSetting, 'provider' | 'id'>
 
-export interface UpstreamProvider {
-  /** null for providers from the configuration file. */
-  id: string | null
-  name: string
-  kind: ProviderKind
-  base_url: string | null
-  api_version: string | null
-  has_proxy: boolean
-  enabled: boolean
-  /** "file": chatgate.toml, the environment or the bundled model: read-only here. */
-  source: 'console' | 'file'
-  credentials: UpstreamCredential[]
-  models: ModelSetting[]
-  usable: boolean
-}
-
-export interface UpstreamsOverview {
-  providers: UpstreamProvider[]
-  default_model: string | null
-  bundled_demo: boolean
-}
+export type UpstreamProvider = Narrow<Schemas['ProviderOut'], { kind: ProviderKind; credentials: UpstreamCredential[] }>
+export type UpstreamsOverview = Narrow<Schemas['UpstreamsOut'], { providers: UpstreamProvider[] }>
 
 /** A service not saved yet: enough to list its models or test it. */
-export interface UnsavedService {
-  kind: ProviderKind
-  base_url?: string
-  api_version?: string
-  proxy?: string
-  api_key?: string
-}
-
-export interface NewProvider extends UnsavedService {
-  name: string
-  concurrency?: number
-  requests_per_minute?: number
-  tokens_per_minute?: number
-  /** Enabled at once; the first becomes the default model when only the demo model was. */
-  models?: string[]
-}
-
+export type UnsavedService = Schemas['DiscoverIn']
+export type NewProvider = Schemas['ProviderIn']
 /** `proxy: ""` removes the proxy; a field left out stays as it is. */
-export interface ProviderPatch {
-  name?: string
-  base_url?: string
-  api_version?: string
-  proxy?: string
-  enabled?: boolean
-}
-
+export type ProviderPatch = Schemas['ProviderPatch']
 /** `api_key` left out keeps the saved key. */
-export interface CredentialBody {
-  name?: string
-  api_key?: string
-  proxy?: string
-  concurrency?: number | null
-  requests_per_minute?: number | null
-  tokens_per_minute?: number | null
-  enabled?: boolean
-}
+export type CredentialBody = Schemas['CredentialPatch']
