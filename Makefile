@@ -79,12 +79,14 @@ format: install ## Format the Python code
 pytest: install $(STATIC)/index.html ## Python tests on SQLite (the built web app included)
 	$(BIN)/pytest -q
 
+# Only the tests that reach the configured database or Redis (tests/support/postgres_run.py):
+# the others would run exactly as in `make pytest` again.
 pytest-postgres: install ## The API and storage tests again on PostgreSQL and Redis (skipped loudly when absent)
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(POSTGRES_URL)'.replace('+psycopg',''), connect_timeout=3).close()" 2>/dev/null; then \
 	  if $(BIN)/python -c "import redis,sys; redis.Redis.from_url('$(REDIS_URL)', socket_connect_timeout=3).ping()" 2>/dev/null; then \
 	    redis_url='$(REDIS_URL)'; \
 	  else redis_url=''; echo "!!! Redis is not reachable at $(REDIS_URL): this run is PostgreSQL only."; fi; \
-	  TEST_DATABASE_URL='$(POSTGRES_URL)' TEST_REDIS_URL="$$redis_url" $(BIN)/pytest -q -m 'not local_model and not nginx' tests/api tests/services tests/unit; \
+	  TEST_DATABASE_URL='$(POSTGRES_URL)' TEST_REDIS_URL="$$redis_url" $(BIN)/python -m pytest -q -p tests.support.postgres_run -m 'not local_model and not nginx' tests/api tests/services tests/unit; \
 	else echo "!!! SKIPPED: PostgreSQL is not reachable at $(POSTGRES_URL); the PostgreSQL run did not happen."; fi
 
 web-test: $(STATIC)/index.html ## Web unit tests (vitest) and type check
