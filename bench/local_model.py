@@ -69,7 +69,8 @@ class Timing:
 
 
 async def _events(response: httpx.Response) -> Any:
-    event, data = "message", []
+    event = "message"
+    data: list[str] = []
     async for line in response.aiter_lines():
         if not line:
             if data:

@@ -35,7 +35,7 @@ def _pair(d: dict[str, float | None], a: str, b: str, digits: int = 1) -> str:
 def _system(step: dict[str, Any]) -> str:
     """The target's name, and its round when steps were repeated (`--repeat`)."""
     round_no = step.get("round", 1)
-    return step["target"] + (f" (round {round_no})" if round_no > 1 else "")
+    return str(step["target"]) + (f" (round {round_no})" if round_no > 1 else "")
 
 
 def results_table(report: dict[str, Any]) -> list[str]:

@@ -42,7 +42,8 @@ def test_backup_during_a_load_of_chats(tmp_path: Path, fake: FakeUpstream) -> No
     server = ChatGateProcess(tmp_path / "data", config)
     server.cli("user", "add", "alice", "--password-stdin", stdin=PASSWORD + "\n")
     server.start()
-    stop, errors = threading.Event(), []
+    stop = threading.Event()
+    errors: list[str] = []
     workers = [threading.Thread(target=_chat_until, args=(server, stop, errors)) for _ in range(4)]
     try:
         for worker in workers:

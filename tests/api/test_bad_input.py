@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from tests.conftest import Harness
@@ -53,7 +55,7 @@ async def test_ten_megabyte_body_is_refused_before_reading(harness: Harness) -> 
 async def test_chunked_body_without_length_is_capped_too(harness: Harness) -> None:
     alice = await harness.user("alice")
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"title": "'
         for _ in range(20):
             yield b"x" * 100_000

@@ -109,12 +109,12 @@ def test_canaries_appear_nowhere(tmp_path: Path) -> None:
                 )
                 assert "event: done" in test.text
                 seen.append(("console connection test", test.text))
-                wrong = {**console, "api_key": CANARIES[4] + "-wrong", "model": "fake-model-2"}
+                wrong_key = {**console, "api_key": CANARIES[4] + "-wrong", "model": "fake-model-2"}
                 fake.set_scenario("echo_key")
                 seen.append(
                     (
                         "console test refused",
-                        admin.post("/api/admin/upstreams/test", json=wrong).text,
+                        admin.post("/api/admin/upstreams/test", json=wrong_key).text,
                     )
                 )
                 fake.set_scenario("normal")

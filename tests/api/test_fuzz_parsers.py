@@ -392,13 +392,13 @@ async def test_headers_never_fail_on_the_server(
     client = await _user(harness)
     events = await client.get(
         f"/api/generations/{'0' * 32}/events",
-        headers={"last-event-id": last_event_id.encode("latin-1")},
+        headers={b"last-event-id": last_event_id.encode("latin-1")},
     )
     assert_not_server_error(events)
-    tagged = await client.get("/healthz", headers={"x-request-id": request_id.encode("latin-1")})
+    tagged = await client.get("/healthz", headers={b"x-request-id": request_id.encode("latin-1")})
     assert_not_server_error(tagged)
     anonymous = await harness.client()
     api = await anonymous.get(
-        "/v1/models", headers={"authorization": authorization.encode("latin-1")}
+        "/v1/models", headers={b"authorization": authorization.encode("latin-1")}
     )
     assert_not_server_error(api)

@@ -67,7 +67,7 @@ async def test_absurd_last_event_ids_are_4xx(chat: Harness, fake: FakeUpstream, 
     sent = await alice.post(f"/api/conversations/{cid}/messages", json={"content": "hi"})
     generation = sent.text.split('"message_id":"', 1)[1][:32]
     response = await alice.get(
-        f"/api/generations/{generation}/events", headers={"Last-Event-ID": value.encode()}
+        f"/api/generations/{generation}/events", headers={b"Last-Event-ID": value.encode()}
     )
     assert_error(response, 400, 422)
     fine = await alice.get(f"/api/generations/{generation}/events", headers={"Last-Event-ID": "2"})

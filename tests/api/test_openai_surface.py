@@ -12,6 +12,7 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam
 
 from tests.api.conftest import REPLY, providers_for
 from tests.conftest import Harness
@@ -52,7 +53,9 @@ PIXEL = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
     "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
-QUESTION = [{"role": "user", "content": "Weather and time in Paris?"}]
+QUESTION: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "Weather and time in Paris?"}
+]
 
 
 async def _client_and_web(harness: Harness) -> tuple[openai.AsyncOpenAI, Any]:
@@ -104,7 +107,7 @@ async def test_two_parallel_tools_streamed_then_their_results(
     fake.queue(Scenario("tool_calls", calls=calls, piece=4))
     stream = await client.chat.completions.create(
         model=model,
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
         tools=TOOLS,
         tool_choice="auto",
         parallel_tool_calls=True,
@@ -195,7 +198,7 @@ async def test_two_parallel_tools_not_streamed(
     fake.queue(Scenario("tool_calls", calls=calls))
     completion = await client.chat.completions.create(
         model=model,
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
         tools=TOOLS,
         tool_choice="auto",
         parallel_tool_calls=True,
@@ -203,10 +206,12 @@ async def test_two_parallel_tools_not_streamed(
     choice = completion.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content is None
-    assert [
-        (c.id, c.type, c.function.name, c.function.arguments)
-        for c in choice.message.tool_calls or []
-    ] == [(c["id"], "function", c["name"], c["arguments"]) for c in calls]
+    made = choice.message.tool_calls or []
+    functions = [c for c in made if isinstance(c, ChatCompletionMessageFunctionToolCall)]
+    assert len(functions) == len(made)
+    assert [(c.id, c.type, c.function.name, c.function.arguments) for c in functions] == [
+        (c["id"], "function", c["name"], c["arguments"]) for c in calls
+    ]
     _assert_tools_sent(fake, model)
     await client.close()
 
@@ -218,7 +223,7 @@ async def test_a_named_tool_choice_and_no_parallel_calls_reach_anthropic_transla
     fake.queue(Scenario("tool_calls", calls=_calls(ANTHROPIC)[:1]))
     await client.chat.completions.create(
         model=ANTHROPIC,
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
         tools=TOOLS,
         tool_choice={"type": "function", "function": {"name": "get_weather"}},
         parallel_tool_calls=False,
@@ -256,7 +261,7 @@ async def test_structured_output_from_an_openai_upstream(
     client = await _client(harness)
     completion = await client.chat.completions.create(
         model=OPENAI,
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
         response_format=FORMAT,
         seed=42,
     )
@@ -277,7 +282,7 @@ async def test_structured_output_from_anthropic_through_a_forced_tool(
     if stream:
         chunks = await client.chat.completions.create(
             model=ANTHROPIC,
-            messages=QUESTION,  # type: ignore[arg-type]
+            messages=QUESTION,
             response_format=FORMAT,
             stream=True,
         )
@@ -290,7 +295,7 @@ async def test_structured_output_from_anthropic_through_a_forced_tool(
     else:
         completion = await client.chat.completions.create(
             model=ANTHROPIC,
-            messages=QUESTION,  # type: ignore[arg-type]
+            messages=QUESTION,
             response_format=FORMAT,
         )
         content = completion.choices[0].message.content or ""
@@ -378,9 +383,7 @@ async def test_a_field_the_upstream_cannot_carry_is_refused_by_name(
 ) -> None:
     client = await _client(chat)
     with pytest.raises(openai.BadRequestError) as caught:
-        await client.chat.completions.create(
-            **{"model": model, "messages": QUESTION, **extra}  # type: ignore[call-overload]
-        )
+        await client.chat.completions.create(**{"model": model, "messages": QUESTION, **extra})
     assert caught.value.status_code == 400
     error = caught.value.body
     assert isinstance(error, dict)
@@ -400,7 +403,7 @@ async def test_logprobs_come_back_with_their_tokens(
     if stream:
         chunks = await client.chat.completions.create(
             model=OPENAI,
-            messages=QUESTION,  # type: ignore[arg-type]
+            messages=QUESTION,
             logprobs=True,
             top_logprobs=2,
             stream=True,
@@ -415,7 +418,7 @@ async def test_logprobs_come_back_with_their_tokens(
     else:
         completion = await client.chat.completions.create(
             model=OPENAI,
-            messages=QUESTION,  # type: ignore[arg-type]
+            messages=QUESTION,
             logprobs=True,
             top_logprobs=2,
         )
@@ -440,7 +443,7 @@ async def test_several_choices_come_back_each_with_its_index(
     if stream:
         chunks = await client.chat.completions.create(
             model=OPENAI,
-            messages=QUESTION,  # type: ignore[arg-type]
+            messages=QUESTION,
             n=3,
             stream=True,
             stream_options={"include_usage": True},
@@ -454,7 +457,7 @@ async def test_several_choices_come_back_each_with_its_index(
     else:
         completion = await client.chat.completions.create(
             model=OPENAI,
-            messages=QUESTION,  # type: ignore[arg-type]
+            messages=QUESTION,
             n=3,
         )
         usage = completion.usage
@@ -503,7 +506,7 @@ async def test_include_usage_ends_with_a_usage_chunk_counting_the_calls(
     fake.queue(Scenario("tool_calls", calls=_calls(model), piece=3))
     stream = await client.chat.completions.create(
         model=model,
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
         tools=TOOLS,
         stream=True,
         stream_options={"include_usage": True},
@@ -538,7 +541,7 @@ async def test_the_ledger_and_quotas_count_tool_call_tokens(
     fake.queue(Scenario("tool_calls", calls=CALLS))
     await client.chat.completions.create(
         model=OPENAI,
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
         tools=TOOLS,
     )
     reported = fake.requests[-1]
@@ -551,7 +554,7 @@ async def test_the_ledger_and_quotas_count_tool_call_tokens(
     fake.queue(Scenario("tool_calls", calls=CALLS))
     await client.chat.completions.create(
         model="mistral-fake",
-        messages=QUESTION,  # type: ignore[arg-type]
+        messages=QUESTION,
         tools=TOOLS,
         seed=3,
     )
@@ -636,7 +639,7 @@ async def test_several_choices_share_what_is_left_of_a_token_budget(
         providers=providers_for(fake), quotas={"tokens_per_day": 300}
     )
     client = await _client(harness)
-    await client.chat.completions.create(model=OPENAI, messages=QUESTION, n=3)  # type: ignore[arg-type]
+    await client.chat.completions.create(model=OPENAI, messages=QUESTION, n=3)
     each = _sent(fake)["max_tokens"]
     assert each > 50 and 3 * each <= 300, "room for every choice is reserved, not for one"
     await client.close()

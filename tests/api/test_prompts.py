@@ -98,6 +98,7 @@ async def test_chatgpt_web_prompt_json_imports_and_exports(harness: Harness) -> 
     ).json()
     assert into_bob["added"] == 3
 
+    bad: object
     for bad in ({"history": []}, [{"nothing": "useful"}], "text"):
         refused = await alice.post("/api/prompts/import", json=bad)
         assert refused.status_code == 422, bad
@@ -178,6 +179,7 @@ async def test_administrators_keep_the_shared_collection(harness: Harness) -> No
     remaining = [p["id"] for p in (await alice.get("/api/prompts/shared")).json()]
     assert starter[0]["id"] not in remaining and len(remaining) == len(starter)
 
+    body: object
     for body in (
         {"translations": {}},
         {"translations": {"english": {"key": "x", "value": "y"}}},

@@ -206,12 +206,12 @@ async def test_an_unexpected_failure_while_finishing_still_ends_the_stream(
 ) -> None:
     """A bug on the way to `done` (here: counting tokens blows up) must not leave readers
     waiting forever: they get `error` and `done`, and the answer's rows are ended."""
-    from chatgate.services.generations import service
+    from chatgate.services import tokens  # as the generation service counts them
 
     def broken(_text: str) -> int:
         raise RuntimeError("tokenizer exploded")
 
-    monkeypatch.setattr(service.tokens, "count", broken)
+    monkeypatch.setattr(tokens, "count", broken)
     fake.set_scenario("normal")
     events, stored = await asyncio.wait_for(_ask(chat, model=MODELS["chatgpt_web"]), timeout=20)
     assert [e.event for e in events][-2:] == ["error", "done"]

@@ -104,7 +104,7 @@ class Workers(ChatGateProcess):
         for worker in self.workers():
             for conn in worker.net_connections(kind="tcp"):
                 if conn.laddr.port == self.port and conn.raddr and conn.raddr.port == port:
-                    return worker.pid
+                    return int(worker.pid)
         raise AssertionError(f"no worker holds the connection from port {port}")
 
 

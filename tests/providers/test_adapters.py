@@ -25,7 +25,8 @@ from tests.fakes.dialects import chatgpt_web as web
 
 
 class Reader(Protocol):
-    finished: bool
+    @property
+    def finished(self) -> bool: ...
 
     def feed(self, data: bytes) -> None: ...
 

@@ -86,7 +86,7 @@ def provider_for(transcript: Transcript) -> tuple[Provider, Credential, StubClie
     credential = Credential("svc", "1", API_KEY, concurrency=1, client=client)
     config = ProviderConfig(
         name="svc",
-        kind=transcript.kind,  # type: ignore[arg-type]
+        kind=transcript.kind,
         base_url=f"{BASE}{transcript.base_path}",
         models=[ModelConfig(id="m", upstream=transcript.model)],
         **transcript.provider,

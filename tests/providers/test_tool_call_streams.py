@@ -154,7 +154,7 @@ def _event(kind: str, **fields: Any) -> dict[str, Any]:
 
 
 def _anthropic(blocks: list[dict[str, Any]], stop: str) -> bytes:
-    message = {
+    message: dict[str, Any] = {
         "id": "msg_014p7gG3wDgGV9EUtLvnow3U",
         "type": "message",
         "role": "assistant",
@@ -167,7 +167,7 @@ def _anthropic(blocks: list[dict[str, Any]], stop: str) -> bytes:
     events = [_event("message_start", message=message)]
     for index, block in enumerate(blocks):
         if block["type"] == "text":
-            start = {"type": "text", "text": ""}
+            start: dict[str, Any] = {"type": "text", "text": ""}
             events.append(_event("content_block_start", index=index, content_block=start))
             delta = {"type": "text_delta", "text": block["text"]}
             events.append(_event("content_block_delta", index=index, delta=delta))

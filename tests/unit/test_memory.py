@@ -49,7 +49,12 @@ async def test_memory_is_released_once_after_a_busy_spell_and_never_while_busy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[str] = []
-    monkeypatch.setattr(memory, "release_free_memory", lambda: calls.append("trim") or True)
+
+    def release_free_memory() -> bool:
+        calls.append("trim")
+        return True
+
+    monkeypatch.setattr(memory, "release_free_memory", release_free_memory)
     running = [0]
     release = IdleMemoryRelease(lambda: running[0])
 

@@ -14,7 +14,7 @@ REDIS = "redis://127.0.0.1:6379/13"  # never contacted: the refusal comes first
 
 
 def refused(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    server = ChatGateProcess(tmp_path / "data", **env)
+    server = ChatGateProcess(tmp_path / "data", config=None, **env)
     return subprocess.run(
         [CHATGATE, "serve", "--workers", "2", "--port", "3999"],
         capture_output=True,
