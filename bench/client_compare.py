@@ -37,7 +37,7 @@ import orjson
 
 from bench import procs
 from bench.protocol import Shape, prompt
-from chatgate.providers.http import SSEParser
+from chatgate.providers.sse import SSEParser
 from chatgate.providers.wire import UpstreamClient
 
 Reader = Callable[[str, bytes], Awaitable[int]]

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from chatgate.providers.http import SSEEvent, SSEParser
+from chatgate.providers.sse import SSEEvent, SSEParser
 
 EMOJI = "🌍"  # four bytes in UTF-8
 CJK = "你好"  # three bytes each

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from chatgate.config import CredentialConfig, ProviderConfig
 from chatgate.errors import UpstreamError
-from chatgate.providers.http import build_client
+from chatgate.providers.client import build_client
 from chatgate.providers.wire import UpstreamClient
 from tests.fakes._server import (
     BufferedReader,

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from chatgate.db.engine import sync_url
+from chatgate.db.repos import site_settings as repo
 from chatgate.db.repos import upstreams as upstreams_repo
-from chatgate.db.repos import users as repo
 
 RACERS = 4
 ROUNDS = 10

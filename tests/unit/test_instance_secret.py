@@ -8,7 +8,7 @@ from typing import Any
 from chatgate.config import Settings
 from chatgate.db.engine import Database
 from chatgate.security.secrets import load_or_create_secret
-from chatgate.services.instance import instance_secret
+from chatgate.services.site_settings import instance_secret
 
 
 async def _secret(settings: Settings) -> bytes:

@@ -12,7 +12,7 @@ import structlog
 from chatgate import logging as chatgate_logging
 from chatgate.config import Settings
 from chatgate.errors import UpstreamError
-from chatgate.providers.http import error_from_response, redact
+from chatgate.providers.errors import error_from_response, redact
 from chatgate.security import redaction
 
 GROQ = "gsk_Rk3vN8qLx2TzW7yHc4Jm9PbQ5sDf6GhA1eUo0iYt"

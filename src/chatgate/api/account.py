@@ -10,7 +10,6 @@ from pydantic import Field
 
 from chatgate.api.deps import CurrentUser, ServicesDep
 from chatgate.api.schemas import Id, Text, _In, _Out
-from chatgate.ids import utcnow
 
 router = APIRouter(prefix="/api/account", tags=["account"])
 
@@ -32,10 +31,7 @@ class ApiKeyOut(_Out):
 @router.get("/usage")
 async def my_usage(user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
     """Limits, what is used, what is left and when each resets."""
-    now = utcnow()
-    quota = services.quotas.effective(user.role, user.quota)
-    used = await services.db.read(lambda s: services.quotas.usage(s, user.id, now))
-    return services.quotas.report(quota, used, now)
+    return await services.usage.of_user(user)
 
 
 @router.get("/keys", response_model=list[ApiKeyOut])

@@ -30,7 +30,6 @@ from chatgate.api.schemas import (
     MessageList,
 )
 from chatgate.api.sse import SelfTestStream
-from chatgate.db.repos import usage as usage_repo
 from chatgate.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chatgate.ids import utcnow
 
@@ -132,7 +131,7 @@ async def revoke_invite(invite_id: Id, admin: AdminUser, services: ServicesDep) 
 # -- the instance ---------------------------------------------------------------------------
 def _instance_settings(services: Any) -> InstanceSettingsOut:
     return InstanceSettingsOut(
-        **services.instance.as_dict(),
+        **services.site_settings.as_dict(),
         configured_default_model=services.registry.default_model,
         effective_default_model=services.chat.default_model(),
     )
@@ -151,7 +150,7 @@ async def update_settings(
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     if changes.get("default_model"):
         services.registry.route(changes["default_model"])  # must exist
-    await services.instance.update(changes)
+    await services.site_settings.update(changes)
     await services.audit.record(admin.id, "settings.update", detail=str(changes))
     return _instance_settings(services)
 
@@ -232,9 +231,7 @@ async def usage(
 ) -> list[dict[str, Any]]:
     """Requests, tokens and cost between two UTC days, grouped by day, user and/or model."""
     first, last = _period(since, until)
-    return await services.db.read(
-        lambda s: usage_repo.summary(s, since_day=first, until_day=last, group=_groups(group))
-    )
+    return await services.usage.summary(since_day=first, until_day=last, group=_groups(group))
 
 
 @router.get("/usage.csv", response_class=Response)
@@ -247,9 +244,7 @@ async def usage_csv(
 ) -> Response:
     first, last = _period(since, until)
     groups = _groups(group)
-    rows = await services.db.read(
-        lambda s: usage_repo.summary(s, since_day=first, until_day=last, group=groups)
-    )
+    rows = await services.usage.summary(since_day=first, until_day=last, group=groups)
     out = io.StringIO()
     fields = [*groups, "requests", "prompt_tokens", "completion_tokens", "cost_usd"]
     writer = csv.DictWriter(out, fieldnames=fields)

@@ -14,9 +14,8 @@ from fastapi import APIRouter, File, Response, UploadFile, status
 
 from chatgate.api.deps import CurrentUser, ServicesDep
 from chatgate.api.schemas import AttachmentOut, Id, error_responses
-from chatgate.db.models import Attachment
 from chatgate.services.attachments.sniff import IMAGE_TYPES
-from chatgate.services.attachments.store import listed
+from chatgate.services.attachments.store import StoredFile, listed
 
 router = APIRouter(tags=["attachments"])
 UPLOADS = "/api/attachments"
@@ -31,7 +30,7 @@ FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def file_response(attachment: Attachment) -> Response:
+def file_response(attachment: StoredFile) -> Response:
     # X-Content-Type-Options: nosniff is on every response already (api.middleware).
     headers = {
         "Content-Security-Policy": "default-src 'none'; sandbox",

@@ -50,10 +50,10 @@ async def auth_config(services: ServicesDep) -> AuthConfigOut:
     settings = services.settings
     return AuthConfigOut(
         mode=settings.auth_mode.value,
-        registration=services.instance.registration.value,
+        registration=services.site_settings.registration.value,
         setup_required=await services.users.needs_setup(),
         version=__version__,
-        announcement=services.instance.announcement,
+        announcement=services.site_settings.announcement,
         sso=[
             SsoProviderOut(
                 name=name, label=client.config.label, start_url=f"/api/auth/oidc/{name}/start"

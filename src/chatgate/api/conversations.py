@@ -3,10 +3,8 @@ user's id is simply not found."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query, Response, status
 
 from chatgate.api.deps import CurrentUser, ServicesDep
@@ -23,29 +21,27 @@ from chatgate.api.schemas import (
     SettingsOut,
     Text,
 )
-from chatgate.db.models import Conversation, Message
-from chatgate.db.repos.conversation_reads import Row
 from chatgate.errors import ModelUnavailable
-from chatgate.services.attachments.store import listed
 from chatgate.services.chat_defaults import ChatDefaults
 from chatgate.services.container import Services
-from chatgate.services.conversations import CURSOR_PATTERN, ConversationSettings
+from chatgate.services.conversation_json import conversation_bytes, messages_bytes, page_bytes
+from chatgate.services.conversations import CURSOR_PATTERN, ConversationView, MessageView
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
 
-def conversation_out(conversation: Conversation) -> ConversationOut:
+def conversation_out(conversation: ConversationView) -> ConversationOut:
     return ConversationOut(
         id=conversation.id,
         title=conversation.title,
         created_at=conversation.created_at,
         updated_at=conversation.updated_at,
         current_leaf_id=conversation.current_leaf_id,
-        settings=SettingsOut.model_validate(ConversationSettings.of(conversation.settings)),
+        settings=SettingsOut.model_validate(conversation.settings),
     )
 
 
-def message_out(message: Message) -> MessageOut:
+def message_out(message: MessageView) -> MessageOut:
     error = (
         ErrorInfo(code=message.error_code, message=message.error_message or "")
         if message.error_code
@@ -56,7 +52,7 @@ def message_out(message: Message) -> MessageOut:
         parent_id=message.parent_id,
         role=message.role,
         content=message.content,
-        reasoning=message.reasoning or "",
+        reasoning=message.reasoning,
         status=message.status,
         model=message.model,
         error=error,
@@ -65,99 +61,8 @@ def message_out(message: Message) -> MessageOut:
         completion_tokens=message.completion_tokens,
         created_at=message.created_at,
         updated_at=message.updated_at,
-        parts=message.parts or [],
+        parts=message.parts,
     )
-
-
-# -- the read paths: rows straight to JSON ------------------------------------------------------
-# The sidebar and a conversation's messages are read far more than anything else, also while
-# answers stream: their rows are turned into JSON bytes by orjson in the database reader thread,
-# with no ORM object or pydantic model per row, and the route sends the bytes. The shape is
-# ConversationOut / MessageOut exactly (documented by `response_model`; tests compare the two).
-# OPT_UTC_Z: UTC times end in "Z", as pydantic writes them.
-_JSON = orjson.OPT_UTC_Z
-NO_FILES: Mapping[str, list[Row]] = {}
-
-
-def _float(value: Any) -> float | None:
-    # SettingsOut declares floats: a stored 1 is sent as 1.0, as pydantic would.
-    return None if value is None else float(value)
-
-
-def conversation_json(row: Row) -> dict[str, Any]:
-    settings = ConversationSettings.of(row.settings)
-    return {
-        "id": row.id,
-        "title": row.title,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-        "current_leaf_id": row.current_leaf_id,
-        "settings": {
-            "model": settings.model,
-            "system_prompt": settings.system_prompt,
-            "temperature": _float(settings.temperature),
-            "top_p": _float(settings.top_p),
-            "max_tokens": settings.max_tokens,
-            "context_messages": settings.context_messages,
-            "context_tokens": settings.context_tokens,
-        },
-    }
-
-
-def message_json(row: Row, files: Mapping[str, list[Row]] = NO_FILES) -> dict[str, Any]:
-    # Unpacked by position (conversation_reads.MESSAGE_COLUMNS' order): a Row's attribute
-    # lookup by name costs more than the rest of this function for a long conversation.
-    (
-        message_id,
-        parent_id,
-        role,
-        content,
-        reasoning,
-        status,
-        model,
-        error_code,
-        error_message,
-        finish_reason,
-        prompt_tokens,
-        completion_tokens,
-        created_at,
-        updated_at,
-        parts,
-        *_,
-    ) = row
-    return {
-        "id": message_id,
-        "parent_id": parent_id,
-        "role": role,
-        "content": content,
-        "reasoning": reasoning or "",
-        "status": status,
-        "model": model,
-        "error": {"code": error_code, "message": error_message or ""} if error_code else None,
-        "finish_reason": finish_reason,
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "created_at": created_at,
-        "updated_at": updated_at,
-        "attachments": [listed(f) for f in files.get(message_id, ())] if files else [],
-        "parts": parts or [],
-    }
-
-
-def page_bytes(rows: Sequence[Row], next_cursor: str | None) -> bytes:
-    items = [conversation_json(row) for row in rows]
-    return orjson.dumps({"items": items, "next_cursor": next_cursor}, option=_JSON)
-
-
-def conversation_bytes(row: Row) -> bytes:
-    return orjson.dumps(conversation_json(row), option=_JSON)
-
-
-def messages_bytes(
-    rows: Sequence[Row], current_leaf_id: str | None, files: Mapping[str, list[Row]] = NO_FILES
-) -> bytes:
-    messages = [message_json(row, files) for row in rows]
-    return orjson.dumps({"messages": messages, "current_leaf_id": current_leaf_id}, option=_JSON)
 
 
 def _json(body: bytes) -> Response:

@@ -24,7 +24,8 @@ class AnswerStatus(StrEnum):
     error = "error"
 
 
-LIVE_STATUSES = frozenset({AnswerStatus.queued, AnswerStatus.streaming})
+# A tuple, not a set: SQL built from it (IN lists) comes out the same in every process.
+LIVE_STATUSES = (AnswerStatus.queued, AnswerStatus.streaming)
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):

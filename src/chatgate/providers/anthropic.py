@@ -22,7 +22,9 @@ import orjson
 from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError, UpstreamRateLimited
 from chatgate.providers.base import ChatMessage, ChatRequest, Credential, StreamSink
-from chatgate.providers.http import SSEParser, get_json, loads, post_and_read, redact
+from chatgate.providers.client import get_json, loads, post_and_read
+from chatgate.providers.errors import redact
+from chatgate.providers.sse import SSEParser
 from chatgate.providers.surface import (
     IMAGE_URLS,
     IMAGES,

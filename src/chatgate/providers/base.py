@@ -105,7 +105,7 @@ class Credential:
     concurrency: int
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
-    client: Any = None  # a chatgate.providers.wire.UpstreamClient, built by providers.http
+    client: Any = None  # a chatgate.providers.wire.UpstreamClient, built by providers.client
     state: CredentialState = field(default_factory=CredentialState)
 
     @property

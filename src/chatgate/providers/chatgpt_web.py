@@ -14,7 +14,9 @@ from typing import Any
 from chatgate.config import ModelConfig, ProviderKind
 from chatgate.errors import UpstreamError
 from chatgate.providers.base import ChatRequest, Credential, StreamSink
-from chatgate.providers.http import SSEParser, loads, post_and_read, redact
+from chatgate.providers.client import loads, post_and_read
+from chatgate.providers.errors import redact
+from chatgate.providers.sse import SSEParser
 from chatgate.providers.surface import TEXT_ONLY
 
 

@@ -12,9 +12,9 @@ from chatgate.providers.anthropic import Anthropic
 from chatgate.providers.azure import AzureOpenAI
 from chatgate.providers.base import Credential, Provider
 from chatgate.providers.chatgpt_web import ChatGPTWeb
+from chatgate.providers.client import build_client
 from chatgate.providers.gemini import DEFAULT_BASE_URL as GEMINI_BASE_URL
 from chatgate.providers.gemini import Gemini
-from chatgate.providers.http import build_client
 from chatgate.providers.mistral import DEFAULT_BASE_URL as MISTRAL_BASE_URL
 from chatgate.providers.mistral import Mistral
 from chatgate.providers.openai_compat import OpenAICompatible

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.engine import Database
 from chatgate.db.models import ApiKey
-from chatgate.db.repos import users as repo
+from chatgate.db.repos import api_keys as repo
 from chatgate.errors import NotFound, ValidationFailed
 from chatgate.ids import utcnow
 from chatgate.security.secrets import TokenHasher, new_token

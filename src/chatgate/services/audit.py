@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.engine import Database
 from chatgate.db.models import AuditEntry
-from chatgate.db.repos import usage as repo
+from chatgate.db.repos import audit as repo
 
 
 class Audit:

@@ -25,7 +25,8 @@ from chatgate.config import AuthMode, Settings
 from chatgate.coordination.protocols import RateLimits, Receipt
 from chatgate.db.engine import Database
 from chatgate.db.models import Session
-from chatgate.db.repos import users as repo
+from chatgate.db.repos import sessions as repo
+from chatgate.db.repos import site_settings as settings_repo
 from chatgate.errors import (
     AccountDisabled,
     ApprovalPending,
@@ -101,11 +102,11 @@ class Auth:
         )
 
         def check(s: DbSession) -> None:
-            stored = repo.get_instance_setting(s, PASSWORD_FINGERPRINT)
+            stored = settings_repo.get_instance_setting(s, PASSWORD_FINGERPRINT)
             if stored is not None and stored.get("value") != fingerprint:
                 repo.delete_anonymous_sessions(s)
             if stored is None or stored.get("value") != fingerprint:
-                repo.put_instance_setting(s, PASSWORD_FINGERPRINT, {"value": fingerprint})
+                settings_repo.put_instance_setting(s, PASSWORD_FINGERPRINT, {"value": fingerprint})
 
         await self._db.write(check)
 

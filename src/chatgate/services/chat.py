@@ -32,8 +32,8 @@ from chatgate.services.conversations import (
     load_conversation,
 )
 from chatgate.services.generations import Generations, Job
-from chatgate.services.instance import Instance
 from chatgate.services.live import LiveGeneration
+from chatgate.services.site_settings import SiteSettings
 
 TITLE_LENGTH = 60
 STILL_WRITING = "This answer is still being written; wait for it to finish, or stop it first."
@@ -79,15 +79,15 @@ class Chat:
         db: Database,
         registry: Registry,
         generations: Generations,
-        instance: Instance | None = None,
+        site_settings: SiteSettings | None = None,
     ) -> None:
         self._db = db
         self._registry = registry
         self._generations = generations
-        self._instance = instance
+        self._site_settings = site_settings
 
     def default_model(self) -> str | None:
-        chosen = self._instance.default_model if self._instance else None
+        chosen = self._site_settings.default_model if self._site_settings else None
         return chosen or self._registry.default_model
 
     async def send(

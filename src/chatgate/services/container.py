@@ -21,13 +21,14 @@ from chatgate.services.chat import Chat
 from chatgate.services.conversations import Conversations
 from chatgate.services.coordination import Coordination
 from chatgate.services.generations import Generations
-from chatgate.services.instance import Instance, instance_secret
 from chatgate.services.memory import IdleMemoryRelease
 from chatgate.services.quotas import Quotas
 from chatgate.services.shares import Shares
+from chatgate.services.site_settings import SiteSettings, instance_secret
 from chatgate.services.sso import SingleSignOn
 from chatgate.services.transfer import Transfer
 from chatgate.services.upstreams import LiveUpstreams, Probe, UpstreamConsole
+from chatgate.services.usage import UsageReports
 from chatgate.services.users import Users
 
 
@@ -44,9 +45,10 @@ class Services:
     scheduler: Admission
     generations: Generations
     quotas: Quotas
+    usage: UsageReports
     chat: Chat
     api_keys: ApiKeys
-    instance: Instance
+    site_settings: SiteSettings
     audit: Audit
     transfer: Transfer
     shares: Shares
@@ -78,14 +80,14 @@ class Services:
             link = coordination.link
             secret = await instance_secret(settings, db)
             hasher = TokenHasher(secret)
-            instance = Instance(db, settings)
-            await instance.load()
-            users = Users(db, settings, hasher, instance)
+            site_settings = SiteSettings(db, settings)
+            await site_settings.load()
+            users = Users(db, settings, hasher, site_settings)
             for provider in registry.providers:
                 coordination.scheduler.add_pool(provider.name, provider.credentials)
             box = SecretBox(secret)
             upstreams = LiveUpstreams(
-                db, settings, registry, coordination.scheduler, box, after_reload=instance.load
+                db, settings, registry, coordination.scheduler, box, after_reload=site_settings.load
             )
             await upstreams.reload()  # the admin console's providers join the file's
             audit = Audit(db)
@@ -106,15 +108,18 @@ class Services:
                 scheduler=coordination.scheduler,
                 generations=generations,
                 quotas=quotas,
-                chat=Chat(db, registry, generations, instance),
+                usage=UsageReports(db, quotas),
+                chat=Chat(db, registry, generations, site_settings),
                 api_keys=ApiKeys(db, hasher),
-                instance=instance,
+                site_settings=site_settings,
                 audit=audit,
                 transfer=Transfer(db),
-                shares=Shares(db, hasher, instance),
+                shares=Shares(db, hasher, site_settings),
                 coordination=coordination,
                 upstreams=upstreams,
-                upstream_console=UpstreamConsole(db, box, upstreams, registry, instance, audit),
+                upstream_console=UpstreamConsole(
+                    db, box, upstreams, registry, site_settings, audit
+                ),
                 probe=Probe(settings, db, box, upstreams),
                 sso=SingleSignOn(db, settings, hasher, auth, audit),
                 attachments=Attachments(db, settings),
@@ -123,7 +128,7 @@ class Services:
             await services.generations.recover()
             await coordination.run()
             if settings.redis_url:
-                services._follow = asyncio.create_task(instance.follow(), name="instance-settings")
+                services._follow = asyncio.create_task(site_settings.follow(), name="site-settings")
             # Every instance polls the console's revision (one primary-key read a second).
             services._upstreams = asyncio.create_task(upstreams.follow(), name="upstreams-follow")
             await services.generations.start_service()

@@ -58,9 +58,58 @@ class ConversationSettings:
         return asdict(self)
 
 
+def _same_named(view: type[Any], row: object) -> dict[str, Any]:
+    """The row's attributes that the view has fields of."""
+    return {f.name: getattr(row, f.name) for f in fields(view)}
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationView:
+    """A conversation as its owner sees it (what the API sends)."""
+
+    id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    current_leaf_id: str | None
+    settings: ConversationSettings
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> ConversationView:
+        settings = ConversationSettings.of(conversation.settings)
+        return cls(**{**_same_named(cls, conversation), "settings": settings})
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """A message as its conversation's owner sees it (what the API sends)."""
+
+    id: str
+    parent_id: str | None
+    role: str
+    content: str
+    reasoning: str
+    status: str
+    model: str | None
+    error_code: str | None
+    error_message: str | None
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    created_at: datetime
+    updated_at: datetime
+    parts: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, message: Message) -> MessageView:
+        # Sent as "" and [] where the row holds NULL.
+        defaults = {"reasoning": message.reasoning or "", "parts": message.parts or []}
+        return cls(**{**_same_named(cls, message), **defaults})
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
-    items: Sequence[Conversation]
+    items: Sequence[ConversationView]
     next_cursor: str | None
 
 
@@ -82,7 +131,7 @@ L = TypeVar("L", bound=_Listed)
 N = TypeVar("N", bound=_Node)
 T = TypeVar("T")
 # Turn rows into the response where they were read (the reader thread), so the event loop is
-# handed finished bytes: the API layer passes these in and keeps the response's shape its own.
+# handed finished bytes: callers pass the renderer in (services.conversation_json's, for the API).
 RenderPage = Callable[[Sequence[Row], str | None], T]
 RenderOne = Callable[[Row], T]
 # The branch's rows, the current leaf, and the attached files (repo rows) by message id.
@@ -163,7 +212,8 @@ class Conversations:
                 s, user_id, limit=limit + 1, before=before, title_query=query
             )
         )
-        return Page(*_split_page(rows, limit))
+        items, next_cursor = _split_page(rows, limit)
+        return Page([ConversationView.of(c) for c in items], next_cursor)
 
     async def read_page(
         self,
@@ -198,7 +248,7 @@ class Conversations:
 
     async def create(
         self, user_id: str, *, title: str | None, settings: dict[str, Any] | None
-    ) -> Conversation:
+    ) -> ConversationView:
         conversation = Conversation(
             user_id=user_id,
             title=(title or "").strip()[:TITLE_MAX] or DEFAULT_TITLE,
@@ -208,15 +258,15 @@ class Conversations:
         def create(s: DbSession) -> Conversation:
             return repo.add_conversation(s, conversation)
 
-        return await self._db.write(create)
+        return ConversationView.of(await self._db.write(create))
 
-    async def get(self, user_id: str, conversation_id: str) -> Conversation:
+    async def get(self, user_id: str, conversation_id: str) -> ConversationView:
         conversation = await self._db.read(
             lambda s: repo.get_conversation(s, user_id, conversation_id)
         )
         if conversation is None:
             raise NotFound("Conversation not found.")
-        return conversation
+        return ConversationView.of(conversation)
 
     async def update(
         self,
@@ -226,7 +276,7 @@ class Conversations:
         title: str | None = None,
         settings: dict[str, Any] | None = None,
         current_leaf_id: str | None = None,
-    ) -> Conversation:
+    ) -> ConversationView:
         def update(s: DbSession) -> Conversation:
             conversation = repo.get_conversation(s, user_id, conversation_id)
             if conversation is None:
@@ -245,7 +295,7 @@ class Conversations:
             s.flush()
             return conversation
 
-        return await self._db.write(update)
+        return ConversationView.of(await self._db.write(update))
 
     async def delete(self, user_id: str, conversation_id: str) -> None:
         def delete(s: DbSession) -> None:
@@ -256,11 +306,13 @@ class Conversations:
 
     async def messages(
         self, user_id: str, conversation_id: str, *, leaf: str | None = None
-    ) -> tuple[Sequence[Message], str | None]:
+    ) -> tuple[list[MessageView], str | None]:
         conversation, messages = await self._db.read(
             lambda s: load_conversation(s, user_id, conversation_id)
         )
-        return _only_branch(messages, leaf), conversation.current_leaf_id
+        return [
+            MessageView.of(m) for m in _only_branch(messages, leaf)
+        ], conversation.current_leaf_id
 
     async def read_messages(
         self,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.engine import Database
 from chatgate.db.models import InstanceRecord
-from chatgate.db.repos import users as repo
+from chatgate.db.repos import instances as repo
 from chatgate.ids import new_id, utcnow
 
 log = structlog.get_logger(__name__)

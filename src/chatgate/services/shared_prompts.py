@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session as DbSession
 from chatgate.db.engine import Database
 from chatgate.db.models import SharedPrompt
 from chatgate.db.repos import shared_prompts as repo
-from chatgate.db.repos import users as settings_repo
+from chatgate.db.repos import site_settings as settings_repo
 from chatgate.errors import NotFound, ValidationFailed
 from chatgate.ids import utcnow
 from chatgate.services.prompts import clean_prompt

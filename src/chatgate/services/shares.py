@@ -20,23 +20,23 @@ from chatgate.ids import utcnow
 from chatgate.security.secrets import TokenHasher
 from chatgate.services.attachments.store import listed
 from chatgate.services.conversations import branch_of, load_conversation
-from chatgate.services.instance import Instance
 from chatgate.services.profiles import Profiles
+from chatgate.services.site_settings import SiteSettings
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 class Shares:
-    def __init__(self, db: Database, hasher: TokenHasher, instance: Instance) -> None:
+    def __init__(self, db: Database, hasher: TokenHasher, site_settings: SiteSettings) -> None:
         self._db = db
         self._hasher = hasher
-        self._instance = instance
+        self._site_settings = site_settings
 
     def _hash(self, token: str) -> str:
         return self._hasher.hash(token, purpose="share")
 
     async def create(self, user_id: str, conversation_id: str) -> tuple[Share, str]:
-        if not self._instance.sharing:
+        if not self._site_settings.sharing:
             raise Forbidden("The administrator has turned sharing off.")
         token = secrets.token_urlsafe(16)  # 128 bits
         conversation, messages = await self._db.read(
@@ -91,7 +91,7 @@ class Shares:
 
     async def _live(self, token: str) -> Share:
         """The link's share; a revoked link, or sharing turned off, is simply not found."""
-        if not self._instance.sharing or not TOKEN.match(token):
+        if not self._site_settings.sharing or not TOKEN.match(token):
             raise NotFound("This shared conversation does not exist.")
         share = await self._db.read(lambda s: repo.get_share_by_token(s, self._hash(token)))
         if share is None:

@@ -32,6 +32,7 @@ from chatgate.config import OidcProviderConfig, Settings
 from chatgate.db.engine import Database
 from chatgate.db.models import ExternalIdentity, SignInFlow, User
 from chatgate.db.repos import identities as repo
+from chatgate.db.repos import sessions as sessions_repo
 from chatgate.db.repos import users as users_repo
 from chatgate.errors import AccountDisabled, ApprovalPending, NotFound
 from chatgate.ids import utcnow
@@ -447,7 +448,7 @@ def _apply(s: DbSession, user: User, mapped: tuple[str, dict[str, Any] | None]) 
     if user.role == role and user.quota == quota:
         return False
     if user.role != role:
-        users_repo.delete_user_sessions(s, user.id)
+        sessions_repo.delete_user_sessions(s, user.id)
     user.role, user.quota = role, quota
     s.flush()
     return True

@@ -39,7 +39,7 @@ from chatgate.ids import new_id, utcnow
 from chatgate.services import export_page
 from chatgate.services.attachments.store import listed
 from chatgate.services.conversations import ConversationSettings, branch_of
-from chatgate.services.import_worker import run_in_child
+from chatgate.services.import_runner import run_in_child
 from chatgate.services.importers import MAX_MODEL, ImportedConversation, LeftOut, Parsed
 
 EXPORT_FORMAT = "chatgate"

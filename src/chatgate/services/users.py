@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session as DbSession
 from chatgate.config import Registration, Settings
 from chatgate.db.engine import Database
 from chatgate.db.models import Invite, User
+from chatgate.db.repos import api_keys as api_keys_repo
+from chatgate.db.repos import invites as invites_repo
+from chatgate.db.repos import sessions as sessions_repo
 from chatgate.db.repos import users as repo
 from chatgate.errors import (
     InviteInvalid,
@@ -26,7 +29,7 @@ from chatgate.errors import (
 from chatgate.ids import new_id, utcnow
 from chatgate.security.passwords import check_policy, hash_password
 from chatgate.security.secrets import TokenHasher, new_token
-from chatgate.services.instance import Instance
+from chatgate.services.site_settings import SiteSettings
 
 SETUP_VALID_FOR = timedelta(days=7)
 ROLES = ("admin", "user")
@@ -78,12 +81,12 @@ class Users:
         db: Database,
         settings: Settings,
         hasher: TokenHasher,
-        instance: Instance | None = None,
+        site_settings: SiteSettings | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._hasher = hasher
-        self._instance = instance
+        self._site_settings = site_settings
 
     # -- first admin --------------------------------------------------------------------------
     async def needs_setup(self) -> bool:
@@ -98,8 +101,8 @@ class Users:
             if repo.count_admins(s) > 0:
                 return False
             now = utcnow()
-            repo.revoke_setup_tokens(s, now)
-            repo.add_invite(
+            invites_repo.revoke_setup_tokens(s, now)
+            invites_repo.add_invite(
                 s,
                 Invite(
                     kind="setup",
@@ -119,7 +122,7 @@ class Users:
         code_hash = self._hasher.hash(token, purpose="setup")
 
         def setup(s: DbSession) -> UserInfo:
-            invite = repo.get_invite_by_hash(s, code_hash, kind="setup")
+            invite = invites_repo.get_invite_by_hash(s, code_hash, kind="setup")
             now = utcnow()
             if invite is None or not _usable(invite, now) or repo.count_admins(s) > 0:
                 raise SetupUsed()
@@ -149,7 +152,9 @@ class Users:
         """Create an account as the registration policy allows; a valid invite always admits."""
         username = normalise_username(username)
         check_policy(password, username=username)
-        policy = self._instance.registration if self._instance else self._settings.registration
+        policy = (
+            self._site_settings.registration if self._site_settings else self._settings.registration
+        )
         if not invite_code and policy in (Registration.closed, Registration.invite):
             if policy is Registration.invite:
                 raise InviteInvalid("An invite code is needed to register.")
@@ -160,7 +165,7 @@ class Users:
         def register(s: DbSession) -> UserInfo:
             role, status = "user", "pending" if policy is Registration.approval else "active"
             if code_hash is not None:
-                invite = repo.get_invite_by_hash(s, code_hash, kind="invite")
+                invite = invites_repo.get_invite_by_hash(s, code_hash, kind="invite")
                 if invite is None or not _usable(invite, utcnow()):
                     raise InviteInvalid()
                 invite.use_count += 1
@@ -247,9 +252,9 @@ class Users:
                 user.status = status
             s.flush()
             if user.status == "disabled":
-                repo.revoke_user_api_keys(s, user_id, utcnow())
+                api_keys_repo.revoke_user_api_keys(s, user_id, utcnow())
             else:
-                repo.delete_user_sessions(s, user_id)
+                sessions_repo.delete_user_sessions(s, user_id)
             return UserInfo.of(user)
 
         return await self._db.write(update)
@@ -269,8 +274,8 @@ class Users:
             if row is None:
                 raise NotFound("No such user.")
             row.password_hash = password_hash
-            repo.delete_user_sessions(s, user_id, keep=keep_session)
-            repo.revoke_user_api_keys(s, user_id, utcnow())
+            sessions_repo.delete_user_sessions(s, user_id, keep=keep_session)
+            api_keys_repo.revoke_user_api_keys(s, user_id, utcnow())
 
         await self._db.write(change)
 
@@ -278,8 +283,8 @@ class Users:
         """Every session of the user ends and every API key is revoked, in one transaction."""
 
         def sign_out(s: DbSession) -> None:
-            repo.delete_user_sessions(s, user_id)
-            repo.revoke_user_api_keys(s, user_id, utcnow())
+            sessions_repo.delete_user_sessions(s, user_id)
+            api_keys_repo.revoke_user_api_keys(s, user_id, utcnow())
 
         await self._db.write(sign_out)
 
@@ -321,16 +326,16 @@ class Users:
         )
 
         def create(s: DbSession) -> Invite:
-            return repo.add_invite(s, invite)
+            return invites_repo.add_invite(s, invite)
 
         return await self._db.write(create), code
 
     async def list_invites(self) -> list[Invite]:
-        return await self._db.read(lambda s: list(repo.list_invites(s)))
+        return await self._db.read(lambda s: list(invites_repo.list_invites(s)))
 
     async def revoke_invite(self, invite_id: str) -> None:
         def revoke(s: DbSession) -> None:
-            invite = repo.get_invite(s, invite_id)
+            invite = invites_repo.get_invite(s, invite_id)
             if invite is None:
                 raise NotFound("No such invite.")
             invite.revoked_at = invite.revoked_at or utcnow()

@@ -10,10 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.core import CONVERSATIONS, MESSAGES, insert_object, update_row
-from chatgate.db.models import LIVE_STATUSES as LIVE
-from chatgate.db.models import AnswerStatus, Conversation, Message, Share, User
+from chatgate.db.models import LIVE_STATUSES, AnswerStatus, Conversation, Message, Share, User
 
-LIVE_STATUSES = tuple(LIVE)
 # The same test with the statuses inline: an expanding IN parameter cannot be used with
 # executemany, and checkpoints update many rows with one statement.
 _STILL_LIVE = MESSAGES.c.status.in_([sa.literal_column(f"'{status}'") for status in LIVE_STATUSES])

@@ -1,4 +1,4 @@
-"""The usage ledger and the audit log."""
+"""The usage ledger: one row per request, its tokens and cost."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.core import USAGE, insert_object, table_of, update_row
-from chatgate.db.models import LIVE_STATUSES, AnswerStatus, AuditEntry, UsageRecord, User
-
-LIVE = tuple(LIVE_STATUSES)
+from chatgate.db.models import LIVE_STATUSES, AnswerStatus, UsageRecord, User
 
 
 def add_usage(s: DbSession, record: UsageRecord) -> None:
@@ -26,7 +24,7 @@ def finish_usage(s: DbSession, record_id: str, **values: Any) -> None:
 def interrupt_live_usage(s: DbSession, now: datetime) -> None:
     s.execute(
         sa.update(UsageRecord)
-        .where(UsageRecord.status.in_(LIVE))
+        .where(UsageRecord.status.in_(LIVE_STATUSES))
         .values(status=AnswerStatus.interrupted, finished_at=now)
     )
 
@@ -43,7 +41,7 @@ def count_since(s: DbSession, user_id: str, since: datetime) -> tuple[int, datet
 def tokens_since(s: DbSession, user_id: str, since: datetime) -> int:
     """Tokens spent since `since`: real counts of finished requests, reservations of running ones."""
     spent = sa.case(
-        (UsageRecord.status.in_(LIVE), UsageRecord.reserved_tokens),
+        (UsageRecord.status.in_(LIVE_STATUSES), UsageRecord.reserved_tokens),
         else_=UsageRecord.prompt_tokens + UsageRecord.completion_tokens,
     )
     query = sa.select(sa.func.coalesce(sa.func.sum(spent), 0)).where(
@@ -69,7 +67,7 @@ def lock_user(s: DbSession, user_id: str) -> sa.Row[*tuple[Any, ...]] | None:
 
 def live_count(s: DbSession, user_id: str) -> int:
     query = sa.select(sa.func.count()).where(
-        UsageRecord.user_id == user_id, UsageRecord.status.in_(LIVE)
+        UsageRecord.user_id == user_id, UsageRecord.status.in_(LIVE_STATUSES)
     )
     return int((s.execute(query)).scalar_one())
 
@@ -106,26 +104,10 @@ def summary(
     return rows
 
 
-def add_audit(s: DbSession, entry: AuditEntry) -> None:
-    s.add(entry)
-    s.flush()
-
-
-def list_audit(s: DbSession, limit: int) -> Sequence[tuple[AuditEntry, str | None]]:
-    actor = sa.orm.aliased(User)
-    query = (
-        sa.select(AuditEntry, actor.username)
-        .outerjoin(actor, actor.id == AuditEntry.actor_id)
-        .order_by(AuditEntry.created_at.desc())
-        .limit(limit)
-    )
-    return [(row[0], row[1]) for row in (s.execute(query)).all()]
-
-
 def live_api_usage_ids(s: DbSession) -> list[str]:
     """Running /v1 requests (no message row; the ledger row's id is the generation's)."""
     query = sa.select(UsageRecord.id).where(
-        UsageRecord.status.in_(LIVE), UsageRecord.message_id.is_(None)
+        UsageRecord.status.in_(LIVE_STATUSES), UsageRecord.message_id.is_(None)
     )
     return list(s.execute(query).scalars())
 
@@ -136,7 +118,7 @@ def interrupt_usage_of(s: DbSession, generation_ids: Sequence[str], now: datetim
         sa.update(UsageRecord)
         .where(
             sa.or_(UsageRecord.message_id.in_(generation_ids), UsageRecord.id.in_(generation_ids)),
-            UsageRecord.status.in_(LIVE),
+            UsageRecord.status.in_(LIVE_STATUSES),
         )
         .values(status=AnswerStatus.interrupted, finished_at=now)
     )

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -61,6 +62,21 @@ def listed(row: Any) -> dict[str, Any]:
         "tokens": row.tokens,
         "note": row.note,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file's bytes as they are served, with the name and type they are served under."""
+
+    name: str
+    media_type: str
+    data: bytes
+
+    @classmethod
+    def of(cls, found: Attachment | None) -> StoredFile:
+        if found is None:
+            raise NotFound("File not found.")
+        return cls(name=found.name, media_type=found.media_type, data=found.data)
 
 
 def _prepare(data: bytes, name: str, sha256: str, user_id: str) -> Attachment:
@@ -115,19 +131,15 @@ class Attachments:
 
         await self._db.write(delete)
 
-    async def own(self, user_id: str, attachment_id: str) -> Attachment:
+    async def own(self, user_id: str, attachment_id: str) -> StoredFile:
         found = await self._db.read(lambda s: repo.owned(s, user_id, attachment_id))
-        if found is None:
-            raise NotFound("File not found.")
-        return found
+        return StoredFile.of(found)
 
-    async def in_conversation(self, conversation_id: str, attachment_id: str) -> Attachment:
+    async def in_conversation(self, conversation_id: str, attachment_id: str) -> StoredFile:
         found = await self._db.read(
             lambda s: repo.in_conversation(s, conversation_id, attachment_id)
         )
-        if found is None:
-            raise NotFound("File not found.")
-        return found
+        return StoredFile.of(found)
 
     async def unsent(self, user_id: str, ids: Sequence[str]) -> list[Attachment]:
         """The sender's own unsent files, in order; NotFound if any id is not one."""

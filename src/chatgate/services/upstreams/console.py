@@ -17,7 +17,7 @@ from chatgate.errors import Conflict, NotFound, ValidationFailed
 from chatgate.providers.registry import Registry
 from chatgate.security.secret_box import SecretBox
 from chatgate.services.audit import Audit
-from chatgate.services.instance import Instance
+from chatgate.services.site_settings import SiteSettings
 from chatgate.services.upstreams import catalog
 from chatgate.services.upstreams.catalog import key_hint
 from chatgate.services.upstreams.forms import (
@@ -54,14 +54,14 @@ class UpstreamConsole:
         box: SecretBox,
         live: LiveUpstreams,
         registry: Registry,
-        instance: Instance,
+        site_settings: SiteSettings,
         audit: Audit,
     ) -> None:
         self._db = db
         self._box = box
         self._live = live
         self._registry = registry
-        self._instance = instance
+        self._site_settings = site_settings
         self._audit = audit
 
     # -- providers ----------------------------------------------------------------------------
@@ -302,9 +302,9 @@ class UpstreamConsole:
             for r in self._registry.models()
             if self._live.live(r.provider.name) and r.model.id in (enabled or [])
         ]
-        effective = self._instance.default_model or self._registry.default_model
+        effective = self._site_settings.default_model or self._registry.default_model
         wanted = catalog.settled_default(self._registry, effective, console)
         if wanted != effective:
-            await self._instance.update({"default_model": wanted})
+            await self._site_settings.update({"default_model": wanted})
             await self._db.write(repo.bump)  # other instances reload the choice with the change
             await self._live.reload()

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from chatgate.config import PROVIDER_NAME_PATTERN, ProviderKind
 from chatgate.errors import ValidationFailed
-from chatgate.providers.http import PROXY_SCHEMES
+from chatgate.providers.client import PROXY_SCHEMES
 
 __all__ = ["PROVIDER_NAME_PATTERN", "check_base_url", "check_kind", "check_proxy", "same_origin"]
 

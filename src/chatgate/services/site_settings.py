@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from chatgate.config import Registration, Settings, SettingsError
 from chatgate.db.engine import Database
-from chatgate.db.repos import users as repo
+from chatgate.db.repos import site_settings as repo
 from chatgate.security.secrets import SECRET_FILE, load_or_create_secret
 
 log = structlog.get_logger(__name__)
@@ -20,7 +20,7 @@ KEY = "admin_choices"
 FIELDS = ("registration", "default_model", "announcement", "sharing")
 
 
-class Instance:
+class SiteSettings:
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
         self._settings = settings
