@@ -64,7 +64,7 @@ def _with_users(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
     """Run `action(users_service)` against the database (migrated first)."""
     from chatgate.db.engine import Database
     from chatgate.security.secrets import TokenHasher
-    from chatgate.services.instance import instance_secret
+    from chatgate.services.site_settings import instance_secret
     from chatgate.services.users import Users
 
     _migrate(settings)
