@@ -16,7 +16,7 @@ POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 comma := ,
 REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help run system-packages test check lint format pytest pytest-postgres web web-test web-lint web-types web-types-check e2e bench bench-soak install install-runtime migrate migration docs clean
+.PHONY: help run system-packages test check lint imports format pytest pytest-postgres web web-test web-lint web-types web-types-check e2e bench bench-soak install install-runtime migrate migration docs clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
@@ -69,8 +69,11 @@ lint: install ## Run ruff
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-check: lint web-lint web-types-check ## Lint and type-check (ruff, mypy --strict), ESLint, Prettier, the generated API types
+check: lint imports web-lint web-types-check ## Lint and type-check (ruff, mypy --strict), import contracts, ESLint, Prettier, the generated API types
 	$(BIN)/mypy
+
+imports: install ## Check the import contracts (layers, no api -> db, no cycles; pyproject.toml)
+	$(BIN)/lint-imports
 
 format: install ## Format the Python code
 	$(BIN)/ruff check --fix src tests bench
