@@ -1,23 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import type { Message } from '@/api/types'
+import { testMessage } from '@/testing/message'
 import { deletionScope, deletionText } from './deletion'
 import type { MessageMap } from './tree'
 
 function m(id: string, parent: string | null, role: 'user' | 'assistant'): Message {
-  return {
-    id,
-    parent_id: parent,
-    role,
-    content: id,
-    reasoning: '',
-    status: 'complete',
-    model: null,
-    error: null,
-    prompt_tokens: null,
-    completion_tokens: null,
-    created_at: `2026-01-01T00:00:0${id.length}Z`,
-    updated_at: '',
-  }
+  return testMessage(id, parent, role, `2026-01-01T00:00:0${id.length}Z`)
 }
 
 // q1 ─ a1 ─ q2 ─ a2

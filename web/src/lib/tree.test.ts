@@ -1,24 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import type { Message } from '@/api/types'
+import { testMessage } from '@/testing/message'
 import { childrenOf, deepestLeaf, newestLeaf, pathTo, renameMessage, siblingsOf, type MessageMap } from './tree'
 
 let clock = 0
 function msg(id: string, parent: string | null, role: 'user' | 'assistant' = 'user'): Message {
   clock++
-  return {
-    id,
-    parent_id: parent,
-    role,
-    content: id,
-    reasoning: '',
-    status: 'complete',
-    model: null,
-    error: null,
-    prompt_tokens: null,
-    completion_tokens: null,
-    created_at: `2026-01-01T00:00:${String(clock).padStart(2, '0')}Z`,
-    updated_at: '',
-  }
+  return testMessage(id, parent, role, `2026-01-01T00:00:${String(clock).padStart(2, '0')}Z`)
 }
 
 function tree(): MessageMap {

@@ -1,24 +1,12 @@
 import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Message } from '@/api/types'
+import { testMessage } from '@/testing/message'
 import { useChatStore } from './chat'
 import { useChatDefaultsStore } from './chatDefaults'
 
 function m(id: string, parent: string | null, role: 'user' | 'assistant', at: number): Message {
-  return {
-    id,
-    parent_id: parent,
-    role,
-    content: id,
-    reasoning: '',
-    status: 'complete',
-    model: null,
-    error: null,
-    prompt_tokens: null,
-    completion_tokens: null,
-    created_at: `2026-01-01T00:00:0${at}Z`,
-    updated_at: '',
-  }
+  return testMessage(id, parent, role, `2026-01-01T00:00:0${at}Z`)
 }
 
 let requests: string[] = []
