@@ -109,8 +109,12 @@ def _locale_errors(path: Path) -> dict[str, str]:
     text = path.read_text()
     block = re.search(r"\n  errors: \{\n(.*?)\n  \},", text, re.S)
     assert block, f"{path.name} has no errors section"
-    entries = re.findall(r"^    (\w+): '((?:[^'\\]|\\.)*)',$", block.group(1), re.M)
-    return dict(entries)
+    # Prettier puts a sentence too long for one line on the next, indented under its key, and
+    # quotes one holding an apostrophe with double quotes.
+    entries = re.findall(
+        r"""^    (\w+):\s+(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"),$""", block.group(1), re.M
+    )
+    return {key: single or double for key, single, double in entries}
 
 
 LOCALE_FILES = sorted(p for p in LOCALES.glob("*-*.ts") if not p.name.endswith(".test.ts"))
