@@ -4,7 +4,8 @@ an HMAC, revocable; a key acts as its owner, under the owner's quotas."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session as DbSession
 
@@ -22,6 +23,22 @@ MAX_KEYS = 20
 TOUCH_INTERVAL = timedelta(minutes=5)
 
 
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    """A key as its owner sees it: never its hash (the whole key is shown once, at creation)."""
+
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> ApiKeyInfo:
+        return cls(key.id, key.name, key.prefix, key.created_at, key.last_used_at, key.revoked_at)
+
+
 class ApiKeys:
     def __init__(self, db: Database, hasher: TokenHasher) -> None:
         self._db = db
@@ -30,10 +47,11 @@ class ApiKeys:
     def _hash(self, key: str) -> str:
         return self._hasher.hash(key, purpose="api-key")
 
-    async def create(self, user_id: str, name: str) -> tuple[ApiKey, str]:
+    async def create(self, user_id: str, name: str) -> tuple[ApiKeyInfo, str]:
+        """The new key, and the whole key (shown once: only its hash is kept)."""
         raw = PREFIX + new_token(30)
 
-        def create(s: DbSession) -> ApiKey:
+        def create(s: DbSession) -> ApiKeyInfo:
             existing = [k for k in repo.list_api_keys(s, user_id) if k.revoked_at is None]
             if len(existing) >= MAX_KEYS:
                 raise ValidationFailed(f"You can have at most {MAX_KEYS} keys; revoke one first.")
@@ -43,12 +61,14 @@ class ApiKeys:
                 prefix=raw[:8],
                 key_hash=self._hash(raw),
             )
-            return repo.add_api_key(s, key)
+            return ApiKeyInfo.of(repo.add_api_key(s, key))
 
         return await self._db.write(create), raw
 
-    async def list(self, user_id: str) -> Sequence[ApiKey]:
-        return await self._db.read(lambda s: repo.list_api_keys(s, user_id))
+    async def list(self, user_id: str) -> Sequence[ApiKeyInfo]:
+        return await self._db.read(
+            lambda s: [ApiKeyInfo.of(k) for k in repo.list_api_keys(s, user_id)]
+        )
 
     async def revoke(self, user_id: str, key_id: str) -> None:
         def revoke(s: DbSession) -> None:
