@@ -65,6 +65,33 @@ class UserInfo:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class InviteInfo:
+    """An invite as administrators see it: never its code's hash (the code is shown once)."""
+
+    id: str
+    role: str
+    max_uses: int
+    use_count: int
+    note: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, invite: Invite) -> InviteInfo:
+        return cls(
+            invite.id,
+            invite.role,
+            invite.max_uses,
+            invite.use_count,
+            invite.note,
+            invite.created_at,
+            invite.expires_at,
+            invite.revoked_at,
+        )
+
+
 def normalise_username(username: str) -> str:
     name = unicodedata.normalize("NFKC", username).strip()
     if not _USERNAME.match(name):
@@ -311,7 +338,8 @@ class Users:
         days: int | None = 7,
         role: str = "user",
         note: str = "",
-    ) -> tuple[Invite, str]:
+    ) -> tuple[InviteInfo, str]:
+        """The new invite, and its code (shown once: only its hash is kept)."""
         if role not in ROLES:
             raise ValidationFailed("Unknown role.")
         code = new_token(18)
@@ -325,13 +353,15 @@ class Users:
             expires_at=utcnow() + timedelta(days=days) if days else None,
         )
 
-        def create(s: DbSession) -> Invite:
-            return invites_repo.add_invite(s, invite)
+        def create(s: DbSession) -> InviteInfo:
+            return InviteInfo.of(invites_repo.add_invite(s, invite))
 
         return await self._db.write(create), code
 
-    async def list_invites(self) -> list[Invite]:
-        return await self._db.read(lambda s: list(invites_repo.list_invites(s)))
+    async def list_invites(self) -> list[InviteInfo]:
+        return await self._db.read(
+            lambda s: [InviteInfo.of(i) for i in invites_repo.list_invites(s)]
+        )
 
     async def revoke_invite(self, invite_id: str) -> None:
         def revoke(s: DbSession) -> None:
