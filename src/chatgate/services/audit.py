@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.engine import Database
 from chatgate.db.models import AuditEntry
 from chatgate.db.repos import audit as repo
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntryInfo:
+    """One entry of the log as administrators read it."""
+
+    id: str
+    action: str
+    target_user_id: str | None
+    detail: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditEntryInfo:
+        return cls(entry.id, entry.action, entry.target_user_id, entry.detail, entry.created_at)
 
 
 class Audit:
@@ -32,5 +49,11 @@ class Audit:
 
         await self._db.write(save)
 
-    async def recent(self, limit: int = 200) -> Sequence[tuple[AuditEntry, str | None]]:
-        return await self._db.read(lambda s: repo.list_audit(s, limit))
+    async def recent(self, limit: int = 200) -> Sequence[tuple[AuditEntryInfo, str | None]]:
+        """The newest entries first, each with its actor's username (None when there was no
+        actor, or the account is gone)."""
+
+        def read(s: DbSession) -> list[tuple[AuditEntryInfo, str | None]]:
+            return [(AuditEntryInfo.of(entry), actor) for entry, actor in repo.list_audit(s, limit)]
+
+        return await self._db.read(read)
