@@ -32,11 +32,13 @@ from chatgate.api.schemas import (
 from chatgate.api.sse import SelfTestStream
 from chatgate.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chatgate.ids import utcnow
+from chatgate.services.container import Services
+from chatgate.services.users import UserInfo
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
-def _admin_user(services: Any, user: Any) -> AdminUserOut:
+def _admin_user(services: Services, user: UserInfo) -> AdminUserOut:
     effective = services.quotas.effective(user.role, user.quota).model_dump()
     return AdminUserOut.model_validate(user).model_copy(update={"effective_quota": effective})
 
@@ -129,7 +131,7 @@ async def revoke_invite(invite_id: Id, admin: AdminUser, services: ServicesDep) 
 
 
 # -- the instance ---------------------------------------------------------------------------
-def _instance_settings(services: Any) -> InstanceSettingsOut:
+def _instance_settings(services: Services) -> InstanceSettingsOut:
     return InstanceSettingsOut(
         **services.site_settings.as_dict(),
         configured_default_model=services.registry.default_model,
@@ -279,7 +281,7 @@ async def audit_log(_admin: AdminUser, services: ServicesDep) -> list[dict[str, 
 
 
 # -- content, only where the operator allows it --------------------------------------------
-def _content_allowed(services: Any) -> None:
+def _content_allowed(services: Services) -> None:
     if not services.settings.admin_content_access:
         raise Forbidden(
             "Administrators cannot read conversations on this server (admin_content_access is off)."
