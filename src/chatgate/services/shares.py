@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session as DbSession
@@ -26,6 +28,19 @@ from chatgate.services.site_settings import SiteSettings
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
+@dataclass(frozen=True, slots=True)
+class ShareInfo:
+    """A link as its owner sees it: never its token's hash, nor the snapshot it shows."""
+
+    id: str
+    title: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, share: Share) -> ShareInfo:
+        return cls(share.id, share.title, share.created_at)
+
+
 class Shares:
     def __init__(self, db: Database, hasher: TokenHasher, site_settings: SiteSettings) -> None:
         self._db = db
@@ -35,7 +50,8 @@ class Shares:
     def _hash(self, token: str) -> str:
         return self._hasher.hash(token, purpose="share")
 
-    async def create(self, user_id: str, conversation_id: str) -> tuple[Share, str]:
+    async def create(self, user_id: str, conversation_id: str) -> tuple[ShareInfo, str]:
+        """The new link, and its token (shown once: only its hash is kept)."""
         if not self._site_settings.sharing:
             raise Forbidden("The administrator has turned sharing off.")
         token = secrets.token_urlsafe(16)  # 128 bits
@@ -69,16 +85,16 @@ class Shares:
             snapshot=snapshot,
         )
 
-        def save(s: DbSession) -> Share:
-            return repo.add_share(s, share)
+        def save(s: DbSession) -> ShareInfo:
+            return ShareInfo.of(repo.add_share(s, share))
 
         return await self._db.write(save), token
 
-    async def list(self, user_id: str, conversation_id: str) -> Sequence[Share]:
-        def read(s: DbSession) -> Sequence[Share]:
+    async def list(self, user_id: str, conversation_id: str) -> Sequence[ShareInfo]:
+        def read(s: DbSession) -> Sequence[ShareInfo]:
             if repo.get_conversation(s, user_id, conversation_id) is None:
                 raise NotFound("Conversation not found.")
-            return repo.list_shares(s, user_id, conversation_id)
+            return [ShareInfo.of(x) for x in repo.list_shares(s, user_id, conversation_id)]
 
         return await self._db.read(read)
 
