@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -30,10 +30,29 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
+class PromptInfo:
+    """One prompt of a person's library, as they see it."""
+
+    id: str
+    key: str
+    value: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, prompt: Prompt) -> PromptInfo:
+        return cls(prompt.id, prompt.key, prompt.value, prompt.created_at, prompt.updated_at)
+
+
+def _library(s: DbSession, user_id: str) -> list[PromptInfo]:
+    return [PromptInfo.of(p) for p in repo.list_prompts(s, user_id)]
+
+
+@dataclass(frozen=True, slots=True)
 class ImportResult:
     added: int
     updated: int
-    prompts: Sequence[Prompt]
+    prompts: Sequence[PromptInfo]
 
 
 def _text(value: Any) -> str | None:
@@ -83,27 +102,27 @@ class Prompts:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def list(self, user_id: str) -> Sequence[Prompt]:
-        return await self._db.read(lambda s: repo.list_prompts(s, user_id))
+    async def list(self, user_id: str) -> Sequence[PromptInfo]:
+        return await self._db.read(lambda s: _library(s, user_id))
 
-    async def create(self, user_id: str, key: str, value: str) -> Prompt:
+    async def create(self, user_id: str, key: str, value: str) -> PromptInfo:
         title, text = clean_prompt(key, value)
         now = utcnow()
 
-        def create(s: DbSession) -> Prompt:
+        def create(s: DbSession) -> PromptInfo:
             if repo.find_by_key(s, user_id, title) is not None:
                 raise Conflict(TITLE_TAKEN)
             if repo.count_prompts(s, user_id) >= LIBRARY_MAX:
                 raise ValidationFailed(TOO_MANY)
             prompt = Prompt(user_id=user_id, key=title, value=text, created_at=now, updated_at=now)
-            return repo.add_prompt(s, prompt)
+            return PromptInfo.of(repo.add_prompt(s, prompt))
 
         return await self._write(create)
 
     async def update(
         self, user_id: str, prompt_id: str, *, key: str | None, value: str | None
-    ) -> Prompt:
-        def update(s: DbSession) -> Prompt:
+    ) -> PromptInfo:
+        def update(s: DbSession) -> PromptInfo:
             prompt = repo.get_prompt(s, user_id, prompt_id)
             if prompt is None:
                 raise NotFound("No such prompt.")
@@ -116,7 +135,7 @@ class Prompts:
                     raise Conflict(TITLE_TAKEN)
             prompt.key, prompt.value, prompt.updated_at = title, text, utcnow()
             s.flush()
-            return prompt
+            return PromptInfo.of(prompt)
 
         return await self._write(update)
 
@@ -154,7 +173,7 @@ class Prompts:
                     prompt.value, prompt.updated_at = value, now
                     updated += 1
             s.flush()
-            return ImportResult(added, updated, repo.list_prompts(s, user_id))
+            return ImportResult(added, updated, _library(s, user_id))
 
         return await self._write(merge)
 
