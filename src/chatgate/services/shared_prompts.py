@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,27 @@ class ResolvedPrompt:
     key: str
     value: str
     locale: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharedPromptInfo:
+    """A shared prompt with every translation, as administrators see it."""
+
+    id: str
+    translations: dict[str, Any]
+    position: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, prompt: SharedPrompt) -> SharedPromptInfo:
+        return cls(
+            prompt.id, prompt.translations, prompt.position, prompt.created_at, prompt.updated_at
+        )
+
+
+def _collection(s: DbSession) -> list[SharedPromptInfo]:
+    return [SharedPromptInfo.of(p) for p in repo.list_shared(s)]
 
 
 def clean_translations(raw: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -104,39 +125,39 @@ class SharedPrompts:
                 result.append(ResolvedPrompt(prompt.id, text["key"], text["value"], code))
         return result
 
-    async def all(self) -> Sequence[SharedPrompt]:
+    async def all(self) -> Sequence[SharedPromptInfo]:
         """Every prompt with every translation (for administrators)."""
         seeded, prompts = await self._db.read(
-            lambda s: (settings_repo.get_instance_setting(s, SEEDED_KEY), repo.list_shared(s))
+            lambda s: (settings_repo.get_instance_setting(s, SEEDED_KEY), _collection(s))
         )
         if seeded is None:
             await self._seed()
-            prompts = await self._db.read(repo.list_shared)
+            prompts = await self._db.read(_collection)
         return prompts
 
-    async def create(self, translations: dict[str, Any]) -> SharedPrompt:
+    async def create(self, translations: dict[str, Any]) -> SharedPromptInfo:
         clean = clean_translations(translations)
         now = utcnow()
         await self.all()  # the starter set comes first
 
-        def create(s: DbSession) -> SharedPrompt:
+        def create(s: DbSession) -> SharedPromptInfo:
             prompt = SharedPrompt(
                 translations=clean, position=repo.next_position(s), created_at=now, updated_at=now
             )
-            return repo.add_shared(s, prompt)
+            return SharedPromptInfo.of(repo.add_shared(s, prompt))
 
         return await self._db.write(create)
 
-    async def update(self, prompt_id: str, translations: dict[str, Any]) -> SharedPrompt:
+    async def update(self, prompt_id: str, translations: dict[str, Any]) -> SharedPromptInfo:
         clean = clean_translations(translations)
 
-        def update(s: DbSession) -> SharedPrompt:
+        def update(s: DbSession) -> SharedPromptInfo:
             prompt = repo.get_shared(s, prompt_id)
             if prompt is None:
                 raise NotFound("No such shared prompt.")
             prompt.translations, prompt.updated_at = clean, utcnow()
             s.flush()
-            return prompt
+            return SharedPromptInfo.of(prompt)
 
         return await self._db.write(update)
 
