@@ -32,6 +32,7 @@ from chatgate.db.repos import usage as usage_repo
 from chatgate.errors import ChatGateError, Interrupted, ModelUnavailable, NotFound
 from chatgate.ids import new_id, utcnow
 from chatgate.services import tokens
+from chatgate.services.conversations import MessageView
 from chatgate.services.generations.job import Job, cost_micro_usd
 from chatgate.services.generations.runner import Runner, error_payload
 from chatgate.services.generations.ticker import HEARTBEAT_AFTER, Ticker
@@ -398,11 +399,16 @@ class Generations:
         generation = self._live.get(generation_id)
         return generation is not None and not generation.finished
 
-    async def stored(self, user_id: str, generation_id: str) -> Message:
-        message = await self._db.read(lambda s: repo.get_message(s, user_id, generation_id))
-        if message is None or message.role != "assistant":
-            raise NotFound("Generation not found.")
-        return message
+    async def stored(self, user_id: str, generation_id: str) -> MessageView:
+        """The answer as last committed (its final state, once finished)."""
+
+        def read(s: DbSession) -> MessageView:
+            message = repo.get_message(s, user_id, generation_id)
+            if message is None or message.role != "assistant":
+                raise NotFound("Generation not found.")
+            return MessageView.of(message)
+
+        return await self._db.read(read)
 
     async def stop(self, user_id: str, generation_id: str) -> str:
         """Stop from any tab, through any instance. Returns the status it ends (or ended) with."""
