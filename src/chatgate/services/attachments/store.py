@@ -65,6 +65,25 @@ def listed(row: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachmentInfo:
+    """An upload as its owner sees it (AttachmentOut): never its bytes or extracted text."""
+
+    id: str
+    name: str
+    kind: str
+    media_type: str
+    size: int
+    width: int | None
+    height: int | None
+    tokens: int | None
+    note: str | None
+
+    @classmethod
+    def of(cls, attachment: Attachment) -> AttachmentInfo:
+        return cls(**listed(attachment))
+
+
+@dataclass(frozen=True, slots=True)
 class StoredFile:
     """A file's bytes as they are served, with the name and type they are served under."""
 
@@ -105,13 +124,18 @@ class Attachments:
         self._settings = settings
         self._work = asyncio.Semaphore(CONCURRENT_WORK)
 
-    async def upload(self, user_id: str, name: str | None, data: bytes) -> Attachment:
+    async def upload(self, user_id: str, name: str | None, data: bytes) -> AttachmentInfo:
         limit = self._settings.attachment_max_bytes
         if len(data) > limit:
             raise AttachmentTooLarge(f"A file may be at most {limit / 1048576:g} MiB.")
         filename = clean_name(name)
         sha256 = hashlib.sha256(data).hexdigest()
-        existing = await self._db.read(lambda s: repo.unsent_by_hash(s, user_id, sha256))
+
+        def uploaded_before(s: DbSession) -> AttachmentInfo | None:
+            existing = repo.unsent_by_hash(s, user_id, sha256)
+            return None if existing is None else AttachmentInfo.of(existing)
+
+        existing = await self._db.read(uploaded_before)
         if existing is not None:
             return existing
         await tokens.ready()  # documents are counted while extracted
@@ -119,8 +143,8 @@ class Attachments:
             attachment = await asyncio.to_thread(_prepare, data, filename, sha256, user_id)
         quota = self._settings.attachment_quota_bytes
 
-        def store(s: DbSession) -> Attachment:
-            return repo.add_within_quota(s, attachment, quota)
+        def store(s: DbSession) -> AttachmentInfo:
+            return AttachmentInfo.of(repo.add_within_quota(s, attachment, quota))
 
         return await self._db.write(store)
 
