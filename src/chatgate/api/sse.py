@@ -183,22 +183,34 @@ class SelfTestStream(_StreamResponse):
         )
 
 
-class RemoteGenerationStream(_StreamResponse):
-    """Follows a generation that another instance is running, through its Redis stream."""
+class _ProducedStream(_StreamResponse):
+    """Writes what a producer yields until the client leaves; then closes the producer, so what
+    it holds (a Redis read, a temporary provider) is let go at once."""
 
-    def __init__(self, batches: AsyncIterator[list[tuple[int, str, Any]]]) -> None:
+    def __init__(self, producer: AsyncIterator[Any]) -> None:
         super().__init__()
-        self.batches = batches
+        self.producer = producer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
         try:
             await write_until_gone(scope, receive, send, self._write)
         finally:
-            closer = getattr(self.batches, "aclose", None)
+            closer = getattr(self.producer, "aclose", None)
             if closer is not None:
                 with contextlib.suppress(Exception):
                     await closer()
+
+    async def _write(self, send: Send) -> None:
+        raise NotImplementedError
+
+
+class RemoteGenerationStream(_ProducedStream):
+    """Follows a generation that another instance is running, through its Redis stream."""
+
+    def __init__(self, batches: AsyncIterator[list[tuple[int, str, Any]]]) -> None:
+        super().__init__(batches)
+        self.batches = batches
 
     async def _write(self, send: Send) -> None:
         async for batch in self.batches:
@@ -211,23 +223,12 @@ class RemoteGenerationStream(_StreamResponse):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-class EventStream(_StreamResponse):
-    """Events as a service produces them (the admin console's connection test); when the client
-    leaves, the producer is closed, so what it holds (a temporary provider) is let go."""
+class EventStream(_ProducedStream):
+    """Events as a service produces them (the admin console's connection test)."""
 
     def __init__(self, events: AsyncIterator[tuple[str, Any]]) -> None:
-        super().__init__()
+        super().__init__(events)
         self.events = events
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-        try:
-            await write_until_gone(scope, receive, send, self._write)
-        finally:
-            closer = getattr(self.events, "aclose", None)
-            if closer is not None:
-                with contextlib.suppress(Exception):
-                    await closer()
 
     async def _write(self, send: Send) -> None:
         seq = 0
