@@ -19,7 +19,7 @@ from chatgate.api.deps import ServicesDep, client_ip, user_agent
 from chatgate.api.schemas import SsoLinkIn, SsoLinkOut, UserOut
 from chatgate.errors import Forbidden, RateLimited
 from chatgate.security.secrets import new_token
-from chatgate.services.oidc import SignInFailed
+from chatgate.services.sign_in_failed import SignInFailed
 from chatgate.services.sso import FLOW_LIFETIME, Outcome
 
 router = APIRouter(prefix="/api/auth/oidc", tags=["auth"])

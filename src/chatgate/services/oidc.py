@@ -36,19 +36,11 @@ from joserfc.jws import JWSRegistry
 
 from chatgate.config import SSO_CALLBACK_PATH, OidcProviderConfig
 from chatgate.security import redaction
+from chatgate.services.sign_in_failed import SignInFailed
 
 METADATA_TTL = 3600.0
 # Asymmetric algorithms only: an HS256 ID token would be "signed" with the client secret.
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
-
-
-class SignInFailed(Exception):
-    """A flow that cannot end in a sign-in. `reason` names it for the page and the audit log."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = redaction.redact(detail)[:500]
 
 
 @dataclass(frozen=True, slots=True)
