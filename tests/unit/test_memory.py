@@ -66,3 +66,31 @@ async def test_memory_is_released_once_after_a_busy_spell_and_never_while_busy(
     await release.check()
     await release.check()  # once per busy spell
     assert calls == ["trim"] and release.releases == 1
+
+
+async def test_after_a_busy_spell_unreachable_cycles_are_collected_before_the_trim(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+    import weakref
+
+    class Connection:  # as a server's connection and its protocol: each points at the other
+        pass
+
+    calls: list[str] = []
+    monkeypatch.setattr(memory, "release_free_memory", lambda: calls.append("trim") or True)
+    running = [1]
+    release = IdleMemoryRelease(lambda: running[0])
+    await release.check()
+    a, b = Connection(), Connection()
+    a.peer, b.peer = b, a  # type: ignore[attr-defined]
+    gone = weakref.ref(a)
+    del a, b
+    gc.disable()  # no automatic collection may do the work instead
+    try:
+        assert gone() is not None
+        running[0] = 0
+        await release.check()
+        assert gone() is None and calls == ["trim"]
+    finally:
+        gc.enable()

@@ -20,7 +20,7 @@ from chatgate.providers.base import Credential
 
 PositionCallback = Callable[[int], None]
 # (generation id, first seq not yet final, kinds, payloads, finished) of running generations.
-EventSource = Callable[[], Sequence[tuple[str, int, list[str], list[Any], bool]]]
+EventSource = Callable[[], Sequence[tuple[str, int, Sequence[str], Sequence[Any], bool]]]
 StopHandler = Callable[[str], Awaitable[None] | None]
 
 

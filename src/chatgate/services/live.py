@@ -8,14 +8,20 @@ The log is kept whole until the generation has been finished for a while, so a c
 reconnects with `Last-Event-ID: n` gets exactly the events after `n`. Deltas and reasoning pieces
 are stored as bare strings (the answer is the concatenation of the deltas); other events as small
 dicts. Nothing per token grows with the length of the answer.
+
+Once finished, the log is compacted (`FinishedLog`): its text pieces become one string with an
+offsets array, read back piece by piece under the same event ids. A finished answer is kept for
+the replay window (30 s by default) — at 400 streams that is some 2,000 answers — and a log of
+one string per token held ~18 KB per answer where the compacted one holds ~3 KB.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Any
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, overload
 
 from chatgate.db.models import LIVE_STATUSES, AnswerStatus
 from chatgate.providers.surface import tool_call_parts
@@ -38,11 +44,108 @@ DONE = "done"
 
 # Events whose payload is a bare string piece of text (framed as {"text": ...} on the wire).
 TEXT_EVENTS = frozenset({DELTA, REASONING})
+KINDS: tuple[str, ...] = (START, QUEUED, STREAMING, DELTA, REASONING, TOOL_CALL, LOGPROBS)
+KINDS += (CHOICE, RESET, USAGE, TITLE, ERROR, DONE)
+_KIND_CODES = {kind: code for code, kind in enumerate(KINDS)}
+
+
+class _Compacted(Sequence[Any]):
+    """An immutable sequence read by index, as the lists it replaces are."""
+
+    __slots__ = ()
+
+    def _item(self, index: int) -> Any:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self._item(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._item(index)
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self._item(i) for i in range(len(self)))
+
+
+class _Closed(list[Any]):
+    """Where a compacted generation's appends would go: nowhere, loudly."""
+
+    def append(self, item: Any) -> None:
+        raise RuntimeError("an event for a generation that has finished")
+
+
+_CLOSED = _Closed()
+
+
+class FinishedLog:
+    """A finished generation's events: kind codes, every text piece in one UTF-8 string with the
+    end offset of each event in it, and the few other payloads by index."""
+
+    __slots__ = ("codes", "ends", "others", "text")
+
+    def __init__(self, kinds: Sequence[str], payloads: Sequence[Any]) -> None:
+        self.codes = bytes(_KIND_CODES[kind] for kind in kinds)
+        self.ends = array("I")
+        self.others: dict[int, Any] = {}
+        pieces: list[bytes] = []
+        position = 0
+        for index, (kind, payload) in enumerate(zip(kinds, payloads, strict=True)):
+            if kind in TEXT_EVENTS:
+                piece = payload.encode()
+                pieces.append(piece)
+                position += len(piece)
+            else:
+                self.others[index] = payload
+            self.ends.append(position)
+        # UTF-8, not a str: one emoji would make a str four bytes for every character.
+        self.text = b"".join(pieces)
+
+    @staticmethod
+    def fits(kinds: Sequence[str]) -> bool:
+        return all(kind in _KIND_CODES for kind in kinds)
+
+
+class _FinishedKinds(_Compacted):
+    __slots__ = ("_log",)
+
+    def __init__(self, log: FinishedLog) -> None:
+        self._log = log
+
+    def __len__(self) -> int:
+        return len(self._log.codes)
+
+    def _item(self, index: int) -> str:
+        return KINDS[self._log.codes[index]]
+
+
+class _FinishedPayloads(_Compacted):
+    __slots__ = ("_log",)
+
+    def __init__(self, log: FinishedLog) -> None:
+        self._log = log
+
+    def __len__(self) -> int:
+        return len(self._log.codes)
+
+    def _item(self, index: int) -> Any:
+        log = self._log
+        if index in log.others:
+            return log.others[index]
+        return log.text[log.ends[index - 1] if index else 0 : log.ends[index]].decode()
 
 
 class LiveGeneration:
     __slots__ = (
         "_clock",
+        "_kinds",
+        "_payloads",
         "_waiters",
         "admitted_at",
         "completion_tokens",
@@ -97,8 +200,11 @@ class LiveGeneration:
         self.prefix = prefix  # text of an answer being continued
         self.reasoning_prefix = reasoning_prefix  # … and its reasoning
         self.status = AnswerStatus.queued
-        self.kinds: list[str] = []
-        self.payloads: list[Any] = []
+        # Appended to while it runs (through `_kinds`/`_payloads`); read-only views once compacted.
+        self._kinds: list[str] = []
+        self._payloads: list[Any] = []
+        self.kinds: Sequence[str] = self._kinds
+        self.payloads: Sequence[Any] = self._payloads
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
         self.error: dict[str, Any] | None = None  # {code, message, …extras} when it failed
@@ -130,8 +236,8 @@ class LiveGeneration:
             self.first_token_at = now
             if self.first_output_at is None:
                 self.first_output_at = now
-        self.kinds.append(DELTA)
-        self.payloads.append(text)
+        self._kinds.append(DELTA)
+        self._payloads.append(text)
         self.dirty = True
         self.last_activity = now
         if self._waiters:
@@ -142,8 +248,8 @@ class LiveGeneration:
         now = self._clock()
         if self.first_output_at is None:
             self.first_output_at = now
-        self.kinds.append(REASONING)
-        self.payloads.append(text)
+        self._kinds.append(REASONING)
+        self._payloads.append(text)
         self.dirty = True
         self.last_activity = now
         if self._waiters:
@@ -156,26 +262,26 @@ class LiveGeneration:
             self.first_token_at = now
             if self.first_output_at is None:
                 self.first_output_at = now
-        self.kinds.append(TOOL_CALL)
-        self.payloads.append({"index": index, "id": id, "name": name, "arguments": arguments})
+        self._kinds.append(TOOL_CALL)
+        self._payloads.append({"index": index, "id": id, "name": name, "arguments": arguments})
         self.dirty = True
         self.last_activity = now
         if self._waiters:
             self.wake()
 
     def choice(self, index: int, text: str | None, finish: str | None) -> None:
-        self.kinds.append(CHOICE)
+        self._kinds.append(CHOICE)
         if text is not None:
-            self.payloads.append({"index": index, "text": text})
+            self._payloads.append({"index": index, "text": text})
             self.last_activity = self._clock()
         else:
-            self.payloads.append({"index": index, "finish_reason": finish})
+            self._payloads.append({"index": index, "finish_reason": finish})
         if self._waiters:
             self.wake()
 
     def logprobs(self, content: list[Any]) -> None:
-        self.kinds.append(LOGPROBS)
-        self.payloads.append(content)
+        self._kinds.append(LOGPROBS)
+        self._payloads.append(content)
         if self._waiters:
             self.wake()
 
@@ -190,8 +296,8 @@ class LiveGeneration:
 
     # -- other events -------------------------------------------------------------------------
     def emit(self, kind: str, payload: Any) -> None:
-        self.kinds.append(kind)
-        self.payloads.append(payload)
+        self._kinds.append(kind)
+        self._payloads.append(payload)
         self.wake()
 
     def wake(self) -> None:
@@ -201,6 +307,19 @@ class LiveGeneration:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+
+    def compact(self) -> None:
+        """Once finished: the log as one string and offsets (see the module's docstring). Readers
+        that took the lists before go on reading them; they no longer change."""
+        if (
+            not self.finished
+            or not isinstance(self.kinds, list)
+            or not FinishedLog.fits(self.kinds)
+        ):
+            return
+        log = FinishedLog(self.kinds, self.payloads)
+        self.kinds, self.payloads = _FinishedKinds(log), _FinishedPayloads(log)
+        self._kinds = self._payloads = _CLOSED
 
     # -- reading ------------------------------------------------------------------------------
     @property

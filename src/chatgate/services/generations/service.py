@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -294,6 +294,7 @@ class Generations:
             generation.emit(ERROR, generation.error)
         generation.emit(DONE, {"status": str(status)})
         generation.finished_at = loop.time()
+        generation.compact()  # kept for the replay window: one string, not a string per token
         if self._live.get(generation.id) is generation:
             del self._live[generation.id]
             self._recent[generation.id] = generation
@@ -461,7 +462,7 @@ class Generations:
         """Make everything produced so far visible to the other instances."""
         await self._streams.flush()
 
-    def _mirror_source(self) -> list[tuple[str, int, list[str], list[Any], bool]]:
+    def _mirror_source(self) -> list[tuple[str, int, Sequence[str], Sequence[Any], bool]]:
         items = []
         for generation_id in list(self._unmirrored):
             generation = self._live.get(generation_id) or self._recent.get(generation_id)
