@@ -92,6 +92,10 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            # The server's send points back at its request cycle, which holds this scope: left
+            # here, every request would be a reference cycle (with its exit stacks, events and
+            # connection) waiting for a full garbage collection.
+            del scope["chatgate.body_send"]
             client = scope.get("client")
             log.info(
                 "request",

@@ -223,6 +223,9 @@ class _Connection(asyncio.Protocol):
         self._wake_raw()
         if self.headers_done is not None and not self.headers_done.done():
             self.headers_done.set_result(None)
+        # The parser calls back into this protocol: without this, a closed connection is a
+        # reference cycle left for a full garbage collection.
+        self.parser = _NOTHING_ASKED
 
     # -- httptools callbacks ----------------------------------------------------------------------
     def on_message_begin(self) -> None:  # the first byte of a response (llhttp skips CRLFs)
