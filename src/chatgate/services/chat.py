@@ -105,7 +105,11 @@ class Chat:
             raise BadRequest("The message is empty.")
         conversation, messages = await self._load(user_id, conversation_id)
         wanted = tuple(dict.fromkeys(attachments))
-        new_files = await self._db.read(lambda s: attachments_repo.unsent(s, user_id, wanted))
+        new_files = (
+            await self._db.read(lambda s: attachments_repo.unsent(s, user_id, wanted))
+            if wanted
+            else []
+        )
         if len(new_files) != len(wanted):
             raise NotFound("An attached file was not found (already sent, or deleted).")
         by_id = {m.id: m for m in messages}

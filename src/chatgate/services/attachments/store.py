@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -164,16 +163,6 @@ class Attachments:
             lambda s: repo.in_conversation(s, conversation_id, attachment_id)
         )
         return StoredFile.of(found)
-
-    async def unsent(self, user_id: str, ids: Sequence[str]) -> list[Attachment]:
-        """The sender's own unsent files, in order; NotFound if any id is not one."""
-        wanted = list(dict.fromkeys(ids))
-        if not wanted:
-            return []
-        found = await self._db.read(lambda s: repo.unsent(s, user_id, wanted))
-        if len(found) != len(wanted):
-            raise NotFound("An attached file was not found (already sent, or deleted).")
-        return found
 
     async def sweep(self) -> int:
         before = utcnow() - UNSENT_LIFETIME
