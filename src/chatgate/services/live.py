@@ -49,10 +49,16 @@ KINDS += (CHOICE, RESET, USAGE, TITLE, ERROR, DONE)
 _KIND_CODES = {kind: code for code, kind in enumerate(KINDS)}
 
 
-class _Compacted(Sequence[Any]):
-    """An immutable sequence read by index, as the lists it replaces are."""
+class _FinishedView(Sequence[Any]):
+    """A finished log read by index, as the lists it replaces are (immutable)."""
 
-    __slots__ = ()
+    __slots__ = ("_log",)
+
+    def __init__(self, log: FinishedLog) -> None:
+        self._log = log
+
+    def __len__(self) -> int:
+        return len(self._log.codes)
 
     def _item(self, index: int) -> Any:
         raise NotImplementedError
@@ -112,27 +118,15 @@ class FinishedLog:
         return all(kind in _KIND_CODES for kind in kinds)
 
 
-class _FinishedKinds(_Compacted):
-    __slots__ = ("_log",)
-
-    def __init__(self, log: FinishedLog) -> None:
-        self._log = log
-
-    def __len__(self) -> int:
-        return len(self._log.codes)
+class _FinishedKinds(_FinishedView):
+    __slots__ = ()
 
     def _item(self, index: int) -> str:
         return KINDS[self._log.codes[index]]
 
 
-class _FinishedPayloads(_Compacted):
-    __slots__ = ("_log",)
-
-    def __init__(self, log: FinishedLog) -> None:
-        self._log = log
-
-    def __len__(self) -> int:
-        return len(self._log.codes)
+class _FinishedPayloads(_FinishedView):
+    __slots__ = ()
 
     def _item(self, index: int) -> Any:
         log = self._log
