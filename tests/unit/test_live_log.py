@@ -31,6 +31,7 @@ def _generation(pieces: int = 256) -> LiveGeneration:
             generation.tool_call(0, None, None, '"x"}')
             generation.choice(1, "other ", None)
     generation.text("é🙂")  # not one byte per character
+    generation.text("\ud800")  # a lone surrogate, which strict UTF-8 cannot encode
     generation.text("")
     generation.choice(1, None, "stop")
     generation.emit(USAGE, {"prompt_tokens": 3, "completion_tokens": pieces})
