@@ -78,7 +78,12 @@ async def test_after_a_busy_spell_unreachable_cycles_are_collected_before_the_tr
         pass
 
     calls: list[str] = []
-    monkeypatch.setattr(memory, "release_free_memory", lambda: calls.append("trim") or True)
+
+    def release_free_memory() -> bool:
+        calls.append("trim")
+        return True
+
+    monkeypatch.setattr(memory, "release_free_memory", release_free_memory)
     running = [1]
     release = IdleMemoryRelease(lambda: running[0])
     await release.check()
