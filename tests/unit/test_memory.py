@@ -45,16 +45,22 @@ def test_freed_heap_pages_go_back_to_the_system() -> None:
     assert after < before * 0.6, (before, after)
 
 
-async def test_memory_is_released_once_after_a_busy_spell_and_never_while_busy(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    calls: list[str] = []
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every heap trim the server asks for, instead of doing it."""
+    made: list[str] = []
 
     def release_free_memory() -> bool:
-        calls.append("trim")
+        made.append("trim")
         return True
 
     monkeypatch.setattr(memory, "release_free_memory", release_free_memory)
+    return made
+
+
+async def test_memory_is_released_once_after_a_busy_spell_and_never_while_busy(
+    calls: list[str],
+) -> None:
     running = [0]
     release = IdleMemoryRelease(lambda: running[0])
 
@@ -69,7 +75,7 @@ async def test_memory_is_released_once_after_a_busy_spell_and_never_while_busy(
 
 
 async def test_after_a_busy_spell_unreachable_cycles_are_collected_before_the_trim(
-    monkeypatch: pytest.MonkeyPatch,
+    calls: list[str],
 ) -> None:
     import gc
     import weakref
@@ -77,13 +83,6 @@ async def test_after_a_busy_spell_unreachable_cycles_are_collected_before_the_tr
     class Connection:  # as a server's connection and its protocol: each points at the other
         pass
 
-    calls: list[str] = []
-
-    def release_free_memory() -> bool:
-        calls.append("trim")
-        return True
-
-    monkeypatch.setattr(memory, "release_free_memory", release_free_memory)
     running = [1]
     release = IdleMemoryRelease(lambda: running[0])
     await release.check()
