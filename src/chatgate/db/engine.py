@@ -202,6 +202,24 @@ class Database:
             self._readers, self._read_in_thread, fn
         )
 
+    # -- rehearsing ----------------------------------------------------------------------------
+    def _rolled_back(self, fn: WriteFn[T]) -> T:
+        with Session(self._write_engine, expire_on_commit=False) as session:
+            session.begin()
+            try:
+                return fn(session)
+            finally:
+                session.rollback()
+
+    async def rehearse(self, write: WriteFn[Any], read: ReadFn[Any]) -> None:
+        """Run `write` in a write transaction that always rolls back, then `read` once per reader
+        connection: statements compiled and connections opened before the first request needs
+        them. Nothing is committed."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer, self._rolled_back, write)
+        readers = READER_THREADS if self.is_sqlite else 1
+        await asyncio.gather(*(self.read(read) for _ in range(readers)))
+
     # -- writing ------------------------------------------------------------------------------
     def _write_one(self, fn: WriteFn[T]) -> T:
         try:

@@ -23,6 +23,7 @@ from chatgate.services.coordination import Coordination
 from chatgate.services.generations import Generations
 from chatgate.services.memory import IdleMemoryRelease
 from chatgate.services.quotas import Quotas
+from chatgate.services.rehearsal import rehearse
 from chatgate.services.shares import Shares
 from chatgate.services.site_settings import SiteSettings, instance_secret
 from chatgate.services.sso import SingleSignOn
@@ -132,6 +133,7 @@ class Services:
             # Every instance polls the console's revision (one primary-key read a second).
             services._upstreams = asyncio.create_task(upstreams.follow(), name="upstreams-follow")
             await services.generations.start_service()
+            await rehearse(db)  # the first question costs what the tenth does
             # Uploads never sent with a question go after a day (an hourly sweep).
             services._sweep = asyncio.create_task(
                 services.attachments.sweep_forever(), name="attachments-sweep"

@@ -16,7 +16,7 @@ import contextlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -51,6 +51,34 @@ from chatgate.services.quotas import DEFAULT_OUTPUT_RESERVATION, Quotas, Reserva
 log = structlog.get_logger(__name__)
 
 REAP_EVERY_TICKS = 5
+
+
+def queued_answer(
+    answer_id: str,
+    conversation_id: str,
+    user_id: str,
+    question_id: str | None,
+    *,
+    model: str,
+    provider: str,
+    asked_at: datetime,
+) -> Message:
+    """A new answer's row, queued; it sorts after its question even when both land in the same
+    microsecond."""
+    answered_at = asked_at + timedelta(microseconds=1)
+    return Message(
+        id=answer_id,
+        conversation_id=conversation_id,
+        user_id=user_id,
+        parent_id=question_id,
+        role="assistant",
+        content="",
+        status=AnswerStatus.queued,
+        model=model,
+        provider=provider,
+        created_at=answered_at,
+        updated_at=answered_at,
+    )
 
 
 class Generations:
@@ -244,20 +272,14 @@ class Generations:
                 error_message=None,
             )
         else:
-            # The answer sorts after its question even when both land in the same microsecond.
-            answered_at = now + timedelta(microseconds=1)
-            answer = Message(
-                id=answer_id,
-                conversation_id=job.conversation_id,
-                user_id=job.user_id,
-                parent_id=job.question_id,
-                role="assistant",
-                content="",
-                status=AnswerStatus.queued,
+            answer = queued_answer(
+                answer_id,
+                job.conversation_id,
+                job.user_id,
+                job.question_id,
                 model=job.route.model.id,
                 provider=job.route.provider.name,
-                created_at=answered_at,
-                updated_at=answered_at,
+                asked_at=now,
             )
             repo.add_message(s, answer)
         values: dict[str, Any] = {"current_leaf_id": answer_id, "updated_at": now}
