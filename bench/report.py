@@ -205,7 +205,8 @@ def section(report: dict[str, Any], config: RunConfig) -> str:
         "received a token ≥ 100 ms after the fake sent it; overlapping such windows count as "
         "one pause; worst share = the most streams late at once in one window, of those active.",
         "",
-        f"Idle (no stream, after warm-up): RSS {_f(idle.get('rss_mb'))} MB, PSS "
+        f"Idle (no stream, {_f(idle.get('quiet_s'), 0)} s after the warm-up's last stream "
+        f"ended): RSS {_f(idle.get('rss_mb'))} MB, PSS "
         f"{_f(idle.get('pss_mb'))} MB, CPU {_f((idle.get('cpu_util') or 0) * 100, 1)} % of a "
         f"core. PSS fit over K: {_f(intercept)} MB + {_f(per_stream)} KB per stream.",
     ]

@@ -200,10 +200,10 @@ async def measure_idle(chatgate: procs.Child, seconds: float = 3.0) -> dict[str,
     }
 
 
-async def measure_idle_after(ctx: Context, chatgate: procs.Child | None) -> dict[str, float]:
-    """Idle memory once the load is over: no stream left at the fake, then `idle_after_wait`
-    seconds of quiet (ChatGate gives freed memory back when it has gone quiet), then as
-    `measure_idle` before the steps."""
+async def measure_idle_when_quiet(ctx: Context, chatgate: procs.Child | None) -> dict[str, float]:
+    """Idle memory once a load (the warm-up, or the steps) is over: no stream left at the fake,
+    then `idle_after_wait` seconds of quiet (ChatGate gives freed memory back when it has gone
+    quiet), then `measure_idle`."""
     if chatgate is None:
         return {}
     await wait_fake_idle(ctx)
@@ -351,7 +351,10 @@ async def run(config: RunConfig) -> dict[str, Any]:
             await wait_fake_idle(ctx)
 
             await warm_up(ctx, targets)
-            report["idle"] = await measure_idle(chatgate)
+            # Idle measured as the idle after the load is: once the warm-up's answers have left
+            # the replay window and the server has gone quiet, so the two compare like for like.
+            log(f"idle memory once quiet for {config.idle_after_wait:g} s")
+            report["idle"] = await measure_idle_when_quiet(ctx, chatgate)
             idle_probes = await run_probes(
                 api, seeded, config.bystander_rate, time.monotonic() + config.bystander_window
             )
@@ -363,7 +366,7 @@ async def run(config: RunConfig) -> dict[str, Any]:
             report["profile"] = await run_profile(ctx, targets, chatgate, workdir, report)
             log(f"idle memory again once quiet for {config.idle_after_wait:g} s")
             report["idle_after"], old_after = await asyncio.gather(
-                measure_idle_after(ctx, chatgate), measure_idle_after(ctx, old)
+                measure_idle_when_quiet(ctx, chatgate), measure_idle_when_quiet(ctx, old)
             )
             if old is not None:
                 report["baseline"]["idle_after"] = old_after
