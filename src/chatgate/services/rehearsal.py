@@ -99,10 +99,8 @@ def write_a_question(s: DbSession) -> None:
                 repo.update_conversation(
                     s, conversation.id, current_leaf_id=answer_id, updated_at=now, **values
                 )
-            live = [
-                {"mid": answer_id, "content": "", "reasoning": "", "status": "streaming"}
-                | {"updated_at": now}
-            ]
+            piece = {"content": "", "reasoning": "", "status": "streaming", "updated_at": now}
+            live = [{"mid": answer_id, **piece}]
             repo.append_to_messages(s, live)
             repo.checkpoint_messages(s, live)
             repo.update_message(
