@@ -18,7 +18,6 @@ from chatgate.db.engine import Database
 from chatgate.db.models import LIVE_STATUSES, Attachment, Conversation, Message
 from chatgate.db.repos import attachments as attachments_repo
 from chatgate.errors import BadRequest, Conflict, ModelCannotSee, NotFound
-from chatgate.ids import new_id
 from chatgate.providers import surface
 from chatgate.providers.base import ChatMessage, ChatRequest
 from chatgate.providers.registry import Registry
@@ -32,6 +31,7 @@ from chatgate.services.conversations import (
     load_conversation,
 )
 from chatgate.services.generations import Generations, Job
+from chatgate.services.generations.rows import new_question
 from chatgate.services.live import LiveGeneration
 from chatgate.services.site_settings import SiteSettings
 
@@ -119,15 +119,7 @@ class Chat:
                 raise NotFound("The message to answer after is not in this conversation.")
             if by_id[parent].role != "assistant":
                 raise BadRequest("A question must follow an answer; regenerate the answer instead.")
-        question = Message(
-            id=new_id(),
-            conversation_id=conversation_id,
-            user_id=user_id,
-            parent_id=parent,
-            role="user",
-            content=content,
-            status="complete",
-        )
+        question = new_question(conversation_id, user_id, parent, content)
         branch = [*(branch_of(messages, parent) if parent else []), question]
         title = (
             auto_title(content) if conversation.title == DEFAULT_TITLE and not messages else None

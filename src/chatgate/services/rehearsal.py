@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.engine import Database
-from chatgate.db.models import Conversation, Message, UsageRecord, User
+from chatgate.db.models import Conversation, User
 from chatgate.db.repos import api_keys as api_keys_repo
 from chatgate.db.repos import attachments as attachments_repo
 from chatgate.db.repos import chat_defaults as chat_defaults_repo
@@ -25,7 +25,7 @@ from chatgate.db.repos import sessions as sessions_repo
 from chatgate.db.repos import usage as usage_repo
 from chatgate.db.repos import users as users_repo
 from chatgate.ids import new_id, utcnow
-from chatgate.services.generations.service import queued_answer
+from chatgate.services.generations.rows import new_question, queued_answer, reserved_usage
 
 log = structlog.get_logger(__name__)
 
@@ -60,30 +60,20 @@ def write_a_question(s: DbSession) -> None:
         answer_id, usage_id = new_id(), new_id()
         usage_repo.add_usage(
             s,
-            UsageRecord(
-                id=usage_id if stored else answer_id,
-                user_id=user.id,
-                message_id=answer_id if stored else None,
+            reserved_usage(
+                usage_id if stored else answer_id,
+                user.id,
+                answer_id if stored else None,
                 source="chat" if stored else "api",
                 model=MODEL,
                 provider=PROVIDER,
                 reserved_tokens=0,
-                day=now.date().isoformat(),
-                created_at=now,
+                now=now,
             ),
         )
         if stored:
-            question = Message(
-                id=new_id(),
-                conversation_id=conversation.id,
-                user_id=user.id,
-                parent_id=None,
-                role="user",
-                content="?",
-                status="complete",
-                created_at=now,
-                updated_at=now,
-            )
+            question = new_question(conversation.id, user.id, None, "?")
+            question.created_at = question.updated_at = now
             repo.add_message(s, question)
             answer = queued_answer(
                 answer_id,

@@ -16,7 +16,6 @@ import contextlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session as DbSession
 from chatgate.config import Settings
 from chatgate.coordination.protocols import Admission, LiveStreams
 from chatgate.db.engine import Database
-from chatgate.db.models import AnswerStatus, Message, UsageRecord
+from chatgate.db.models import AnswerStatus, Message
 from chatgate.db.repos import attachments as attachments_repo
 from chatgate.db.repos import conversations as repo
 from chatgate.db.repos import usage as usage_repo
@@ -34,6 +33,7 @@ from chatgate.ids import new_id, utcnow
 from chatgate.services import tokens
 from chatgate.services.conversations import MessageView
 from chatgate.services.generations.job import Job, cost_micro_usd
+from chatgate.services.generations.rows import queued_answer, reserved_usage
 from chatgate.services.generations.runner import Runner, error_payload
 from chatgate.services.generations.ticker import HEARTBEAT_AFTER, Ticker
 from chatgate.services.live import (
@@ -51,34 +51,6 @@ from chatgate.services.quotas import DEFAULT_OUTPUT_RESERVATION, Quotas, Reserva
 log = structlog.get_logger(__name__)
 
 REAP_EVERY_TICKS = 5
-
-
-def queued_answer(
-    answer_id: str,
-    conversation_id: str,
-    user_id: str,
-    question_id: str | None,
-    *,
-    model: str,
-    provider: str,
-    asked_at: datetime,
-) -> Message:
-    """A new answer's row, queued; it sorts after its question even when both land in the same
-    microsecond."""
-    answered_at = asked_at + timedelta(microseconds=1)
-    return Message(
-        id=answer_id,
-        conversation_id=conversation_id,
-        user_id=user_id,
-        parent_id=question_id,
-        role="assistant",
-        content="",
-        status=AnswerStatus.queued,
-        model=model,
-        provider=provider,
-        created_at=answered_at,
-        updated_at=answered_at,
-    )
 
 
 class Generations:
@@ -177,16 +149,15 @@ class Generations:
             )
             usage_repo.add_usage(
                 s,
-                UsageRecord(
-                    id=usage_id,
-                    user_id=job.user_id,
-                    message_id=answer_id if job.stored else None,
+                reserved_usage(
+                    usage_id,
+                    job.user_id,
+                    answer_id if job.stored else None,
                     source=job.source,
                     model=route.model.id,
                     provider=route.provider.name,
                     reserved_tokens=reservation.tokens,
-                    day=now.date().isoformat(),
-                    created_at=now,
+                    now=now,
                 ),
             )
             if job.stored:
