@@ -16,6 +16,23 @@ def test_production_hasher_is_argon2id_with_64_mib() -> None:
     assert stored.startswith("$argon2id$") and "m=65536" in stored
 
 
+def test_unknown_users_are_verified_against_a_hash_of_the_production_cost() -> None:
+    # Kept as a constant so a start does not spend ~0.2 s hashing it; it must still cost what
+    # a real user's hash costs, or a missing user would answer faster than a wrong password.
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    production = passwords._Hashing.of(PasswordHash.recommended())
+    real = PasswordHash.recommended().hash("a long enough password")
+    assert production.dummy_hash.split("$")[:4] == real.split("$")[:4]
+    assert PasswordHash.recommended().verify(
+        "chatgate-dummy-password-for-timing", production.dummy_hash
+    )
+
+    cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    assert "m=1024,t=1,p=1" in passwords._Hashing.of(cheap).dummy_hash
+
+
 @pytest.mark.parametrize("password", ["", "1234567", " " * 12])
 def test_short_or_blank_passwords_are_weak(password: str) -> None:
     with pytest.raises(WeakPassword):

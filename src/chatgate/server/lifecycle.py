@@ -87,6 +87,7 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,
+        ws="none",  # no WebSocket route: the protocol and its library (~4 MB) stay unloaded
         # Streams get their final events after the grace period; then connections close.
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 3,
         ssl_certfile=str(tls.cert) if tls else None,

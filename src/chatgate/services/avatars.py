@@ -8,13 +8,15 @@ from __future__ import annotations
 import io
 import warnings
 
-from PIL import Image, ImageOps, UnidentifiedImageError, features
-
 from chatgate.errors import BadRequest, BodyTooLarge
 
-# What Pillow raises for bytes that are not a readable image (its PNG reader raises SyntaxError
-# for some malformed chunks); avatars and attached images are read the same way.
-UNREADABLE_IMAGE = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError)
+# Pillow is imported where an image is read, in the worker thread that reads it: ~2 MB that a
+# server nobody uploads images to should not hold.
+
+# What Pillow raises for bytes that are not a readable image (its `UnidentifiedImageError` is an
+# OSError; its PNG reader raises SyntaxError for some malformed chunks); avatars and attached
+# images are read the same way.
+UNREADABLE_IMAGE = (OSError, ValueError, SyntaxError, EOFError)
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 MAX_SIDE = 8192
@@ -46,11 +48,15 @@ def sniff(data: bytes) -> str | None:
 
 def output_type() -> tuple[str, str]:
     """(Pillow format, Content-Type) of stored avatars."""
+    from PIL import features
+
     return ("WEBP", "image/webp") if features.check("webp") else ("PNG", "image/png")
 
 
 def reencode(data: bytes) -> tuple[bytes, str]:
     """The avatar to store, and its Content-Type. Blocking (CPU): run it in a thread."""
+    from PIL import Image, ImageOps
+
     if len(data) > MAX_UPLOAD_BYTES:
         raise BodyTooLarge(f"An avatar image may be at most {MAX_UPLOAD_BYTES // 1048576} MB.")
     kind = sniff(data)

@@ -20,6 +20,7 @@ already written are deleted again. Parsing a large file happens in its own proce
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,7 +37,6 @@ from chatgate.db.repos import attachments as attachments_repo
 from chatgate.db.repos import transfer as rows_repo
 from chatgate.errors import NotFound
 from chatgate.ids import new_id, utcnow
-from chatgate.services import export_page
 from chatgate.services.attachments.store import listed
 from chatgate.services.conversations import ConversationSettings, branch_of
 from chatgate.services.import_runner import run_in_child
@@ -397,11 +397,29 @@ class Transfer:
         self, user_id: str, ids: Sequence[str], lang: str | None = None
     ) -> AsyncIterator[bytes]:
         """Every conversation rendered as on screen (`export_page`), in the person's language."""
+        # Imported on first use, in a thread so the streams go on meanwhile: its Markdown,
+        # highlighting and math libraries are ~3 MB that a server which never exports as HTML
+        # should not hold.
+        await asyncio.to_thread(importlib.import_module, "chatgate.services.export_page")
+        from chatgate.services import export_page
+
         language = export_page.page_language(lang)
         labels = export_page.LABELS[language]
         title = "ChatGate export" if len(ids) != 1 else "ChatGate conversation"
         yield export_page.page_head(language, title).encode()
-        render = partial(_html_chunk, labels=labels)
+
+        def render(page: Page) -> bytes:
+            return "".join(
+                export_page.conversation_section(
+                    conversation,
+                    branch_of(messages, conversation.current_leaf_id),
+                    labels,
+                    page.files,
+                    page.images,
+                )
+                for conversation, messages in page.conversations
+            ).encode()
+
         async for chunk in self._pages(user_id, ids, render, images=True):
             yield chunk
         yield export_page.PAGE_TAIL.encode()
@@ -483,16 +501,3 @@ def _markdown_chunk(page: Page) -> bytes:
             lines += [message.content, ""]
         parts.append("\n".join(lines))
     return "\n---\n\n".join(parts).encode()
-
-
-def _html_chunk(page: Page, labels: export_page.PageLabels) -> bytes:
-    return "".join(
-        export_page.conversation_section(
-            conversation,
-            branch_of(messages, conversation.current_leaf_id),
-            labels,
-            page.files,
-            page.images,
-        )
-        for conversation, messages in page.conversations
-    ).encode()

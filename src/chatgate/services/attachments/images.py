@@ -10,8 +10,6 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, features
-
 from chatgate.errors import AttachmentUnreadable
 from chatgate.services.attachments.sniff import GIF, JPEG, PNG, WEBP
 from chatgate.services.avatars import UNREADABLE_IMAGE
@@ -31,6 +29,8 @@ class Reencoded:
 
 
 def _output(media_type: str, alpha: bool) -> tuple[str, str]:
+    from PIL import features
+
     if media_type == JPEG and not alpha:
         return "JPEG", JPEG
     if media_type == WEBP and features.check("webp"):
@@ -40,6 +40,8 @@ def _output(media_type: str, alpha: bool) -> tuple[str, str]:
 
 def reencode(data: bytes, media_type: str) -> Reencoded:
     """Blocking (CPU): run it in a thread. AttachmentUnreadable for a bomb or a broken file."""
+    from PIL import Image, ImageOps  # here, in the thread: see `avatars`
+
     try:
         with warnings.catch_warnings():
             # Over Image.MAX_IMAGE_PIXELS Pillow warns (and over twice that refuses): both are
