@@ -51,6 +51,27 @@ async def test_streaming_through_the_openai_package(chat: Harness, fake: FakeUps
     await client.close()
 
 
+async def test_a_finished_api_answer_is_not_held_for_a_reload(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    # A tab may reload and re-attach to a browser answer for a while after it ends; an API
+    # client cannot (keys never reach /api/generations), so its answer's memory goes at once.
+    client, web, _ = await _client(chat)
+    stream = await client.chat.completions.create(
+        model="fake-model", messages=[{"role": "user", "content": "Hello"}], stream=True
+    )
+    ids = {chunk.id async for chunk in stream}
+    assert chat.services.generations.held == 0
+    cid = (await web.post("/api/conversations", json={})).json()["id"]
+    answer = await web.post(f"/api/conversations/{cid}/messages", json={"content": "Hello"})
+    assert answer.status_code == 200 and "event: done" in answer.text
+    assert chat.services.generations.held == 1
+    (api_answer,) = ids
+    gone = await web.get(f"/api/generations/{api_answer.removeprefix('chatcmpl-')}/events")
+    assert gone.status_code == 404
+    await client.close()
+
+
 async def test_non_streaming_completion_and_model_list(chat: Harness, fake: FakeUpstream) -> None:
     client, _, _ = await _client(chat)
     completion = await client.chat.completions.create(

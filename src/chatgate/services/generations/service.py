@@ -209,7 +209,7 @@ class Generations:
             generation.emit(TITLE, {"title": job.title})
         self._live[answer_id] = generation
         self._recent.pop(answer_id, None)
-        if self._streams.shared:
+        if self._streams.shared and job.stored:  # what another instance may be asked to replay
             self._unmirrored.add(answer_id)
         await self._streams.claim(answer_id)
         generation.task = asyncio.create_task(
@@ -287,10 +287,13 @@ class Generations:
             generation.emit(ERROR, generation.error)
         generation.emit(DONE, {"status": str(status)})
         generation.finished_at = loop.time()
-        generation.compact()  # kept for the replay window: one string, not a string per token
         if self._live.get(generation.id) is generation:
             del self._live[generation.id]
-            self._recent[generation.id] = generation
+            # Kept for the replay window, for a tab that reloads; a `/v1` answer is not: its
+            # client has it all or hung up (which stopped it), and no key can re-attach.
+            if generation.stored:
+                generation.compact()  # one string, not a string per token
+                self._recent[generation.id] = generation
 
     async def _record(
         self, generation: LiveGeneration, job: Job, status: AnswerStatus
