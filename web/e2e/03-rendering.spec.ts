@@ -37,6 +37,8 @@ test('code with highlighting and a working copy button, KaTeX, a mermaid diagram
   await upstream.configure({ reply: RICH, token_delay: 0.005 })
   await send(page, 'Show me everything you can render')
   const answer = answers(page).last()
+  // The finished render: mid-stream, a half-typed fence (```m…) is a second code block for a moment.
+  await expect(answer).toHaveAttribute('data-status', 'complete')
 
   const code = answer.locator('.code-block')
   await expect(code.locator('.code-lang')).toHaveText('python')
