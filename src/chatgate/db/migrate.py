@@ -38,10 +38,15 @@ def alembic_config() -> Config:
     return config
 
 
+def _numbers() -> list[int]:
+    """The migration files' numbers (`0001_….py`); each file's revision is its number."""
+    versions = (MIGRATIONS / "versions").iterdir()
+    return [int(m[1]) for p in versions if (m := _NUMBERED.match(p.name))]
+
+
 def head_revision() -> str:
     """The newest migration's revision: the highest number among the migration files."""
-    numbers = [m[1] for p in (MIGRATIONS / "versions").iterdir() if (m := _NUMBERED.match(p.name))]
-    return max(numbers)
+    return f"{max(_numbers()):04d}"
 
 
 def at_revision(engine: Engine, revision: str) -> bool:
@@ -108,8 +113,7 @@ def new_revision(message: str) -> Path:
 
 
 def _next_number() -> str:
-    numbers = [int(p.name[:4]) for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")]
-    return f"{max(numbers, default=0) + 1:04d}"
+    return f"{max(_numbers(), default=0) + 1:04d}"
 
 
 if __name__ == "__main__":
