@@ -15,6 +15,10 @@ INSTALL_STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1
 POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 comma := ,
 REDIS_URL ?= redis://127.0.0.1:6379/15
+# pytest-xdist processes for the two pytest runs: the suite waits on sockets, subprocesses and
+# timers more than it computes, so two halve it even on 2 cores. PYTEST_WORKERS=0 runs in-process
+# (for a debugger); `auto` uses every core.
+PYTEST_WORKERS ?= 2
 
 .PHONY: help run system-packages test check lint imports format pytest pytest-postgres web web-test web-lint web-types web-types-check e2e bench bench-soak install install-runtime migrate migration docs clean
 
@@ -80,7 +84,7 @@ format: install ## Format the Python code
 	$(BIN)/ruff format src tests bench
 
 pytest: install $(STATIC)/index.html ## Python tests on SQLite (the built web app included)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 # Only the tests that reach the configured database or Redis (tests/support/postgres_run.py):
 # the others would run exactly as in `make pytest` again.
@@ -89,7 +93,7 @@ pytest-postgres: install ## The API and storage tests again on PostgreSQL and Re
 	  if $(BIN)/python -c "import redis,sys; redis.Redis.from_url('$(REDIS_URL)', socket_connect_timeout=3).ping()" 2>/dev/null; then \
 	    redis_url='$(REDIS_URL)'; \
 	  else redis_url=''; echo "!!! Redis is not reachable at $(REDIS_URL): this run is PostgreSQL only."; fi; \
-	  TEST_DATABASE_URL='$(POSTGRES_URL)' TEST_REDIS_URL="$$redis_url" $(BIN)/python -m pytest -q -p tests.support.postgres_run -m 'not local_model and not nginx' tests/api tests/services tests/unit; \
+	  TEST_DATABASE_URL='$(POSTGRES_URL)' TEST_REDIS_URL="$$redis_url" $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -p tests.support.postgres_run -m 'not local_model and not nginx' tests/api tests/services tests/unit; \
 	else echo "!!! SKIPPED: PostgreSQL is not reachable at $(POSTGRES_URL); the PostgreSQL run did not happen."; fi
 
 web-test: $(STATIC)/index.html ## Web unit tests (vitest) and type check

@@ -21,7 +21,7 @@ import structlog
 import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from chatgate.app import create_app
@@ -31,7 +31,19 @@ from chatgate.db.migrate import upgrade
 from chatgate.db.models import Base
 from chatgate.services.container import Services
 
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+def _own_database(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (`test_gw0`, …), created
+    on first use: the workers' schema resets and TRUNCATEs would otherwise hit each other."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+SHARED_POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+POSTGRES_URL = _own_database(SHARED_POSTGRES_URL)
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 PASSWORD = "correct horse battery staple"
 
@@ -61,10 +73,23 @@ def _cheap_password_hashing() -> Iterator[None]:
         yield
 
 
+def _create_database(server_url: str, name: str) -> None:
+    engine = create_engine(sync_url(server_url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Migrate once per session: a SQLite file to copy, or the PostgreSQL schema to truncate."""
     if POSTGRES_URL:
+        if SHARED_POSTGRES_URL and POSTGRES_URL != SHARED_POSTGRES_URL:
+            _create_database(SHARED_POSTGRES_URL, str(make_url(POSTGRES_URL).database))
         engine = create_engine(sync_url(POSTGRES_URL), poolclass=NullPool)
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
