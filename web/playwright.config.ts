@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test'
+import { WORKERS } from './e2e/state'
 
 /**
  * E2E against the real server (a subprocess) and the fake upstream, both started by
@@ -8,7 +9,8 @@ export default defineConfig({
   testDir: './e2e',
   outputDir: process.env.E2E_OUTPUT_DIR ?? './test-results/artifacts',
   globalSetup: './e2e/global-setup.ts',
-  workers: 1,
+  // Each worker has its own server and upstream (e2e/state.ts); a file runs on one worker.
+  workers: WORKERS,
   fullyParallel: false,
   retries: process.env.CI ? 1 : 0,
   timeout: 60_000,

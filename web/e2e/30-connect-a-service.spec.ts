@@ -20,6 +20,7 @@ import {
   type RunningServer,
 } from './server'
 import { answers, expect, send, shot, test } from './fixtures'
+import { perWorker } from './state'
 
 const KEY = 'sk-e2e-typed-in-the-browser-7f3a9c'
 const HINT = `${KEY.slice(0, 3)}…${KEY.slice(-4)}`
@@ -40,7 +41,7 @@ test('from an empty data directory to the first chat answered by a service conne
   // Our own fake upstream: it accepts only the key typed in the form, and offers its own models.
   const port = await freePort()
   const fakeUrl = `http://127.0.0.1:${port}`
-  const fakeLog = `${logDir}/upstream-connect.log`
+  const fakeLog = `${logDir}/${perWorker('upstream-connect')}.log`
   const fake = startProcess(python, ['-m', 'tests.fakes.upstream', '--port', String(port)], {
     cwd: repoRoot,
     env: { ...process.env, PYTHONUNBUFFERED: '1' },

@@ -9,9 +9,10 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { test as base, expect, type APIRequestContext, type Browser, type Locator, type Page } from '@playwright/test'
 import { chatgateEnv } from './server'
-import { STATE_FILE, type E2EState } from './state'
+import { STATE_FILE, WORKER, type E2EState } from './state'
 
-export const state: E2EState = JSON.parse(readFileSync(STATE_FILE, 'utf8'))
+/** This worker's server and upstream (e2e/global-setup.ts). */
+export const state: E2EState = (JSON.parse(readFileSync(STATE_FILE, 'utf8')) as E2EState[])[Number(WORKER ?? 0)]
 const SCREENS = resolve(dirname(fileURLToPath(import.meta.url)), '../test-results/screens')
 
 export interface Upstream {

@@ -8,6 +8,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { perWorker } from './state'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const repoRoot = resolve(here, '../..')
@@ -139,7 +140,7 @@ export async function startChatGate(options: {
           CHATGATE_CONFIG_FILE: join(workDir, 'chatgate.toml'),
           ...options.env,
         })
-  const log = join(logDir, `server-${options.name}.log`)
+  const log = join(logDir, `server-${perWorker(options.name)}.log`)
   const child = startProcess(chatgateBin, ['serve', '--host', '127.0.0.1', '--port', String(port)], {
     cwd: workDir,
     env,
@@ -200,7 +201,7 @@ export interface RunningProxy {
  * response back until it is complete, like a buffering reverse proxy or CDN.
  */
 export async function startBufferingProxy(target: string, name = 'buffering-proxy'): Promise<RunningProxy> {
-  const log = join(logDir, `${name}.log`)
+  const log = join(logDir, `${perWorker(name)}.log`)
   const script = [
     'import sys, threading',
     'from tests.fakes.proxies import BufferingProxy',
