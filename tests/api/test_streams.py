@@ -75,6 +75,37 @@ async def test_closing_the_client_does_not_stop_the_answer_and_reattach_sends_on
     assert stored["content"] == REPLY and stored["status"] == "complete"
 
 
+def _awaiting(task: asyncio.Task[object]) -> list[str]:
+    """The qualified names of the coroutines a task is suspended in, outermost first."""
+    names: list[str] = []
+    awaited: object = task.get_coro()
+    while awaited is not None and hasattr(awaited, "cr_code"):
+        names.append(awaited.cr_code.co_qualname)
+        awaited = getattr(awaited, "cr_await", None)
+    return names
+
+
+# The layers below RequestContext, each a frame per stream for as long as it lasts, if kept.
+INNER_LAYERS = ("BodyLimit.__call__", "CsrfGuard.__call__", "Router.__call__", "request_response")
+
+
+async def test_a_running_stream_holds_no_frame_of_the_router_or_the_inner_middleware(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    remote, cid = await _setup(chat, fake, token_delay=0.2)
+    async with remote.stream(
+        "POST", f"/api/conversations/{cid}/messages", json={"content": "hold on"}
+    ) as response:
+        async for event in iter_events(response):
+            if event.event == "delta":
+                break
+        stacks = [_awaiting(t) for t in asyncio.all_tasks()]
+    streaming = [s for s in stacks if "RequestContext.__call__" in s and "write_until_gone" in s]
+    assert len(streaming) == 1, stacks
+    held = [name for name in streaming[0] if any(layer in name for layer in INNER_LAYERS)]
+    assert held == [], streaming[0]
+
+
 async def test_generation_finishes_and_is_stored_with_nobody_listening(
     chat: Harness, fake: FakeUpstream
 ) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
 import orjson
@@ -60,6 +60,11 @@ async def send_error(send: Send, error: ChatGateError) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+# Scope keys RequestContext sets for streams (api/sse.py).
+BODY_SEND = "chatgate.body_send"
+STREAM_BODY = "chatgate.stream_body"
+
+
 class RequestContext:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -84,18 +89,27 @@ class RequestContext:
                 message["headers"] = headers
             await send(message)
 
-        # Streams send their headers through every layer (which add theirs) and then their body
-        # chunks straight to the server: nothing below changes a body, and a token is
-        # thousands of small sends.
-        scope["chatgate.body_send"] = send
+        # Streams send their headers through every layer (which add theirs) and then leave the
+        # rest of their body here (api/sse.py `hand_off`), to be written straight to the server
+        # once the layers below have returned: nothing below changes a body, a token is
+        # thousands of small sends, and each layer's frame would be held for the whole stream.
+        stream_body: list[Callable[[Send, Receive], Awaitable[None]]] = []
+        scope[BODY_SEND] = send
+        scope[STREAM_BODY] = stream_body
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            await self.app(scope, receive, send_with_headers)
+            try:
+                await self.app(scope, receive, send_with_headers)
+            finally:
+                # Even when a layer below failed on its way out: the stream has started, and
+                # its body releases what it holds (a reader's place, an API answer to stop).
+                if stream_body:
+                    await stream_body.pop()(send, receive)
         finally:
             # The server's send points back at its request cycle, which holds this scope: left
             # here, every request would be a reference cycle (with its exit stacks, events and
             # connection) waiting for a full garbage collection.
-            del scope["chatgate.body_send"]
+            del scope[BODY_SEND], scope[STREAM_BODY]
             client = scope.get("client")
             log.info(
                 "request",

@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from chatgate.api.deps import CurrentUser, ServicesDep
 from chatgate.api.errors import error_response
 from chatgate.api.schemas import Text
-from chatgate.api.sse import HEADERS, write_until_gone
+from chatgate.api.sse import HEADERS, hand_off, write_until_gone
 from chatgate.errors import ChatGateError, UpstreamError, ValidationFailed, error_for_code
 from chatgate.providers.base import ChatMessage
 from chatgate.providers.surface import (
@@ -334,8 +334,11 @@ class CompletionStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await hand_off(scope, receive, send, self._body)
+
+    async def _body(self, send: Send, receive: Receive) -> None:
         try:
-            await write_until_gone(scope, receive, send, self._write)
+            await write_until_gone(receive, send, self._write)
         finally:
             self.on_close(self.generation)
 

@@ -18,6 +18,7 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from chatgate.api.middleware import BODY_SEND, STREAM_BODY
 from chatgate.services.live import TEXT_EVENTS, LiveGeneration
 
 HEADERS = [
@@ -53,15 +54,29 @@ class _StreamResponse(Response):
         self.raw_headers = list(HEADERS)
 
 
-async def write_until_gone(
-    scope: Scope, receive: Receive, send: Send, write: Callable[[Send], Awaitable[None]]
-) -> None:
-    """Run `write(send)` until it ends or the client disconnects, whichever comes first.
+Body = Callable[[Send, Receive], Awaitable[None]]
 
-    Body chunks go straight to the server's `send` (see RequestContext) once the headers, which
-    the caller has sent, went through every middleware.
+
+async def hand_off(scope: Scope, receive: Receive, send: Send, body: Body) -> None:
+    """After the headers, the rest of a stream: `body(send, receive)`, with `send` the server's own.
+
+    Under RequestContext the body runs there, once the route and the middleware inside it have
+    returned: a stream lasts minutes, and the frames of every layer below (the router, FastAPI's
+    dependency exit stacks, the CSRF and body-limit guards) would otherwise be held for all of it,
+    for each of hundreds of streams. Without RequestContext (an app mounted bare) it runs here.
     """
-    writer = asyncio.ensure_future(write(scope.get("chatgate.body_send", send)))
+    later: list[Body] | None = scope.get(STREAM_BODY)
+    if later is not None and not later:
+        later.append(body)
+        return
+    await body(scope.get(BODY_SEND, send), receive)
+
+
+async def write_until_gone(
+    receive: Receive, send: Send, write: Callable[[Send], Awaitable[None]]
+) -> None:
+    """Run `write(send)` until it ends or the client disconnects, whichever comes first."""
+    writer = asyncio.ensure_future(write(send))
     watcher = asyncio.ensure_future(_watch_disconnect(receive))
     try:
         await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
@@ -100,8 +115,11 @@ class GenerationStream(_StreamResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
         self.on_open(self.generation)
+        await hand_off(scope, receive, send, self._body)
+
+    async def _body(self, send: Send, receive: Receive) -> None:
         try:
-            await write_until_gone(scope, receive, send, self._write)
+            await write_until_gone(receive, send, self._write)
         finally:
             self.on_close(self.generation)
 
@@ -193,8 +211,11 @@ class _ProducedStream(_StreamResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        await hand_off(scope, receive, send, self._body)
+
+    async def _body(self, send: Send, receive: Receive) -> None:
         try:
-            await write_until_gone(scope, receive, send, self._write)
+            await write_until_gone(receive, send, self._write)
         finally:
             closer = getattr(self.producer, "aclose", None)
             if closer is not None:
