@@ -57,8 +57,9 @@ def _everything(generation: LiveGeneration) -> tuple[object, ...]:
     )
 
 
-def test_a_compacted_log_reads_back_every_event_under_the_same_id() -> None:
-    generation = _generation()
+@pytest.mark.parametrize("pieces", [256, 10_000], ids=["short", "past-64-KiB"])
+def test_a_compacted_log_reads_back_every_event_under_the_same_id(pieces: int) -> None:
+    generation = _generation(pieces)
     before = _everything(generation)
     generation.finished_at = 1.0
     generation.compact()

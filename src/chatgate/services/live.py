@@ -12,7 +12,8 @@ dicts. Nothing per token grows with the length of the answer.
 Once finished, the log is compacted (`FinishedLog`): its text pieces become one string with an
 offsets array, read back piece by piece under the same event ids. A finished answer is kept for
 the replay window (30 s by default) — at 400 streams that is some 2,000 answers — and a log of
-one string per token held ~19 KB for a 256-token answer where the compacted one holds ~5 KB.
+one string per token held ~19 KB for a 256-token answer where the compacted one holds ~4 KB
+(two-byte offsets while the text is under 64 KiB).
 """
 
 from __future__ import annotations
@@ -98,9 +99,9 @@ class FinishedLog:
 
     def __init__(self, kinds: Sequence[str], payloads: Sequence[Any]) -> None:
         self.codes = bytes(_KIND_CODES[kind] for kind in kinds)
-        self.ends = array("I")
         self.others: dict[int, Any] = {}
         pieces: list[bytes] = []
+        ends: list[int] = []
         position = 0
         for index, (kind, payload) in enumerate(zip(kinds, payloads, strict=True)):
             if kind in TEXT_EVENTS:
@@ -109,7 +110,9 @@ class FinishedLog:
                 position += len(piece)
             else:
                 self.others[index] = payload
-            self.ends.append(position)
+            ends.append(position)
+        # Two bytes an offset while the text is under 64 KiB (nearly every answer), else four.
+        self.ends = array("H" if position <= 0xFFFF else "I", ends)
         # UTF-8, not a str: one emoji would make a str four bytes for every character.
         self.text = b"".join(pieces)
 
