@@ -257,7 +257,9 @@ for (const locale of ['en-US', 'de-DE'] as const) {
 
     // The server refuses it too (a model list that claims otherwise does not get it through).
     await page.route('**/api/models', async (route) => {
-      const res = await route.fetch()
+      // Playwright's own client may reuse a keep-alive connection the server has just closed
+      // (ECONNRESET, before any byte reaches it); a browser retries that by itself, so do we.
+      const res = await route.fetch({ maxRetries: 2 })
       const body = await res.json()
       for (const m of body.models) m.vision = true
       await route.fulfill({ response: res, json: body })
