@@ -63,6 +63,8 @@ async def send_error(send: Send, error: ChatGateError) -> None:
 # Scope keys RequestContext sets for streams (api/sse.py).
 BODY_SEND = "chatgate.body_send"
 STREAM_BODY = "chatgate.stream_body"
+# The rest of a stream after its headers, given the server's own send and receive.
+StreamBody = Callable[[Send, Receive], Awaitable[None]]
 
 
 class RequestContext:
@@ -93,7 +95,7 @@ class RequestContext:
         # rest of their body here (api/sse.py `hand_off`), to be written straight to the server
         # once the layers below have returned: nothing below changes a body, a token is
         # thousands of small sends, and each layer's frame would be held for the whole stream.
-        stream_body: list[Callable[[Send, Receive], Awaitable[None]]] = []
+        stream_body: list[StreamBody] = []
         scope[BODY_SEND] = send
         scope[STREAM_BODY] = stream_body
         structlog.contextvars.bind_contextvars(request_id=request_id)

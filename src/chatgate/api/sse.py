@@ -18,7 +18,7 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from chatgate.api.middleware import BODY_SEND, STREAM_BODY
+from chatgate.api.middleware import BODY_SEND, STREAM_BODY, StreamBody
 from chatgate.services.live import TEXT_EVENTS, LiveGeneration
 
 HEADERS = [
@@ -54,10 +54,7 @@ class _StreamResponse(Response):
         self.raw_headers = list(HEADERS)
 
 
-Body = Callable[[Send, Receive], Awaitable[None]]
-
-
-async def hand_off(scope: Scope, receive: Receive, send: Send, body: Body) -> None:
+async def hand_off(scope: Scope, receive: Receive, send: Send, body: StreamBody) -> None:
     """After the headers, the rest of a stream: `body(send, receive)`, with `send` the server's own.
 
     Under RequestContext the body runs there, once the route and the middleware inside it have
@@ -65,7 +62,7 @@ async def hand_off(scope: Scope, receive: Receive, send: Send, body: Body) -> No
     dependency exit stacks, the CSRF and body-limit guards) would otherwise be held for all of it,
     for each of hundreds of streams. Without RequestContext (an app mounted bare) it runs here.
     """
-    later: list[Body] | None = scope.get(STREAM_BODY)
+    later: list[StreamBody] | None = scope.get(STREAM_BODY)
     if later is not None and not later:
         later.append(body)
         return
