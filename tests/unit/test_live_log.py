@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
+from collections.abc import Callable
 
 import pytest
 
@@ -58,43 +59,68 @@ def _everything(generation: LiveGeneration) -> tuple[object, ...]:
 
 
 @pytest.mark.parametrize("pieces", [256, 10_000], ids=["short", "past-64-KiB"])
-def test_a_compacted_log_reads_back_every_event_under_the_same_id(pieces: int) -> None:
+def test_a_finished_log_reads_back_every_event_under_the_same_id(pieces: int) -> None:
     generation = _generation(pieces)
     before = _everything(generation)
+    assert list(generation.kinds)[:3] == [START, "reasoning", "reasoning"]
+    assert generation.pieces_since(0, 6) == ("w00000 w00001 w00002 ", "Thinking hard. ")
+    assert generation.text_so_far().endswith("é🙂\ud800")
     generation.finished_at = 1.0
     generation.compact()
-    assert not isinstance(generation.kinds, list)
+    assert isinstance(generation.log.text, bytes)
     assert _everything(generation) == before
     with pytest.raises(IndexError):
         generation.payloads[generation.seq]
 
 
-def test_a_reader_holding_the_lists_reads_them_on_and_nothing_is_added_after() -> None:
+def test_a_reader_holding_the_log_reads_it_on_and_nothing_is_added_after_it_is_finished() -> None:
     generation = _generation(8)
     kinds, payloads = generation.kinds, generation.payloads
     held = (list(kinds), list(payloads))
     generation.finished_at = 1.0
     generation.compact()
-    assert (kinds, payloads) == held
+    assert (list(kinds), list(payloads)) == held
     with pytest.raises(RuntimeError):
         generation.emit(DONE, {})
+    with pytest.raises(RuntimeError):
+        generation.text("late")
+    assert (list(kinds), list(payloads)) == held
 
 
-def test_a_running_log_is_not_compacted() -> None:
+def test_a_running_log_is_not_frozen() -> None:
     generation = _generation(8)
     generation.compact()
-    assert isinstance(generation.kinds, list)
+    generation.text("more")
+    assert generation.payloads[-1] == "more"
 
 
-def test_a_compacted_answer_holds_a_fraction_of_a_string_per_token() -> None:
+def test_an_unknown_event_kind_is_refused_and_nothing_is_added() -> None:
+    generation = _generation(8)
+    seq = generation.seq
+    with pytest.raises(ValueError, match="unknown event kind"):
+        generation.emit("surprise", {})
+    assert generation.seq == seq
+
+
+def _traced(build: Callable[[], object]) -> tuple[int, object]:
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        generation = _generation(256)
-        whole = tracemalloc.get_traced_memory()[0] - base
-        generation.finished_at = 1.0
-        generation.compact()
-        compacted = tracemalloc.get_traced_memory()[0] - base
+        kept = build()
+        return tracemalloc.get_traced_memory()[0] - base, kept
     finally:
         tracemalloc.stop()
-    assert compacted < whole / 3, (whole, compacted)
+
+
+def test_a_running_answer_holds_a_fraction_of_a_string_per_token() -> None:
+    pieces = [f"w{n:05d} " for n in range(256)]
+    as_strings, _ = _traced(lambda: ([p.encode().decode() for p in pieces], ["delta"] * 256))
+
+    def running() -> LiveGeneration:
+        generation = _generation(0)
+        for piece in pieces:
+            generation.text(piece)
+        return generation
+
+    as_log, _kept = _traced(running)
+    assert as_log < as_strings / 3, (as_strings, as_log)

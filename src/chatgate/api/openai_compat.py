@@ -362,31 +362,31 @@ class CompletionStream(Response):
         )
         content_chunk = _ContentChunks(completion_id, created, model)
         cursor = 0
+        log = generation.log
         while True:
-            kinds, payloads = generation.kinds, generation.payloads
-            end = len(kinds)
+            end = len(log)
             parts: list[bytes] = []
             for index in range(cursor, end):
-                kind = kinds[index]
+                kind = log.kind(index)
                 if kind == DELTA:
-                    if index + 1 < end and kinds[index + 1] == LOGPROBS:  # asked for: together
-                        delta = {"content": payloads[index]}
-                        probs = payloads[index + 1]
+                    if index + 1 < end and log.kind(index + 1) == LOGPROBS:  # asked for: together
+                        delta = {"content": log.payload(index)}
+                        probs = log.payload(index + 1)
                         parts.append(_chunk(completion_id, created, model, delta, None, probs))
                     else:
-                        parts.append(content_chunk(payloads[index]))
+                        parts.append(content_chunk(log.payload(index)))
                 elif kind == LOGPROBS:
-                    if kinds[index - 1] != DELTA:  # else sent with its text
-                        chunk = _chunk(completion_id, created, model, {}, None, payloads[index])
+                    if log.kind(index - 1) != DELTA:  # else sent with its text
+                        chunk = _chunk(completion_id, created, model, {}, None, log.payload(index))
                         parts.append(chunk)
                 elif kind == REASONING:  # the field DeepSeek's and vLLM's clients read
-                    delta = {"reasoning_content": payloads[index]}
+                    delta = {"reasoning_content": log.payload(index)}
                     parts.append(_chunk(completion_id, created, model, delta, None))
                 elif kind == TOOL_CALL:
-                    delta = {"tool_calls": [_tool_delta(payloads[index])]}
+                    delta = {"tool_calls": [_tool_delta(log.payload(index))]}
                     parts.append(_chunk(completion_id, created, model, delta, None))
                 elif kind == CHOICE:  # n > 1
-                    piece = payloads[index]
+                    piece = log.payload(index)
                     text = piece.get("text")
                     delta = {"content": text} if text is not None else {}
                     finish = None if text is not None else _reason(piece["finish_reason"])
@@ -397,7 +397,7 @@ class CompletionStream(Response):
                 elif kind == ERROR:
                     parts.append(
                         b"data: "
-                        + orjson.dumps({"error": {**payloads[index], "type": "upstream_error"}})
+                        + orjson.dumps({"error": {**log.payload(index), "type": "upstream_error"}})
                         + b"\n\n"
                     )
                 elif kind == DONE and not generation.error:
@@ -420,10 +420,10 @@ class CompletionStream(Response):
                 await send(
                     {"type": "http.response.body", "body": b"".join(parts), "more_body": True}
                 )
-            if generation.finished and cursor == len(generation.kinds):
+            if generation.finished and cursor == len(log):
                 await send({"type": "http.response.body", "body": DONE_LINE, "more_body": False})
                 return
-            if cursor == len(generation.kinds):
+            if cursor == len(log):
                 await generation.wait()
 
 

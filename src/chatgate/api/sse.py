@@ -123,15 +123,16 @@ class GenerationStream(_StreamResponse):
     async def _write(self, send: Send) -> None:
         generation = self.generation
         cursor = min(self.after, generation.seq)
-        kinds, payloads = generation.kinds, generation.payloads
+        log = generation.log
         while True:
-            end = len(kinds)
+            end = len(log)
             if end > cursor:
                 if end == cursor + 1:  # the usual case: one new piece since the last write
-                    body = frame(end, kinds[cursor], payloads[cursor])
+                    body = frame(end, log.kind(cursor), log.payload(cursor))
                 else:
                     body = b"".join(
-                        frame(seq + 1, kinds[seq], payloads[seq]) for seq in range(cursor, end)
+                        frame(seq + 1, log.kind(seq), log.payload(seq))
+                        for seq in range(cursor, end)
                     )
                 cursor = end
                 await send({"type": "http.response.body", "body": body, "more_body": True})
@@ -140,7 +141,7 @@ class GenerationStream(_StreamResponse):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
             await generation.wait()
-            if len(kinds) == cursor and not generation.finished:
+            if len(log) == cursor and not generation.finished:
                 await send({"type": "http.response.body", "body": PING, "more_body": True})
 
 

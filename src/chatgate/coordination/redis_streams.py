@@ -103,8 +103,9 @@ class SharedGenerations:
                 start = self._mirrored.get(generation_id, 0)
                 end = len(kinds)
                 key = self.stream_key(generation_id)
-                for index in range(start, end):
-                    kind, payload = kinds[index], payloads[index]
+                for index, kind, payload in zip(
+                    range(start, end), kinds[start:end], payloads[start:end], strict=True
+                ):
                     data = payload.encode() if kind in TEXT_EVENTS else orjson.dumps(payload)
                     pipe.xadd(
                         key,

@@ -5,15 +5,14 @@ the adapter calls `text`, `reasoning`, `tool_call`, `usage` and `finish` from it
 callback, and each piece lands here with no task switch in between.
 
 The log is kept whole until the generation has been finished for a while, so a client that
-reconnects with `Last-Event-ID: n` gets exactly the events after `n`. Deltas and reasoning pieces
-are stored as bare strings (the answer is the concatenation of the deltas); other events as small
-dicts. Nothing per token grows with the length of the answer.
+reconnects with `Last-Event-ID: n` gets exactly the events after `n`. It is one growing UTF-8
+buffer of the text pieces (deltas and reasoning) with an offsets array and a kind code per event,
+and the few other payloads as small dicts (`EventLog`): not an object per token. Nothing per
+token grows with the length of the answer.
 
-Once finished, the log is compacted (`FinishedLog`): its text pieces become one string with an
-offsets array, read back piece by piece under the same event ids. A finished answer is kept for
-the replay window (30 s by default) — at 400 streams that is some 2,000 answers — and a log of
-one string per token held ~19 KB for a 256-token answer where the compacted one holds ~4 KB
-(two-byte offsets while the text is under 64 KiB).
+A finished answer is kept for the replay window (30 s by default) — at 400 streams that is some
+2,000 answers. A string per token held ~19 KB for a 256-token answer; the log holds ~3 KB
+while it runs and less once trimmed at the end (two-byte offsets while the text is under 64 KiB).
 """
 
 from __future__ import annotations
@@ -48,18 +47,99 @@ TEXT_EVENTS = frozenset({DELTA, REASONING})
 KINDS: tuple[str, ...] = (START, QUEUED, STREAMING, DELTA, REASONING, TOOL_CALL, LOGPROBS)
 KINDS += (CHOICE, RESET, USAGE, TITLE, ERROR, DONE)
 _KIND_CODES = {kind: code for code, kind in enumerate(KINDS)}
+_DELTA_CODE, _REASONING_CODE = _KIND_CODES[DELTA], _KIND_CODES[REASONING]
 
 
-class _FinishedView(Sequence[Any]):
-    """A finished log read by index, as the lists it replaces are (immutable)."""
+class EventLog:
+    """A generation's events by index: one kind code each, every text piece in one growing UTF-8
+    buffer with the end offset of each event in it, and the few other payloads by index.
+
+    A delta costs about a dozen bytes here (its UTF-8, four bytes of offset, one of code) where a
+    string per token and two list slots cost some 70; a finished log is trimmed (`freeze`) and
+    kept as it is for the replay window."""
+
+    __slots__ = ("codes", "ends", "others", "text")
+
+    def __init__(self) -> None:
+        self.codes: bytearray | bytes = bytearray()
+        self.ends = array("I")
+        self.others: dict[int, Any] = {}
+        # UTF-8, not a str: one emoji would make a str four bytes for every character.
+        self.text: bytearray | bytes = bytearray()
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def add_text(self, code: int, piece: str) -> None:
+        text, codes = self.text, self.codes
+        if not isinstance(codes, bytearray) or not isinstance(text, bytearray):
+            raise RuntimeError("an event for a generation that has finished")
+        text += piece.encode("utf-8", "surrogatepass")  # any str, lone surrogates too
+        codes.append(code)
+        self.ends.append(len(text))
+
+    def add(self, kind: str, payload: Any) -> None:
+        codes = self.codes
+        if not isinstance(codes, bytearray):
+            raise RuntimeError("an event for a generation that has finished")
+        code = _KIND_CODES.get(kind)
+        if code is None:
+            raise ValueError(f"unknown event kind {kind!r}")
+        if kind in TEXT_EVENTS:
+            self.add_text(code, payload)
+            return
+        self.others[len(codes)] = payload
+        codes.append(code)
+        self.ends.append(len(self.text))
+
+    def kind(self, index: int) -> str:
+        return KINDS[self.codes[index]]
+
+    def payload(self, index: int) -> Any:
+        others = self.others
+        if index in others:
+            return others[index]
+        ends = self.ends
+        piece = self.text[ends[index - 1] if index else 0 : ends[index]]
+        return piece.decode("utf-8", "surrogatepass")
+
+    def joined(self, code: int, start: int = 0, end: int | None = None) -> str:
+        """The text of the events of kind `code` among [start, end), as one string."""
+        codes, ends, text = self.codes, self.ends, self.text
+        end = len(codes) if end is None else end
+        if start >= end:
+            return ""
+        first = ends[start - 1] if start else 0
+        other = _REASONING_CODE if code == _DELTA_CODE else _DELTA_CODE
+        if other not in codes[start:end]:  # the usual case: one kind of text only
+            return text[first : ends[end - 1]].decode("utf-8", "surrogatepass")
+        pieces = []
+        for index in range(start, end):
+            last = ends[index]
+            if codes[index] == code:
+                pieces.append(text[first:last])
+            first = last
+        return b"".join(pieces).decode("utf-8", "surrogatepass")
+
+    def freeze(self) -> None:
+        """Once finished: exact-size buffers, and two-byte offsets while the text is under 64 KiB
+        (nearly every answer). Nothing can be added after."""
+        self.codes = bytes(self.codes)
+        self.text = bytes(self.text)
+        if len(self.text) <= 0xFFFF:
+            self.ends = array("H", self.ends)
+
+
+class _LogView(Sequence[Any]):
+    """The log read by index, as lists are (for readers that want a sequence)."""
 
     __slots__ = ("_log",)
 
-    def __init__(self, log: FinishedLog) -> None:
+    def __init__(self, log: EventLog) -> None:
         self._log = log
 
     def __len__(self) -> int:
-        return len(self._log.codes)
+        return len(self._log)
 
     def _item(self, index: int) -> Any:
         raise NotImplementedError
@@ -81,69 +161,23 @@ class _FinishedView(Sequence[Any]):
         return (self._item(i) for i in range(len(self)))
 
 
-class _Closed(list[Any]):
-    """Where a compacted generation's appends would go: nowhere, loudly."""
-
-    def append(self, item: Any) -> None:
-        raise RuntimeError("an event for a generation that has finished")
-
-
-_CLOSED = _Closed()
-
-
-class FinishedLog:
-    """A finished generation's events: kind codes, every text piece in one UTF-8 string with the
-    end offset of each event in it, and the few other payloads by index."""
-
-    __slots__ = ("codes", "ends", "others", "text")
-
-    def __init__(self, kinds: Sequence[str], payloads: Sequence[Any]) -> None:
-        self.codes = bytes(_KIND_CODES[kind] for kind in kinds)
-        self.others: dict[int, Any] = {}
-        pieces: list[bytes] = []
-        ends: list[int] = []
-        position = 0
-        for index, (kind, payload) in enumerate(zip(kinds, payloads, strict=True)):
-            if kind in TEXT_EVENTS:
-                piece = payload.encode("utf-8", "surrogatepass")  # any str, lone surrogates too
-                pieces.append(piece)
-                position += len(piece)
-            else:
-                self.others[index] = payload
-            ends.append(position)
-        # Two bytes an offset while the text is under 64 KiB (nearly every answer), else four.
-        self.ends = array("H" if position <= 0xFFFF else "I", ends)
-        # UTF-8, not a str: one emoji would make a str four bytes for every character.
-        self.text = b"".join(pieces)
-
-    @staticmethod
-    def fits(kinds: Sequence[str]) -> bool:
-        return all(kind in _KIND_CODES for kind in kinds)
-
-
-class _FinishedKinds(_FinishedView):
+class _Kinds(_LogView):
     __slots__ = ()
 
     def _item(self, index: int) -> str:
-        return KINDS[self._log.codes[index]]
+        return self._log.kind(index)
 
 
-class _FinishedPayloads(_FinishedView):
+class _Payloads(_LogView):
     __slots__ = ()
 
     def _item(self, index: int) -> Any:
-        log = self._log
-        if index in log.others:
-            return log.others[index]
-        piece = log.text[log.ends[index - 1] if index else 0 : log.ends[index]]
-        return piece.decode("utf-8", "surrogatepass")
+        return self._log.payload(index)
 
 
 class LiveGeneration:
     __slots__ = (
         "_clock",
-        "_kinds",
-        "_payloads",
         "_waiters",
         "admitted_at",
         "completion_tokens",
@@ -158,6 +192,7 @@ class LiveGeneration:
         "id",
         "kinds",
         "last_activity",
+        "log",
         "model",
         "payloads",
         "prefix",
@@ -198,11 +233,10 @@ class LiveGeneration:
         self.prefix = prefix  # text of an answer being continued
         self.reasoning_prefix = reasoning_prefix  # … and its reasoning
         self.status = AnswerStatus.queued
-        # Appended to while it runs (through `_kinds`/`_payloads`); read-only views once compacted.
-        self._kinds: list[str] = []
-        self._payloads: list[Any] = []
-        self.kinds: Sequence[str] = self._kinds
-        self.payloads: Sequence[Any] = self._payloads
+        self.log = EventLog()
+        # The log as sequences, for readers off the per-token path (the hot ones read `log`).
+        self.kinds: Sequence[str] = _Kinds(self.log)
+        self.payloads: Sequence[Any] = _Payloads(self.log)
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
         self.error: dict[str, Any] | None = None  # {code, message, …extras} when it failed
@@ -234,8 +268,7 @@ class LiveGeneration:
             self.first_token_at = now
             if self.first_output_at is None:
                 self.first_output_at = now
-        self._kinds.append(DELTA)
-        self._payloads.append(text)
+        self.log.add_text(_DELTA_CODE, text)
         self.dirty = True
         self.last_activity = now
         if self._waiters:
@@ -246,8 +279,7 @@ class LiveGeneration:
         now = self._clock()
         if self.first_output_at is None:
             self.first_output_at = now
-        self._kinds.append(REASONING)
-        self._payloads.append(text)
+        self.log.add_text(_REASONING_CODE, text)
         self.dirty = True
         self.last_activity = now
         if self._waiters:
@@ -260,26 +292,23 @@ class LiveGeneration:
             self.first_token_at = now
             if self.first_output_at is None:
                 self.first_output_at = now
-        self._kinds.append(TOOL_CALL)
-        self._payloads.append({"index": index, "id": id, "name": name, "arguments": arguments})
+        self.log.add(TOOL_CALL, {"index": index, "id": id, "name": name, "arguments": arguments})
         self.dirty = True
         self.last_activity = now
         if self._waiters:
             self.wake()
 
     def choice(self, index: int, text: str | None, finish: str | None) -> None:
-        self._kinds.append(CHOICE)
         if text is not None:
-            self._payloads.append({"index": index, "text": text})
+            self.log.add(CHOICE, {"index": index, "text": text})
             self.last_activity = self._clock()
         else:
-            self._payloads.append({"index": index, "finish_reason": finish})
+            self.log.add(CHOICE, {"index": index, "finish_reason": finish})
         if self._waiters:
             self.wake()
 
     def logprobs(self, content: list[Any]) -> None:
-        self._kinds.append(LOGPROBS)
-        self._payloads.append(content)
+        self.log.add(LOGPROBS, content)
         if self._waiters:
             self.wake()
 
@@ -294,8 +323,7 @@ class LiveGeneration:
 
     # -- other events -------------------------------------------------------------------------
     def emit(self, kind: str, payload: Any) -> None:
-        self._kinds.append(kind)
-        self._payloads.append(payload)
+        self.log.add(kind, payload)
         self.wake()
 
     def wake(self) -> None:
@@ -307,47 +335,35 @@ class LiveGeneration:
                     waiter.set_result(None)
 
     def compact(self) -> None:
-        """Once finished: the log as one string and offsets (see the module's docstring). Readers
-        that took the lists before go on reading them; they no longer change."""
-        if (
-            not self.finished
-            or not isinstance(self.kinds, list)
-            or not FinishedLog.fits(self.kinds)
-        ):
-            return
-        log = FinishedLog(self.kinds, self.payloads)
-        self.kinds, self.payloads = _FinishedKinds(log), _FinishedPayloads(log)
-        self._kinds = self._payloads = _CLOSED
+        """Once finished: the log trimmed to size for the replay window (see `EventLog.freeze`).
+        Nothing can be added after."""
+        if self.finished and isinstance(self.log.codes, bytearray):
+            self.log.freeze()
 
     # -- reading ------------------------------------------------------------------------------
     @property
     def seq(self) -> int:
         """Id of the latest event (ids start at 1)."""
-        return len(self.kinds)
+        return len(self.log)
 
     @property
     def finished(self) -> bool:
         return self.finished_at is not None
 
-    def _joined(self, kind: str) -> str:
-        return "".join(p for k, p in zip(self.kinds, self.payloads, strict=True) if k == kind)
-
     def pieces_since(self, start: int, end: int) -> tuple[str, str]:
         """The answer and reasoning text of events [start, end): what a checkpoint appends."""
-        kinds, payloads = self.kinds, self.payloads
-        text = [payloads[i] for i in range(start, end) if kinds[i] == DELTA]
-        reasoning = [payloads[i] for i in range(start, end) if kinds[i] == REASONING]
-        return "".join(text), "".join(reasoning)
+        log = self.log
+        return log.joined(_DELTA_CODE, start, end), log.joined(_REASONING_CODE, start, end)
 
     def text_so_far(self) -> str:
         """The whole answer: a continued answer's earlier text, then what was generated."""
-        return self.prefix + self._joined(DELTA)
+        return self.prefix + self.log.joined(_DELTA_CODE)
 
     def generated_text(self) -> str:
-        return self._joined(DELTA)
+        return self.log.joined(_DELTA_CODE)
 
     def reasoning_so_far(self) -> str:
-        return self.reasoning_prefix + self._joined(REASONING)
+        return self.reasoning_prefix + self.log.joined(_REASONING_CODE)
 
     def other_choices(self) -> dict[int, tuple[str, str | None]]:
         """With `n` > 1: each other choice's text and finish reason, by index."""

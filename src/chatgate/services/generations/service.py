@@ -292,7 +292,10 @@ class Generations:
             # Kept for the replay window, for a tab that reloads; a `/v1` answer is not: its
             # client has it all or hung up (which stopped it), and no key can re-attach.
             if generation.stored:
-                generation.compact()  # one string, not a string per token
+                generation.compact()  # trimmed to size
+                # Its task is ending (this is its last step): some 650 bytes a finished answer
+                # need not hold through the replay window.
+                generation.task = None
                 self._recent[generation.id] = generation
 
     async def _record(
