@@ -42,6 +42,9 @@ class StubResponse:
         for index in range(0, len(self.body), 7):  # small pieces, cut anywhere
             feed(self.body[index : index + 7])
 
+    def close(self) -> None:
+        return None
+
     async def aread(self) -> bytes:
         return self.body
 
@@ -62,6 +65,16 @@ class StubClient:
         json: Any = None,
         headers: dict[str, str] | None = None,
     ) -> AsyncIterator[StubResponse]:
+        yield await self.open(method, url, json=json, headers=headers)
+
+    async def open(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> StubResponse:
         parts = urlsplit(url)
         assert f"{parts.scheme}://{parts.netloc}" == BASE
         seen = Seen.of(method, parts.path, parts.query, headers or {}, json)
@@ -69,13 +82,12 @@ class StubClient:
         refusal = self.transcript.refuse(seen)
         if refusal is not None:
             body = orjson.dumps(refusal[1])
-            yield StubResponse(refusal[0], {"content-type": "application/json"}, body)
-        else:
-            yield StubResponse(
-                self.transcript.http_status,
-                dict(self.transcript.headers),
-                body=self.transcript.body,
-            )
+            return StubResponse(refusal[0], {"content-type": "application/json"}, body)
+        return StubResponse(
+            self.transcript.http_status,
+            dict(self.transcript.headers),
+            body=self.transcript.body,
+        )
 
     async def aclose(self) -> None:
         return None

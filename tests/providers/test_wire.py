@@ -8,6 +8,7 @@ import contextlib
 import gzip
 import socket
 import ssl
+import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 
 from chatgate.config import CredentialConfig, ProviderConfig
 from chatgate.errors import UpstreamError
-from chatgate.providers.client import build_client
+from chatgate.providers.client import build_client, post_and_read
 from chatgate.providers.wire import UpstreamClient
 from tests.fakes._server import (
     BufferedReader,
@@ -522,3 +523,56 @@ async def test_an_upgrade_nobody_asked_for_is_a_plain_status_not_a_crash(
         assert await fetch(client, upstream.url) == (101, b"")
         assert await fetch(client, upstream.url) == (101, b"")
         assert upstream.connections == 2
+
+
+# -- memory ------------------------------------------------------------------------------------
+async def test_a_streaming_request_holds_nothing_of_its_body_while_the_answer_streams(
+    client: UpstreamClient,
+) -> None:
+    """A stream lasts minutes and its request is the whole conversation: held per stream, the
+    payload, its JSON and the bytes sent would be three copies of every conversation at once."""
+    size = 3_000_000
+
+    async def discard_then_stream(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        while length:
+            length -= len(await reader.read(min(length, 65536)))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+        for piece in (b"data: 1\n\n", b"data: 2\n\n"):
+            await asyncio.sleep(0.05)
+            writer.write(piece)
+            await writer.drain()
+        writer.close()
+
+    class Reader:
+        def __init__(self) -> None:
+            self.held: list[int] = []
+
+        def feed(self, data: bytes) -> None:
+            self.held.append(tracemalloc.get_traced_memory()[0] - before)
+
+        def close(self) -> None:
+            pass
+
+    server = await asyncio.start_server(discard_then_stream, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        reader = Reader()
+        await post_and_read(
+            "test",
+            client,
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": "x" * size}]},
+            headers={},
+            reader=reader,
+        )
+    finally:
+        tracemalloc.stop()
+        server.close()
+        await server.wait_closed()
+    assert reader.held and max(reader.held) < size / 3, reader.held

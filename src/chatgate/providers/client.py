@@ -54,13 +54,17 @@ async def post_and_read(
     """POST a streaming request and hand its body to `reader` from the network callback as it
     arrives. An error status — or, with `refuse_html`, an HTML page where a stream was expected
     (a proxy's login or challenge page) — becomes an `UpstreamError`."""
-    async with client.stream("POST", url, json=json, headers=headers) as response:
+    response = await client.open("POST", url, json=json, headers=headers)
+    del json  # the request was sent: the conversation need not be held while the answer streams
+    try:
         html = refuse_html and "text/html" in response.headers.get("content-type", "")
         if response.status_code != 200 or html:
             raise error_from_response(
                 provider, response.status_code, response.headers, await response.aread()
             )
         await response.pump(reader.feed)
+    finally:
+        response.close()
     reader.close()
 
 

@@ -664,6 +664,21 @@ class UpstreamClient:
     async def stream(
         self, method: str, url: str, *, json: Any = None, headers: dict[str, str] | None = None
     ) -> AsyncIterator[Response]:
+        response = await self.open(method, url, json=json, headers=headers)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    async def open(
+        self, method: str, url: str, *, json: Any = None, headers: dict[str, str] | None = None
+    ) -> Response:
+        """Send the request; its response once the head has arrived, for the caller to close.
+
+        Nothing of the request outlives this call: a streamed answer lasts minutes, and its
+        request is the whole conversation, three times over (the payload, its JSON, the bytes
+        sent; orjson's buffer alone is 4 KB for a one-line question), for every stream.
+        """
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         host = parts.hostname or ""
@@ -679,7 +694,9 @@ class UpstreamClient:
         request = self._request_bytes(
             method, absolute, url, target, host, port, scheme, headers or {}, body
         )
+        del json, body
         connection = await self._send(key, scheme, host, port, request, reused=self._pool.take(key))
+        del request
         response = Response(
             connection.status,
             {name.decode("latin-1"): value.decode("latin-1") for name, value in connection.headers},
@@ -691,10 +708,7 @@ class UpstreamClient:
         if refused is not None:
             response.close()
             raise refused
-        try:
-            yield response
-        finally:
-            response.close()
+        return response
 
     async def _send(
         self,
