@@ -124,3 +124,49 @@ def test_a_running_answer_holds_a_fraction_of_a_string_per_token() -> None:
 
     as_log, _kept = _traced(running)
     assert as_log < as_strings / 3, (as_strings, as_log)
+
+
+def test_a_finished_answer_without_its_text_replays_only_its_closing_events() -> None:
+    generation = _generation(256)
+    seq = generation.seq
+    last_text = max(i for i in range(seq) if generation.kinds[i] in ("delta", "reasoning"))
+    closing = [(generation.kinds[i], generation.payloads[i]) for i in range(last_text + 1, seq)]
+    calls = generation.tool_calls()
+    generation.let_go_of_text()  # still running: nothing is let go of
+    assert generation.payloads[5] == "w00002 "
+    generation.finished_at = 1.0
+    generation.compact()
+    reader_log = generation.log  # a reader attached before keeps what it holds
+    generation.let_go_of_text()
+
+    assert generation.seq == seq
+    assert reader_log.payload(5) == "w00002 "
+    assert [(generation.kinds[i], generation.payloads[i]) for i in range(last_text + 1, seq)] == (
+        closing
+    )
+    assert generation.tool_calls() == calls  # the other payloads stay
+    assert generation.replays_from(last_text + 1)
+    assert generation.replays_from(seq + 5)  # a client claiming more than there is
+    assert not generation.replays_from(last_text)
+    assert not generation.replays_from(0)
+    with pytest.raises(LookupError, match="stored row"):
+        generation.payloads[5]
+    with pytest.raises(LookupError, match="stored row"):
+        generation.text_so_far()
+
+
+def test_a_finished_answer_without_its_text_holds_a_fraction_of_it() -> None:
+    def finished(textless: bool) -> LiveGeneration:
+        generation = _generation(0)
+        for n in range(256):
+            generation.text(f"w{n:05d} ")
+        generation.emit(DONE, {"status": "complete"})
+        generation.finished_at = 1.0
+        generation.compact()
+        if textless:
+            generation.let_go_of_text()
+        return generation
+
+    whole, _kept = _traced(lambda: finished(False))
+    textless, _kept = _traced(lambda: finished(True))
+    assert textless < whole / 2, (whole, textless)

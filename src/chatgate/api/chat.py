@@ -100,11 +100,13 @@ async def generation_events(
     """Re-attach to a generation; with `Last-Event-ID` only the events after it are sent."""
     after = int(last_event_id) if last_event_id else 0
     generation = services.generations.get(user.id, generation_id)
-    if generation is not None:
+    if generation is None:
+        elsewhere = await services.generations.follow_elsewhere(user.id, generation_id, after)
+        if elsewhere is not None:
+            return RemoteGenerationStream(elsewhere)
+    elif generation.replays_from(after):
         return _follow(services, generation, after)
-    elsewhere = await services.generations.follow_elsewhere(user.id, generation_id, after)
-    if elsewhere is not None:
-        return RemoteGenerationStream(elsewhere)
+    # Finished, and what the client missed is no longer in memory: the stored answer whole.
     message = await services.generations.stored(user.id, generation_id)
     error = (
         {"code": message.error_code, "message": message.error_message or ""}

@@ -105,6 +105,9 @@ class GenerationStream(_StreamResponse):
     ) -> None:
         super().__init__()
         self.generation = generation
+        # The log as it is now: a finished answer may let go of its text before this stream
+        # starts, and `replays_from` was asked of this one.
+        self.log = generation.log
         self.after = after
         self.on_open = on_open
         self.on_close = on_close
@@ -122,8 +125,8 @@ class GenerationStream(_StreamResponse):
 
     async def _write(self, send: Send) -> None:
         generation = self.generation
-        cursor = min(self.after, generation.seq)
-        log = generation.log
+        log = self.log
+        cursor = min(self.after, len(log))
         while True:
             end = len(log)
             if end > cursor:

@@ -13,6 +13,9 @@ token grows with the length of the answer.
 A finished answer is kept for the replay window (30 s by default) — at 400 streams that is some
 2,000 answers. A string per token held ~19 KB for a 256-token answer; the log holds ~3 KB
 while it runs and less once trimmed at the end (two-byte offsets while the text is under 64 KiB).
+Once no reader is attached, a finished answer lets go of its text too (it is in the stored row):
+a client that re-attaches having missed only the closing events gets them exactly, one that
+missed text gets the stored answer whole (`reset`).
 """
 
 from __future__ import annotations
@@ -103,6 +106,12 @@ class EventLog:
         piece = self.text[ends[index - 1] if index else 0 : ends[index]]
         return piece.decode("utf-8", "surrogatepass")
 
+    def others_of(self, kind: str) -> list[Any]:
+        """The payloads of the events of a kind that is not text, in order: found among the few
+        other payloads, without decoding a piece of text (every answer's finish asks)."""
+        code, codes = _KIND_CODES[kind], self.codes
+        return [payload for index, payload in self.others.items() if codes[index] == code]
+
     def joined(self, code: int, start: int = 0, end: int | None = None) -> str:
         """The text of the events of kind `code` among [start, end), as one string."""
         codes, ends, text = self.codes, self.ends, self.text
@@ -128,6 +137,38 @@ class EventLog:
         self.text = bytes(self.text)
         if len(self.text) <= 0xFFFF:
             self.ends = array("H", self.ends)
+
+    def has_text_after(self, index: int) -> bool:
+        """Whether any event after the first `index` is a piece of text (answer or reasoning)."""
+        tail = self.codes[index:]
+        return _DELTA_CODE in tail or _REASONING_CODE in tail
+
+    def without_text(self) -> TextlessLog:
+        """The same events, kinds and other payloads without the text pieces' bytes (a copy: a
+        reader already following this log keeps it whole)."""
+        return TextlessLog(bytes(self.codes), self.others)
+
+
+class TextlessLog(EventLog):
+    """A finished answer's log once its text is only in its stored row: every event's kind and
+    the other payloads, so a client that has all the text still gets the closing events exactly;
+    the text itself is read from storage (`LiveGeneration.replays_from`)."""
+
+    __slots__ = ()
+
+    def __init__(self, codes: bytes, others: dict[int, Any]) -> None:
+        self.codes = codes
+        self.ends = array("H")
+        self.others = others
+        self.text = b""
+
+    def payload(self, index: int) -> Any:
+        if index in self.others:
+            return self.others[index]
+        raise LookupError("this answer's text is read from its stored row, not from memory")
+
+    def joined(self, code: int, start: int = 0, end: int | None = None) -> str:
+        raise LookupError("this answer's text is read from its stored row, not from memory")
 
 
 class _LogView(Sequence[Any]):
@@ -340,6 +381,21 @@ class LiveGeneration:
         if self.finished and isinstance(self.log.codes, bytearray):
             self.log.freeze()
 
+    def let_go_of_text(self) -> None:
+        """Once finished and stored with no reader attached: keep the events' kinds and closing
+        payloads for the replay window, not the text (it is in the stored row). Readers that
+        attached before keep the whole log they hold."""
+        if self.finished and not isinstance(self.log, TextlessLog):
+            self.log = self.log.without_text()
+            self.kinds = _Kinds(self.log)
+            self.payloads = _Payloads(self.log)
+
+    def replays_from(self, after: int) -> bool:
+        """Whether the events after `after` can be sent from memory: always while the text is
+        held; once it is let go of, only if none of them is text (the client missed at most the
+        closing events). Otherwise the stored answer is sent whole."""
+        return not isinstance(self.log, TextlessLog) or not self.log.has_text_after(after)
+
     # -- reading ------------------------------------------------------------------------------
     @property
     def seq(self) -> int:
@@ -368,23 +424,20 @@ class LiveGeneration:
     def other_choices(self) -> dict[int, tuple[str, str | None]]:
         """With `n` > 1: each other choice's text and finish reason, by index."""
         found: dict[int, tuple[str, str | None]] = {}
-        for kind, payload in zip(self.kinds, self.payloads, strict=True):
-            if kind == CHOICE:
-                text, reason = found.get(payload["index"], ("", None))
-                found[payload["index"]] = (
-                    text + payload.get("text", ""),
-                    payload.get("finish_reason") or reason,
-                )
+        for payload in self.log.others_of(CHOICE):
+            text, reason = found.get(payload["index"], ("", None))
+            found[payload["index"]] = (
+                text + payload.get("text", ""),
+                payload.get("finish_reason") or reason,
+            )
         return found
 
     def logprobs_so_far(self) -> list[Any]:
-        return [
-            e for k, p in zip(self.kinds, self.payloads, strict=True) if k == LOGPROBS for e in p
-        ]
+        return [entry for piece in self.log.others_of(LOGPROBS) for entry in piece]
 
     def tool_calls(self) -> list[dict[str, Any]]:
         """The whole function calls made so far, in index order: `[{id, name, arguments}]`."""
-        pieces = [p for k, p in zip(self.kinds, self.payloads, strict=True) if k == TOOL_CALL]
+        pieces = self.log.others_of(TOOL_CALL)
         return tool_call_parts(pieces) if pieces else []
 
     async def wait(self) -> None:

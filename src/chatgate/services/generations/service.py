@@ -297,6 +297,18 @@ class Generations:
                 # need not hold through the replay window.
                 generation.task = None
                 self._recent[generation.id] = generation
+                self._let_go_of_text(generation)
+
+    def _let_go_of_text(self, generation: LiveGeneration) -> None:
+        """A finished answer in the replay window that no reader follows keeps no text: a client
+        that re-attaches having missed text gets the stored row. Not while another instance may
+        still be sent its events (they are mirrored from this log)."""
+        if (
+            generation.subscribers == 0
+            and generation.id not in self._unmirrored
+            and self._recent.get(generation.id) is generation
+        ):
+            generation.let_go_of_text()
 
     async def _record(
         self, generation: LiveGeneration, job: Job, status: AnswerStatus
@@ -436,6 +448,8 @@ class Generations:
 
     def unsubscribed(self, generation: LiveGeneration) -> None:
         generation.subscribers -= 1
+        if generation.finished:
+            self._let_go_of_text(generation)
         stop = self._settings.stop_on_disconnect or not generation.stored
         if (
             stop
