@@ -14,7 +14,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from chatgate import __version__
@@ -40,7 +40,7 @@ from chatgate.api import (
     transfer,
 )
 from chatgate.api.deps import refuse_keys_under_api
-from chatgate.api.middleware import BodyLimit, CsrfGuard, RawPeer, RequestContext
+from chatgate.api.middleware import SERVER_SEND, BodyLimit, CsrfGuard, RawPeer, RequestContext
 from chatgate.api.schemas import COMMON_ERRORS
 from chatgate.config import Settings
 from chatgate.services.avatars import MAX_UPLOAD_BYTES
@@ -134,6 +134,21 @@ def tune_gc() -> tuple[int, ...]:
     return previous
 
 
+class ChatGateApp(FastAPI):
+    """FastAPI, keeping the server's own `send` in the scope for stream bodies (SERVER_SEND)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        scope[SERVER_SEND] = send
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # The server's send points back at its request cycle, which holds this scope.
+            del scope[SERVER_SEND]
+
+
 def create_app(
     settings: Settings,
     *,
@@ -156,7 +171,7 @@ def create_app(
             if services is None:
                 await started.close(grace=settings.shutdown_grace_seconds)
 
-    app = FastAPI(
+    app = ChatGateApp(
         title="ChatGate",
         version=__version__,
         lifespan=lifespan,

@@ -63,6 +63,10 @@ async def send_error(send: Send, error: ChatGateError) -> None:
 # Scope keys RequestContext sets for streams (api/sse.py).
 BODY_SEND = "chatgate.body_send"
 STREAM_BODY = "chatgate.stream_body"
+# The server's own `send`, kept by the application before Starlette's error middleware wraps it
+# (app.py): a stream's body is thousands of messages sent after its response has started, and
+# that wrapper (a coroutine per message) only needs to see whether the response has started.
+SERVER_SEND = "chatgate.server_send"
 # The rest of a stream after its headers, given the server's own send and receive.
 StreamBody = Callable[[Send, Receive], Awaitable[None]]
 
@@ -96,7 +100,8 @@ class RequestContext:
         # once the layers below have returned: nothing below changes a body, a token is
         # thousands of small sends, and each layer's frame would be held for the whole stream.
         stream_body: list[StreamBody] = []
-        scope[BODY_SEND] = send
+        body_send: Send = scope.get(SERVER_SEND, send)
+        scope[BODY_SEND] = body_send
         scope[STREAM_BODY] = stream_body
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
@@ -106,7 +111,7 @@ class RequestContext:
                 # Even when a layer below failed on its way out: the stream has started, and
                 # its body releases what it holds (a reader's place, an API answer to stop).
                 if stream_body:
-                    await stream_body.pop()(send, receive)
+                    await stream_body.pop()(body_send, receive)
         finally:
             # The server's send points back at its request cycle, which holds this scope: left
             # here, every request would be a reference cycle (with its exit stacks, events and

@@ -219,6 +219,7 @@ class _Payloads(_LogView):
 class LiveGeneration:
     __slots__ = (
         "_clock",
+        "_loop",
         "_waiters",
         "admitted_at",
         "completion_tokens",
@@ -296,6 +297,7 @@ class LiveGeneration:
         self.last_activity = clock()
         self.finished_at: float | None = None
         self._waiters: list[asyncio.Future[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.usage_id = ""
         self.stored = True  # False for /v1 answers, which live only in the ledger
         self.credential: str | None = None
@@ -442,7 +444,12 @@ class LiveGeneration:
 
     async def wait(self) -> None:
         """Until the next event (or a heartbeat nudge)."""
-        waiter = asyncio.get_running_loop().create_future()
+        # The loop is looked up once: `get_running_loop` makes a getpid() system call each time
+        # on Python 3.11, and readers wait once per token.
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self._waiters.append(waiter)
         try:
             await waiter
