@@ -188,9 +188,11 @@ async def test_reattaching_after_the_answer_finished_gets_the_stored_text(
         assert [int(e.id or 0) for e in replay] == list(range(4, len(events) + 1))
         assert answer_text(events[:3] + replay) == answer_text(events)
     else:
-        assert kinds(replay) == ["reset", "done"]
+        assert kinds(replay) == ["reset", "usage", "done"]
         assert data(replay[0])["text"] == answer_text(events)
         assert int(replay[0].id or 0) == 4
+        # The token counts the tab would have had, from the stored row.
+        assert data(replay[1]) == next(data(e) for e in events if e.event == "usage")
 
 
 async def test_another_users_generation_is_404(chat: Harness, fake: FakeUpstream) -> None:
@@ -268,5 +270,8 @@ async def test_a_finished_answer_nobody_reads_replays_its_closing_events_exactly
     assert answer_text(events[:3] + replay) == answer_text(events) == REPLY
     assert int(replay[0].id or 0) == 4
     assert kinds(replay)[-1] == "done"
+    assert [data(e) for e in replay if e.event == "usage"] == [
+        data(e) for e in events if e.event == "usage"
+    ]
     if not REDIS_URL:  # one instance: the finished answer no reader follows holds no text
-        assert kinds(replay) == ["reset", "done"]
+        assert kinds(replay) == ["reset", "usage", "done"]

@@ -113,8 +113,18 @@ async def generation_events(
         if message.error_code
         else None
     )
+    prompt, completion = message.prompt_tokens, message.completion_tokens
     return StoredAnswerStream(
-        message.content, message.status, error, after=after, reasoning=message.reasoning or ""
+        message.content,
+        message.status,
+        error,
+        after=after,
+        reasoning=message.reasoning or "",
+        usage=(
+            {"prompt_tokens": prompt, "completion_tokens": completion}
+            if prompt is not None and completion is not None
+            else None
+        ),
     )
 
 

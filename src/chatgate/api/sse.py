@@ -149,7 +149,8 @@ class GenerationStream(_StreamResponse):
 
 
 class StoredAnswerStream(_StreamResponse):
-    """A generation no longer in memory: the stored answer as one `reset`, then `done`."""
+    """A generation no longer in memory: the stored answer as one `reset`, its `usage` when
+    counted, then `done`."""
 
     def __init__(
         self,
@@ -159,10 +160,13 @@ class StoredAnswerStream(_StreamResponse):
         *,
         after: int,
         reasoning: str = "",
+        usage: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
         reset = {"text": text, "reasoning": reasoning} if reasoning else {"text": text}
         events: list[tuple[str, Any]] = [("reset", reset)]
+        if usage:
+            events.append(("usage", usage))
         if error:
             events.append(("error", error))
         events.append(("done", {"status": status}))
