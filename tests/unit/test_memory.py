@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -98,3 +99,63 @@ async def test_after_a_busy_spell_unreachable_cycles_are_collected_before_the_tr
         assert gone() is None and calls == ["trim"]
     finally:
         gc.enable()
+
+
+_HEAPS_SCRIPT = textwrap.dedent(
+    """
+    import ctypes, ctypes.util, os, sys, tempfile, threading
+    from chatgate.services.memory import limit_malloc_arenas
+
+    if sys.argv[1] == "limited":
+        assert limit_malloc_arenas()
+    # Eight threads allocating large blocks at the same moment, as the database threads do.
+    start = threading.Barrier(8)
+    done = threading.Barrier(9)
+    def allocate():
+        start.wait()
+        blocks = [bytearray(4096) for _ in range(2_000)]
+        done.wait()
+    threads = [threading.Thread(target=allocate) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    done.wait()
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.fopen.restype = ctypes.c_void_p
+    libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    path = tempfile.mktemp()
+    stream = libc.fopen(path.encode(), b"w")
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    print(open(path).read().count("<heap nr="))
+    os.unlink(path)
+    for thread in threads:
+        thread.join()
+    """
+)
+
+
+def _heaps(mode: str) -> int:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    done = subprocess.run(
+        [sys.executable, "-c", _HEAPS_SCRIPT, mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=60,
+    )
+    return int(done.stdout.strip())
+
+
+def test_threads_share_at_most_two_allocator_heaps() -> None:
+    if memory._libc_function("malloc_info") is None:
+        pytest.skip("NO GLIBC MALLOC HERE: its heaps cannot be limited or counted")
+    assert _heaps("default") > 2  # what glibc does by itself: a heap per busy thread
+    assert _heaps("limited") <= memory.MALLOC_ARENAS
+
+
+def test_an_operators_malloc_arena_max_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert memory.limit_malloc_arenas() is False

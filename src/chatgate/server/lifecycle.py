@@ -22,6 +22,7 @@ from chatgate.app import create_app
 from chatgate.config import Settings
 from chatgate.server.announce import Tls
 from chatgate.services.container import Services
+from chatgate.services.memory import limit_malloc_arenas
 
 
 class GracefulServer(uvicorn.Server):
@@ -78,6 +79,7 @@ def serve(
     sigint_forces: bool = True,
 ) -> None:
     """Serve until stopped: on `sockets` when given (already bound), else on host:port."""
+    limit_malloc_arenas()  # before the database and worker threads start
     application = create_app(settings, on_started=on_started)
     config = uvicorn.Config(
         application,

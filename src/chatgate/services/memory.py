@@ -21,7 +21,9 @@ import contextlib
 import ctypes
 import ctypes.util
 import gc
+import os
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -30,15 +32,24 @@ log = structlog.get_logger(__name__)
 CHECK_EVERY = 10.0
 
 
-def _load_trim() -> Callable[[], object] | None:
-    """glibc's malloc_trim, or None on a C library without it (musl, macOS)."""
-    name = ctypes.util.find_library("c")
-    if name is None:
+M_ARENA_MAX = -8  # mallopt's parameter number (glibc's malloc.h)
+MALLOC_ARENAS = 2
+
+
+def _libc_function(name: str) -> Any | None:
+    """A glibc allocator function, or None on a C library without it (musl, macOS)."""
+    library = ctypes.util.find_library("c")
+    if library is None:
         return None
     try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
+        return getattr(ctypes.CDLL(library), name)
     except (OSError, AttributeError):
+        return None
+
+
+def _load_trim() -> Callable[[], object] | None:
+    trim = _libc_function("malloc_trim")
+    if trim is None:
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int
@@ -46,6 +57,24 @@ def _load_trim() -> Callable[[], object] | None:
 
 
 _TRIM = _load_trim()
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Let all threads share at most `arenas` C allocator heaps; call before threads start.
+
+    glibc gives threads that allocate at the same moment heaps of their own, up to eight per
+    core, and each heap keeps the pages of its busiest moment: the database threads' heaps grew
+    with every load run apart from the event loop's. Python's own small objects come from its
+    arenas either way; this is about the large ones (rows, texts, SQLite's pages). An operator's
+    `MALLOC_ARENA_MAX` wins. False where it was not changed."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(M_ARENA_MAX, arenas))
 
 
 def release_free_memory() -> bool:
