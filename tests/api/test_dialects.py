@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import Harness
 from tests.fakes.dialects import API_KEY, DIALECTS, Seen, Transcript, params
 from tests.fakes.upstream import FakeUpstream, RecordedRequest
-from tests.support.streams import answer_text, data, events_of
+from tests.support.streams import answer_text, data, events_of, reasoning_text
 
 MODEL_ID = "conformance"
 QUESTION = "Réponds, s'il te plaît 🙏"
@@ -48,10 +48,6 @@ async def _harness(
         upstream_retries=0,
     )
     return harness
-
-
-def reasoning_text(events: list[Any]) -> str:
-    return "".join(data(e)["text"] for e in events if e.event == "reasoning")
 
 
 def refusals(transcript: Transcript, fake: FakeUpstream) -> list[str]:

@@ -10,13 +10,9 @@ import orjson
 from tests.api.conftest import REPLY
 from tests.conftest import Harness
 from tests.fakes.upstream import SCENARIOS, FakeUpstream
-from tests.support.streams import answer_text, data, events_of
+from tests.support.streams import answer_text, data, events_of, reasoning_text
 
 THOUGHTS = SCENARIOS["deepseek_reasoning"]["reasoning"]
-
-
-def reasoning_text(events: list[Any]) -> str:
-    return "".join(data(e)["text"] for e in events if e.event == "reasoning")
 
 
 async def _send(client: Any, cid: str, content: str) -> list[Any]:

@@ -33,6 +33,17 @@ def answer_text(events: list[SseEvent]) -> str:
     return text
 
 
+def reasoning_text(events: list[SseEvent]) -> str:
+    """The reasoning as the web app builds it: a `reset` that carries reasoning replaces it."""
+    text = ""
+    for event in events:
+        if event.event == "reset" and isinstance(data(event).get("reasoning"), str):
+            text = data(event)["reasoning"]
+        elif event.event == "reasoning":
+            text += data(event)["text"]
+    return text
+
+
 def kinds(events: list[SseEvent]) -> list[str]:
     return [e.event for e in events]
 
