@@ -53,13 +53,20 @@ async def test_queue_positions_count_down(
     make_harness: Callable[..., Any], fake: FakeUpstream
 ) -> None:
     harness = await _one_slot(make_harness, fake)
-    fake.set_scenario("normal", token_delay=0.05)
+    fake.set_scenario("normal", token_delay=0.1)
     users = [await harness.user(f"user{n}") for n in range(3)]
+    # Conversations first: on a loaded machine creating one took longer than the first answer,
+    # and the third question arrived with only one ahead of it.
+    cids = [(await c.post("/api/conversations", json={})).json()["id"] for c in users]
     tasks = []
-    for client in users:
-        tasks.append(asyncio.create_task(_ask(client, "hi")))
-        await asyncio.sleep(0.05)
-    results = await asyncio.gather(*tasks)
+    for client, cid in zip(users, cids, strict=True):
+        tasks.append(
+            asyncio.create_task(
+                client.post(f"/api/conversations/{cid}/messages", json={"content": "hi"})
+            )
+        )
+        await asyncio.sleep(0.2)
+    results = [events_of(response) for response in await asyncio.gather(*tasks)]
     last = [data(e)["position"] for e in results[2] if e.event == "queued"]
     assert last[0] == 2 and last[-1] == 1, last
     assert kinds(results[0]).count("queued") == 0
