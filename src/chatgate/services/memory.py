@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import gc
 import os
 from collections.abc import Callable
@@ -36,15 +37,21 @@ M_ARENA_MAX = -8  # mallopt's parameter number (glibc's malloc.h)
 MALLOC_ARENAS = 2
 
 
-def _libc_function(name: str) -> Any | None:
-    """A glibc allocator function, or None on a C library without it (musl, macOS)."""
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    # Looked up once: find_library runs `ldconfig -p` in a subprocess.
     library = ctypes.util.find_library("c")
     if library is None:
         return None
     try:
-        return getattr(ctypes.CDLL(library), name)
-    except (OSError, AttributeError):
+        return ctypes.CDLL(library)
+    except OSError:
         return None
+
+
+def _libc_function(name: str) -> Any | None:
+    """A glibc allocator function, or None on a C library without it (musl, macOS)."""
+    return getattr(_libc(), name, None)
 
 
 def _load_trim() -> Callable[[], object] | None:
