@@ -4,7 +4,12 @@ Database work runs in threads with plain (synchronous) SQLAlchemy sessions, one 
 logical operation rather than one per statement:
 
 - `await db.read(fn)` runs `fn(session)` in a small pool of reader threads, in one transaction;
-- `await db.write(fn)` runs `fn(session)` in a write transaction and returns once it is committed.
+- `await db.look_up(fn)` is for a few rows found by a key (a session, an API key, a short
+  conversation): on SQLite it runs at once on the event loop's own connection, where the two
+  thread hand-overs of a read would cost several times the query under load; elsewhere it is
+  `read`;
+- `await db.write(fn)` runs `fn(session)` in a write transaction and returns once it is committed;
+  `db.write_in_stages(fn)` also says when `fn` has run, before its commit has landed.
   On SQLite one writer thread owns the write connection and commits every waiting write together
   (group commit; datasette funnels writes through one thread for the same reason). Each write has
   its own SAVEPOINT, so one failing write does not undo its neighbours, and transactions start
@@ -48,6 +53,9 @@ READER_CACHE_KIB = 256
 WRITER_CACHE_KIB = 1024
 GROUP_COMMIT_MAX = 500
 READER_THREADS = 4
+# A lookup on the event loop never waits long for a lock (in WAL mode a reader waits only while
+# another connection recovers the WAL index): past this it is asked again in a reader thread.
+LOOKUP_BUSY_TIMEOUT_MS = 20
 
 
 def sync_url(url: str) -> str:
@@ -91,7 +99,9 @@ def prepare_sqlite_file(url: str) -> None:
             )
 
 
-def _sqlite_pragmas(engine: Engine, *, immediate: bool, cache_kib: int) -> None:
+def _sqlite_pragmas(
+    engine: Engine, *, immediate: bool, cache_kib: int, busy_ms: int = SQLITE_BUSY_TIMEOUT_MS
+) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy, not the driver, emit BEGIN, so we choose IMMEDIATE and SAVEPOINTs work.
@@ -100,7 +110,7 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool, cache_kib: int) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit acknowledged to a user survives a power cut, not only a crash.
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
         cursor.close()
@@ -124,14 +134,44 @@ def _translate(exc: BaseException) -> BaseException:
 
 
 class _WriteRequest:
-    __slots__ = ("fn", "future", "loop")
+    __slots__ = ("fn", "future", "loop", "ran")
 
     def __init__(
-        self, fn: WriteFn[Any], future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop
+        self,
+        fn: WriteFn[Any],
+        future: asyncio.Future[Any],
+        loop: asyncio.AbstractEventLoop,
+        ran: asyncio.Future[Any] | None = None,
     ) -> None:
         self.fn = fn
         self.future = future
         self.loop = loop
+        self.ran = ran
+
+    def has_run(self, value: Any) -> None:
+        """In the writer thread: `fn` ran and its savepoint was released."""
+        if self.ran is not None:
+            self.loop.call_soon_threadsafe(_settle, self.ran, value, None)
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(value)
+    else:
+        future.set_exception(error)
+
+
+class WriteStages:
+    """A write's two moments: `ran` once its statements have run in the transaction (their
+    result, not yet on disk: the commit can still fail), `committed` once it is committed."""
+
+    __slots__ = ("committed", "ran")
+
+    def __init__(self, ran: asyncio.Future[Any], committed: asyncio.Future[Any]) -> None:
+        self.ran = ran
+        self.committed = committed
 
 
 class Database:
@@ -154,14 +194,28 @@ class Database:
                 max_overflow=0,
                 connect_args={"check_same_thread": False},
             )
+            # The event loop's own connection, for lookups by key.
+            self._lookup_engine: Engine | None = create_engine(
+                sync_url(url),
+                pool_size=1,
+                max_overflow=0,
+                connect_args={"check_same_thread": False},
+            )
             _sqlite_pragmas(self._read_engine, immediate=False, cache_kib=READER_CACHE_KIB)
             _sqlite_pragmas(self._write_engine, immediate=True, cache_kib=WRITER_CACHE_KIB)
+            _sqlite_pragmas(
+                self._lookup_engine,
+                immediate=False,
+                cache_kib=READER_CACHE_KIB,
+                busy_ms=LOOKUP_BUSY_TIMEOUT_MS,
+            )
             readers = READER_THREADS
         else:
             self._read_engine = create_engine(
                 sync_url(url), pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
             )
             self._write_engine = self._read_engine
+            self._lookup_engine = None
             readers = pool_size + max_overflow
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="db-read")
         self._writer = ThreadPoolExecutor(
@@ -191,6 +245,8 @@ class Database:
     def _dispose(self) -> None:
         self._readers.shutdown(wait=True)
         self._writer.shutdown(wait=True)
+        if self._lookup_engine is not None:
+            self._lookup_engine.dispose()
         self._read_engine.dispose()
         if self._write_engine is not self._read_engine:
             self._write_engine.dispose()
@@ -209,6 +265,23 @@ class Database:
             self._readers, self._read_in_thread, fn
         )
 
+    async def look_up(self, fn: ReadFn[T]) -> T:
+        """`fn` finds a few rows by a key; on SQLite it runs now, on the event loop's connection.
+
+        Only for reads that walk an index to a bounded handful of rows (a session, an API key,
+        a short conversation): a fraction of a millisecond, against a thread hand-over each
+        way, each waiting its turn for the GIL behind every stream. Anything that may be longer
+        belongs in `read`."""
+        if self._lookup_engine is None:
+            return await self.read(fn)
+        try:
+            with Session(self._lookup_engine, expire_on_commit=False) as session, session.begin():
+                return fn(session)
+        except OperationalError as exc:
+            if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+                raise _translate(exc) from exc
+        return await self.read(fn)  # the WAL index was being recovered: wait in a thread
+
     # -- rehearsing ----------------------------------------------------------------------------
     def _rolled_back(self, fn: WriteFn[T]) -> T:
         with Session(self._write_engine, expire_on_commit=False) as session:
@@ -226,12 +299,16 @@ class Database:
         await loop.run_in_executor(self._writer, self._rolled_back, write)
         readers = READER_THREADS if self.is_sqlite else 1
         await asyncio.gather(*(self.read(read) for _ in range(readers)))
+        await self.look_up(read)
 
     # -- writing ------------------------------------------------------------------------------
-    def _write_one(self, fn: WriteFn[T]) -> T:
+    def _write_one(self, fn: WriteFn[T], request: _WriteRequest | None = None) -> T:
         try:
             with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
-                return fn(session)
+                value = fn(session)
+                if request is not None:
+                    request.has_run(value)
+                return value
         except (OperationalError, DBAPIError) as exc:
             raise _translate(exc) from exc
 
@@ -246,6 +323,36 @@ class Database:
         self._queue.put_nowait(_WriteRequest(fn, future, loop))
         return await future
 
+    def write_in_stages(self, fn: WriteFn[T]) -> WriteStages:
+        """`write(fn)`, also telling when `fn` has run: for work that may begin while the commit
+        is on its way to disk and must not be shown before it has landed (a question's upstream
+        request). If `fn` fails, both stages fail with its error; if the commit fails, only
+        `committed` does."""
+        loop = asyncio.get_running_loop()
+        ran: asyncio.Future[T] = loop.create_future()
+        committed: asyncio.Future[T] = loop.create_future()
+        request = _WriteRequest(fn, committed, loop, ran)
+        if self._queue is None:
+            if self.is_sqlite:
+                raise RuntimeError("Database.start() was not called")
+            done = loop.run_in_executor(self._writer, self._write_one, fn, request)
+
+            def settle(outcome: asyncio.Future[T]) -> None:
+                error = outcome.exception()
+                _settle(ran, None, error)  # when fn itself failed: ran has not been told
+                _settle(committed, None if error else outcome.result(), error)
+
+            done.add_done_callback(settle)
+        else:
+            self._queue.put_nowait(request)
+
+        def never_left_waiting(_: asyncio.Future[T]) -> None:
+            if not ran.done():  # the write was given up before it ran
+                ran.cancel()
+
+        committed.add_done_callback(never_left_waiting)
+        return WriteStages(ran, committed)
+
     async def _write_loop(self) -> None:
         assert self._queue is not None
         loop = asyncio.get_running_loop()
@@ -258,12 +365,9 @@ class Database:
                 continue
             outcomes = await loop.run_in_executor(self._writer, self._commit_batch, batch)
             for request, (ok, value) in zip(batch, outcomes, strict=True):
-                if request.future.done():
-                    continue
-                if ok:
-                    request.future.set_result(value)
-                else:
-                    request.future.set_exception(value)
+                if request.ran is not None and not ok:
+                    _settle(request.ran, None, value)
+                _settle(request.future, value if ok else None, None if ok else value)
 
     def _commit_batch(self, batch: list[_WriteRequest]) -> list[tuple[bool, Any]]:
         """In the writer thread: every write of the batch in one transaction, each in a savepoint."""
@@ -273,7 +377,9 @@ class Database:
                 for request in batch:
                     try:
                         with session.begin_nested():
-                            outcomes.append((True, request.fn(session)))
+                            value = request.fn(session)
+                        request.has_run(value)
+                        outcomes.append((True, value))
                     except Exception as exc:  # noqa: BLE001 - delivered to its caller
                         outcomes.append((False, _translate(exc)))
         except Exception as exc:  # noqa: BLE001 - the commit failed: every write of the batch failed

@@ -80,18 +80,17 @@ class ApiKeys:
     async def resolve(self, raw: str) -> Principal | None:
         if not raw.startswith(PREFIX):
             return None
-        found = await self._db.read(lambda s: repo.get_api_key(s, self._hash(raw)))
+        found = await self._db.look_up(lambda s: repo.get_api_key(s, self._hash(raw)))
         if found is None:
             return None
-        key, user = found
-        if key.revoked_at is not None or user.status != "active":
+        if found.revoked_at is not None or found.status != "active":
             return None
         now = utcnow()
-        if key.last_used_at is None or now - key.last_used_at > TOUCH_INTERVAL:
-            key_id = key.id
+        if found.last_used_at is None or now - found.last_used_at > TOUCH_INTERVAL:
+            key_id = found.key_id
 
             def touch(s: DbSession) -> None:
                 repo.touch_api_key(s, key_id, now)
 
             await self._db.write(touch)
-        return Principal(UserInfo.of(user), None)
+        return Principal(UserInfo.of(found), None)

@@ -4,21 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
+from chatgate.db.core import table_of
 from chatgate.db.models import ApiKey, User
+from chatgate.db.repos.users import PRINCIPAL_COLUMNS
 
-
-def get_api_key(s: DbSession, key_hash: str) -> tuple[ApiKey, User] | None:
-    result = s.execute(
-        sa.select(ApiKey, User)
-        .join(User, User.id == ApiKey.user_id)
-        .where(ApiKey.key_hash == key_hash)
+_KEYS, _USERS = table_of(ApiKey), table_of(User)
+KeyRow = sa.Row[*tuple[Any, ...]]
+# Every /v1 request asks this: columns, not ORM objects.
+_KEY_WITH_USER = (
+    sa.select(
+        _KEYS.c.id.label("key_id"),
+        _KEYS.c.revoked_at,
+        _KEYS.c.last_used_at,
+        *PRINCIPAL_COLUMNS,
     )
-    row = result.first()
-    return (row[0], row[1]) if row else None
+    .join_from(_KEYS, _USERS, _USERS.c.id == _KEYS.c.user_id)
+    .where(_KEYS.c.key_hash == sa.bindparam("key_hash"))
+)
+
+
+def get_api_key(s: DbSession, key_hash: str) -> KeyRow | None:
+    """The key's id, revoked_at and last_used_at (as `key_id`, …) and its user's columns (id,
+    username, role, status, is_anonymous, created_at, quota) in one row, or None."""
+    return s.execute(_KEY_WITH_USER, {"key_hash": key_hash}).first()
 
 
 def add_api_key(s: DbSession, key: ApiKey) -> ApiKey:

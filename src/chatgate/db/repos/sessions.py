@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from chatgate.db.core import table_of
 from chatgate.db.models import Session, User
+from chatgate.db.repos.users import PRINCIPAL_COLUMNS
 
 
 def create_session(s: DbSession, session: Session) -> None:
@@ -24,13 +25,7 @@ _SESSION_WITH_USER = (
     sa.select(
         _SESSIONS.c.expires_at,
         _SESSIONS.c.last_used_at,
-        _USERS.c.id,
-        _USERS.c.username,
-        _USERS.c.role,
-        _USERS.c.status,
-        _USERS.c.is_anonymous,
-        _USERS.c.created_at,
-        _USERS.c.quota,
+        *PRINCIPAL_COLUMNS,
     )
     .join_from(_SESSIONS, _USERS, _USERS.c.id == _SESSIONS.c.user_id)
     .where(_SESSIONS.c.id == sa.bindparam("session_id"))

@@ -8,7 +8,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as DbSession
 
+from chatgate.db.core import table_of
 from chatgate.db.models import User
+
+_USERS = table_of(User)
+# What a request's principal needs of its user (`UserInfo.of` reads these names), selected
+# beside a session's or an API key's columns on every request.
+PRINCIPAL_COLUMNS = (
+    _USERS.c.id,
+    _USERS.c.username,
+    _USERS.c.role,
+    _USERS.c.status,
+    _USERS.c.is_anonymous,
+    _USERS.c.created_at,
+    _USERS.c.quota,
+)
 
 
 def get_user(s: DbSession, user_id: str) -> User | None:

@@ -163,14 +163,44 @@ class Generations:
             if job.stored:
                 self._store_question(s, job, answer_id, now)
 
+        # The upstream request goes out as soon as the quota has admitted it, while the commit
+        # is on its way to disk; nothing is shown before the commit has landed.
+        stages = self._db.write_in_stages(commit)
         try:
-            await self._db.write(commit)
-        except ChatGateError:
-            raise
-        except Exception as exc:  # a foreign-key failure: the conversation was deleted meanwhile
-            raise NotFound("Conversation not found.") from exc
+            try:
+                await stages.ran
+            except ChatGateError:
+                raise
+            except Exception as exc:  # a foreign-key failure: the conversation was deleted
+                raise NotFound("Conversation not found.") from exc
+            generation, job = self._prepare(job, answer_id, usage_id, reservation)
+            generation.task = asyncio.create_task(
+                self._run(generation, job, stages.committed), name=f"generation-{answer_id}"
+            )
+            try:
+                await stages.committed
+            except Exception:
+                # The question is not stored: the upstream request stops unseen, the client
+                # hears why. (A caller cancelled meanwhile leaves the answer to run and be saved.)
+                generation.stop_reason = "not stored"
+                generation.task.cancel()
+                await asyncio.gather(generation.task, return_exceptions=True)
+                raise
+            self._live[answer_id] = generation
         finally:
             self._starting.discard(answer_id)
+        self._recent.pop(answer_id, None)
+        if self._streams.shared and job.stored:  # what another instance may be asked to replay
+            self._unmirrored.add(answer_id)
+        await self._streams.claim(answer_id)
+        return generation
+
+    def _prepare(
+        self, job: Job, answer_id: str, usage_id: str, reservation: Reservation
+    ) -> tuple[LiveGeneration, Job]:
+        """The live answer with its opening events, and the job as its quota admitted it."""
+        route, request = job.route, job.request
+        choices = request.options.choices
         if reservation.max_output is not None:
             # What is left of a token budget bounds the answer the upstream may write.
             per_choice = max(1, reservation.max_output // choices)
@@ -207,15 +237,7 @@ class Generations:
             generation.emit(RESET, reset)
         if job.title:
             generation.emit(TITLE, {"title": job.title})
-        self._live[answer_id] = generation
-        self._recent.pop(answer_id, None)
-        if self._streams.shared and job.stored:  # what another instance may be asked to replay
-            self._unmirrored.add(answer_id)
-        await self._streams.claim(answer_id)
-        generation.task = asyncio.create_task(
-            self._run(generation, job), name=f"generation-{answer_id}"
-        )
-        return generation
+        return generation, job
 
     @staticmethod
     def _store_question(s: DbSession, job: Job, answer_id: str, now: Any) -> None:
@@ -259,9 +281,25 @@ class Generations:
         repo.update_conversation(s, job.conversation_id, **values)
 
     # -- running and finishing ------------------------------------------------------------
-    async def _run(self, generation: LiveGeneration, job: Job) -> None:
+    async def _run(
+        self, generation: LiveGeneration, job: Job, committed: asyncio.Future[Any]
+    ) -> None:
         status = await self._runner.run(generation, job)
-        await asyncio.shield(self._finish(generation, job, status))
+        await asyncio.shield(self._finish_once_stored(generation, job, status, committed))
+
+    async def _finish_once_stored(
+        self,
+        generation: LiveGeneration,
+        job: Job,
+        status: AnswerStatus,
+        committed: asyncio.Future[Any],
+    ) -> None:
+        """An upstream quicker than the question's commit waits for it; a question that was not
+        stored has no rows to finish (start() told the client)."""
+        await asyncio.wait([committed])
+        if committed.cancelled() or committed.exception() is not None:
+            return
+        await self._finish(generation, job, status)
 
     async def _finish(self, generation: LiveGeneration, job: Job, status: AnswerStatus) -> None:
         """Commit the final state, then tell the readers: `usage`, `error`, `done`. Whatever goes
