@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from chatgate.services.chat import SHORT_CONVERSATION
 from tests.api.conftest import MODELS, REPLY
 from tests.conftest import Harness
 from tests.fakes.upstream import FakeUpstream
@@ -115,22 +114,6 @@ async def test_context_size_leaves_older_turns_out(chat: Harness, fake: FakeUpst
     await alice.patch(f"/api/conversations/{cid}", json={"settings": {"context_messages": 0}})
     await alice.post(f"/api/conversations/{cid}/messages", json={"content": "alone"})
     assert fake.requests[-1].json["messages"] == [{"role": "user", "content": "alone"}]
-
-
-async def test_every_earlier_message_is_in_the_context_short_conversation_or_long(
-    chat: Harness, fake: FakeUpstream
-) -> None:
-    """Short conversations are loaded one way and longer ones another (services/chat.py,
-    SHORT_CONVERSATION): across the boundary, every question carries the whole history."""
-    alice = await chat.user("alice")
-    cid = await _conversation(alice, context_messages=10_000)
-    asked: list[str] = []
-    for n in range(SHORT_CONVERSATION // 2 + 3):
-        fake.reply = f"answer {n}"
-        await alice.post(f"/api/conversations/{cid}/messages", json={"content": f"question {n}"})
-        asked += [f"question {n}"]
-        assert [m["content"] for m in fake.requests[-1].json["messages"]] == asked
-        asked += [f"answer {n}"]
 
 
 async def test_a_long_conversation_is_trimmed_to_the_model_window(

@@ -4,10 +4,9 @@ Database work runs in threads with plain (synchronous) SQLAlchemy sessions, one 
 logical operation rather than one per statement:
 
 - `await db.read(fn)` runs `fn(session)` in a small pool of reader threads, in one transaction;
-- `await db.look_up(fn)` is for a few rows found by a key (a session, an API key, a short
-  conversation): on SQLite it runs at once on the event loop's own connection, where the two
-  thread hand-overs of a read would cost several times the query under load; elsewhere it is
-  `read`;
+- `await db.look_up(fn)` is for one row found by its key (a session, an API key): on SQLite it
+  runs at once on the event loop's own connection, where the two thread hand-overs of a read
+  would cost several times the query under load; elsewhere it is `read`;
 - `await db.write(fn)` runs `fn(session)` in a write transaction and returns once it is committed;
   `db.write_in_stages(fn)` also says when `fn` has run, before its commit has landed.
   On SQLite one writer thread owns the write connection and commits every waiting write together
@@ -266,12 +265,13 @@ class Database:
         )
 
     async def look_up(self, fn: ReadFn[T]) -> T:
-        """`fn` finds a few rows by a key; on SQLite it runs now, on the event loop's connection.
+        """`fn` finds one row by its key; on SQLite it runs now, on the event loop's connection.
 
-        Only for reads that walk an index to a bounded handful of rows (a session, an API key,
-        a short conversation): a fraction of a millisecond, against a thread hand-over each
-        way, each waiting its turn for the GIL behind every stream. Anything that may be longer
-        belongs in `read`."""
+        Only for reads that walk one index to one row of columns (a session, an API key): a
+        tenth of a millisecond, against a thread hand-over each way, each waiting its turn for
+        the GIL behind every stream. Not for ORM objects: loading even an empty conversation
+        as objects costs half a millisecond of the loop (measured: streams' tokens came later),
+        and anything that may be longer belongs in `read`."""
         if self._lookup_engine is None:
             return await self.read(fn)
         try:

@@ -29,7 +29,6 @@ from chatgate.services.conversations import (
     ConversationSettings,
     branch_of,
     load_conversation,
-    load_short_conversation,
 )
 from chatgate.services.generations import Generations, Job
 from chatgate.services.generations.rows import new_question
@@ -37,10 +36,6 @@ from chatgate.services.live import LiveGeneration
 from chatgate.services.site_settings import SiteSettings
 
 TITLE_LENGTH = 60
-# A conversation of at most this many messages is loaded for a question on the event loop (a
-# lookup: a fraction of a millisecond); a longer one in a reader thread, where loading a thousand
-# messages does not hold up the streams.
-SHORT_CONVERSATION = 24
 STILL_WRITING = "This answer is still being written; wait for it to finish, or stop it first."
 
 
@@ -217,11 +212,6 @@ class Chat:
         return files
 
     async def _load(self, user_id: str, conversation_id: str) -> tuple[Conversation, list[Message]]:
-        short = await self._db.look_up(
-            lambda s: load_short_conversation(s, user_id, conversation_id, SHORT_CONVERSATION)
-        )
-        if short is not None:
-            return short
         return await self._db.read(lambda s: load_conversation(s, user_id, conversation_id))
 
     async def _start(

@@ -199,17 +199,6 @@ def load_conversation(
     return conversation, list(repo.list_messages(s, conversation_id))
 
 
-def load_short_conversation(
-    s: DbSession, user_id: str, conversation_id: str, most: int
-) -> tuple[Conversation, list[Message]] | None:
-    """`load_conversation` for one of at most `most` messages; None for a longer one."""
-    conversation = repo.get_conversation(s, user_id, conversation_id)
-    if conversation is None:
-        raise NotFound("Conversation not found.")
-    messages = list(repo.list_messages(s, conversation_id, limit=most + 1))
-    return (conversation, messages) if len(messages) <= most else None
-
-
 class Conversations:
     def __init__(self, db: Database) -> None:
         self._db = db

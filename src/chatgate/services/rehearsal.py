@@ -41,7 +41,6 @@ def read_a_question(s: DbSession, user_id: str, conversation_id: str) -> None:
     chat_defaults_repo.get_chat_defaults(s, user_id)
     repo.get_conversation(s, user_id, conversation_id)
     repo.list_messages(s, conversation_id)
-    repo.list_messages(s, conversation_id, limit=1)  # a short conversation, on the event loop
     reads.conversation_page(s, user_id, limit=1)
     reads.conversation_messages(s, user_id, conversation_id)
     attachments_repo.listed_by_conversation(s, [conversation_id])  # found, with messages

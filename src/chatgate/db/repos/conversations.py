@@ -94,14 +94,11 @@ def delete_messages(s: DbSession, conversation_id: str, message_ids: Sequence[st
     return deleted
 
 
-def list_messages(
-    s: DbSession, conversation_id: str, *, limit: int | None = None
-) -> Sequence[Message]:
+def list_messages(s: DbSession, conversation_id: str) -> Sequence[Message]:
     query = (
         sa.select(Message)
         .where(Message.conversation_id == conversation_id)
         .order_by(Message.created_at, Message.id)
-        .limit(limit)
     )
     return (s.execute(query)).scalars().all()
 
