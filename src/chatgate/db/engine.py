@@ -4,9 +4,6 @@ Database work runs in threads with plain (synchronous) SQLAlchemy sessions, one 
 logical operation rather than one per statement:
 
 - `await db.read(fn)` runs `fn(session)` in a small pool of reader threads, in one transaction;
-- `await db.look_up(fn)` is for one row found by its key (a session, an API key): on SQLite it
-  runs at once on the event loop's own connection, where the two thread hand-overs of a read
-  would cost several times the query under load; elsewhere it is `read`;
 - `await db.write(fn)` runs `fn(session)` in a write transaction and returns once it is committed;
   `db.write_in_stages(fn)` also says when `fn` has run, before its commit has landed.
   On SQLite one writer thread owns the write connection and commits every waiting write together
@@ -52,9 +49,6 @@ READER_CACHE_KIB = 256
 WRITER_CACHE_KIB = 1024
 GROUP_COMMIT_MAX = 500
 READER_THREADS = 4
-# A lookup on the event loop never waits long for a lock (in WAL mode a reader waits only while
-# another connection recovers the WAL index): past this it is asked again in a reader thread.
-LOOKUP_BUSY_TIMEOUT_MS = 20
 
 
 def sync_url(url: str) -> str:
@@ -98,9 +92,7 @@ def prepare_sqlite_file(url: str) -> None:
             )
 
 
-def _sqlite_pragmas(
-    engine: Engine, *, immediate: bool, cache_kib: int, busy_ms: int = SQLITE_BUSY_TIMEOUT_MS
-) -> None:
+def _sqlite_pragmas(engine: Engine, *, immediate: bool, cache_kib: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy, not the driver, emit BEGIN, so we choose IMMEDIATE and SAVEPOINTs work.
@@ -109,7 +101,7 @@ def _sqlite_pragmas(
         cursor.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit acknowledged to a user survives a power cut, not only a crash.
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
         cursor.close()
@@ -193,28 +185,14 @@ class Database:
                 max_overflow=0,
                 connect_args={"check_same_thread": False},
             )
-            # The event loop's own connection, for lookups by key.
-            self._lookup_engine: Engine | None = create_engine(
-                sync_url(url),
-                pool_size=1,
-                max_overflow=0,
-                connect_args={"check_same_thread": False},
-            )
             _sqlite_pragmas(self._read_engine, immediate=False, cache_kib=READER_CACHE_KIB)
             _sqlite_pragmas(self._write_engine, immediate=True, cache_kib=WRITER_CACHE_KIB)
-            _sqlite_pragmas(
-                self._lookup_engine,
-                immediate=False,
-                cache_kib=READER_CACHE_KIB,
-                busy_ms=LOOKUP_BUSY_TIMEOUT_MS,
-            )
             readers = READER_THREADS
         else:
             self._read_engine = create_engine(
                 sync_url(url), pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
             )
             self._write_engine = self._read_engine
-            self._lookup_engine = None
             readers = pool_size + max_overflow
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="db-read")
         self._writer = ThreadPoolExecutor(
@@ -244,8 +222,6 @@ class Database:
     def _dispose(self) -> None:
         self._readers.shutdown(wait=True)
         self._writer.shutdown(wait=True)
-        if self._lookup_engine is not None:
-            self._lookup_engine.dispose()
         self._read_engine.dispose()
         if self._write_engine is not self._read_engine:
             self._write_engine.dispose()
@@ -264,24 +240,6 @@ class Database:
             self._readers, self._read_in_thread, fn
         )
 
-    async def look_up(self, fn: ReadFn[T]) -> T:
-        """`fn` finds one row by its key; on SQLite it runs now, on the event loop's connection.
-
-        Only for reads that walk one index to one row of columns (a session, an API key): a
-        tenth of a millisecond, against a thread hand-over each way, each waiting its turn for
-        the GIL behind every stream. Not for ORM objects: loading even an empty conversation
-        as objects costs half a millisecond of the loop (measured: streams' tokens came later),
-        and anything that may be longer belongs in `read`."""
-        if self._lookup_engine is None:
-            return await self.read(fn)
-        try:
-            with Session(self._lookup_engine, expire_on_commit=False) as session, session.begin():
-                return fn(session)
-        except OperationalError as exc:
-            if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
-                raise _translate(exc) from exc
-        return await self.read(fn)  # the WAL index was being recovered: wait in a thread
-
     # -- rehearsing ----------------------------------------------------------------------------
     def _rolled_back(self, fn: WriteFn[T]) -> T:
         with Session(self._write_engine, expire_on_commit=False) as session:
@@ -299,7 +257,6 @@ class Database:
         await loop.run_in_executor(self._writer, self._rolled_back, write)
         readers = READER_THREADS if self.is_sqlite else 1
         await asyncio.gather(*(self.read(read) for _ in range(readers)))
-        await self.look_up(read)
 
     # -- writing ------------------------------------------------------------------------------
     def _write_one(self, fn: WriteFn[T], request: _WriteRequest | None = None) -> T:

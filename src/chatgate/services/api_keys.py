@@ -80,7 +80,7 @@ class ApiKeys:
     async def resolve(self, raw: str) -> Principal | None:
         if not raw.startswith(PREFIX):
             return None
-        found = await self._db.look_up(lambda s: repo.get_api_key(s, self._hash(raw)))
+        found = await self._db.read(lambda s: repo.get_api_key(s, self._hash(raw)))
         if found is None:
             return None
         if found.revoked_at is not None or found.status != "active":

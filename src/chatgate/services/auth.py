@@ -257,7 +257,7 @@ class Auth:
 
     async def resolve_session(self, token: str) -> Principal | None:
         session_id = self._hasher.hash(token, purpose="session")
-        found = await self._db.look_up(lambda s: repo.get_session(s, session_id))
+        found = await self._db.read(lambda s: repo.get_session(s, session_id))
         if found is None:
             return None
         user = found  # the session's times and its user's columns
