@@ -125,33 +125,41 @@ def _translate(exc: BaseException) -> BaseException:
 
 
 class _WriteRequest:
-    __slots__ = ("fn", "future", "loop", "ran")
+    __slots__ = ("fn", "future", "ran")
 
     def __init__(
         self,
         fn: WriteFn[Any],
         future: asyncio.Future[Any],
-        loop: asyncio.AbstractEventLoop,
         ran: asyncio.Future[Any] | None = None,
     ) -> None:
         self.fn = fn
         self.future = future
-        self.loop = loop
         self.ran = ran
 
-    def has_run(self, value: Any) -> None:
-        """In the writer thread: `fn` ran and its savepoint was released."""
-        if self.ran is not None:
-            self.loop.call_soon_threadsafe(_settle, self.ran, value, None)
+
+def _has_run(ran: asyncio.Future[Any] | None, value: Any) -> None:
+    """In the writer thread: the write's statements ran (its savepoint was released)."""
+    if ran is not None:
+        ran.get_loop().call_soon_threadsafe(_ran_with, ran, value)
 
 
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():
+def _ran_with(ran: asyncio.Future[Any], value: Any) -> None:
+    if not ran.done():
+        ran.set_result(value)
+
+
+def _tell_ran_of(ran: asyncio.Future[Any], committed: asyncio.Future[Any]) -> None:
+    """Once the write is over: a write that never ran (it failed, or was given up) fails `ran`
+    too. A commit that failed after the statements ran leaves `ran` as it was."""
+    if ran.done():
         return
-    if error is None:
-        future.set_result(value)
+    if committed.cancelled():
+        ran.cancel()
+    elif (error := committed.exception()) is not None:
+        ran.set_exception(error)
     else:
-        future.set_exception(error)
+        ran.set_result(committed.result())
 
 
 class WriteStages:
@@ -259,56 +267,40 @@ class Database:
         await asyncio.gather(*(self.read(read) for _ in range(readers)))
 
     # -- writing ------------------------------------------------------------------------------
-    def _write_one(self, fn: WriteFn[T], request: _WriteRequest | None = None) -> T:
+    def _write_one(self, fn: WriteFn[T], ran: asyncio.Future[Any] | None = None) -> T:
         try:
             with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
                 value = fn(session)
-                if request is not None:
-                    request.has_run(value)
+                _has_run(ran, value)
                 return value
         except (OperationalError, DBAPIError) as exc:
             raise _translate(exc) from exc
 
     async def write(self, fn: WriteFn[T]) -> T:
         """Run `fn(session)` in a write transaction; returns once it is committed."""
-        loop = asyncio.get_running_loop()
-        if self._queue is None:
-            if self.is_sqlite:
-                raise RuntimeError("Database.start() was not called")
-            return await loop.run_in_executor(self._writer, self._write_one, fn)
-        future: asyncio.Future[T] = loop.create_future()
-        self._queue.put_nowait(_WriteRequest(fn, future, loop))
-        return await future
+        return await self._submit(fn)
 
     def write_in_stages(self, fn: WriteFn[T]) -> WriteStages:
         """`write(fn)`, also telling when `fn` has run: for work that may begin while the commit
         is on its way to disk and must not be shown before it has landed (a question's upstream
         request). If `fn` fails, both stages fail with its error; if the commit fails, only
         `committed` does."""
+        ran: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        committed = self._submit(fn, ran)
+        committed.add_done_callback(lambda _: _tell_ran_of(ran, committed))
+        return WriteStages(ran, committed)
+
+    def _submit(self, fn: WriteFn[T], ran: asyncio.Future[T] | None = None) -> asyncio.Future[T]:
+        """The write's committed future: on SQLite queued for the writer's next batch; elsewhere
+        its own transaction in a writer thread."""
         loop = asyncio.get_running_loop()
-        ran: asyncio.Future[T] = loop.create_future()
-        committed: asyncio.Future[T] = loop.create_future()
-        request = _WriteRequest(fn, committed, loop, ran)
         if self._queue is None:
             if self.is_sqlite:
                 raise RuntimeError("Database.start() was not called")
-            done = loop.run_in_executor(self._writer, self._write_one, fn, request)
-
-            def settle(outcome: asyncio.Future[T]) -> None:
-                error = outcome.exception()
-                _settle(ran, None, error)  # when fn itself failed: ran has not been told
-                _settle(committed, None if error else outcome.result(), error)
-
-            done.add_done_callback(settle)
-        else:
-            self._queue.put_nowait(request)
-
-        def never_left_waiting(_: asyncio.Future[T]) -> None:
-            if not ran.done():  # the write was given up before it ran
-                ran.cancel()
-
-        committed.add_done_callback(never_left_waiting)
-        return WriteStages(ran, committed)
+            return loop.run_in_executor(self._writer, self._write_one, fn, ran)
+        committed: asyncio.Future[T] = loop.create_future()
+        self._queue.put_nowait(_WriteRequest(fn, committed, ran))
+        return committed
 
     async def _write_loop(self) -> None:
         assert self._queue is not None
@@ -322,9 +314,12 @@ class Database:
                 continue
             outcomes = await loop.run_in_executor(self._writer, self._commit_batch, batch)
             for request, (ok, value) in zip(batch, outcomes, strict=True):
-                if request.ran is not None and not ok:
-                    _settle(request.ran, None, value)
-                _settle(request.future, value if ok else None, None if ok else value)
+                if request.future.done():
+                    continue
+                if ok:
+                    request.future.set_result(value)
+                else:
+                    request.future.set_exception(value)
 
     def _commit_batch(self, batch: list[_WriteRequest]) -> list[tuple[bool, Any]]:
         """In the writer thread: every write of the batch in one transaction, each in a savepoint."""
@@ -335,7 +330,7 @@ class Database:
                     try:
                         with session.begin_nested():
                             value = request.fn(session)
-                        request.has_run(value)
+                        _has_run(request.ran, value)
                         outcomes.append((True, value))
                     except Exception as exc:  # noqa: BLE001 - delivered to its caller
                         outcomes.append((False, _translate(exc)))
