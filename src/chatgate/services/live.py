@@ -10,8 +10,8 @@ buffer of the text pieces (deltas and reasoning) with an offsets array and a kin
 and the few other payloads as small dicts (`EventLog`): not an object per token. Nothing per
 token grows with the length of the answer.
 
-A finished answer is kept for the replay window (30 s by default) — at 400 streams that is some
-2,000 answers. A string per token held ~19 KB for a 256-token answer; the log holds ~3 KB
+A finished answer is kept for the replay window (5 s by default) — at 400 streams of 5-s answers
+that is some 400 answers. A string per token held ~19 KB for a 256-token answer; the log holds ~3 KB
 while it runs and less once trimmed at the end (two-byte offsets while the text is under 64 KiB).
 Once no reader is attached, a finished answer lets go of its text too (it is in the stored row):
 a client that re-attaches having missed only the closing events gets them exactly, one that
