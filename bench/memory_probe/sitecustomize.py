@@ -103,23 +103,23 @@ def _c_allocator() -> dict[str, int]:
     }
 
 
-def _objects() -> dict[str, Any]:
+def _objects(top: int) -> dict[str, Any]:
     objects = gc.get_objects()
     kinds = collections.Counter(type(o).__qualname__ for o in objects)
     return {
         "count": len(objects),
         "frozen": gc.get_freeze_count(),
-        "top": kinds.most_common(TOP_TYPES),
+        "top": kinds.most_common(top),
     }
 
 
-def _sample(started: float) -> dict[str, Any]:
+def _sample(started: float, top: int = TOP_TYPES) -> dict[str, Any]:
     return {
         "t": round(time.monotonic() - started, 1),
         "process": _process_memory(),
         "python": _python_allocator(),
         "c": _c_allocator(),
-        "objects": _objects(),
+        "objects": _objects(top),
     }
 
 
