@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import ctypes.util
+import functools
 import gc
 import json
 import os
@@ -88,12 +89,21 @@ def _python_allocator() -> dict[str, int]:
     return stats
 
 
-def _c_allocator() -> dict[str, int]:
+@functools.cache
+def _mallinfo2() -> Any | None:
+    # Looked up once: find_library runs `ldconfig -p` in a subprocess, and this samples every
+    # few seconds inside the server it measures.
     library = ctypes.util.find_library("c")
     mallinfo2 = getattr(ctypes.CDLL(library), "mallinfo2", None) if library else None
+    if mallinfo2 is not None:
+        mallinfo2.restype = _MallInfo2
+    return mallinfo2
+
+
+def _c_allocator() -> dict[str, int]:
+    mallinfo2 = _mallinfo2()
     if mallinfo2 is None:
         return {}
-    mallinfo2.restype = _MallInfo2
     info = mallinfo2()
     return {
         "heap": info.arena,
