@@ -106,6 +106,38 @@ async def test_a_running_stream_holds_no_frame_of_the_router_or_the_inner_middle
     assert held == [], streaming[0]
 
 
+def _scope_of_request(task: asyncio.Task[object]) -> dict[str, object] | None:
+    awaited: object = task.get_coro()
+    while awaited is not None and hasattr(awaited, "cr_code"):
+        if awaited.cr_code.co_qualname == "RequestContext.__call__":
+            return awaited.cr_frame.f_locals["scope"]  # type: ignore[attr-defined, no-any-return]
+        awaited = getattr(awaited, "cr_await", None)
+    return None
+
+
+async def test_a_running_stream_keeps_none_of_the_routers_leftovers_in_its_scope(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    remote, cid = await _setup(chat, fake, token_delay=0.2)
+    async with remote.stream(
+        "POST", f"/api/conversations/{cid}/messages", json={"content": "hold on"}
+    ) as response:
+        async for event in iter_events(response):
+            if event.event == "delta":
+                break
+        scopes = [
+            scope
+            for task in asyncio.all_tasks()
+            if "write_until_gone" in _awaiting(task)
+            and (scope := _scope_of_request(task)) is not None
+        ]
+    assert len(scopes) == 1
+    # The route, its exit stacks and FastAPI's scope dict: closed, and held for minutes if kept.
+    left = sorted(k for k in scopes[0] if k.startswith("fastapi") or k in ("route", "endpoint"))
+    assert left == [], left
+    assert scopes[0]["path"] == f"/api/conversations/{cid}/messages"  # what the log line reads
+
+
 async def test_generation_finishes_and_is_stored_with_nobody_listening(
     chat: Harness, fake: FakeUpstream
 ) -> None:
