@@ -29,8 +29,8 @@ class RunConfig:
     settle: float = 1.0  # after the ramp, before the window opens
     # After the last step, quiet this long before idle memory is measured again: ChatGate
     # returns freed memory once it has gone quiet, looking every 10 s (services/memory.py).
-    # ChatGate keeps finished answers replayable for 30 s, then gives their memory back at its
-    # next 10 s look: idle memory is what is left after that.
+    # ChatGate keeps finished answers replayable for 5 s (30 s before a50c288), then gives their
+    # memory back at its next 10 s look: idle memory is what is left after that.
     idle_after_wait: float = 45.0
     users: int = 8
     open_loop: bool = False  # steps are arrival rates (per second) instead of stream counts

@@ -763,7 +763,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "### Idle memory",
         "",
-        "Measured once the replay window of finished answers (30 s) had passed and ChatGate was "
+        "Measured once the replay window of finished answers (5 s; 30 s before a50c288) had passed "
+        "and ChatGate was "
         f"using under {QUIET_CPU:.0%} of a core.",
         "",
         "| when | RSS MB | PSS MB | CPU |",
@@ -848,7 +849,7 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         default=35.0,
         help="seconds to wait before measuring idle memory (ChatGate replays finished "
-        "answers from memory for 30 s)",
+        "answers from memory for 5 s, 30 s before a50c288, and gives memory back every 10 s)",
     )
     parser.add_argument(
         "--rev",
