@@ -72,49 +72,17 @@ async def hand_off(scope: Scope, receive: Receive, send: Send, body: StreamBody)
 async def write_until_gone(
     receive: Receive, send: Send, write: Callable[[Send], Awaitable[None]]
 ) -> None:
-    """Run `write(send)` until it ends or the client disconnects, whichever comes first.
-
-    The writer runs in this task, and only the disconnect watch gets one of its own: a stream
-    lasts minutes, hundreds run at once, and a task per stream (its coroutine, its futures, the
-    wait over both) is memory held for all of it. On a disconnect the watch cancels this task,
-    and the cancellation is taken back here, so it ends this function and nothing else.
-    """
-    task = asyncio.current_task()
-    assert task is not None
-    state = _Watch(task)
+    """Run `write(send)` until it ends or the client disconnects, whichever comes first."""
+    writer = asyncio.ensure_future(write(send))
     watcher = asyncio.ensure_future(_watch_disconnect(receive))
-    watcher.add_done_callback(state.client_left)
     try:
-        await write(send)
-    except asyncio.CancelledError:
-        if not state.cancelled_by_watch or task.uncancel() > 0:
-            raise  # the server's own cancellation (shutdown) goes on up
-    except OSError:  # the client went away under a write
-        pass
+        await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        state.writing = False
-        watcher.cancel()  # no need to wait for it: it only ever waits in `receive`
-    # A disconnect watch that failed (rather than saw the client leave) is a real error.
-    if watcher.done() and not watcher.cancelled() and (error := watcher.exception()) is not None:
-        raise error
-
-
-class _Watch:
-    """What `write_until_gone`'s disconnect watch and its writer share."""
-
-    __slots__ = ("cancelled_by_watch", "task", "writing")
-
-    def __init__(self, task: asyncio.Task[Any]) -> None:
-        self.task = task
-        self.writing = True
-        self.cancelled_by_watch = False
-
-    def client_left(self, watcher: asyncio.Future[None]) -> None:
-        # Runs a loop turn after the watch ended: the writer may have returned meanwhile, and
-        # this task then runs something else that must not be cancelled.
-        if self.writing and not watcher.cancelled():
-            self.cancelled_by_watch = True
-            self.task.cancel()
+        for task in (writer, watcher):
+            task.cancel()
+        for task in (writer, watcher):
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await task
 
 
 async def _watch_disconnect(receive: Receive) -> None:
