@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 
 from tests.conftest import REDIS_URL, Harness
 from tests.fakes.upstream import FakeUpstream
 from tests.support.streams import answer_text, data, events_of, iter_events, kinds
+
+T = TypeVar("T")
 
 REPLY = "one two three four five six seven eight nine ten eleven twelve"
 
@@ -89,9 +93,10 @@ def _awaiting(task: asyncio.Task[object]) -> list[str]:
 INNER_LAYERS = ("BodyLimit.__call__", "CsrfGuard.__call__", "Router.__call__", "request_response")
 
 
-async def test_a_running_stream_holds_no_frame_of_the_router_or_the_inner_middleware(
-    chat: Harness, fake: FakeUpstream
-) -> None:
+async def _while_streaming(
+    chat: Harness, fake: FakeUpstream, look: Callable[[set[asyncio.Task[Any]]], T]
+) -> tuple[str, T]:
+    """`look` at every task while a question's answer streams (after its first delta)."""
     remote, cid = await _setup(chat, fake, token_delay=0.2)
     async with remote.stream(
         "POST", f"/api/conversations/{cid}/messages", json={"content": "hold on"}
@@ -99,7 +104,13 @@ async def test_a_running_stream_holds_no_frame_of_the_router_or_the_inner_middle
         async for event in iter_events(response):
             if event.event == "delta":
                 break
-        stacks = [_awaiting(t) for t in asyncio.all_tasks()]
+        return cid, look(asyncio.all_tasks())
+
+
+async def test_a_running_stream_holds_no_frame_of_the_router_or_the_inner_middleware(
+    chat: Harness, fake: FakeUpstream
+) -> None:
+    _, stacks = await _while_streaming(chat, fake, lambda tasks: [_awaiting(t) for t in tasks])
     streaming = [s for s in stacks if "RequestContext.__call__" in s and "write_until_gone" in s]
     assert len(streaming) == 1, stacks
     held = [name for name in streaming[0] if any(layer in name for layer in INNER_LAYERS)]
@@ -118,19 +129,15 @@ def _scope_of_request(task: asyncio.Task[object]) -> dict[str, object] | None:
 async def test_a_running_stream_keeps_none_of_the_routers_leftovers_in_its_scope(
     chat: Harness, fake: FakeUpstream
 ) -> None:
-    remote, cid = await _setup(chat, fake, token_delay=0.2)
-    async with remote.stream(
-        "POST", f"/api/conversations/{cid}/messages", json={"content": "hold on"}
-    ) as response:
-        async for event in iter_events(response):
-            if event.event == "delta":
-                break
-        scopes = [
+    def streams_scopes(tasks: set[asyncio.Task[Any]]) -> list[dict[str, object]]:
+        return [
             scope
-            for task in asyncio.all_tasks()
+            for task in tasks
             if "write_until_gone" in _awaiting(task)
             and (scope := _scope_of_request(task)) is not None
         ]
+
+    cid, scopes = await _while_streaming(chat, fake, streams_scopes)
     assert len(scopes) == 1
     # The route, its exit stacks and FastAPI's scope dict: closed, and held for minutes if kept.
     left = sorted(k for k in scopes[0] if k.startswith("fastapi") or k in ("route", "endpoint"))

@@ -75,8 +75,8 @@ def _forget_below(scope: Scope, entered: tuple[str, ...]) -> None:
     """Drop what the layers below added to a stream's scope once they have returned.
 
     The server's request cycle holds the scope until the stream ends, and with it the router's
-    and FastAPI's leftovers: the route, its path parameters, three closed exit stacks and
-    FastAPI's own scope dict — about 4 KB per stream, for minutes, that nothing reads again.
+    and FastAPI's leftovers: the route, its path parameters and three closed exit stacks, a few
+    KB per stream for minutes, that nothing reads again.
     """
     keep = set(entered)
     keep.update((BODY_SEND, STREAM_BODY))
