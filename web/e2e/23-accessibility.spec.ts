@@ -7,9 +7,19 @@
  * type, send, open the settings, close them with Esc — with a focus ring that can be seen.
  */
 import AxeBuilder from '@axe-core/playwright'
-import type { Locator, Page } from '@playwright/test'
+import type { BrowserContext, Locator, Page } from '@playwright/test'
 import { messages } from '../src/locales'
-import { SIZES, prepareWalk, walkChat, walkContext, walkSignedIn, walkSignedOut, type WalkData } from './walk'
+import {
+  SIZES,
+  prepareWalk,
+  walkChat,
+  walkContext,
+  walkPages,
+  walkSignedOut,
+  type Size,
+  type Visit,
+  type WalkData,
+} from './walk'
 import { answers, createUser, expect, shot, signIn, test, upstreamVia } from './fixtures'
 
 let data: WalkData
@@ -37,37 +47,68 @@ async function violations(page: Page): Promise<string[]> {
     )
 }
 
-for (const theme of ['light', 'dark'] as const) {
-  test(`axe: no critical or serious violation on any page or dialog, ${theme} theme`, async ({ browser }) => {
-    test.setTimeout(120_000)
-    const context = await walkContext(browser, 'en-US', theme)
-    const found: string[] = []
-    const covered: string[] = []
-    const visitor = (page: Page, width: number) => async (name: string) => {
-      covered.push(`${name} (${width}px)`)
-      for (const v of await violations(page)) found.push(`${theme} ${width}px ${name}: ${v}`)
-    }
-    try {
-      // Every screen on a desktop; on a phone, the chat (its own header menu, the sidebar drawer).
-      const [desktop, phone] = await Promise.all(
-        SIZES.map(async (size) => {
-          const page = await context.newPage()
-          await page.setViewportSize(size)
-          return page
-        }),
-      )
-      await walkSignedOut(desktop, data, visitor(desktop, SIZES[0].width))
+/**
+ * The walk in three parts, each a test per theme: axe takes a second or more per screen on a
+ * loaded machine (the other worker's browser runs beside it), and 38 screens in one test ran
+ * into its timeout. Every part but the first starts signed in.
+ */
+const PARTS: {
+  where: string
+  size: Size
+  walk: (page: Page, visit: Visit, context: BrowserContext) => Promise<void>
+}[] = [
+  {
+    where: 'the sign-in pages and the chat on a desktop',
+    size: SIZES[0],
+    walk: async (page, visit, context) => {
+      await walkSignedOut(page, data, visit)
       await signIn(context.request, data.admin)
-      await walkSignedIn(desktop, data, en, visitor(desktop, SIZES[0].width))
-      await walkChat(phone, data, en, visitor(phone, SIZES[1].width))
-    } finally {
-      await context.close()
-    }
-    // The report says what was covered.
-    console.log(`axe ${theme}: ${covered.length} screens — ${covered.join(', ')}`)
-    test.info().annotations.push({ type: 'pages covered', description: covered.join(', ') })
-    expect([...new Set(found)]).toEqual([])
-  })
+      await walkChat(page, data, en, visit)
+    },
+  },
+  {
+    where: 'the account page and the admin console on a desktop',
+    size: SIZES[0],
+    walk: async (page, visit, context) => {
+      await signIn(context.request, data.admin)
+      await walkPages(page, data, en, visit)
+    },
+  },
+  {
+    // On a phone the chat has its own header menu and the sidebar is a drawer.
+    where: 'the chat on a phone',
+    size: SIZES[1],
+    walk: async (page, visit, context) => {
+      await signIn(context.request, data.admin)
+      await walkChat(page, data, en, visit)
+    },
+  },
+]
+
+for (const theme of ['light', 'dark'] as const) {
+  for (const part of PARTS) {
+    test(`axe: no critical or serious violation on ${part.where}, ${theme} theme`, async ({ browser }) => {
+      test.setTimeout(120_000)
+      const context = await walkContext(browser, 'en-US', theme)
+      const found: string[] = []
+      const covered: string[] = []
+      try {
+        const page = await context.newPage()
+        await page.setViewportSize(part.size)
+        const visit = async (name: string) => {
+          covered.push(`${name} (${part.size.width}px)`)
+          for (const v of await violations(page)) found.push(`${theme} ${part.size.width}px ${name}: ${v}`)
+        }
+        await part.walk(page, visit, context)
+      } finally {
+        await context.close()
+      }
+      // The report says what was covered.
+      console.log(`axe ${theme}, ${part.where}: ${covered.length} screens — ${covered.join(', ')}`)
+      test.info().annotations.push({ type: 'pages covered', description: covered.join(', ') })
+      expect([...new Set(found)]).toEqual([])
+    })
+  }
 }
 
 async function tabTo(page: Page, target: Locator, max = 40): Promise<void> {
