@@ -20,8 +20,6 @@ import asyncio
 import os
 import pickle
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
@@ -33,8 +31,9 @@ import orjson
 
 from bench.chatgate_api import ChatGateApi, UserSession, new_http
 from bench.chatgate_proc import MODEL, ChatGateInstance, free_port
+from bench.config import RunConfig
 from bench.protocol import Shape, new_marker, prompt
-from bench.run import make_users
+from bench.run import make_users, start_fake
 
 PROBE = Path(__file__).parent / "allocation_probe"
 LONG = Shape(tokens=3000, rate=20, ttft=0)  # longer than the measurement: every stream stays open
@@ -101,15 +100,9 @@ def _snapshot(pid: int, directory: Path, number: int) -> tracemalloc.Snapshot:
 
 
 async def measure(args: argparse.Namespace, work: Path) -> list[Site]:
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "bench.fake_upstream", "--port", "0"],
-        cwd=Path(__file__).parent.parent,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    # Unpinned: the census counts bytes, not time.
+    fake, fake_port = start_fake(RunConfig(shape=LONG, harness_core=None), work)
     try:
-        assert fake.stdout is not None
-        fake_port = int(fake.stdout.readline().split()[1])  # "LISTENING <port>"
         instance = ChatGateInstance(work / "chatgate", fake_port)
         paths = [str(PROBE)] + ([str(args.src)] if args.src else [])
         instance.env |= {
@@ -125,8 +118,7 @@ async def measure(args: argparse.Namespace, work: Path) -> list[Site]:
         finally:
             child.stop()
     finally:
-        fake.terminate()
-        fake.wait()
+        fake.stop()
 
 
 async def _drive(
