@@ -25,7 +25,6 @@ import ipaddress
 import ssl
 import struct
 import zlib
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,7 +159,9 @@ class _Connection(asyncio.Protocol):
         self.parser: Any = _NOTHING_ASKED
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
-        self.chunks: deque[bytes] = deque()
+        # Lists, not deques: a connection lives as long as its stream, and a deque reserves a
+        # 64-item block (760 bytes) for the few pieces that ever wait in it.
+        self.chunks: list[bytes] = []  # taken whole by the reader (take_chunks)
         self.headers_done: asyncio.Future[None] | None = None
         self.wakeup: asyncio.Future[None] | None = None
         self.message_complete = False
@@ -172,7 +173,7 @@ class _Connection(asyncio.Protocol):
         self.until_close = False  # the body has no length: it ends when the server closes
         self.decoder: _Decoder | None = None
         self.undecodable: str | None = None  # a Content-Encoding ChatGate cannot undo
-        self.raw: deque[bytes] = deque()  # bytes before HTTP (proxy handshakes)
+        self.raw: list[bytes] = []  # bytes before HTTP (proxy handshakes)
         self.raw_waiter: asyncio.Future[None] | None = None
         self.handshaking = False
         # When set, body bytes go straight to this callback from the protocol (no task switch).
@@ -329,7 +330,7 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.headers = []
-        self.chunks.clear()
+        self.chunks = []
         self.message_complete = False
         self.error = None
         self.answered = False
@@ -338,6 +339,11 @@ class _Connection(asyncio.Protocol):
         self.undecodable = None
         self.headers_done = asyncio.get_running_loop().create_future()
 
+    def take_chunks(self) -> list[bytes]:
+        """The body chunks that arrived since the last call, in order."""
+        chunks, self.chunks = self.chunks, []
+        return chunks
+
     async def _next_raw(self) -> bytes:
         """The next piece of a proxy handshake, waiting for it to arrive."""
         while not self.raw:
@@ -345,7 +351,7 @@ class _Connection(asyncio.Protocol):
                 raise ConnectionResetError("the proxy closed the connection")
             self.raw_waiter = asyncio.get_running_loop().create_future()
             await self.raw_waiter
-        return self.raw.popleft()
+        return self.raw.pop(0)
 
     async def read_raw(self, count: int) -> bytes:
         """Exactly `count` bytes of a proxy handshake."""
@@ -353,7 +359,7 @@ class _Connection(asyncio.Protocol):
         while len(buffer) < count:
             buffer += await self._next_raw()
         if len(buffer) > count:
-            self.raw.appendleft(buffer[count:])
+            self.raw.insert(0, buffer[count:])
         return buffer[:count]
 
     async def read_until(self, marker: bytes, limit: int = 65536) -> bytes:
@@ -364,7 +370,7 @@ class _Connection(asyncio.Protocol):
             buffer += await self._next_raw()
         head, _, rest = buffer.partition(marker)
         if rest:
-            self.raw.appendleft(rest)
+            self.raw.insert(0, rest)
         return head + marker
 
 
@@ -383,8 +389,10 @@ class Response:
         connection = self._connection
         loop = asyncio.get_running_loop()
         while True:
+            # Chunks that arrive while one is yielded are taken before the end is looked at.
             while connection.chunks:
-                yield connection.chunks.popleft()
+                for chunk in connection.take_chunks():
+                    yield chunk
             if connection.message_complete:
                 self._finished = True
                 return
@@ -398,8 +406,8 @@ class Response:
         and return when the body is complete. What `feed` raises is raised here."""
         connection = self._connection
         loop = asyncio.get_running_loop()
-        while connection.chunks:
-            feed(connection.chunks.popleft())
+        for chunk in connection.take_chunks():  # `feed` returns before any more can arrive
+            feed(chunk)
         connection.sink = feed
         try:
             while True:
