@@ -576,3 +576,17 @@ async def test_a_streaming_request_holds_nothing_of_its_body_while_the_answer_st
         server.close()
         await server.wait_closed()
     assert reader.held and max(reader.held) < size / 3, reader.held
+
+
+async def test_a_streaming_answer_holds_its_headers_once(client: UpstreamClient) -> None:
+    """Hundreds of answers stream for minutes each: once the response has its headers, the
+    connection lets go of the raw list and of the future that waited for them."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Request-Id: abc\r\n\r\n"
+    async with (
+        Upstream(answer(head, b"data: 1\n\n")) as upstream,
+        client.stream("POST", upstream.url, json={"q": 1}) as response,
+    ):
+        assert response.headers["x-request-id"] == "abc"
+        connection = response._connection
+        assert (connection.headers, connection.headers_done) == ([], None)
+        assert await response.aread() == b"data: 1\n\n"

@@ -339,6 +339,12 @@ class _Connection(asyncio.Protocol):
         self.undecodable = None
         self.headers_done = asyncio.get_running_loop().create_future()
 
+    def take_headers(self) -> list[tuple[bytes, bytes]]:
+        """The response's headers, which the connection then lets go of: the `Response` holds
+        them as text for as long as the body streams, and that is minutes."""
+        headers, self.headers = self.headers, []
+        return headers
+
     def take_chunks(self) -> list[bytes]:
         """The body chunks that arrived since the last call, in order."""
         chunks, self.chunks = self.chunks, []
@@ -707,7 +713,10 @@ class UpstreamClient:
         del request
         response = Response(
             connection.status,
-            {name.decode("latin-1"): value.decode("latin-1") for name, value in connection.headers},
+            {
+                name.decode("latin-1"): value.decode("latin-1")
+                for name, value in connection.take_headers()
+            },
             connection,
             self._pool,
             key,
@@ -751,6 +760,7 @@ class UpstreamClient:
         try:
             connection.transport.write(request)
             await connection.headers_done
+            connection.headers_done = None  # done: not held while the body streams
         except BaseException:
             connection.transport.abort()  # given up while waiting: the upstream must stop too
             raise
