@@ -78,10 +78,12 @@ def _forget_below(scope: Scope, entered: tuple[str, ...]) -> None:
     and FastAPI's leftovers: the route, its path parameters and three closed exit stacks, a few
     KB per stream for minutes, that nothing reads again.
     """
-    keep = set(entered)
-    keep.update((BODY_SEND, STREAM_BODY))
-    for key in [key for key in scope if key not in keep]:
-        del scope[key]
+    keep = {*entered, BODY_SEND, STREAM_BODY}
+    kept = {key: value for key, value in scope.items() if key in keep}
+    # Cleared and filled again rather than deleted from: a dict never shrinks its table on
+    # deletes, and the router's keys had doubled it (768 bytes held for 400 used).
+    scope.clear()
+    scope.update(kept)
 
 
 class RequestContext:
